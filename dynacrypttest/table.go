@@ -1,0 +1,97 @@
+package dynacrypttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// TableAPI is the part of *dynamodb.Client that NewTable uses.
+type TableAPI interface {
+	CreateTable(ctx context.Context, params *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DeleteTable(ctx context.Context, params *dynamodb.DeleteTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error)
+	DescribeTable(ctx context.Context, params *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// Table describes a table for NewTable.
+type Table struct {
+	PartitionKey Attr
+	SortKey      Attr // the zero Attr means no sort key
+}
+
+// Attr is a key attribute: its name and scalar type.
+type Attr struct {
+	Name string
+	Type types.ScalarAttributeType
+}
+
+// S, N and B name a key attribute of type string, number or binary.
+func S(name string) Attr { return Attr{name, types.ScalarAttributeTypeS} }
+
+// N names a number key attribute.
+func N(name string) Attr { return Attr{name, types.ScalarAttributeTypeN} }
+
+// B names a binary key attribute.
+func B(name string) Attr { return Attr{name, types.ScalarAttributeTypeB} }
+
+var notTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// tableWait bounds how long NewTable waits for a table to become active.
+const tableWait = 2 * time.Minute
+
+// NewTable creates a table with a unique name (from the test's name and
+// random bytes) and on-demand billing, waits until it is active, and
+// deletes it when the test and its subtests end. It returns the name. Any
+// failure fails the test.
+func NewTable(tb testing.TB, db TableAPI, spec Table) string {
+	tb.Helper()
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		tb.Fatal(err)
+	}
+	prefix := notTableChars.ReplaceAllString(tb.Name(), "-")
+	if len(prefix) > 64 {
+		prefix = prefix[:64]
+	}
+	name := "dynacrypttest-" + prefix + "-" + hex.EncodeToString(rnd[:])
+
+	in := &dynamodb.CreateTableInput{
+		TableName:   &name,
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: &spec.PartitionKey.Name, AttributeType: spec.PartitionKey.Type},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: &spec.PartitionKey.Name, KeyType: types.KeyTypeHash},
+		},
+	}
+	if spec.SortKey.Name != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions,
+			types.AttributeDefinition{AttributeName: &spec.SortKey.Name, AttributeType: spec.SortKey.Type})
+		in.KeySchema = append(in.KeySchema,
+			types.KeySchemaElement{AttributeName: &spec.SortKey.Name, KeyType: types.KeyTypeRange})
+	}
+	ctx := context.Background()
+	if _, err := db.CreateTable(ctx, in); err != nil {
+		tb.Fatalf("dynacrypttest: creating table %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &name}); err != nil {
+			tb.Errorf("dynacrypttest: deleting table %s: %v", name, err)
+		}
+	})
+	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = time.Second
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, tableWait); err != nil {
+		tb.Fatalf("dynacrypttest: waiting for table %s: %v", name, err)
+	}
+	return name
+}

@@ -1,0 +1,168 @@
+// Package itemcrypt derives the per-write item keys from a root key and
+// seals, opens and signs attribute values with them. It is the
+// cryptographic core of dynacrypt's format (FORMAT.md at the repository
+// root); it does no I/O and knows nothing of Go structs.
+package itemcrypt
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/header"
+)
+
+// RootKeySize is the length of a root key.
+const RootKeySize = 32
+
+// NonceSize is the AES-GCM nonce length.
+const NonceSize = 12
+
+// Overhead is what sealing adds to a canonical value: the GCM tag.
+const Overhead = 16
+
+const (
+	infoLabel  = "dynacrypt/v1 item keys"
+	nonceLabel = "dynacrypt/v1 nonce"
+)
+
+// ErrOpen is returned (wrapped) when a sealed value fails authentication or
+// does not decode.
+var ErrOpen = errors.New("itemcrypt: cannot open value")
+
+// KeyAttr is a key attribute of the item: its name and value. Keys bind to
+// them, so a value sealed for one item does not open in another.
+type KeyAttr struct {
+	Name  string
+	Value types.AttributeValue
+}
+
+// Nonce returns the GCM nonce for an attribute name. Each item write has its
+// own key (from its random salt) and names are unique within an item, so
+// every (key, nonce) pair is used once.
+func Nonce(name string) [NonceSize]byte {
+	h := sha256.New()
+	h.Write([]byte(nonceLabel))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	var n [NonceSize]byte
+	copy(n[:], h.Sum(nil))
+	return n
+}
+
+// Info returns the HKDF info for an item: label, suite, table and key
+// attributes (name and canonical value), each length-prefixed.
+func Info(table string, keys []KeyAttr) ([]byte, error) {
+	info := make([]byte, 0, 64)
+	info = append(info, infoLabel...)
+	info = append(info, 0, header.SuiteV1)
+	info = canonical.AppendName(info, table)
+	info = append(info, byte(len(keys)))
+	var err error
+	for _, k := range keys {
+		info = canonical.AppendName(info, k.Name)
+		if info, err = canonical.Append(info, k.Value); err != nil {
+			return nil, fmt.Errorf("key attribute %q: %w", k.Name, err)
+		}
+	}
+	return info, nil
+}
+
+// Keys are the keys of one item write. They are not safe for concurrent use:
+// they keep a scratch buffer for plaintexts, cleared after each use.
+type Keys struct {
+	aead    cipher.AEAD
+	macKey  []byte
+	scratch []byte
+}
+
+// Derive derives the item keys: 64 bytes of HKDF-SHA-256 (salt, root, info),
+// the first 32 the AES-256-GCM key, the last 32 the HMAC-SHA-256 key.
+func Derive(root, salt, info []byte) (*Keys, error) {
+	if len(root) != RootKeySize {
+		return nil, fmt.Errorf("itemcrypt: root key is %d bytes, want %d", len(root), RootKeySize)
+	}
+	okm, err := hkdf.Key(sha256.New, root, salt, string(info), 64)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(okm[:32])
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{aead: aead, macKey: okm[32:]}, nil
+}
+
+// Seal encrypts the canonical encoding of v under the attribute's nonce with
+// the attribute name as associated data.
+func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue) ([]byte, error) {
+	plain, err := canonical.Append(k.scratch[:0], v)
+	if err != nil {
+		return nil, err
+	}
+	k.scratch = plain
+	sealed := k.aead.Seal(make([]byte, 0, len(plain)+Overhead), nonce[:], plain, []byte(name))
+	clear(plain)
+	return sealed, nil
+}
+
+// Open authenticates and decrypts a sealed value and decodes it.
+func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.AttributeValue, error) {
+	plain, err := k.aead.Open(k.scratch[:0], nonce[:], sealed, []byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: authentication failed", ErrOpen, name)
+	}
+	k.scratch = plain
+	v, err := canonical.Decode(plain)
+	clear(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrOpen, name, err)
+	}
+	return v, nil
+}
+
+// Signer computes the item signature: HMAC-SHA-256 over the signed part of
+// the header followed by each signed attribute in ascending name order, as
+// its length-prefixed name and canonical value.
+type Signer struct {
+	mac     hashWriter
+	scratch []byte
+}
+
+type hashWriter interface {
+	Write([]byte) (int, error)
+	Sum([]byte) []byte
+}
+
+// NewSigner starts a signature over the signed part of a header.
+func (k *Keys) NewSigner(headerSigned []byte) *Signer {
+	m := hmac.New(sha256.New, k.macKey)
+	m.Write(headerSigned)
+	return &Signer{mac: m}
+}
+
+// Add adds one attribute. Attributes must be added in ascending name order.
+func (s *Signer) Add(name string, v types.AttributeValue) error {
+	buf := canonical.AppendName(s.scratch[:0], name)
+	buf, err := canonical.Append(buf, v)
+	if err != nil {
+		return fmt.Errorf("attribute %q: %w", name, err)
+	}
+	s.mac.Write(buf)
+	s.scratch = buf
+	return nil
+}
+
+// Sum returns the signature.
+func (s *Signer) Sum() []byte { return s.mac.Sum(nil) }

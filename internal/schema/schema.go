@@ -1,0 +1,207 @@
+// Package schema reads a struct type once, the way attributevalue marshals
+// it, and records which Go field becomes which attribute and which fields
+// are tagged for encryption. dynacrypt does this at New so that no call
+// reflects over the type again.
+package schema
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+)
+
+// EncryptTag is the struct tag that marks a field for encryption, and
+// EncryptKMS its one accepted value.
+const (
+	EncryptTag = "encrypt"
+	EncryptKMS = "kms"
+)
+
+// Field is one struct field that marshals to a top-level attribute.
+type Field struct {
+	Attr      string       // attribute name
+	Path      string       // Go path for messages, such as "User.Profile.Email"
+	Index     []int        // for reflect.Value.FieldByIndex
+	Type      reflect.Type // the field's type
+	Encrypted bool         // tagged encrypt:"kms"
+	tagOpts   []string     // dynamodbav options after the name
+}
+
+// Schema describes a struct type's attributes.
+type Schema struct {
+	Type   reflect.Type
+	Fields []Field // in struct order
+	byAttr map[string]int
+}
+
+// Parse reads the struct type t.
+func Parse(t reflect.Type) (*Schema, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%v is a %v, want a struct", t, t.Kind())
+	}
+	s := &Schema{Type: t, byAttr: map[string]int{}}
+	if err := s.walk(t, nil, t.Name()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Schema) walk(t reflect.Type, index []int, path string) error {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		fpath := path + "." + sf.Name
+		tag := sf.Tag.Get("dynamodbav")
+		name, opts, _ := strings.Cut(tag, ",")
+		enc, hasEnc := sf.Tag.Lookup(EncryptTag)
+		if hasEnc && enc != EncryptKMS {
+			return fmt.Errorf("%s: unknown %s tag value %q (the one value is %q)", fpath, EncryptTag, enc, EncryptKMS)
+		}
+		if name == "-" {
+			if hasEnc {
+				return fmt.Errorf("%s: tagged %s but not stored (dynamodbav:\"-\")", fpath, EncryptTag)
+			}
+			continue
+		}
+		idx := append(index[:len(index):len(index)], i)
+
+		ft := sf.Type
+		if sf.Anonymous && name == "" {
+			et := ft
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if hasEnc {
+					return fmt.Errorf("%s: %s tag on an embedded struct; tag its fields instead", fpath, EncryptTag)
+				}
+				if ft.Kind() == reflect.Pointer {
+					// attributevalue cannot set fields through a nil
+					// embedded pointer, so neither do we.
+					return fmt.Errorf("%s: embedded struct pointers are not supported; embed the struct by value", fpath)
+				}
+				if err := s.walk(et, idx, fpath); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !sf.IsExported() {
+			if hasEnc {
+				return fmt.Errorf("%s: tagged %s but unexported, so never stored", fpath, EncryptTag)
+			}
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		if j, dup := s.byAttr[name]; dup {
+			return fmt.Errorf("%s: attribute name %q is also used by %s", fpath, name, s.Fields[j].Path)
+		}
+		s.byAttr[name] = len(s.Fields)
+		s.Fields = append(s.Fields, Field{
+			Attr:      name,
+			Path:      fpath,
+			Index:     idx,
+			Type:      ft,
+			Encrypted: hasEnc,
+			tagOpts:   strings.Split(opts, ","),
+		})
+	}
+	return nil
+}
+
+// Field returns the field stored as attribute attr.
+func (s *Schema) Field(attr string) (*Field, bool) {
+	i, ok := s.byAttr[attr]
+	if !ok {
+		return nil, false
+	}
+	return &s.Fields[i], true
+}
+
+// Encrypted returns the fields tagged for encryption.
+func (s *Schema) Encrypted() []*Field {
+	var out []*Field
+	for i := range s.Fields {
+		if s.Fields[i].Encrypted {
+			out = append(out, &s.Fields[i])
+		}
+	}
+	return out
+}
+
+// Plain reports whether the field marshals on its own as it does within the
+// struct: it has no dynamodbav tag options beyond omitempty.
+func (f *Field) Plain() bool {
+	for _, o := range f.tagOpts {
+		if o != "" && o != "omitempty" {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *Field) hasOpt(opt string) bool {
+	for _, o := range f.tagOpts {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	marshalerType = reflect.TypeFor[attributevalue.Marshaler]()
+	timeType      = reflect.TypeFor[time.Time]()
+)
+
+// KeyType returns the DynamoDB scalar type ("S", "N" or "B") the field
+// marshals to, or an error if it cannot be a key attribute.
+func (f *Field) KeyType() (string, error) {
+	t := f.Type
+	switch {
+	case f.Encrypted:
+		return "", fmt.Errorf("%s: key attribute %q cannot be encrypted: keys are stored in plaintext to be found", f.Path, f.Attr)
+	case t.Kind() == reflect.Pointer:
+		return "", fmt.Errorf("%s: key attribute %q is a pointer; use a value type", f.Path, f.Attr)
+	case t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType):
+		return "", fmt.Errorf("%s: key attribute %q has a custom marshaler, so its type is unknown; use a string, number or []byte type", f.Path, f.Attr)
+	case t == timeType && f.hasOpt("unixtime"):
+		return "N", nil
+	case t == timeType:
+		return "S", nil
+	case f.hasOpt("string") && isNumber(t.Kind()):
+		return "S", nil
+	case t.Kind() == reflect.String:
+		return "S", nil
+	case isNumber(t.Kind()):
+		return "N", nil
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return "B", nil
+	}
+	return "", fmt.Errorf("%s: key attribute %q has type %v; a key must be a string, number or []byte", f.Path, f.Attr, t)
+}
+
+// IsInteger reports whether the field is a Go integer, as a version
+// attribute must be.
+func (f *Field) IsInteger() bool {
+	switch f.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return !f.hasOpt("string")
+	}
+	return false
+}
+
+func isNumber(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}

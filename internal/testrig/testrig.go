@@ -1,0 +1,81 @@
+// Package testrig connects dynacrypt's integration tests to the servers
+// that `make test` starts (dynalite and local-kms), or to any endpoints named
+// by the SDK's standard variables: AWS_ENDPOINT_URL_DYNAMODB and
+// AWS_ENDPOINT_URL_KMS. When a variable is unset the test is skipped, except
+// under CI (CI set), where it fails: a missing server must never pass as
+// green.
+package testrig
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// Key identifiers of the keys `make test` seeds into local-kms.
+const (
+	KeyA = "alias/dynacrypt-test"
+	KeyB = "alias/dynacrypt-test-b"
+)
+
+func require(tb testing.TB, envVar, server string) {
+	tb.Helper()
+	if os.Getenv(envVar) != "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("%s is not set: %s is required under CI (run the tests with `make test`)", envVar, server)
+	}
+	tb.Skipf("%s is not set: start %s, or run `make test`", envVar, server)
+}
+
+func loadConfig(tb testing.TB) aws.Config {
+	tb.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
+// DynamoDB returns a client for the configured DynamoDB endpoint.
+func DynamoDB(tb testing.TB) *dynamodb.Client {
+	tb.Helper()
+	require(tb, "AWS_ENDPOINT_URL_DYNAMODB", "a DynamoDB-compatible server")
+	return dynamodb.NewFromConfig(loadConfig(tb))
+}
+
+// Counter counts the HTTP requests a client sends.
+type Counter struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+// RoundTrip counts and forwards a request.
+func (c *Counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// Requests returns how many requests were sent.
+func (c *Counter) Requests() int64 { return c.n.Load() }
+
+// KMS returns a client for the configured KMS endpoint and a counter of the
+// requests it sends.
+func KMS(tb testing.TB) (*kms.Client, *Counter) {
+	tb.Helper()
+	require(tb, "AWS_ENDPOINT_URL_KMS", "local-kms")
+	counter := &Counter{next: awshttp.NewBuildableClient().GetTransport()}
+	client := kms.NewFromConfig(loadConfig(tb), func(o *kms.Options) {
+		o.HTTPClient = &http.Client{Transport: counter}
+	})
+	return client, counter
+}

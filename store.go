@@ -1,0 +1,457 @@
+package dynacrypt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
+	"github.com/dynacrypt/dynacrypt/internal/schema"
+)
+
+// DB is the part of *dynamodb.Client that a Store calls. *dynamodb.Client
+// satisfies it; so does any wrapper with the same method signatures, such as
+// one that adds tracing.
+type DB interface {
+	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, params *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchGetItem(ctx context.Context, params *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(ctx context.Context, params *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(ctx context.Context, params *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	TransactGetItems(ctx context.Context, params *dynamodb.TransactGetItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactGetItemsOutput, error)
+}
+
+// Store is a typed view of one DynamoDB table whose items are T values. It
+// encrypts T's fields tagged encrypt:"kms", signs every item it writes and
+// verifies every item it reads. A Store is safe for concurrent use; create
+// one per table and share it, so that its root key cache is shared too.
+type Store[T any] struct {
+	db       DB
+	table    string
+	cfg      config
+	keyAttrs []*schema.Field // partition key, then sort key if any
+	version  *schema.Field
+	codec    codec
+}
+
+// New returns a Store for table, after checking T and the options once: the
+// key and version attributes must be fields of T of a suitable type, key
+// attributes must not be encrypted, and a Cipher is required if T has
+// encrypted fields. Errors name the offending field.
+func New[T any](db DB, table string, opts ...Option) (*Store[T], error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := newStore[T](db, table, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynacrypt: New[%v] for table %q: %w", reflect.TypeFor[T](), table, err)
+	}
+	return s, nil
+}
+
+func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
+	if db == nil {
+		return nil, errors.New("nil DB")
+	}
+	if table == "" {
+		return nil, errors.New("empty table name")
+	}
+	sch, err := schema.Parse(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, err
+	}
+	s := &Store[T]{db: db, table: table, cfg: cfg}
+	if cfg.partitionKey == "" {
+		return nil, errors.New("no partition key: use WithPartitionKey")
+	}
+	for _, attr := range []string{cfg.partitionKey, cfg.sortKey} {
+		if attr == "" {
+			continue
+		}
+		f, ok := sch.Field(attr)
+		if !ok {
+			return nil, fmt.Errorf("key attribute %q is not a field of %v", attr, sch.Type)
+		}
+		if _, err := f.KeyType(); err != nil {
+			return nil, err
+		}
+		s.keyAttrs = append(s.keyAttrs, f)
+	}
+	if cfg.version != "" {
+		f, ok := sch.Field(cfg.version)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("version attribute %q is not a field of %v", cfg.version, sch.Type)
+		case !f.IsInteger():
+			return nil, fmt.Errorf("%s: version attribute %q has type %v; it must be an integer", f.Path, f.Attr, f.Type)
+		case f.Encrypted:
+			return nil, fmt.Errorf("%s: version attribute %q cannot be encrypted: conditions compare it in the table", f.Path, f.Attr)
+		case s.isKey(f.Attr):
+			return nil, fmt.Errorf("%s: attribute %q cannot be both key and version", f.Path, f.Attr)
+		}
+		s.version = f
+	}
+	if _, clash := sch.Field(cfg.headerAttr); clash || cfg.headerAttr == "" {
+		return nil, fmt.Errorf("header attribute name %q is empty or used by a field; choose another with WithHeaderAttribute", cfg.headerAttr)
+	}
+	if cfg.rootMaxAge <= 0 || cfg.rootMaxItems <= 0 || cfg.cacheSize <= 0 || cfg.updateAttempts <= 0 {
+		return nil, errors.New("root key max age, max items, key cache size and update attempts must be positive")
+	}
+
+	encrypted := sch.Encrypted()
+	if len(encrypted) > 0 && cfg.cipher == nil {
+		return nil, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
+	}
+	s.codec = codec{
+		table:      table,
+		headerAttr: cfg.headerAttr,
+		encrypted:  map[string]*[itemcrypt.NonceSize]byte{},
+		unsigned:   map[string]bool{},
+	}
+	for _, f := range s.keyAttrs {
+		s.codec.keyAttrs = append(s.codec.keyAttrs, f.Attr)
+	}
+	for _, f := range encrypted {
+		nonce := itemcrypt.Nonce(f.Attr)
+		s.codec.encrypted[f.Attr] = &nonce
+	}
+	for _, attr := range cfg.unsigned {
+		if f, ok := sch.Field(attr); ok && f.Encrypted || s.isKey(attr) || attr == cfg.version || attr == cfg.headerAttr {
+			return nil, fmt.Errorf("attribute %q cannot be unsigned: key, version, header and encrypted attributes are always signed", attr)
+		}
+		s.codec.unsigned[attr] = true
+	}
+	if cfg.cipher != nil {
+		if s.codec.ring, err = newKeyring(cfg.cipher, table, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Store[T]) isKey(attr string) bool {
+	for _, f := range s.keyAttrs {
+		if f.Attr == attr {
+			return true
+		}
+	}
+	return false
+}
+
+// Table returns the table name.
+func (s *Store[T]) Table() string { return s.table }
+
+// fail wraps err in an OpError naming op and the table, filling in one the
+// layers below made to carry a kind.
+func (s *Store[T]) fail(op string, err error) error {
+	if oe, ok := err.(*OpError); ok && oe.Op == "" {
+		oe.Op, oe.Table = op, s.table
+		return oe
+	}
+	return &OpError{Op: op, Table: s.table, Err: err}
+}
+
+// Get reads the item with key's key attributes, verifies its signature and
+// decrypts its encrypted fields. It returns an error wrapping ErrNotFound if
+// there is no such item and ErrIntegrity if it fails verification.
+func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, error) {
+	var rc readConfig
+	for _, o := range opts {
+		o(&rc)
+	}
+	item, _, err := s.get(ctx, &key, rc)
+	if err != nil {
+		return nil, s.fail("Get", err)
+	}
+	return item, nil
+}
+
+// get reads and opens an item, returning also its stored header.
+func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, types.AttributeValue, error) {
+	km, err := s.keyOf(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            km,
+		ConsistentRead: &rc.consistent,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if out.Item == nil {
+		return nil, nil, &OpError{Kind: ErrNotFound}
+	}
+	hdr := out.Item[s.codec.headerAttr]
+	item, err := s.decode(ctx, out.Item, rc.skipDecrypt)
+	return item, hdr, err
+}
+
+// decode opens a stored item and unmarshals it into a T.
+func (s *Store[T]) decode(ctx context.Context, av map[string]types.AttributeValue, skipDecrypt bool) (*T, error) {
+	if err := s.codec.open(ctx, av, skipDecrypt); err != nil {
+		return nil, err
+	}
+	item := new(T)
+	if err := attributevalue.UnmarshalMap(av, item); err != nil {
+		if len(s.codec.encrypted) > 0 {
+			return nil, redact(err, "unmarshalling into %v", reflect.TypeFor[T]())
+		}
+		return nil, err
+	}
+	return item, nil
+}
+
+// keyOf returns the key attributes of key, marshalled as attributevalue would.
+func (s *Store[T]) keyOf(key *T) (map[string]types.AttributeValue, error) {
+	km := make(map[string]types.AttributeValue, len(s.keyAttrs))
+	var whole map[string]types.AttributeValue
+	rv := reflect.ValueOf(key).Elem()
+	for _, f := range s.keyAttrs {
+		if f.Plain() {
+			v, err := attributevalue.Marshal(rv.FieldByIndex(f.Index).Interface())
+			if err != nil {
+				return nil, err
+			}
+			km[f.Attr] = v
+			continue
+		}
+		// Tag options such as ",string" change how the field marshals;
+		// only marshalling the struct applies them.
+		if whole == nil {
+			var err error
+			if whole, err = attributevalue.MarshalMap(key); err != nil {
+				return nil, err
+			}
+		}
+		km[f.Attr] = whole[f.Attr]
+	}
+	if err := s.checkKey(km); err != nil {
+		return nil, err
+	}
+	return km, nil
+}
+
+// checkKey rejects key attributes that are missing or empty, which DynamoDB
+// would reject with a less clear message.
+func (s *Store[T]) checkKey(item map[string]types.AttributeValue) error {
+	for _, f := range s.keyAttrs {
+		switch v := item[f.Attr].(type) {
+		case nil:
+			return fmt.Errorf("key attribute %q (%s) is missing", f.Attr, f.Path)
+		case *types.AttributeValueMemberS:
+			if v.Value == "" {
+				return fmt.Errorf("key attribute %q (%s) is empty", f.Attr, f.Path)
+			}
+		case *types.AttributeValueMemberB:
+			if len(v.Value) == 0 {
+				return fmt.Errorf("key attribute %q (%s) is empty", f.Attr, f.Path)
+			}
+		case *types.AttributeValueMemberN:
+		default:
+			return fmt.Errorf("key attribute %q (%s) marshals to %T; keys must be S, N or B", f.Attr, f.Path, v)
+		}
+	}
+	return nil
+}
+
+// Put writes item, encrypting and signing it.
+//
+// With a version attribute, Put of version 0 creates the item and fails with
+// ErrConflict if it exists; Put of version v > 0 succeeds only if the stored
+// item has version v, and fails with ErrConflict otherwise. On success the
+// item's version field holds the stored version (v+1); on failure item is
+// unchanged. Without a version attribute, Put replaces any existing item
+// unless IfNotExists is given.
+func (s *Store[T]) Put(ctx context.Context, item *T, opts ...WriteOption) error {
+	var wc writeConfig
+	for _, o := range opts {
+		o(&wc)
+	}
+	if item == nil {
+		return s.fail("Put", errors.New("nil item"))
+	}
+	if err := s.put(ctx, item, wc, nil); err != nil {
+		return s.fail("Put", err)
+	}
+	return nil
+}
+
+// put writes item. If readHeader is set (Update of an unversioned item), the
+// write is conditional on the stored header being unchanged.
+func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, readHeader types.AttributeValue) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return err
+	}
+	if err := s.checkKey(av); err != nil {
+		return err
+	}
+	if _, ok := av[s.codec.headerAttr]; ok {
+		return fmt.Errorf("item has an attribute named like the header, %q", s.codec.headerAttr)
+	}
+
+	var cond condition
+	next := uint64(0)
+	switch {
+	case s.version != nil:
+		v, err := s.versionOf(item)
+		if err != nil {
+			return err
+		}
+		if v > 0 && wc.ifNotExists {
+			return fmt.Errorf("IfNotExists with version %d: a version above 0 means the item exists", v)
+		}
+		if v == 0 {
+			cond.notExists(s.keyAttrs[0].Attr)
+		} else {
+			cond.equals(s.version.Attr, &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)})
+		}
+		next = v + 1
+		av[s.version.Attr] = &types.AttributeValueMemberN{Value: strconv.FormatUint(next, 10)}
+	case readHeader != nil:
+		cond.equals(s.codec.headerAttr, readHeader)
+	case wc.ifNotExists:
+		cond.notExists(s.keyAttrs[0].Attr)
+	}
+
+	if err := s.codec.seal(ctx, av); err != nil {
+		return err
+	}
+	in := &dynamodb.PutItemInput{TableName: &s.table, Item: av}
+	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	if _, err := s.db.PutItem(ctx, in); err != nil {
+		return conflictOr(err)
+	}
+	if s.version != nil {
+		s.setVersion(item, next)
+	}
+	return nil
+}
+
+// conflictOr marks a failed condition as ErrConflict.
+func conflictOr(err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &OpError{Kind: ErrConflict, Err: err}
+	}
+	return err
+}
+
+func (s *Store[T]) versionOf(item *T) (uint64, error) {
+	v := reflect.ValueOf(item).Elem().FieldByIndex(s.version.Index)
+	var n uint64
+	if v.CanInt() {
+		if v.Int() < 0 {
+			return 0, fmt.Errorf("version %s is negative", s.version.Path)
+		}
+		n = uint64(v.Int())
+	} else {
+		n = v.Uint()
+	}
+	if n == math.MaxUint64 || (v.CanInt() && n == math.MaxInt64) {
+		return 0, fmt.Errorf("version %s is at its maximum", s.version.Path)
+	}
+	return n, nil
+}
+
+func (s *Store[T]) setVersion(item *T, n uint64) {
+	v := reflect.ValueOf(item).Elem().FieldByIndex(s.version.Index)
+	if v.CanInt() {
+		v.SetInt(int64(n))
+	} else {
+		v.SetUint(n)
+	}
+}
+
+// Delete removes the item with key's key attributes. With a version
+// attribute and a non-zero version in key, the delete happens only if the
+// stored version matches, and fails with ErrConflict otherwise. Deleting an
+// item that does not exist is not an error, unless a version was given.
+func (s *Store[T]) Delete(ctx context.Context, key T, opts ...WriteOption) error {
+	var wc writeConfig
+	for _, o := range opts {
+		o(&wc)
+	}
+	if err := s.delete(ctx, &key, wc); err != nil {
+		return s.fail("Delete", err)
+	}
+	return nil
+}
+
+func (s *Store[T]) delete(ctx context.Context, key *T, wc writeConfig) error {
+	if wc.ifNotExists {
+		return errors.New("IfNotExists does not apply to Delete")
+	}
+	km, err := s.keyOf(key)
+	if err != nil {
+		return err
+	}
+	in := &dynamodb.DeleteItemInput{TableName: &s.table, Key: km}
+	if s.version != nil {
+		v, err := s.versionOf(key)
+		if err != nil {
+			return err
+		}
+		if v > 0 {
+			var cond condition
+			cond.equals(s.version.Attr, &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)})
+			cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+		}
+	}
+	if _, err := s.db.DeleteItem(ctx, in); err != nil {
+		return conflictOr(err)
+	}
+	return nil
+}
+
+// condition builds a condition expression from simple clauses joined by AND.
+type condition struct {
+	clauses []string
+	names   map[string]string
+	values  map[string]types.AttributeValue
+}
+
+func (c *condition) name(attr string) string {
+	if c.names == nil {
+		c.names = map[string]string{}
+	}
+	ph := "#c" + strconv.Itoa(len(c.names))
+	c.names[ph] = attr
+	return ph
+}
+
+func (c *condition) notExists(attr string) {
+	c.clauses = append(c.clauses, "attribute_not_exists("+c.name(attr)+")")
+}
+
+func (c *condition) equals(attr string, v types.AttributeValue) {
+	if c.values == nil {
+		c.values = map[string]types.AttributeValue{}
+	}
+	ph := ":c" + strconv.Itoa(len(c.values))
+	c.values[ph] = v
+	c.clauses = append(c.clauses, c.name(attr)+" = "+ph)
+}
+
+// apply sets a request's condition fields; with no clauses it sets nothing.
+func (c *condition) apply(expr **string, names *map[string]string, values *map[string]types.AttributeValue) {
+	if len(c.clauses) == 0 {
+		return
+	}
+	e := strings.Join(c.clauses, " AND ")
+	*expr, *names, *values = &e, c.names, c.values
+}

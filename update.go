@@ -1,0 +1,97 @@
+package dynacrypt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"time"
+)
+
+// Backoff between Update attempts: full jitter over an exponentially growing
+// window, so that writers that collided spread out.
+const (
+	updateBackoffBase = 2 * time.Millisecond
+	updateBackoffMax  = 250 * time.Millisecond
+)
+
+// Update reads the item with key's key attributes (consistently), calls fn
+// on it, and writes the result back on condition that the item has not
+// changed since it was read: the version read, or without a version
+// attribute, the header read (it changes on every write). If another writer
+// got there first, Update reads again and calls fn again, after a short
+// jittered backoff, up to WithUpdateAttempts times; then it returns an error
+// wrapping ErrConflict. So no update is ever lost: each either lands on the
+// latest state or reports failure.
+//
+// fn may be called several times and must not change key fields or keep the
+// pointer. If fn returns an error, nothing is written and Update returns that
+// error as it is. Update returns ErrNotFound if there is no item.
+func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error) (*T, error) {
+	if s.version == nil && s.codec.ring == nil {
+		return nil, s.fail("Update", errors.New("Update needs a version attribute (WithVersion) or a Cipher to detect concurrent changes"))
+	}
+	for attempt := 1; ; attempt++ {
+		item, hdr, err := s.get(ctx, &key, readConfig{consistent: true})
+		if err != nil {
+			return nil, s.fail("Update", err)
+		}
+		read := *item
+		if err := fn(item); err != nil {
+			return nil, err
+		}
+		if err := s.checkSameKey(&read, item); err != nil {
+			return nil, s.fail("Update", err)
+		}
+		if s.version != nil {
+			// The condition is on the version read, whatever fn did.
+			v, _ := s.versionOf(&read)
+			s.setVersion(item, v)
+			hdr = nil
+		}
+		err = s.put(ctx, item, writeConfig{}, hdr)
+		if err == nil {
+			return item, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, s.fail("Update", err)
+		}
+		if attempt >= s.cfg.updateAttempts {
+			var conflict *OpError
+			errors.As(err, &conflict)
+			return nil, &OpError{Op: "Update", Table: s.table, Kind: ErrConflict,
+				Err: fmt.Errorf("gave up after %d attempts: %w", attempt, conflict.Err)}
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return nil, s.fail("Update", err)
+		}
+	}
+}
+
+func (s *Store[T]) checkSameKey(before, after *T) error {
+	b, a := reflect.ValueOf(before).Elem(), reflect.ValueOf(after).Elem()
+	for _, f := range s.keyAttrs {
+		if !reflect.DeepEqual(b.FieldByIndex(f.Index).Interface(), a.FieldByIndex(f.Index).Interface()) {
+			return fmt.Errorf("update function changed key attribute %q (%s)", f.Attr, f.Path)
+		}
+	}
+	return nil
+}
+
+func backoff(attempt int) time.Duration {
+	window := updateBackoffBase << min(attempt, 16)
+	window = min(window, updateBackoffMax)
+	return rand.N(window)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
