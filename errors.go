@@ -79,7 +79,9 @@ type redactedError struct {
 	err  error
 }
 
-func (e *redactedError) Error() string { return e.what + " (details withheld: they may quote decrypted data)" }
+func (e *redactedError) Error() string {
+	return e.what + " (details withheld: they may quote decrypted data)"
+}
 func (e *redactedError) Unwrap() error { return e.err }
 
 func redact(err error, format string, args ...any) error {
