@@ -1,0 +1,132 @@
+package dynacrypt_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/dynacrypttest"
+)
+
+// unusedDB is a client New accepts; these tests never send a request.
+var unusedDB = dynamodb.New(dynamodb.Options{Region: "us-east-1"})
+
+func newErr[T any](opts ...dynacrypt.Option) error {
+	_, err := dynacrypt.New[T](unusedDB, "t", opts...)
+	return err
+}
+
+func TestNewRejects(t *testing.T) {
+	type EncryptedKey struct {
+		ID string `dynamodbav:"id" encrypt:"kms"`
+	}
+	type UnknownTag struct {
+		ID     string `dynamodbav:"id"`
+		Secret string `encrypt:"aes"`
+	}
+	type MapKey struct {
+		ID map[string]string `dynamodbav:"id"`
+	}
+	type BoolKey struct {
+		ID bool `dynamodbav:"id"`
+	}
+	type FloatVersion struct {
+		ID string  `dynamodbav:"id"`
+		V  float64 `dynamodbav:"v"`
+	}
+	type StringVersion struct {
+		ID string `dynamodbav:"id"`
+		V  string `dynamodbav:"v"`
+	}
+	type Plain struct {
+		ID    string `dynamodbav:"id"`
+		Token string `dynamodbav:"token" encrypt:"kms"`
+	}
+	type HeaderClash struct {
+		ID  string `dynamodbav:"id"`
+		Hdr []byte `dynamodbav:"_dynacrypt"`
+	}
+	type Duplicate struct {
+		ID    string `dynamodbav:"id"`
+		Other string `dynamodbav:"id"`
+	}
+	type Unstored struct {
+		ID     string `dynamodbav:"id"`
+		Secret string `dynamodbav:"-" encrypt:"kms"`
+	}
+	type unexported struct{ A string }
+	type EncryptedEmbed struct {
+		ID         string `dynamodbav:"id"`
+		unexported `encrypt:"kms"`
+	}
+	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
+	pk := dynacrypt.WithPartitionKey("id")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string // substrings of the message
+	}{
+		{"encrypted key", newErr[EncryptedKey](pk, c), []string{"EncryptedKey.ID", `"id"`, "cannot be encrypted"}},
+		{"unknown tag value", newErr[UnknownTag](pk, c), []string{"UnknownTag.Secret", `"aes"`}},
+		{"missing key field", newErr[Plain](dynacrypt.WithPartitionKey("pk"), c), []string{`"pk"`, "not a field"}},
+		{"missing sort key field", newErr[Plain](pk, dynacrypt.WithSortKey("sk"), c), []string{`"sk"`, "not a field"}},
+		{"no partition key", newErr[Plain](c), []string{"WithPartitionKey"}},
+		{"map key", newErr[MapKey](pk), []string{"MapKey.ID", "string, number or []byte"}},
+		{"bool key", newErr[BoolKey](pk), []string{"BoolKey.ID"}},
+		{"float version", newErr[FloatVersion](pk, dynacrypt.WithVersion("v")), []string{"FloatVersion.V", "integer"}},
+		{"string version", newErr[StringVersion](pk, dynacrypt.WithVersion("v")), []string{"StringVersion.V", "integer"}},
+		{"missing version", newErr[Plain](pk, c, dynacrypt.WithVersion("v")), []string{`"v"`, "not a field"}},
+		{"encrypted version", newErr[Plain](pk, c, dynacrypt.WithVersion("token")), []string{"Plain.Token"}},
+		{"no cipher", newErr[Plain](pk), []string{"Plain.Token", "WithCipher"}},
+		{"header clash", newErr[HeaderClash](pk, c), []string{"_dynacrypt", "WithHeaderAttribute"}},
+		{"duplicate attribute", newErr[Duplicate](pk), []string{"Duplicate.Other", "Duplicate.ID"}},
+		{"encrypted but not stored", newErr[Unstored](pk, c), []string{"Unstored.Secret"}},
+		{"encrypted embedded struct", newErr[EncryptedEmbed](pk, c), []string{"EncryptedEmbed.unexported"}},
+		{"unsigned encrypted", newErr[Plain](pk, c, dynacrypt.WithUnsignedAttributes("token")), []string{`"token"`, "unsigned"}},
+		{"unsigned key", newErr[Plain](pk, c, dynacrypt.WithUnsignedAttributes("id")), []string{`"id"`}},
+		{"zero cache size", newErr[Plain](pk, c, dynacrypt.WithKeyCacheSize(0)), []string{"positive"}},
+		{"negative age", newErr[Plain](pk, c, dynacrypt.WithRootKeyMaxAge(-time.Second)), []string{"positive"}},
+		{"not a struct", newErr[string](pk), []string{"struct"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil {
+				t.Fatal("New succeeded")
+			}
+			for _, w := range append(tc.want, "dynacrypt: New[") {
+				if !strings.Contains(tc.err.Error(), w) {
+					t.Errorf("error %q does not mention %q", tc.err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestNewAccepts(t *testing.T) {
+	type Embedded struct {
+		Created time.Time `dynamodbav:"created"`
+	}
+	type Rich struct {
+		Embedded
+		Tenant  string    `dynamodbav:"tenant"`
+		Seq     int64     `dynamodbav:"seq"`
+		Blob    []byte    `dynamodbav:"blob" encrypt:"kms"`
+		Count   uint32    `dynamodbav:"count"`
+		When    time.Time `dynamodbav:"when,unixtime"`
+		Ignored string    `dynamodbav:"-"`
+		private string
+	}
+	for _, opts := range [][]dynacrypt.Option{
+		{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq")},
+		{dynacrypt.WithPartitionKey("created")},
+		{dynacrypt.WithPartitionKey("when"), dynacrypt.WithVersion("count")},
+		{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithUnsignedAttributes("count")},
+	} {
+		if err := newErr[Rich](append(opts, dynacrypt.WithCipher(dynacrypttest.NewCipher()))...); err != nil {
+			t.Error(err)
+		}
+	}
+	_ = Rich{}.private
+}
