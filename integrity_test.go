@@ -74,17 +74,22 @@ func testIntegrity(t *testing.T, cipher dynacrypt.Cipher) {
 		}
 	}
 	for name, f := range map[string]func(map[string]types.AttributeValue){
-		"plaintext changed":       func(m map[string]types.AttributeValue) { m["holder"] = &types.AttributeValueMemberS{Value: "Eve"} },
-		"plaintext type changed":  func(m map[string]types.AttributeValue) { m["ver"] = &types.AttributeValueMemberS{Value: "1"} },
-		"version changed":         func(m map[string]types.AttributeValue) { m["ver"] = &types.AttributeValueMemberN{Value: "7"} },
-		"attribute added":         func(m map[string]types.AttributeValue) { m["admin"] = &types.AttributeValueMemberBOOL{Value: true} },
-		"plaintext removed":       func(m map[string]types.AttributeValue) { delete(m, "holder") },
-		"encrypted removed":       func(m map[string]types.AttributeValue) { delete(m, "cvc") },
-		"header removed":          func(m map[string]types.AttributeValue) { delete(m, hdr) },
-		"header truncated":        func(m map[string]types.AttributeValue) { b := m[hdr].(*types.AttributeValueMemberB); b.Value = b.Value[:len(b.Value)-1] },
-		"header not binary":       func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberS{Value: "x"} },
-		"encrypted not binary":    func(m map[string]types.AttributeValue) { m["cvc"] = &types.AttributeValueMemberS{Value: "123"} },
-		"encrypted made plain":    func(m map[string]types.AttributeValue) { m["number"] = &types.AttributeValueMemberS{Value: "4111111111111111"} },
+		"plaintext changed":      func(m map[string]types.AttributeValue) { m["holder"] = &types.AttributeValueMemberS{Value: "Eve"} },
+		"plaintext type changed": func(m map[string]types.AttributeValue) { m["ver"] = &types.AttributeValueMemberS{Value: "1"} },
+		"version changed":        func(m map[string]types.AttributeValue) { m["ver"] = &types.AttributeValueMemberN{Value: "7"} },
+		"attribute added":        func(m map[string]types.AttributeValue) { m["admin"] = &types.AttributeValueMemberBOOL{Value: true} },
+		"plaintext removed":      func(m map[string]types.AttributeValue) { delete(m, "holder") },
+		"encrypted removed":      func(m map[string]types.AttributeValue) { delete(m, "cvc") },
+		"header removed":         func(m map[string]types.AttributeValue) { delete(m, hdr) },
+		"header truncated": func(m map[string]types.AttributeValue) {
+			b := m[hdr].(*types.AttributeValueMemberB)
+			b.Value = b.Value[:len(b.Value)-1]
+		},
+		"header not binary":    func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberS{Value: "x"} },
+		"encrypted not binary": func(m map[string]types.AttributeValue) { m["cvc"] = &types.AttributeValueMemberS{Value: "123"} },
+		"encrypted made plain": func(m map[string]types.AttributeValue) {
+			m["number"] = &types.AttributeValueMemberS{Value: "4111111111111111"}
+		},
 		"swap attributes":         func(m map[string]types.AttributeValue) { m["number"], m["cvc"] = m["cvc"], m["number"] },
 		"value from other item":   func(m map[string]types.AttributeValue) { m["number"] = other["number"] },
 		"header from other item":  func(m map[string]types.AttributeValue) { m[hdr] = other[hdr] },
