@@ -1,0 +1,158 @@
+package dynacrypt
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
+)
+
+// vectorCodec and vectorItem are test vector 1 of FORMAT.md.
+func vectorCodec() *codec {
+	nonce := itemcrypt.Nonce("token")
+	return &codec{
+		table:      "users",
+		headerAttr: DefaultHeaderAttribute,
+		keyAttrs:   []string{"id"},
+		encrypted:  map[string]*[itemcrypt.NonceSize]byte{"token": &nonce},
+		unsigned:   map[string]bool{},
+	}
+}
+
+func vectorItem() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"id":       &types.AttributeValueMemberS{Value: "u1"},
+		"username": &types.AttributeValueMemberS{Value: "ana"},
+		"token":    &types.AttributeValueMemberS{Value: "s3cret"},
+		"version":  &types.AttributeValueMemberN{Value: "1"},
+	}
+}
+
+func seq(start byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = start + byte(i)
+	}
+	return b
+}
+
+// formatVectors reads the `name = hex` lines of FORMAT.md.
+func formatVectors(t *testing.T) map[string][]byte {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z_]+) += ([0-9a-f]+)$`).FindAllSubmatch(doc, -1) {
+		b, err := hex.DecodeString(string(m[2]))
+		if err != nil {
+			t.Fatalf("FORMAT.md %s: %v", m[1], err)
+		}
+		out[string(m[1])] = b
+	}
+	return out
+}
+
+// TestFormatVectors checks the implementation against FORMAT.md byte for
+// byte, and recomputes the vector from the steps FORMAT.md describes using
+// only the standard library, so that code and document cannot drift apart.
+func TestFormatVectors(t *testing.T) {
+	v := formatVectors(t)
+	for _, name := range []string{"root", "salt", "wrapped", "info", "okm", "nonce", "token", "header"} {
+		if v[name] == nil {
+			t.Fatalf("FORMAT.md has no %q vector", name)
+		}
+	}
+	if !bytes.Equal(v["root"], seq(0x00, 32)) || !bytes.Equal(v["salt"], seq(0xa0, 16)) || string(v["wrapped"]) != "wrapped-root-key" {
+		t.Fatal("FORMAT.md inputs differ from the test's")
+	}
+
+	// The implementation.
+	item := vectorItem()
+	if err := vectorCodec().sealWith(v["root"], v["wrapped"], v["salt"], item); err != nil {
+		t.Fatal(err)
+	}
+	if got := item["token"].(*types.AttributeValueMemberB).Value; !bytes.Equal(got, v["token"]) {
+		t.Errorf("token:\n got %x\nwant %x", got, v["token"])
+	}
+	if got := item[DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value; !bytes.Equal(got, v["header"]) {
+		t.Errorf("header:\n got %x\nwant %x", got, v["header"])
+	}
+
+	// The document's steps, by hand.
+	info := []byte("dynacrypt/v1 item keys\x00\x01" + "\x05users" + "\x01" + "\x02id" + "\x01\x02u1")
+	if !bytes.Equal(info, v["info"]) {
+		t.Errorf("info:\n got %x\nwant %x", info, v["info"])
+	}
+	okm, err := hkdf.Key(sha256.New, v["root"], v["salt"], string(info), 64)
+	if err != nil || !bytes.Equal(okm, v["okm"]) {
+		t.Fatalf("okm:\n got %x (%v)\nwant %x", okm, err, v["okm"])
+	}
+	nonceSum := sha256.Sum256([]byte("dynacrypt/v1 nonce\x00token"))
+	if !bytes.Equal(nonceSum[:12], v["nonce"]) {
+		t.Errorf("nonce:\n got %x\nwant %x", nonceSum[:12], v["nonce"])
+	}
+	block, _ := aes.NewCipher(okm[:32])
+	gcm, _ := cipher.NewGCM(block)
+	token := gcm.Seal(nil, nonceSum[:12], []byte("\x01\x06s3cret"), []byte("token"))
+	if !bytes.Equal(token, v["token"]) {
+		t.Errorf("token by hand:\n got %x\nwant %x", token, v["token"])
+	}
+	signed := append([]byte{1, 1}, v["salt"]...)
+	signed = append(signed, 0, byte(len(v["wrapped"])))
+	signed = append(signed, v["wrapped"]...)
+	mac := hmac.New(sha256.New, okm[32:])
+	mac.Write(signed)
+	mac.Write([]byte("\x02id\x01\x02u1"))
+	mac.Write(append([]byte("\x05token\x03"), append([]byte{byte(len(token))}, token...)...))
+	mac.Write([]byte("\x08username\x01\x03ana"))
+	mac.Write([]byte("\x07version\x02\x011"))
+	if want := append(signed, mac.Sum(nil)...); !bytes.Equal(want, v["header"]) {
+		t.Errorf("header by hand:\n got %x\nwant %x", want, v["header"])
+	}
+}
+
+// fixedCipher unwraps any ciphertext to one root key, to open the vector.
+type fixedCipher struct{ root []byte }
+
+func (c fixedCipher) Encrypt(context.Context, []byte, map[string]string) ([]byte, error) {
+	panic("not used")
+}
+
+func (c fixedCipher) Decrypt(context.Context, []byte, map[string]string) ([]byte, error) {
+	return bytes.Clone(c.root), nil
+}
+
+func TestFormatVectorOpens(t *testing.T) {
+	v := formatVectors(t)
+	c := vectorCodec()
+	cfg := defaultConfig()
+	var err error
+	if c.ring, err = newKeyring(fixedCipher{v["root"]}, "users", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	item := map[string]types.AttributeValue{
+		"id":                   &types.AttributeValueMemberS{Value: "u1"},
+		"username":             &types.AttributeValueMemberS{Value: "ana"},
+		"token":                &types.AttributeValueMemberB{Value: v["token"]},
+		"version":              &types.AttributeValueMemberN{Value: "1"},
+		DefaultHeaderAttribute: &types.AttributeValueMemberB{Value: v["header"]},
+	}
+	if err := c.open(context.Background(), item, false); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := item["token"].(*types.AttributeValueMemberS); !ok || s.Value != "s3cret" {
+		t.Fatalf("vector opened to %#v", item["token"])
+	}
+}
