@@ -5,7 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -69,6 +69,7 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 	if err != nil {
 		return err
 	}
+	defer keys.Release()
 	for name, nonce := range c.encrypted {
 		v, ok := item[name]
 		if !ok {
@@ -95,20 +96,15 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 // sign computes the item signature over the header's signed part and every
 // attribute except the header and the unsigned ones.
 func (c *codec) sign(keys *itemcrypt.Keys, headerSigned []byte, item map[string]types.AttributeValue) ([]byte, error) {
-	names := make([]string, 0, len(item))
+	var stack [32]string
+	names := stack[:0]
 	for name := range item {
 		if name != c.headerAttr && !c.unsigned[name] {
 			names = append(names, name)
 		}
 	}
-	sort.Strings(names)
-	s := keys.NewSigner(headerSigned)
-	for _, name := range names {
-		if err := s.Add(name, item[name]); err != nil {
-			return nil, err
-		}
-	}
-	return s.Sum(), nil
+	slices.Sort(names)
+	return keys.Sign(headerSigned, names, item)
 }
 
 // open verifies a stored item and decrypts its encrypted attributes in place,
@@ -145,6 +141,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	if err != nil {
 		return err
 	}
+	defer keys.Release()
 	mac, err := c.sign(keys, header.Signed(hv.Value), item)
 	if err != nil {
 		return &OpError{Kind: ErrIntegrity, Err: err}

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -76,12 +77,17 @@ func Info(table string, keys []KeyAttr) ([]byte, error) {
 }
 
 // Keys are the keys of one item write. They are not safe for concurrent use:
-// they keep a scratch buffer for plaintexts, cleared after each use.
+// they keep a scratch buffer for encodings and plaintexts, cleared after
+// each use and returned to a pool by Release.
 type Keys struct {
 	aead    cipher.AEAD
 	macKey  []byte
-	scratch []byte
+	scratch *[]byte
 }
+
+// scratchPool holds buffers for canonical encodings, so that steady-state
+// sealing does not grow a new buffer per item.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Derive derives the item keys: 64 bytes of HKDF-SHA-256 (salt, root, info),
 // the first 32 the AES-256-GCM key, the last 32 the HMAC-SHA-256 key.
@@ -101,17 +107,28 @@ func Derive(root, salt, info []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{aead: aead, macKey: okm[32:]}, nil
+	return &Keys{aead: aead, macKey: okm[32:], scratch: scratchPool.Get().(*[]byte)}, nil
+}
+
+// Release returns the scratch buffer to its pool. The Keys must not be used
+// afterwards.
+func (k *Keys) Release() {
+	if k.scratch != nil {
+		clear((*k.scratch)[:cap(*k.scratch)])
+		*k.scratch = (*k.scratch)[:0]
+		scratchPool.Put(k.scratch)
+		k.scratch = nil
+	}
 }
 
 // Seal encrypts the canonical encoding of v under the attribute's nonce with
 // the attribute name as associated data.
 func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue) ([]byte, error) {
-	plain, err := canonical.Append(k.scratch[:0], v)
+	plain, err := canonical.Append((*k.scratch)[:0], v)
 	if err != nil {
 		return nil, err
 	}
-	k.scratch = plain
+	*k.scratch = plain
 	sealed := k.aead.Seal(make([]byte, 0, len(plain)+Overhead), nonce[:], plain, []byte(name))
 	clear(plain)
 	return sealed, nil
@@ -119,11 +136,11 @@ func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue)
 
 // Open authenticates and decrypts a sealed value and decodes it.
 func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.AttributeValue, error) {
-	plain, err := k.aead.Open(k.scratch[:0], nonce[:], sealed, []byte(name))
+	plain, err := k.aead.Open((*k.scratch)[:0], nonce[:], sealed, []byte(name))
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: authentication failed", ErrOpen, name)
 	}
-	k.scratch = plain
+	*k.scratch = plain
 	v, err := canonical.Decode(plain)
 	clear(plain)
 	if err != nil {
@@ -132,37 +149,21 @@ func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.A
 	return v, nil
 }
 
-// Signer computes the item signature: HMAC-SHA-256 over the signed part of
-// the header followed by each signed attribute in ascending name order, as
-// its length-prefixed name and canonical value.
-type Signer struct {
-	mac     hashWriter
-	scratch []byte
-}
-
-type hashWriter interface {
-	Write([]byte) (int, error)
-	Sum([]byte) []byte
-}
-
-// NewSigner starts a signature over the signed part of a header.
-func (k *Keys) NewSigner(headerSigned []byte) *Signer {
+// Sign returns the item signature: HMAC-SHA-256 over the signed part of the
+// header, then for each name in names (which must be in ascending order) the
+// length-prefixed name and the canonical encoding of item[name].
+func (k *Keys) Sign(headerSigned []byte, names []string, item map[string]types.AttributeValue) ([]byte, error) {
 	m := hmac.New(sha256.New, k.macKey)
 	m.Write(headerSigned)
-	return &Signer{mac: m}
-}
-
-// Add adds one attribute. Attributes must be added in ascending name order.
-func (s *Signer) Add(name string, v types.AttributeValue) error {
-	buf := canonical.AppendName(s.scratch[:0], name)
-	buf, err := canonical.Append(buf, v)
-	if err != nil {
-		return fmt.Errorf("attribute %q: %w", name, err)
+	buf := (*k.scratch)[:0]
+	for _, name := range names {
+		var err error
+		buf = canonical.AppendName(buf[:0], name)
+		if buf, err = canonical.Append(buf, item[name]); err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", name, err)
+		}
+		m.Write(buf)
 	}
-	s.mac.Write(buf)
-	s.scratch = buf
-	return nil
+	*k.scratch = buf
+	return m.Sum(nil), nil
 }
-
-// Sum returns the signature.
-func (s *Signer) Sum() []byte { return s.mac.Sum(nil) }
