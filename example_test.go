@@ -1,0 +1,103 @@
+package dynacrypt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/dynacrypt/dynacrypt"
+)
+
+// The article's user record: the token is encrypted, the rest is not.
+// This example needs DynamoDB and KMS (or local servers named by
+// AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_KMS), so it is compiled but
+// not run by go test; `make demo` runs the same steps.
+func Example() {
+	type User struct {
+		ID       string `dynamodbav:"id"`
+		Username string `dynamodbav:"username"`
+		Token    string `dynamodbav:"token" encrypt:"kms"`
+		Version  int64  `dynamodbav:"version"`
+	}
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	users, err := dynacrypt.New[User](dynamodb.NewFromConfig(cfg), "users",
+		dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithVersion("version"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(kms.NewFromConfig(cfg), "alias/users")))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	u := &User{ID: "u1", Username: "ana", Token: "s3cret"}
+	if err := users.Put(ctx, u); err != nil { // version 0: create, fails if u1 exists
+		log.Fatal(err)
+	}
+	got, err := users.Get(ctx, User{ID: "u1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(got.Username, got.Token, got.Version)
+
+	// Read-modify-write, retried if another writer changed the item meanwhile.
+	_, err = users.Update(ctx, User{ID: "u1"}, func(u *User) error {
+		u.Username = "ana.b"
+		return nil
+	})
+	if errors.Is(err, dynacrypt.ErrConflict) {
+		log.Print("too much contention; try again later")
+	}
+}
+
+// New checks the item type once, and names the field it cannot work with.
+func ExampleNew_validation() {
+	type Card struct {
+		Number string `dynamodbav:"number" encrypt:"kms"`
+		Holder string `dynamodbav:"holder"`
+	}
+	db := dynamodb.New(dynamodb.Options{Region: "us-east-1"})
+	_, err := dynacrypt.New[Card](db, "cards", dynacrypt.WithPartitionKey("number"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(kms.New(kms.Options{}), "alias/cards")))
+	fmt.Println(err)
+	// Output:
+	// dynacrypt: New[dynacrypt_test.Card] for table "cards": Card.Number: key attribute "number" cannot be encrypted: keys are stored in plaintext to be found
+}
+
+// An AESCipher binds the encryption context: a root key wrapped for one
+// table does not unwrap for another.
+func ExampleNewAESCipher() {
+	key := make([]byte, 32) // in real use: 32 random bytes from a secret store
+	c, err := dynacrypt.NewAESCipher(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	wrapped, _ := c.Encrypt(ctx, []byte("root key"), map[string]string{dynacrypt.TableContextKey: "users"})
+
+	plain, err := c.Decrypt(ctx, wrapped, map[string]string{dynacrypt.TableContextKey: "users"})
+	fmt.Printf("%s %v\n", plain, err)
+	_, err = c.Decrypt(ctx, wrapped, map[string]string{dynacrypt.TableContextKey: "orders"})
+	fmt.Println(errors.Is(err, dynacrypt.ErrIntegrity))
+	// Output:
+	// root key <nil>
+	// true
+}
+
+// Store errors name the operation and table, and say what kind of failure
+// it was; errors.As still reaches the SDK's exception.
+func ExampleOpError() {
+	err := error(&dynacrypt.OpError{Op: "Get", Table: "users", Kind: dynacrypt.ErrNotFound})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, dynacrypt.ErrNotFound))
+	// Output:
+	// dynacrypt: Get users: item not found
+	// true
+}

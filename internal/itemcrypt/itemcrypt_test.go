@@ -1,0 +1,122 @@
+package itemcrypt
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+func mustInfo(t *testing.T, table, id string) []byte {
+	t.Helper()
+	info, err := Info(table, []KeyAttr{{Name: "id", Value: &types.AttributeValueMemberS{Value: id}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func mustDerive(t *testing.T, root, salt, info []byte) *Keys {
+	t.Helper()
+	k, err := Derive(root, salt, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Release)
+	return k
+}
+
+func TestSealOpenBinding(t *testing.T) {
+	root, salt := bytes.Repeat([]byte{1}, RootKeySize), bytes.Repeat([]byte{2}, 16)
+	keys := mustDerive(t, root, salt, mustInfo(t, "users", "u1"))
+	nonce := Nonce("token")
+	v := &types.AttributeValueMemberS{Value: "secret"}
+	sealed, err := keys.Seal("token", &nonce, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sealed) != 1+1+len("secret")+Overhead {
+		t.Errorf("sealed %d bytes", len(sealed))
+	}
+	got, err := keys.Open("token", &nonce, sealed)
+	if err != nil || got.(*types.AttributeValueMemberS).Value != "secret" {
+		t.Fatalf("Open: %#v, %v", got, err)
+	}
+
+	otherNonce := Nonce("card")
+	for name, open := range map[string]func() (types.AttributeValue, error){
+		"other attribute name": func() (types.AttributeValue, error) { return keys.Open("card", &otherNonce, sealed) },
+		"other nonce only":     func() (types.AttributeValue, error) { return keys.Open("token", &otherNonce, sealed) },
+		"other item key": func() (types.AttributeValue, error) {
+			return mustDerive(t, root, salt, mustInfo(t, "users", "u2")).Open("token", &nonce, sealed)
+		},
+		"other table": func() (types.AttributeValue, error) {
+			return mustDerive(t, root, salt, mustInfo(t, "users2", "u1")).Open("token", &nonce, sealed)
+		},
+		"other salt": func() (types.AttributeValue, error) {
+			return mustDerive(t, root, bytes.Repeat([]byte{3}, 16), mustInfo(t, "users", "u1")).Open("token", &nonce, sealed)
+		},
+		"other root": func() (types.AttributeValue, error) {
+			return mustDerive(t, bytes.Repeat([]byte{9}, RootKeySize), salt, mustInfo(t, "users", "u1")).Open("token", &nonce, sealed)
+		},
+	} {
+		if v, err := open(); !errors.Is(err, ErrOpen) {
+			t.Errorf("%s: Open gave %#v, %v; want ErrOpen", name, v, err)
+		}
+	}
+}
+
+func TestNoncesDiffer(t *testing.T) {
+	seen := map[[NonceSize]byte]string{}
+	for _, name := range []string{"a", "b", "token", "Token", "token ", "card", ""} {
+		n := Nonce(name)
+		if prev, dup := seen[n]; dup {
+			t.Errorf("names %q and %q share a nonce", prev, name)
+		}
+		seen[n] = name
+	}
+}
+
+func TestInfoIsUnambiguous(t *testing.T) {
+	a, _ := Info("ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberS{Value: "d"}}})
+	b, _ := Info("a", []KeyAttr{{Name: "bc", Value: &types.AttributeValueMemberS{Value: "d"}}})
+	c, _ := Info("ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberN{Value: "1"}}})
+	d, _ := Info("ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberS{Value: "1"}}})
+	if bytes.Equal(a, b) || bytes.Equal(c, d) {
+		t.Error("different tables, names or key types give the same info")
+	}
+}
+
+func TestSignCoversEveryNamedAttribute(t *testing.T) {
+	keys := mustDerive(t, bytes.Repeat([]byte{1}, RootKeySize), bytes.Repeat([]byte{2}, 16), mustInfo(t, "t", "k"))
+	item := func(b types.AttributeValue) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"a": &types.AttributeValueMemberS{Value: "x"}, "b": b}
+	}
+	one := &types.AttributeValueMemberN{Value: "1"}
+	base, err := keys.Sign([]byte("hdr"), []string{"a", "b"}, item(one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		header string
+		names  []string
+		item   map[string]types.AttributeValue
+	}{
+		"header": {"hdR", []string{"a", "b"}, item(one)},
+		"fewer":  {"hdr", []string{"a"}, item(one)},
+		"value":  {"hdr", []string{"a", "b"}, item(&types.AttributeValueMemberN{Value: "2"})},
+		"type":   {"hdr", []string{"a", "b"}, item(&types.AttributeValueMemberS{Value: "1"})},
+	} {
+		mac, err := keys.Sign([]byte(tc.header), tc.names, tc.item)
+		if err != nil || bytes.Equal(mac, base) {
+			t.Errorf("%s changed but the signature did not (%v)", name, err)
+		}
+	}
+	if again, _ := keys.Sign([]byte("hdr"), []string{"a", "b"}, item(&types.AttributeValueMemberN{Value: "1.0"})); !bytes.Equal(again, base) {
+		t.Error("an equal number in another form changed the signature")
+	}
+	if _, err := Derive([]byte("short"), nil, nil); err == nil {
+		t.Error("Derive accepted a short root key")
+	}
+}
