@@ -1,0 +1,67 @@
+// Package dynacrypt stores Go structs in DynamoDB with chosen fields
+// encrypted and every item signed, so that a table dump, a backup or an admin
+// console shows only ciphertext while the service reads and writes plain
+// structs.
+//
+// # Use
+//
+// Tag the secret fields and open a Store over the table:
+//
+//	type User struct {
+//		ID       string `dynamodbav:"id"`
+//		Username string `dynamodbav:"username"`
+//		Token    string `dynamodbav:"token" encrypt:"kms"`
+//		Version  int64  `dynamodbav:"version"`
+//	}
+//
+//	users, err := dynacrypt.New[User](ddb, "users",
+//		dynacrypt.WithPartitionKey("id"),
+//		dynacrypt.WithVersion("version"),
+//		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(kmsClient, "alias/users")))
+//
+// Store.Put, Store.Get, Store.Delete and Store.Update then work on User
+// values. Fields are marshalled by attributevalue, so any type it handles can
+// be encrypted (strings, numbers, []byte, time.Time, slices, maps, nested
+// structs, sets), and comes back with its type. New checks the type once and
+// reports what cannot work, naming the field.
+//
+// # Optimistic locking
+//
+// With WithVersion, Put of version 0 creates the item, Put of version v
+// replaces it only if it is still at version v, and both store v+1; a failed
+// condition is ErrConflict. Update does read-modify-write with those
+// conditions and retries on conflict, so concurrent updates are never lost.
+//
+// # Encryption
+//
+// Each Store makes a random 256-bit root key, has its Cipher wrap it (one KMS
+// Encrypt), and uses it for many writes; readers cache unwrapped root keys,
+// so KMS is called about once per root key, not once per field or item. Each
+// write draws a random salt and derives, with HKDF-SHA-256, an AES-256-GCM key
+// and an HMAC-SHA-256 key bound to the table and the item's key values.
+// Every encrypted field is sealed with the attribute name as associated data;
+// the item, with all its attributes, is signed, and the signature is checked
+// in constant time before anything is decrypted. A header attribute holds the
+// salt, the wrapped root key and the signature. Moving a value to another
+// attribute, item or table, or changing, adding or removing any signed
+// attribute, gives ErrIntegrity. FORMAT.md in the repository specifies the
+// bytes.
+//
+// Ciphers: KMSCipher (AWS KMS, with the encryption context
+// {"dynacrypt-table": table} that key policies can match), AESCipher (a local
+// key), and the fake in package dynacrypttest for tests.
+//
+// # What is not protected
+//
+// Key attribute values and attribute names are stored in plaintext: DynamoDB
+// needs them. Item and field sizes are visible. Attributes declared with
+// WithUnsignedAttributes can be changed undetected. Someone with write access
+// to the table can restore an older, validly signed version of an item.
+//
+// # Errors
+//
+// Store methods return *OpError, which names the operation and the table and
+// wraps both a kind (ErrNotFound, ErrConflict, ErrIntegrity) and the cause,
+// so errors.Is and errors.As reach the SDK's or KMS's exception. Messages
+// never contain plaintext of encrypted fields.
+package dynacrypt
