@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
@@ -118,6 +119,18 @@ func TestErrorMessages(t *testing.T) {
 	var rnf *types.ResourceNotFoundException
 	if !errors.As(err, &rnf) || !strings.Contains(err.Error(), "Put no-such-table") || strings.Contains(err.Error(), secret) {
 		t.Errorf("Put to a missing table: %v", err)
+	}
+
+	// Over DynamoDB's 400 KB item limit: the server's error, wrapped, and
+	// nothing stored.
+	err = users.Put(ctx, &User{ID: "big", Token: secret + strings.Repeat("x", 410_000)})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+		t.Errorf("oversized Put: %v, want a wrapped ValidationException", err)
+	}
+	check("oversized Put", "Put", err, nil)
+	if _, err := users.Get(ctx, User{ID: "big"}, dynacrypt.ConsistentRead()); !errors.Is(err, dynacrypt.ErrNotFound) {
+		t.Errorf("after an oversized Put: %v, want ErrNotFound", err)
 	}
 
 	ctx2, cancel := context.WithCancel(ctx)

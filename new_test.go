@@ -62,6 +62,14 @@ func TestNewRejects(t *testing.T) {
 		ID         string `dynamodbav:"id"`
 		unexported `encrypt:"kms"`
 	}
+	type Chan struct {
+		ID string `dynamodbav:"id"`
+		C  chan int
+	}
+	type NestedFunc struct {
+		ID string `dynamodbav:"id"`
+		M  map[string][]func()
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
 	for _, tc := range []struct {
@@ -90,6 +98,8 @@ func TestNewRejects(t *testing.T) {
 		{"zero cache size", newErr[Plain](pk, c, dynacrypt.WithKeyCacheSize(0)), []string{"positive"}},
 		{"negative age", newErr[Plain](pk, c, dynacrypt.WithRootKeyMaxAge(-time.Second)), []string{"positive"}},
 		{"not a struct", newErr[string](pk), []string{"struct"}},
+		{"channel field", newErr[Chan](pk), []string{"Chan.C", "chan int"}},
+		{"nested func", newErr[NestedFunc](pk), []string{"NestedFunc.M", "func()"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {
@@ -116,6 +126,9 @@ func TestNewAccepts(t *testing.T) {
 		Count   uint32    `dynamodbav:"count"`
 		When    time.Time `dynamodbav:"when,unixtime"`
 		Ignored string    `dynamodbav:"-"`
+		Skipped chan int  `dynamodbav:"-"`
+		Self    *Rich     `dynamodbav:"self"`
+		Any     any       `dynamodbav:"any"`
 		private string
 	}
 	for _, opts := range [][]dynacrypt.Option{

@@ -94,6 +94,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 			}
 			continue
 		}
+		if err := checkMarshalable(ft, map[reflect.Type]bool{}); err != nil {
+			return fmt.Errorf("%s: %w", fpath, err)
+		}
 		if name == "" {
 			name = sf.Name
 		}
@@ -194,6 +197,37 @@ func (f *Field) IsInteger() bool {
 		return !f.hasOpt("string")
 	}
 	return false
+}
+
+// checkMarshalable rejects types attributevalue cannot marshal (channels,
+// functions, complex numbers, unsafe pointers), wherever they are nested,
+// so that New reports them instead of every Put.
+func checkMarshalable(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] || t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) {
+		return nil
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return fmt.Errorf("type %v cannot be stored in DynamoDB; tag the field dynamodbav:\"-\" to skip it", t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return checkMarshalable(t.Elem(), seen)
+	case reflect.Map:
+		if err := checkMarshalable(t.Key(), seen); err != nil {
+			return err
+		}
+		return checkMarshalable(t.Elem(), seen)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if (f.IsExported() || f.Anonymous) && f.Tag.Get("dynamodbav") != "-" {
+				if err := checkMarshalable(f.Type, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func isNumber(k reflect.Kind) bool {
