@@ -11,6 +11,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt/internal/header"
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
+	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
 // codec turns a marshalled item into its stored form (encrypted fields
@@ -23,6 +24,42 @@ type codec struct {
 	encrypted  map[string]*[itemcrypt.NonceSize]byte
 	unsigned   map[string]bool
 	ring       *keyring // nil: no Cipher, items stored as they are
+}
+
+// newCodec prepares the codec for a schema: the nonce of each encrypted
+// attribute, the unsigned set, and the keyring if there is a Cipher.
+func newCodec(table string, cfg *config, sch *schema.Schema, keyAttrs []*schema.Field) (codec, error) {
+	c := codec{
+		table:      table,
+		headerAttr: cfg.headerAttr,
+		encrypted:  map[string]*[itemcrypt.NonceSize]byte{},
+		unsigned:   map[string]bool{},
+	}
+	for _, f := range keyAttrs {
+		c.keyAttrs = append(c.keyAttrs, f.Attr)
+	}
+	encrypted := sch.Encrypted()
+	if len(encrypted) > 0 && cfg.cipher == nil {
+		return c, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
+	}
+	for _, f := range encrypted {
+		nonce := itemcrypt.Nonce(f.Attr)
+		c.encrypted[f.Attr] = &nonce
+	}
+	for _, attr := range cfg.unsigned {
+		f, inT := sch.Field(attr)
+		if (inT && f.Encrypted) || slices.Contains(c.keyAttrs, attr) || attr == cfg.version || attr == cfg.headerAttr {
+			return c, fmt.Errorf("attribute %q cannot be unsigned: key, version, header and encrypted attributes are always signed", attr)
+		}
+		c.unsigned[attr] = true
+	}
+	if cfg.cipher != nil {
+		var err error
+		if c.ring, err = newKeyring(cfg.cipher, table, cfg); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 func integrity(format string, args ...any) error {

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
@@ -110,33 +109,8 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 		return nil, errors.New("root key max age, max items, key cache size and update attempts must be positive")
 	}
 
-	encrypted := sch.Encrypted()
-	if len(encrypted) > 0 && cfg.cipher == nil {
-		return nil, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
-	}
-	s.codec = codec{
-		table:      table,
-		headerAttr: cfg.headerAttr,
-		encrypted:  map[string]*[itemcrypt.NonceSize]byte{},
-		unsigned:   map[string]bool{},
-	}
-	for _, f := range s.keyAttrs {
-		s.codec.keyAttrs = append(s.codec.keyAttrs, f.Attr)
-	}
-	for _, f := range encrypted {
-		nonce := itemcrypt.Nonce(f.Attr)
-		s.codec.encrypted[f.Attr] = &nonce
-	}
-	for _, attr := range cfg.unsigned {
-		if f, ok := sch.Field(attr); ok && f.Encrypted || s.isKey(attr) || attr == cfg.version || attr == cfg.headerAttr {
-			return nil, fmt.Errorf("attribute %q cannot be unsigned: key, version, header and encrypted attributes are always signed", attr)
-		}
-		s.codec.unsigned[attr] = true
-	}
-	if cfg.cipher != nil {
-		if s.codec.ring, err = newKeyring(cfg.cipher, table, &cfg); err != nil {
-			return nil, err
-		}
+	if s.codec, err = newCodec(table, &cfg, sch, s.keyAttrs); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

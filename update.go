@@ -46,7 +46,10 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error) (*T, er
 		}
 		if s.version != nil {
 			// The condition is on the version read, whatever fn did.
-			v, _ := s.versionOf(&read)
+			v, err := s.versionOf(&read)
+			if err != nil {
+				return nil, s.fail("Update", err)
+			}
 			s.setVersion(item, v)
 			hdr = nil
 		}
