@@ -13,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 
-if [ "$(id -u)" = 0 ] && [ -z "${DYNACRYPT_IN_NETNS:-}" ] && unshare --net true 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && [ -z "${DYNACRYPT_IN_NETNS:-}" ] && command -v ip >/dev/null && unshare --net true 2>/dev/null; then
   DYNACRYPT_IN_NETNS=1 exec unshare --net -- "$0" "$@"
 fi
 if [ -n "${DYNACRYPT_IN_NETNS:-}" ]; then
