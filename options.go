@@ -2,6 +2,8 @@ package dynacrypt
 
 import (
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
 
 // Defaults for the root key cache and for Update. See the options that
@@ -20,6 +22,7 @@ type Option func(*config)
 type config struct {
 	partitionKey   string
 	sortKey        string
+	indexes        []indexConfig
 	version        string
 	cipher         Cipher
 	headerAttr     string
@@ -46,6 +49,17 @@ func WithPartitionKey(attr string) Option { return func(c *config) { c.partition
 
 // WithSortKey names the table's sort key attribute, for tables that have one.
 func WithSortKey(attr string) Option { return func(c *config) { c.sortKey = attr } }
+
+type indexConfig struct{ name, partitionKey, sortKey string }
+
+// WithIndex declares a secondary index (global or local) that Query and Scan
+// can use with UsingIndex: its name and its key attributes (sortKey empty if
+// it has none). The key attributes must be plaintext fields of the item type.
+// The index must project all attributes (ProjectionType ALL): items are
+// verified whole.
+func WithIndex(name, partitionKey, sortKey string) Option {
+	return func(c *config) { c.indexes = append(c.indexes, indexConfig{name, partitionKey, sortKey}) }
+}
 
 // WithVersion names an integer attribute used for optimistic locking: Put of
 // version 0 creates, Put of version v succeeds only if the stored version is
@@ -91,24 +105,114 @@ func WithoutKeyCache() Option { return func(c *config) { c.noCache = true } }
 // before it gives up with ErrConflict (DefaultUpdateAttempts).
 func WithUpdateAttempts(n int) Option { return func(c *config) { c.updateAttempts = n } }
 
-// A ReadOption changes one read.
-type ReadOption func(*readConfig)
+// A ReadOption changes a read: Get, BatchGet, TransactGet, and also Query
+// and Scan, since every ReadOption is a QueryOption.
+type ReadOption interface {
+	QueryOption
+	applyRead(*readConfig)
+}
 
 type readConfig struct {
 	consistent  bool
 	skipDecrypt bool
 }
 
-// ConsistentRead makes a read strongly consistent. Reads are eventually
-// consistent by default, as in DynamoDB.
-func ConsistentRead() ReadOption { return func(c *readConfig) { c.consistent = true } }
+// readOption is a ReadOption: it sets the read part of a query too.
+type readOption func(*readConfig)
 
-// SkipDecryption reads an item without unwrapping its root key: encrypted
+func (o readOption) applyRead(c *readConfig)   { o(c) }
+func (o readOption) applyQuery(c *queryConfig) { o(&c.readConfig) }
+
+func readConfigOf(opts []ReadOption) readConfig {
+	var rc readConfig
+	for _, o := range opts {
+		o.applyRead(&rc)
+	}
+	return rc
+}
+
+// ConsistentRead makes a read strongly consistent. Reads are eventually
+// consistent by default, as in DynamoDB. (Global secondary indexes do not
+// support consistent reads.)
+func ConsistentRead() ReadOption { return readOption(func(c *readConfig) { c.consistent = true }) }
+
+// SkipDecryption reads items without unwrapping their root keys: encrypted
 // fields are left zero and no Cipher call is made, so a role without decrypt
 // permission on the key can read the plaintext fields. Because the signature
-// key comes from the root key, the item is not verified either: treat its
+// key comes from the root key, items are not verified either: treat their
 // fields as unauthenticated.
-func SkipDecryption() ReadOption { return func(c *readConfig) { c.skipDecrypt = true } }
+func SkipDecryption() ReadOption { return readOption(func(c *readConfig) { c.skipDecrypt = true }) }
+
+// A QueryOption changes a Query or a Scan. Every ReadOption is one too.
+type QueryOption interface {
+	applyQuery(*queryConfig)
+}
+
+type queryOption func(*queryConfig)
+
+func (o queryOption) applyQuery(c *queryConfig) { o(c) }
+
+// UsingIndex queries or scans a secondary index declared with WithIndex
+// instead of the table. The key given to Query then holds the index's
+// partition key. The index must project all attributes, since items are
+// verified whole.
+func UsingIndex(name string) QueryOption { return queryOption(func(c *queryConfig) { c.index = name }) }
+
+// SortKeyEqual limits a Query to items whose sort key equals v.
+func SortKeyEqual(v any) QueryOption { return sortKeyCondition("=", v) }
+
+// SortKeyLessThan limits a Query to items whose sort key is less than v.
+func SortKeyLessThan(v any) QueryOption { return sortKeyCondition("<", v) }
+
+// SortKeyLessThanEqual limits a Query to items whose sort key is at most v.
+func SortKeyLessThanEqual(v any) QueryOption { return sortKeyCondition("<=", v) }
+
+// SortKeyGreaterThan limits a Query to items whose sort key is greater
+// than v.
+func SortKeyGreaterThan(v any) QueryOption { return sortKeyCondition(">", v) }
+
+// SortKeyGreaterThanEqual limits a Query to items whose sort key is at
+// least v.
+func SortKeyGreaterThanEqual(v any) QueryOption { return sortKeyCondition(">=", v) }
+
+// SortKeyBetween limits a Query to items whose sort key is between lo and
+// hi, both included.
+func SortKeyBetween(lo, hi any) QueryOption { return sortKeyCondition("between", lo, hi) }
+
+// SortKeyBeginsWith limits a Query to items whose string or binary sort key
+// starts with prefix.
+func SortKeyBeginsWith(prefix any) QueryOption { return sortKeyCondition("begins_with", prefix) }
+
+func sortKeyCondition(op string, values ...any) QueryOption {
+	return queryOption(func(c *queryConfig) { c.sortOp, c.sortValues = op, values })
+}
+
+// Filter keeps only the items that match cond, evaluated by DynamoDB after
+// reading. It may name plaintext attributes only: encrypted values are
+// ciphertext in the table.
+func Filter(cond expression.ConditionBuilder) QueryOption {
+	return queryOption(func(c *queryConfig) { c.filter = &cond })
+}
+
+// Limit stops a Query or Scan after n items.
+func Limit(n int) QueryOption { return queryOption(func(c *queryConfig) { c.limit = n }) }
+
+// PageSize sets how many items DynamoDB evaluates per request (its Limit).
+// By default DynamoDB reads up to 1 MB per request.
+func PageSize(n int) QueryOption { return queryOption(func(c *queryConfig) { c.pageSize = n }) }
+
+// Descending returns a Query's items in descending sort key order.
+func Descending() QueryOption { return queryOption(func(c *queryConfig) { c.descending = true }) }
+
+// Segment makes a Scan read only segment i of n (0 <= i < n), to split a
+// whole-table job across processes.
+func Segment(i, n int) QueryOption {
+	return queryOption(func(c *queryConfig) { c.segment, c.totalSegments = i, n })
+}
+
+// Parallel makes a Scan read n segments concurrently, yielding items as
+// they arrive, in no particular order.
+func Parallel(n int) QueryOption { return queryOption(func(c *queryConfig) { c.parallel = n }) }
 
 // A WriteOption changes one write.
 type WriteOption func(*writeConfig)

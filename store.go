@@ -40,6 +40,7 @@ type Store[T any] struct {
 	table    string
 	cfg      config
 	keyAttrs []*schema.Field // partition key, then sort key if any
+	indexes  map[string][]*schema.Field
 	version  *schema.Field
 	codec    codec
 }
@@ -75,18 +76,17 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if cfg.partitionKey == "" {
 		return nil, errors.New("no partition key: use WithPartitionKey")
 	}
-	for _, attr := range []string{cfg.partitionKey, cfg.sortKey} {
-		if attr == "" {
-			continue
+	if s.keyAttrs, err = keyFields(sch, cfg.partitionKey, cfg.sortKey); err != nil {
+		return nil, err
+	}
+	s.indexes = map[string][]*schema.Field{}
+	for _, ix := range cfg.indexes {
+		if ix.name == "" || ix.partitionKey == "" || s.indexes[ix.name] != nil {
+			return nil, fmt.Errorf("index %q: a unique name and a partition key are required", ix.name)
 		}
-		f, ok := sch.Field(attr)
-		if !ok {
-			return nil, fmt.Errorf("key attribute %q is not a field of %v", attr, sch.Type)
+		if s.indexes[ix.name], err = keyFields(sch, ix.partitionKey, ix.sortKey); err != nil {
+			return nil, fmt.Errorf("index %q: %w", ix.name, err)
 		}
-		if _, err := f.KeyType(); err != nil {
-			return nil, err
-		}
-		s.keyAttrs = append(s.keyAttrs, f)
 	}
 	if cfg.version != "" {
 		f, ok := sch.Field(cfg.version)
@@ -115,6 +115,25 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	return s, nil
 }
 
+// keyFields looks up key attributes in the schema and checks their types.
+func keyFields(sch *schema.Schema, attrs ...string) ([]*schema.Field, error) {
+	var fields []*schema.Field
+	for _, attr := range attrs {
+		if attr == "" {
+			continue
+		}
+		f, ok := sch.Field(attr)
+		if !ok {
+			return nil, fmt.Errorf("key attribute %q is not a field of %v", attr, sch.Type)
+		}
+		if _, err := f.KeyType(); err != nil {
+			return nil, err
+		}
+		fields = append(fields, f)
+	}
+	return fields, nil
+}
+
 func (s *Store[T]) isKey(attr string) bool {
 	for _, f := range s.keyAttrs {
 		if f.Attr == attr {
@@ -141,11 +160,7 @@ func (s *Store[T]) fail(op string, err error) error {
 // decrypts its encrypted fields. It returns an error wrapping ErrNotFound if
 // there is no such item and ErrIntegrity if it fails verification.
 func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, error) {
-	var rc readConfig
-	for _, o := range opts {
-		o(&rc)
-	}
-	item, _, err := s.get(ctx, &key, rc)
+	item, _, err := s.get(ctx, &key, readConfigOf(opts))
 	if err != nil {
 		return nil, s.fail("Get", err)
 	}
@@ -191,10 +206,15 @@ func (s *Store[T]) decode(ctx context.Context, av map[string]types.AttributeValu
 
 // keyOf returns the key attributes of key, marshalled as attributevalue would.
 func (s *Store[T]) keyOf(key *T) (map[string]types.AttributeValue, error) {
-	km := make(map[string]types.AttributeValue, len(s.keyAttrs))
+	return marshalKey(key, s.keyAttrs)
+}
+
+// marshalKey returns the given key attributes of key, checked.
+func marshalKey[T any](key *T, fields []*schema.Field) (map[string]types.AttributeValue, error) {
+	km := make(map[string]types.AttributeValue, len(fields))
 	var whole map[string]types.AttributeValue
 	rv := reflect.ValueOf(key).Elem()
-	for _, f := range s.keyAttrs {
+	for _, f := range fields {
 		if f.Plain() {
 			v, err := attributevalue.Marshal(rv.FieldByIndex(f.Index).Interface())
 			if err != nil {
@@ -213,7 +233,7 @@ func (s *Store[T]) keyOf(key *T) (map[string]types.AttributeValue, error) {
 		}
 		km[f.Attr] = whole[f.Attr]
 	}
-	if err := s.checkKey(km); err != nil {
+	if err := checkKey(km, fields); err != nil {
 		return nil, err
 	}
 	return km, nil
@@ -221,8 +241,8 @@ func (s *Store[T]) keyOf(key *T) (map[string]types.AttributeValue, error) {
 
 // checkKey rejects key attributes that are missing or empty, which DynamoDB
 // would reject with a less clear message.
-func (s *Store[T]) checkKey(item map[string]types.AttributeValue) error {
-	for _, f := range s.keyAttrs {
+func checkKey(item map[string]types.AttributeValue, fields []*schema.Field) error {
+	for _, f := range fields {
 		switch v := item[f.Attr].(type) {
 		case nil:
 			return fmt.Errorf("key attribute %q (%s) is missing", f.Attr, f.Path)
@@ -271,7 +291,7 @@ func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, readHeader 
 	if err != nil {
 		return err
 	}
-	if err := s.checkKey(av); err != nil {
+	if err := checkKey(av, s.keyAttrs); err != nil {
 		return err
 	}
 	if _, ok := av[s.codec.headerAttr]; ok {

@@ -23,6 +23,16 @@ type TableAPI interface {
 type Table struct {
 	PartitionKey Attr
 	SortKey      Attr // the zero Attr means no sort key
+	Indexes      []Index
+}
+
+// Index describes a secondary index. Indexes project all attributes, as
+// dynacrypt needs to verify the items it reads from them.
+type Index struct {
+	Name         string
+	PartitionKey Attr // for a local index, the table's partition key
+	SortKey      Attr // the zero Attr means no sort key
+	Local        bool // a local secondary index rather than a global one
 }
 
 // Attr is a key attribute: its name and scalar type.
@@ -39,6 +49,29 @@ func N(name string) Attr { return Attr{name, types.ScalarAttributeTypeN} }
 
 // B names a binary key attribute.
 func B(name string) Attr { return Attr{name, types.ScalarAttributeTypeB} }
+
+type attrDefs struct{ list []types.AttributeDefinition }
+
+// keySchema returns the key schema of a table or index, adding each key
+// attribute to defs once.
+func keySchema(pk, sk Attr, defined map[string]bool, defs *attrDefs) []types.KeySchemaElement {
+	ks := []types.KeySchemaElement{}
+	for i, a := range []Attr{pk, sk} {
+		if a.Name == "" {
+			continue
+		}
+		kt := types.KeyTypeHash
+		if i == 1 {
+			kt = types.KeyTypeRange
+		}
+		ks = append(ks, types.KeySchemaElement{AttributeName: &a.Name, KeyType: kt})
+		if !defined[a.Name] {
+			defined[a.Name] = true
+			defs.list = append(defs.list, types.AttributeDefinition{AttributeName: &a.Name, AttributeType: a.Type})
+		}
+	}
+	return ks
+}
 
 var notTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
@@ -61,22 +94,25 @@ func NewTable(tb testing.TB, db TableAPI, spec Table) string {
 	}
 	name := "dynacrypttest-" + prefix + "-" + hex.EncodeToString(rnd[:])
 
+	defined := map[string]bool{}
 	in := &dynamodb.CreateTableInput{
 		TableName:   &name,
 		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: &spec.PartitionKey.Name, AttributeType: spec.PartitionKey.Type},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: &spec.PartitionKey.Name, KeyType: types.KeyTypeHash},
-		},
 	}
-	if spec.SortKey.Name != "" {
-		in.AttributeDefinitions = append(in.AttributeDefinitions,
-			types.AttributeDefinition{AttributeName: &spec.SortKey.Name, AttributeType: spec.SortKey.Type})
-		in.KeySchema = append(in.KeySchema,
-			types.KeySchemaElement{AttributeName: &spec.SortKey.Name, KeyType: types.KeyTypeRange})
+	defs := &attrDefs{}
+	in.KeySchema = keySchema(spec.PartitionKey, spec.SortKey, defined, defs)
+	for _, ix := range spec.Indexes {
+		ks := keySchema(ix.PartitionKey, ix.SortKey, defined, defs)
+		proj := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+		if ix.Local {
+			in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes,
+				types.LocalSecondaryIndex{IndexName: &ix.Name, KeySchema: ks, Projection: proj})
+		} else {
+			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes,
+				types.GlobalSecondaryIndex{IndexName: &ix.Name, KeySchema: ks, Projection: proj})
+		}
 	}
+	in.AttributeDefinitions = defs.list
 	ctx := context.Background()
 	if _, err := db.CreateTable(ctx, in); err != nil {
 		tb.Fatalf("dynacrypttest: creating table %s: %v", name, err)

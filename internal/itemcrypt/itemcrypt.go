@@ -30,8 +30,9 @@ const NonceSize = 12
 const Overhead = 16
 
 const (
-	infoLabel  = "dynacrypt/v1 item keys"
-	nonceLabel = "dynacrypt/v1 nonce"
+	infoLabel   = "dynacrypt/v1 item keys"
+	cursorLabel = "dynacrypt/v1 cursor keys"
+	nonceLabel  = "dynacrypt/v1 nonce"
 )
 
 // ErrOpen is returned (wrapped) when a sealed value fails authentication or
@@ -74,6 +75,16 @@ func Info(table string, keys []KeyAttr) ([]byte, error) {
 		}
 	}
 	return info, nil
+}
+
+// CursorInfo returns the HKDF info for the keys of a page cursor: label,
+// suite, table, and the fingerprint of the request the cursor resumes.
+func CursorInfo(table string, fingerprint []byte) []byte {
+	info := make([]byte, 0, 64+len(table)+len(fingerprint))
+	info = append(info, cursorLabel...)
+	info = append(info, 0, header.SuiteV1)
+	info = canonical.AppendName(info, table)
+	return append(info, fingerprint...)
 }
 
 // Keys are the keys of one item write. They are not safe for concurrent use:
@@ -147,6 +158,13 @@ func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.A
 		return nil, fmt.Errorf("%w %q: %v", ErrOpen, name, err)
 	}
 	return v, nil
+}
+
+// MAC returns HMAC-SHA-256 with the signing key over data.
+func (k *Keys) MAC(data []byte) []byte {
+	m := hmac.New(sha256.New, k.macKey)
+	m.Write(data)
+	return m.Sum(nil)
 }
 
 // Sign returns the item signature: HMAC-SHA-256 over the signed part of the

@@ -1,0 +1,172 @@
+package dynacrypt
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/header"
+	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
+)
+
+// ErrInvalidCursor means a page cursor was altered, forged, truncated, or
+// made for another query, table or Store configuration.
+var ErrInvalidCursor = errors.New("dynacrypt: invalid cursor")
+
+// Page is one page of items and the cursor of the next.
+type Page[T any] struct {
+	Items []*T
+	// Next resumes right after the last item of this page; it is empty
+	// when there are no more items. A non-empty Next may lead to an empty
+	// last page.
+	Next string
+}
+
+// QueryPage returns up to size items of a Query, starting after cursor (""
+// for the first page), for APIs that hand out pages. The cursor is opaque,
+// URL-safe and signed: it works in another process with the same table and
+// Cipher, shows no encrypted data (it holds the last item's key attributes),
+// and an edited or forged cursor, or one from another query, gives
+// ErrInvalidCursor. Paging needs a Cipher, whose root keys sign the cursors.
+func (s *Store[T]) QueryPage(ctx context.Context, key T, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
+	r, err := s.queryRequest(&key, queryConfigOf(opts))
+	if err != nil {
+		return nil, s.fail("Query", err)
+	}
+	return s.page(ctx, r, cursor, size)
+}
+
+// ScanPage is QueryPage for a Scan (Segment may be used, Parallel not).
+func (s *Store[T]) ScanPage(ctx context.Context, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
+	qc := queryConfigOf(opts)
+	if qc.parallel != 0 {
+		return nil, s.fail("Scan", errors.New("Parallel does not apply to ScanPage"))
+	}
+	r, err := s.scanRequest(qc)
+	if err != nil {
+		return nil, s.fail("Scan", err)
+	}
+	return s.page(ctx, r, cursor, size)
+}
+
+func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int) (*Page[T], error) {
+	if s.codec.ring == nil {
+		return nil, s.fail(r.op, errors.New("paging needs a Cipher to sign cursors"))
+	}
+	if size <= 0 {
+		return nil, s.fail(r.op, fmt.Errorf("page size %d: must be positive", size))
+	}
+	var start map[string]types.AttributeValue
+	if cursor != "" {
+		var err error
+		if start, err = s.openCursor(ctx, cursor, r.fingerprint); err != nil {
+			return nil, s.fail(r.op, err)
+		}
+	}
+	page := &Page[T]{Items: make([]*T, 0, size)}
+	for {
+		// Asking for exactly what is missing makes DynamoDB stop on the
+		// last item returned, so its LastEvaluatedKey resumes right after.
+		items, next, err := r.fetch(ctx, s.db, start, size-len(page.Items))
+		if err != nil {
+			return nil, s.fail(r.op, err)
+		}
+		for _, av := range items {
+			item, err := s.decode(ctx, av, r.qc.skipDecrypt)
+			if err != nil {
+				return nil, s.fail(r.op, err)
+			}
+			page.Items = append(page.Items, item)
+		}
+		if next == nil {
+			return page, nil
+		}
+		if len(page.Items) == size {
+			if page.Next, err = s.sealCursor(ctx, next, r.fingerprint); err != nil {
+				return nil, s.fail(r.op, err)
+			}
+			return page, nil
+		}
+		start = next
+	}
+}
+
+// cursorVersion is the first byte of every cursor.
+const cursorVersion = 1
+
+// sealCursor encodes a start key as a cursor:
+//
+//	version (1) || salt (16) || u16be(len(wrapped)) || wrapped root key
+//	|| canonical(start key as a map) || HMAC-SHA-256 (32)
+//
+// The HMAC key derives from the root key, the salt, the table and the
+// request's fingerprint, as item keys do.
+func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.AttributeValue, fp []byte) (string, error) {
+	root, wrapped, err := s.codec.ring.forWrite(ctx)
+	if err != nil {
+		return "", fmt.Errorf("wrapping root key: %w", err)
+	}
+	var salt [header.SaltSize]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return "", err
+	}
+	buf := append([]byte{cursorVersion}, salt[:]...)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(wrapped)))
+	buf = append(buf, wrapped...)
+	if buf, err = canonical.Append(buf, &types.AttributeValueMemberM{Value: start}); err != nil {
+		return "", err
+	}
+	keys, err := itemcrypt.Derive(root, salt[:], itemcrypt.CursorInfo(s.table, fp))
+	if err != nil {
+		return "", err
+	}
+	defer keys.Release()
+	buf = append(buf, keys.MAC(buf)...)
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
+
+func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (map[string]types.AttributeValue, error) {
+	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidCursor, why) }
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, bad("not base64url")
+	}
+	const fixed = 1 + header.SaltSize + 2
+	if len(b) < fixed+header.MACSize || b[0] != cursorVersion {
+		return nil, bad("malformed")
+	}
+	n := int(binary.BigEndian.Uint16(b[1+header.SaltSize:]))
+	if len(b) < fixed+n+header.MACSize {
+		return nil, bad("malformed")
+	}
+	salt, wrapped := b[1:1+header.SaltSize], b[fixed:fixed+n]
+	signed, mac := b[:len(b)-header.MACSize], b[len(b)-header.MACSize:]
+	root, err := s.codec.ring.forRead(ctx, wrapped)
+	if err != nil {
+		if errors.Is(err, ErrIntegrity) {
+			return nil, bad("its key does not unwrap")
+		}
+		return nil, fmt.Errorf("unwrapping cursor key: %w", err)
+	}
+	keys, err := itemcrypt.Derive(root, salt, itemcrypt.CursorInfo(s.table, fp))
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Release()
+	if !hmac.Equal(keys.MAC(signed), mac) {
+		return nil, bad("signature does not match: edited, or made for another query")
+	}
+	v, err := canonical.Decode(signed[fixed+n:])
+	m, ok := v.(*types.AttributeValueMemberM)
+	if err != nil || !ok {
+		return nil, bad("malformed start key")
+	}
+	return m.Value, nil
+}
