@@ -19,12 +19,12 @@ import (
 
 type queryConfig struct {
 	readConfig
-	index                           string
-	sortOp                          string
-	sortValues                      []any
-	filter                          *expression.ConditionBuilder
-	limit, pageSize                 int
-	descending                      bool
+	index                            string
+	sortOp                           string
+	sortValues                       []any
+	filter                           *expression.ConditionBuilder
+	limit, pageSize                  int
+	descending                       bool
 	segment, totalSegments, parallel int
 }
 
