@@ -3,6 +3,7 @@ package dynacrypt
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -37,14 +38,17 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
-	msg := "dynacrypt: " + e.Op + " " + e.Table
+	var parts []string
+	if e.Op != "" {
+		parts = append(parts, "dynacrypt: "+e.Op+" "+e.Table)
+	}
 	if e.Kind != nil {
-		msg += ": " + kindText(e.Kind)
+		parts = append(parts, kindText(e.Kind))
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		parts = append(parts, e.Err.Error())
 	}
-	return msg
+	return strings.Join(parts, ": ")
 }
 
 func kindText(kind error) string {

@@ -287,53 +287,72 @@ func (s *Store[T]) Put(ctx context.Context, item *T, opts ...WriteOption) error 
 // put writes item. If readHeader is set (Update of an unversioned item), the
 // write is conditional on the stored header being unchanged.
 func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, readHeader types.AttributeValue) error {
-	av, err := attributevalue.MarshalMap(item)
+	p, err := s.preparePut(ctx, item, wc, readHeader)
 	if err != nil {
 		return err
 	}
+	in := &dynamodb.PutItemInput{TableName: &s.table, Item: p.item}
+	p.cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	if _, err := s.db.PutItem(ctx, in); err != nil {
+		return conflictOr(err)
+	}
+	p.done()
+	return nil
+}
+
+// preparedPut is an item ready to be written: sealed, with the condition
+// its write needs.
+type preparedPut struct {
+	item map[string]types.AttributeValue
+	cond condition
+	done func() // sets the caller's version once the write succeeded
+}
+
+// preparePut marshals, versions and seals item. The condition is the
+// version's (create if 0, else unchanged since version v), or without a
+// version attribute the header read by Update, or IfNotExists.
+func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, readHeader types.AttributeValue) (*preparedPut, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkKey(av, s.keyAttrs); err != nil {
-		return err
+		return nil, err
 	}
 	if _, ok := av[s.codec.headerAttr]; ok {
-		return fmt.Errorf("item has an attribute named like the header, %q", s.codec.headerAttr)
+		return nil, fmt.Errorf("item has an attribute named like the header, %q", s.codec.headerAttr)
 	}
 
-	var cond condition
-	next := uint64(0)
+	p := &preparedPut{item: av, done: func() {}}
 	switch {
 	case s.version != nil:
 		v, err := s.versionOf(item)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if v > 0 && wc.ifNotExists {
-			return fmt.Errorf("IfNotExists with version %d: a version above 0 means the item exists", v)
+			return nil, fmt.Errorf("IfNotExists with version %d: a version above 0 means the item exists", v)
 		}
 		if v == 0 {
-			cond.notExists(s.keyAttrs[0].Attr)
+			p.cond.notExists(s.keyAttrs[0].Attr)
 		} else {
-			cond.equals(s.version.Attr, &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)})
+			p.cond.equals(s.version.Attr, versionValue(v))
 		}
-		next = v + 1
-		av[s.version.Attr] = &types.AttributeValueMemberN{Value: strconv.FormatUint(next, 10)}
+		av[s.version.Attr] = versionValue(v + 1)
+		p.done = func() { s.setVersion(item, v+1) }
 	case readHeader != nil:
-		cond.equals(s.codec.headerAttr, readHeader)
+		p.cond.equals(s.codec.headerAttr, readHeader)
 	case wc.ifNotExists:
-		cond.notExists(s.keyAttrs[0].Attr)
+		p.cond.notExists(s.keyAttrs[0].Attr)
 	}
-
 	if err := s.codec.seal(ctx, av); err != nil {
-		return err
+		return nil, err
 	}
-	in := &dynamodb.PutItemInput{TableName: &s.table, Item: av}
-	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
-	if _, err := s.db.PutItem(ctx, in); err != nil {
-		return conflictOr(err)
-	}
-	if s.version != nil {
-		s.setVersion(item, next)
-	}
-	return nil
+	return p, nil
+}
+
+func versionValue(v uint64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)}
 }
 
 // conflictOr marks a failed condition as ErrConflict.
@@ -390,26 +409,36 @@ func (s *Store[T]) delete(ctx context.Context, key *T, wc writeConfig) error {
 	if wc.ifNotExists {
 		return errors.New("IfNotExists does not apply to Delete")
 	}
-	km, err := s.keyOf(key)
+	km, cond, err := s.prepareDelete(key)
 	if err != nil {
 		return err
 	}
 	in := &dynamodb.DeleteItemInput{TableName: &s.table, Key: km}
-	if s.version != nil {
-		v, err := s.versionOf(key)
-		if err != nil {
-			return err
-		}
-		if v > 0 {
-			var cond condition
-			cond.equals(s.version.Attr, &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)})
-			cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
-		}
-	}
+	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	if _, err := s.db.DeleteItem(ctx, in); err != nil {
 		return conflictOr(err)
 	}
 	return nil
+}
+
+// prepareDelete returns the key of a delete and its condition: the version,
+// if there is a version attribute and key has a non-zero one.
+func (s *Store[T]) prepareDelete(key *T) (map[string]types.AttributeValue, condition, error) {
+	var cond condition
+	km, err := s.keyOf(key)
+	if err != nil {
+		return nil, cond, err
+	}
+	if s.version != nil {
+		v, err := s.versionOf(key)
+		if err != nil {
+			return nil, cond, err
+		}
+		if v > 0 {
+			cond.equals(s.version.Attr, versionValue(v))
+		}
+	}
+	return km, cond, nil
 }
 
 // condition builds a condition expression from simple clauses joined by AND.
@@ -430,6 +459,10 @@ func (c *condition) name(attr string) string {
 
 func (c *condition) notExists(attr string) {
 	c.clauses = append(c.clauses, "attribute_not_exists("+c.name(attr)+")")
+}
+
+func (c *condition) exists(attr string) {
+	c.clauses = append(c.clauses, "attribute_exists("+c.name(attr)+")")
 }
 
 func (c *condition) equals(attr string, v types.AttributeValue) {

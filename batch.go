@@ -1,0 +1,284 @@
+package dynacrypt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
+)
+
+// DynamoDB's batch limits.
+const (
+	batchGetMax   = 100
+	batchWriteMax = 25
+	// versionedBatchWorkers bounds the concurrent conditional requests a
+	// batch on a versioned Store sends.
+	versionedBatchWorkers = 8
+)
+
+// BatchError reports the items of a batch call that were not done. Failed
+// holds their indexes in the slice given to the call, in ascending order;
+// every other item was done. Err is the first failure and is wrapped, so
+// errors.Is(err, ErrConflict) and errors.As on the SDK's exceptions work.
+type BatchError struct {
+	Op     string // "BatchGet", "BatchPut", "BatchDelete"
+	Table  string
+	Failed []int
+	Err    error
+}
+
+func (e *BatchError) Error() string {
+	idx := make([]string, 0, min(len(e.Failed), 10))
+	for _, i := range e.Failed[:min(len(e.Failed), 10)] {
+		idx = append(idx, fmt.Sprint(i))
+	}
+	if len(e.Failed) > 10 {
+		idx = append(idx, "...")
+	}
+	return fmt.Sprintf("dynacrypt: %s %s: %d items not done (indexes %s): %v",
+		e.Op, e.Table, len(e.Failed), strings.Join(idx, ", "), e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
+func (s *Store[T]) batchError(op string, failed []int, err error) error {
+	sort.Ints(failed)
+	return &BatchError{Op: op, Table: s.table, Failed: failed, Err: err}
+}
+
+// keyID identifies an item by its key attributes, to match the items and
+// unprocessed requests DynamoDB returns to the ones asked for.
+func (s *Store[T]) keyID(item map[string]types.AttributeValue) (string, error) {
+	var b []byte
+	for _, f := range s.keyAttrs {
+		var err error
+		if b, err = canonical.Append(b, item[f.Attr]); err != nil {
+			return "", err
+		}
+	}
+	return string(b), nil
+}
+
+// BatchGet reads the items with the given keys: 100 keys per BatchGetItem
+// request, keys DynamoDB leaves unprocessed retried with jittered exponential
+// backoff until done or ctx ends. Result i is the item with keys[i], or nil
+// if there is none; a key given twice is read once. Items are verified and
+// decrypted as by Get. On failure the error is a *BatchError naming the keys
+// not read, and the results hold the items that were.
+func (s *Store[T]) BatchGet(ctx context.Context, keys []T, opts ...ReadOption) ([]*T, error) {
+	rc := readConfigOf(opts)
+	results := make([]*T, len(keys))
+	want := map[string][]int{} // key ID -> indexes into keys
+	var unique []string        // key IDs in order
+	var keyMaps []map[string]types.AttributeValue
+	for i := range keys {
+		km, err := s.keyOf(&keys[i])
+		if err != nil {
+			return nil, s.batchError("BatchGet", []int{i}, fmt.Errorf("key %d: %w", i, err))
+		}
+		id, err := s.keyID(km)
+		if err != nil {
+			return nil, s.batchError("BatchGet", []int{i}, err)
+		}
+		if want[id] == nil {
+			unique = append(unique, id)
+			keyMaps = append(keyMaps, km)
+		}
+		want[id] = append(want[id], i)
+	}
+	answered := map[string]bool{} // found, or known to be missing
+	fail := func(err error) ([]*T, error) {
+		var failed []int
+		for _, id := range unique {
+			if !answered[id] {
+				failed = append(failed, want[id]...)
+			}
+		}
+		return results, s.batchError("BatchGet", failed, err)
+	}
+	for start := 0; start < len(keyMaps); start += batchGetMax {
+		end := min(start+batchGetMax, len(keyMaps))
+		pending := keyMaps[start:end]
+		for attempt := 1; len(pending) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: &rc.consistent}},
+			})
+			if err != nil {
+				return fail(err)
+			}
+			for _, av := range out.Responses[s.table] {
+				id, err := s.keyID(av)
+				if err != nil {
+					return fail(err)
+				}
+				item, err := s.decode(ctx, av, rc.skipDecrypt)
+				if err != nil {
+					return fail(fmt.Errorf("key %d: %w", want[id][0], err))
+				}
+				for _, i := range want[id] {
+					results[i] = item
+				}
+				answered[id] = true
+			}
+			pending = out.UnprocessedKeys[s.table].Keys
+			if len(pending) > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return fail(err)
+				}
+			}
+		}
+		for _, id := range unique[start:end] {
+			answered[id] = true // the rest of the chunk is missing from the table
+		}
+	}
+	return results, nil
+}
+
+// BatchPut writes items, encrypted and signed as by Put.
+//
+// BatchWriteItem cannot carry conditions. So on a Store without a version
+// attribute, BatchPut sends BatchWriteItem requests of 25 items, replacing
+// existing items, and retries what DynamoDB leaves unprocessed with jittered
+// exponential backoff until done or ctx ends. On a Store with a version
+// attribute it keeps optimistic locking instead: it sends one conditional
+// PutItem per item (a few at a time), with Put's semantics, and sets each
+// written item's version. Either way, on failure the error is a *BatchError
+// naming exactly the items not written; the others were written.
+func (s *Store[T]) BatchPut(ctx context.Context, items []*T) error {
+	if s.version != nil {
+		return s.eachConditional(ctx, "BatchPut", len(items), func(i int) error {
+			if items[i] == nil {
+				return errors.New("nil item")
+			}
+			return s.put(ctx, items[i], writeConfig{}, nil)
+		})
+	}
+	reqs := make([]types.WriteRequest, len(items))
+	for i, item := range items {
+		if item == nil {
+			return s.batchError("BatchPut", []int{i}, errors.New("nil item"))
+		}
+		p, err := s.preparePut(ctx, item, writeConfig{}, nil)
+		if err != nil {
+			return s.batchError("BatchPut", []int{i}, err)
+		}
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: p.item}}
+	}
+	return s.batchWrite(ctx, "BatchPut", reqs)
+}
+
+// BatchDelete deletes the items with the given keys, as BatchPut writes: in
+// BatchWriteItem requests of 25 on a Store without a version attribute, as
+// conditional DeleteItem requests (Delete's semantics) on one with.
+func (s *Store[T]) BatchDelete(ctx context.Context, keys []T) error {
+	if s.version != nil {
+		return s.eachConditional(ctx, "BatchDelete", len(keys), func(i int) error {
+			return s.delete(ctx, &keys[i], writeConfig{})
+		})
+	}
+	reqs := make([]types.WriteRequest, len(keys))
+	for i := range keys {
+		km, err := s.keyOf(&keys[i])
+		if err != nil {
+			return s.batchError("BatchDelete", []int{i}, err)
+		}
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: km}}
+	}
+	return s.batchWrite(ctx, "BatchDelete", reqs)
+}
+
+// batchWrite sends write requests in BatchWriteItem calls of 25 and retries
+// unprocessed ones.
+func (s *Store[T]) batchWrite(ctx context.Context, op string, reqs []types.WriteRequest) error {
+	index := make(map[string]int, len(reqs)) // key ID -> index into reqs
+	idOf := func(r types.WriteRequest) (string, error) {
+		if r.PutRequest != nil {
+			return s.keyID(r.PutRequest.Item)
+		}
+		return s.keyID(r.DeleteRequest.Key)
+	}
+	for i, r := range reqs {
+		id, err := idOf(r)
+		if err != nil {
+			return s.batchError(op, []int{i}, err)
+		}
+		if j, dup := index[id]; dup {
+			return s.batchError(op, []int{j, i}, fmt.Errorf("items %d and %d have the same key", j, i))
+		}
+		index[id] = i
+	}
+	notDone := func(pending []types.WriteRequest, later int) []int {
+		var failed []int
+		for _, r := range pending {
+			id, _ := idOf(r)
+			failed = append(failed, index[id])
+		}
+		for i := later; i < len(reqs); i++ {
+			failed = append(failed, i)
+		}
+		return failed
+	}
+	for start := 0; start < len(reqs); start += batchWriteMax {
+		end := min(start+batchWriteMax, len(reqs))
+		pending := reqs[start:end]
+		for attempt := 1; len(pending) > 0; attempt++ {
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{s.table: pending},
+			})
+			if err != nil {
+				return s.batchError(op, notDone(pending, end), err)
+			}
+			pending = out.UnprocessedItems[s.table]
+			if len(pending) > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return s.batchError(op, notDone(pending, end), err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// eachConditional runs do(i) for i in [0, n) a few at a time and reports
+// the ones that failed.
+func (s *Store[T]) eachConditional(ctx context.Context, op string, n int, do func(i int) error) error {
+	var (
+		mu       sync.Mutex
+		failed   []int
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan int)
+	)
+	for w := 0; w < min(versionedBatchWorkers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := do(i); err != nil {
+					mu.Lock()
+					failed = append(failed, i)
+					if firstErr == nil {
+						firstErr = fmt.Errorf("item %d: %w", i, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if failed != nil {
+		return s.batchError(op, failed, firstErr)
+	}
+	return nil
+}
