@@ -5,6 +5,10 @@
 
 FUZZTIME ?= 5m
 GO_PACKAGES := ./...
+# The library, and the nested test module that keeps minidyn out of its go.mod.
+MODULES := . tests/minidyn
+# Runs $(1) in every module and fails if any run failed.
+each_module = rc=0; for m in $(MODULES); do (cd $$m && $(1)) || rc=1; done; exit $$rc
 
 .PHONY: test demo tools deps lint fuzz bench
 
@@ -14,16 +18,14 @@ tools:
 # Everything Go needs is fetched here, because the servers and tests run in a
 # network namespace without registry access.
 deps:
-	go mod download
-	go list -deps -test $(GO_PACKAGES) >/dev/null
+	@$(call each_module,go mod download && go list -deps -test $(GO_PACKAGES) >/dev/null)
 
 lint: tools
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	go vet $(GO_PACKAGES)
-	.tools/bin/staticcheck $(GO_PACKAGES)
+	@$(call each_module,go vet $(GO_PACKAGES) && $(CURDIR)/.tools/bin/staticcheck $(GO_PACKAGES))
 
 test: tools deps lint
-	scripts/with-servers.sh go test -race -count=1 $(GO_PACKAGES)
+	scripts/with-servers.sh sh -c '$(call each_module,go test -race -count=1 $(GO_PACKAGES))'
 
 demo: tools deps
 	scripts/with-servers.sh go run ./examples/quickstart
