@@ -1,10 +1,12 @@
 package dynacrypt
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -34,6 +36,9 @@ type keyring struct {
 	wraps   singleflight.Group
 	unwraps singleflight.Group
 	cache   *lru.Cache[string, cachedRoot]
+	// lastRead is the root key read last: items read together usually
+	// share one, and checking it first spares the map key conversion.
+	lastRead atomic.Pointer[cachedRoot]
 }
 
 type rootKey struct {
@@ -46,6 +51,7 @@ type rootKey struct {
 type cachedRoot struct {
 	key     []byte
 	expires time.Time
+	wrapped []byte // set in lastRead only
 }
 
 func newKeyring(c Cipher, table string, cfg *config) (*keyring, error) {
@@ -144,8 +150,14 @@ func (k *keyring) forRead(ctx context.Context, wrapped []byte) ([]byte, error) {
 	if k.noCache {
 		return k.unwrap(ctx, wrapped)
 	}
+	now := k.now()
+	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.wrapped, wrapped) && now.Before(last.expires) {
+		return last.key, nil
+	}
 	id := string(wrapped)
-	if c, ok := k.cache.Get(id); ok && k.now().Before(c.expires) {
+	if c, ok := k.cache.Get(id); ok && now.Before(c.expires) {
+		c.wrapped = []byte(id)
+		k.lastRead.Store(&c)
 		return c.key, nil
 	}
 	ch := k.unwraps.DoChan(id, func() (any, error) {
