@@ -32,6 +32,15 @@
 // condition is ErrConflict. Update does read-modify-write with those
 // conditions and retries on conflict, so concurrent updates are never lost.
 //
+// # Many items
+//
+// Store.Query and Store.Scan return iterators (iter.Seq2) that fetch pages
+// as the loop asks; Store.QueryPage and Store.ScanPage return pages with
+// signed, opaque cursors for APIs. Store.BatchGet, Store.BatchPut and
+// Store.BatchDelete chunk to DynamoDB's limits and retry unprocessed items.
+// Transact commits Store.TxPut, Store.TxDelete and Store.TxCheck actions of
+// several stores atomically; TransactGet reads with Store.TxGet.
+//
 // # Encryption
 //
 // Each Store makes a random 256-bit root key, has its Cipher wrap it (one KMS

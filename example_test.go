@@ -101,3 +101,57 @@ func ExampleOpError() {
 	// dynacrypt: Get users: item not found
 	// true
 }
+
+// Query yields items lazily, page by page; breaking out of the loop stops
+// the requests. (Compiled, not run: it needs a table.)
+func ExampleStore_Query() {
+	ctx := context.Background()
+	var orders *dynacrypt.Store[Order] // from dynacrypt.New, as in Example
+
+	for o, err := range orders.Query(ctx, Order{Customer: "c1"},
+		dynacrypt.SortKeyGreaterThan(100), dynacrypt.Descending(), dynacrypt.Limit(20)) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(o.Seq, o.Card) // Card is decrypted
+	}
+}
+
+// QueryPage serves paged APIs: the cursor goes to the client and comes back
+// with the next request, to this process or another.
+func ExampleStore_QueryPage() {
+	ctx := context.Background()
+	var orders *dynacrypt.Store[Order]
+	var cursorFromClient string // "" for the first page
+
+	page, err := orders.QueryPage(ctx, Order{Customer: "c1"}, cursorFromClient, 25)
+	if errors.Is(err, dynacrypt.ErrInvalidCursor) {
+		log.Print("400 Bad Request: the cursor was altered")
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(page.Items), page.Next) // send page.Next back to the client
+}
+
+// A read-modify-write across two tables: read, change, then commit with the
+// versions read. Either both writes happen or neither does.
+func ExampleTransact() {
+	ctx := context.Background()
+	var db dynacrypt.DB // the *dynamodb.Client the stores use
+	var users *dynacrypt.Store[User]
+	var orders *dynacrypt.Store[Order]
+
+	u, err := users.Get(ctx, User{ID: "u1"}, dynacrypt.ConsistentRead())
+	if err != nil {
+		log.Fatal(err)
+	}
+	u.Username = "ana.b"
+	err = dynacrypt.Transact(ctx, db,
+		users.TxPut(u), // only if still at the version read
+		orders.TxDelete(Order{Customer: "c1", Seq: 7}))
+	if errors.Is(err, dynacrypt.ErrConflict) {
+		log.Print("changed meanwhile: read again and retry")
+	}
+}
