@@ -2,6 +2,7 @@
 #             runs gofmt, go vet, staticcheck and the race-enabled tests, and stops them.
 # make demo   the same servers, then the quickstart example against them.
 # make fuzz   runs each fuzz target for FUZZTIME (default 5m).
+# make bench  runs the benchmarks and writes BENCHMARKS.md.
 
 FUZZTIME ?= 5m
 GO_PACKAGES := ./...
@@ -35,5 +36,11 @@ fuzz:
 	go test ./internal/canonical -run '^$$' -fuzz '^FuzzNormalizeNumber$$' -fuzztime $(FUZZTIME)
 	go test ./internal/header -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-bench:
-	go test -run '^$$' -bench . -benchmem $(GO_PACKAGES)
+BENCH_COUNT ?= 5
+bench: tools deps
+	scripts/with-servers.sh sh -c '\
+	  go test -run "^$$" -bench "RoundTrip|QueryDecrypt" -benchmem -cpu 1 -count $(BENCH_COUNT) . && \
+	  go test -run "^TestKMSRequestsFor10000$$" -v ./benchmarks && \
+	  go test -run "^$$" -bench . -benchmem -count $(BENCH_COUNT) ./benchmarks' > .tools/bench.txt; \
+	  rc=$$?; cat .tools/bench.txt; [ $$rc -eq 0 ] || exit $$rc
+	go run ./benchmarks/report -command "make bench" < .tools/bench.txt > BENCHMARKS.md
