@@ -231,7 +231,7 @@ func BenchmarkPutGet(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(st.kmsRequests.Load()-kms0)/float64(b.N), "kms-req/op")
 		})
 	}
