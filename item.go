@@ -2,6 +2,7 @@ package dynacrypt
 
 import (
 	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/rand"
 	"fmt"
@@ -23,7 +24,8 @@ type codec struct {
 	keyAttrs   []string // partition key, then sort key if any
 	encrypted  map[string]*[itemcrypt.NonceSize]byte
 	unsigned   map[string]bool
-	ring       *keyring // nil: no Cipher, items stored as they are
+	ring       *keyring      // nil: no Cipher, items stored as they are
+	legacy     *legacyReader // nil: items without a header are rejected
 }
 
 // newCodec prepares the codec for a schema: the nonce of each encrypted
@@ -53,13 +55,28 @@ func newCodec(table string, cfg *config, sch *schema.Schema, keyAttrs []*schema.
 		}
 		c.unsigned[attr] = true
 	}
+	var err error
 	if cfg.cipher != nil {
-		var err error
 		if c.ring, err = newKeyring(cfg.cipher, table, cfg); err != nil {
 			return c, err
 		}
 	}
+	if cfg.legacy != nil {
+		if c.ring == nil {
+			return c, errors.New("WithLegacyKMS needs a Cipher for the new format: use WithCipher")
+		}
+		if c.legacy, err = cfg.legacy.prepare(encrypted); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// isLegacy reports whether a stored item is in the article's format and the
+// Store reads that format.
+func (c *codec) isLegacy(item map[string]types.AttributeValue) bool {
+	_, hasHeader := item[c.headerAttr]
+	return c.legacy != nil && !hasHeader
 }
 
 func integrity(format string, args ...any) error {
@@ -150,6 +167,9 @@ func (c *codec) sign(keys *itemcrypt.Keys, headerSigned []byte, item map[string]
 func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, skipDecrypt bool) error {
 	if c.ring == nil {
 		return nil
+	}
+	if c.isLegacy(item) {
+		return c.legacy.open(ctx, item, c.encrypted, skipDecrypt)
 	}
 	hv, ok := item[c.headerAttr].(*types.AttributeValueMemberB)
 	if !ok {

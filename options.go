@@ -32,6 +32,7 @@ type config struct {
 	cacheSize      int
 	noCache        bool
 	updateAttempts int
+	legacy         *legacyReader
 }
 
 func defaultConfig() config {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
@@ -167,8 +169,30 @@ func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, erro
 	return item, nil
 }
 
-// get reads and opens an item, returning also its stored header.
-func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, types.AttributeValue, error) {
+// readState is what a write needs to know of the item read before it: its
+// header, or for an item in the article's format, the whole stored item.
+type readState struct {
+	header types.AttributeValue
+	legacy map[string]types.AttributeValue
+}
+
+// condition adds the condition that the item is still as read: the same
+// header (it changes on every write), or for a legacy item, still no header
+// and every attribute as it was.
+func (r *readState) condition(headerAttr string, cond *condition) {
+	if r.legacy == nil {
+		cond.equals(headerAttr, r.header)
+		return
+	}
+	cond.notExists(headerAttr)
+	for _, name := range canonical.SortedKeys(r.legacy) {
+		cond.equals(name, r.legacy[name])
+	}
+}
+
+// get reads and opens an item, returning also what a conditional write of
+// it needs.
+func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, *readState, error) {
 	km, err := s.keyOf(key)
 	if err != nil {
 		return nil, nil, err
@@ -184,9 +208,12 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, types.At
 	if out.Item == nil {
 		return nil, nil, &OpError{Kind: ErrNotFound}
 	}
-	hdr := out.Item[s.codec.headerAttr]
+	read := &readState{header: out.Item[s.codec.headerAttr]}
+	if s.codec.isLegacy(out.Item) {
+		read.legacy = maps.Clone(out.Item)
+	}
 	item, err := s.decode(ctx, out.Item, rc.skipDecrypt)
-	return item, hdr, err
+	return item, read, err
 }
 
 // decode opens a stored item and unmarshals it into a T.
@@ -284,10 +311,10 @@ func (s *Store[T]) Put(ctx context.Context, item *T, opts ...WriteOption) error 
 	return nil
 }
 
-// put writes item. If readHeader is set (Update of an unversioned item), the
-// write is conditional on the stored header being unchanged.
-func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, readHeader types.AttributeValue) error {
-	p, err := s.preparePut(ctx, item, wc, readHeader)
+// put writes item. If read is set (Update), the write is conditional on the
+// stored item being as read.
+func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, read *readState) error {
+	p, err := s.preparePut(ctx, item, wc, read)
 	if err != nil {
 		return err
 	}
@@ -308,10 +335,10 @@ type preparedPut struct {
 	done func() // sets the caller's version once the write succeeded
 }
 
-// preparePut marshals, versions and seals item. The condition is the
-// version's (create if 0, else unchanged since version v), or without a
-// version attribute the header read by Update, or IfNotExists.
-func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, readHeader types.AttributeValue) (*preparedPut, error) {
+// preparePut marshals, versions and seals item. The condition is that the
+// item is as read (Update of a legacy item, or of an unversioned one), or the
+// version's (create if 0, else unchanged since version v), or IfNotExists.
+func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read *readState) (*preparedPut, error) {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return nil, err
@@ -324,6 +351,9 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	}
 
 	p := &preparedPut{item: av, done: func() {}}
+	if read != nil && (read.legacy != nil || s.version == nil) {
+		read.condition(s.codec.headerAttr, &p.cond)
+	}
 	switch {
 	case s.version != nil:
 		v, err := s.versionOf(item)
@@ -333,15 +363,16 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		if v > 0 && wc.ifNotExists {
 			return nil, fmt.Errorf("IfNotExists with version %d: a version above 0 means the item exists", v)
 		}
-		if v == 0 {
+		switch {
+		case read != nil && read.legacy != nil: // unversioned until now
+		case v == 0:
 			p.cond.notExists(s.keyAttrs[0].Attr)
-		} else {
+		default:
 			p.cond.equals(s.version.Attr, versionValue(v))
 		}
 		av[s.version.Attr] = versionValue(v + 1)
 		p.done = func() { s.setVersion(item, v+1) }
-	case readHeader != nil:
-		p.cond.equals(s.codec.headerAttr, readHeader)
+	case read != nil:
 	case wc.ifNotExists:
 		p.cond.notExists(s.keyAttrs[0].Attr)
 	}

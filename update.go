@@ -33,27 +33,26 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error) (*T, er
 		return nil, s.fail("Update", errors.New("Update needs a version attribute (WithVersion) or a Cipher to detect concurrent changes"))
 	}
 	for attempt := 1; ; attempt++ {
-		item, hdr, err := s.get(ctx, &key, readConfig{consistent: true})
+		item, read, err := s.get(ctx, &key, readConfig{consistent: true})
 		if err != nil {
 			return nil, s.fail("Update", err)
 		}
-		read := *item
+		before := *item
 		if err := fn(item); err != nil {
 			return nil, err
 		}
-		if err := s.checkSameKey(&read, item); err != nil {
+		if err := s.checkSameKey(&before, item); err != nil {
 			return nil, s.fail("Update", err)
 		}
 		if s.version != nil {
 			// The condition is on the version read, whatever fn did.
-			v, err := s.versionOf(&read)
+			v, err := s.versionOf(&before)
 			if err != nil {
 				return nil, s.fail("Update", err)
 			}
 			s.setVersion(item, v)
-			hdr = nil
 		}
-		err = s.put(ctx, item, writeConfig{}, hdr)
+		err = s.put(ctx, item, writeConfig{}, read)
 		if err == nil {
 			return item, nil
 		}

@@ -20,10 +20,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// Key identifiers of the keys `make test` seeds into local-kms.
+// Key identifiers of the keys `make test` seeds into local-kms
+// (scripts/kms-seed.yaml).
 const (
 	KeyA = "alias/dynacrypt-test"
 	KeyB = "alias/dynacrypt-test-b"
+	// The rotation test disables RotateA; nothing else may use it.
+	RotateA   = "alias/dynacrypt-rotate-a"
+	RotateAID = "3d5f7a9b-1c3e-4a5b-9d7f-1b3d5f7a9c1e"
+	RotateB   = "alias/dynacrypt-rotate-b"
 )
 
 func require(tb testing.TB, envVar, server string) {

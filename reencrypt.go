@@ -1,0 +1,316 @@
+package dynacrypt
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/header"
+)
+
+// A CurrentKeyChecker is a Cipher that can tell, without calling its key
+// service, whether a ciphertext was made under its current key. Store.Reencrypt
+// uses it to find the items whose root key a rotation left on an older key.
+// KMSCipher implements it.
+type CurrentKeyChecker interface {
+	UnderCurrentKey(ciphertext []byte) bool
+}
+
+// UnderCurrentKey reports whether ciphertext was made under the key c
+// encrypts with (as opposed to one of its previous keys, or an unknown one).
+func (c *KMSCipher) UnderCurrentKey(ciphertext []byte) bool {
+	return c.keyFor(ciphertext) == &c.keys[0]
+}
+
+// ReencryptOptions configure Store.Reencrypt.
+type ReencryptOptions struct {
+	// Segments is how many parallel Scan segments walk the table (4 if 0).
+	Segments int
+	// PageSize is how many items each Scan request reads (100 if 0): the
+	// grain of progress reports and checkpoints.
+	PageSize int
+	// Checkpoint resumes an interrupted walk from the Checkpoint of its last
+	// progress report. It must come from a walk with the same Segments.
+	Checkpoint string
+	// Progress, if set, is called after each page of each segment, one call
+	// at a time.
+	Progress func(ReencryptProgress)
+}
+
+// ReencryptProgress counts a walk's items so far.
+type ReencryptProgress struct {
+	Scanned   int64 // items read
+	Rewritten int64 // items written back in the current format, under the current key
+	Skipped   int64 // items already current, or deleted meanwhile
+	Failed    int64 // items that could not be rewritten; see the error
+	// Checkpoint resumes the walk after every item counted here.
+	Checkpoint string
+}
+
+// rewriteAttempts bounds how often Reencrypt retries an item that keeps
+// changing under it.
+const rewriteAttempts = 10
+
+// Reencrypt walks the whole table with a parallel Scan and rewrites every
+// item that needs it: items in the article's format (with WithLegacyKMS), and
+// items whose root key is wrapped under a key other than the Cipher's current
+// one (for a Cipher that is a CurrentKeyChecker, such as a KMSCipher with
+// previous keys). Each item is decrypted and re-encrypted as stored, every
+// attribute kept, with a version attribute incremented, and written on
+// condition that it has not changed since it was read: a concurrent change is
+// never overwritten; the item is read again and rewritten if still needed.
+//
+// The walk is idempotent, so running it again after an interruption finishes
+// the job; passing the last progress Checkpoint skips what was done. Failed
+// items are counted and the walk goes on; the error returned then describes
+// the first failure.
+func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
+	if s.codec.ring == nil {
+		return ReencryptProgress{}, s.fail("Reencrypt", errors.New("re-encryption needs a Cipher"))
+	}
+	n := opts.Segments
+	if n <= 0 {
+		n = 4
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	w := &walk{opts: opts, starts: make([]map[string]types.AttributeValue, n), done: make([]bool, n)}
+	if opts.Checkpoint != "" {
+		if err := w.resume(opts.Checkpoint); err != nil {
+			return ReencryptProgress{}, s.fail("Reencrypt", err)
+		}
+	}
+	var wg sync.WaitGroup
+	for seg := 0; seg < n; seg++ {
+		if w.done[seg] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.walkSegment(ctx, w, seg)
+		}()
+	}
+	wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = ctx.Err()
+	}
+	if w.err != nil {
+		return w.progress, s.fail("Reencrypt", w.err)
+	}
+	return w.progress, nil
+}
+
+// walk is the shared state of a Reencrypt call.
+type walk struct {
+	opts     ReencryptOptions
+	mu       sync.Mutex
+	progress ReencryptProgress
+	starts   []map[string]types.AttributeValue // per segment: where to go on
+	done     []bool
+	err      error // the first failure
+}
+
+func (s *Store[T]) walkSegment(ctx context.Context, w *walk, seg int) {
+	total, segment, limit := int32(len(w.starts)), int32(seg), int32(min(w.opts.PageSize, 1<<30))
+	w.mu.Lock()
+	start := w.starts[seg]
+	w.mu.Unlock()
+	// After a page with a failure the checkpoint stays before it, so that a
+	// resumed walk tries its items again.
+	frozen := false
+	for ctx.Err() == nil {
+		out, err := s.db.Scan(ctx, &dynamodb.ScanInput{
+			TableName: &s.table, Segment: &segment, TotalSegments: &total,
+			ExclusiveStartKey: start, ConsistentRead: aws.Bool(true), Limit: &limit,
+		})
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		var page ReencryptProgress
+		for _, raw := range out.Items {
+			page.Scanned++
+			rewritten, err := s.reencryptItem(ctx, raw)
+			switch {
+			case err != nil:
+				page.Failed++
+				w.fail(err)
+			case rewritten:
+				page.Rewritten++
+			default:
+				page.Skipped++
+			}
+		}
+		frozen = frozen || page.Failed > 0 || ctx.Err() != nil
+		start = out.LastEvaluatedKey
+		w.report(seg, page, start, !frozen)
+		if start == nil {
+			return
+		}
+	}
+}
+
+func (w *walk) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// report adds a finished page to the counts and, with advance, moves the
+// segment's checkpoint past it.
+func (w *walk) report(seg int, page ReencryptProgress, next map[string]types.AttributeValue, advance bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.progress.Scanned += page.Scanned
+	w.progress.Rewritten += page.Rewritten
+	w.progress.Skipped += page.Skipped
+	w.progress.Failed += page.Failed
+	if advance {
+		w.starts[seg], w.done[seg] = next, next == nil
+		w.progress.Checkpoint = w.checkpoint()
+	}
+	if w.opts.Progress != nil {
+		w.opts.Progress(w.progress)
+	}
+}
+
+// checkpointState is the JSON inside a checkpoint: per segment, whether it
+// is done and the canonical encoding of its next start key.
+type checkpointState struct {
+	Done   []bool   `json:"done"`
+	Starts [][]byte `json:"starts"`
+}
+
+func (w *walk) checkpoint() string {
+	st := checkpointState{Done: w.done, Starts: make([][]byte, len(w.starts))}
+	for i, start := range w.starts {
+		if start != nil {
+			st.Starts[i], _ = canonical.Append(nil, &types.AttributeValueMemberM{Value: start})
+		}
+	}
+	b, _ := json.Marshal(st)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (w *walk) resume(checkpoint string) error {
+	var st checkpointState
+	b, err := base64.RawURLEncoding.DecodeString(checkpoint)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil || len(st.Done) != len(w.done) || len(st.Starts) != len(w.starts) {
+		return fmt.Errorf("checkpoint is not from a walk of %d segments", len(w.done))
+	}
+	copy(w.done, st.Done)
+	for i, enc := range st.Starts {
+		if enc == nil {
+			continue
+		}
+		v, err := canonical.Decode(enc)
+		m, ok := v.(*types.AttributeValueMemberM)
+		if err != nil || !ok {
+			return errors.New("checkpoint is malformed")
+		}
+		w.starts[i] = m.Value
+	}
+	return nil
+}
+
+// needsRewrite reports whether a stored item is legacy or wrapped under an
+// older key.
+func (s *Store[T]) needsRewrite(raw map[string]types.AttributeValue) (bool, error) {
+	if s.codec.isLegacy(raw) {
+		return true, nil
+	}
+	hv, ok := raw[s.codec.headerAttr].(*types.AttributeValueMemberB)
+	if !ok {
+		return false, integrity("item has no %s header", s.codec.headerAttr)
+	}
+	h, err := header.Parse(hv.Value)
+	if err != nil {
+		return false, &OpError{Kind: ErrIntegrity, Err: err}
+	}
+	checker, ok := s.codec.ring.cipher.(CurrentKeyChecker)
+	return ok && !checker.UnderCurrentKey(h.Wrapped), nil
+}
+
+// reencryptItem rewrites one stored item if it needs it, retrying while
+// concurrent writers change it.
+func (s *Store[T]) reencryptItem(ctx context.Context, raw map[string]types.AttributeValue) (rewritten bool, err error) {
+	for attempt := 1; ; attempt++ {
+		needed, err := s.needsRewrite(raw)
+		if err != nil || !needed {
+			return false, err
+		}
+		err = s.rewrite(ctx, raw)
+		if !errors.Is(err, ErrConflict) {
+			return err == nil, err
+		}
+		if attempt == rewriteAttempts {
+			return false, fmt.Errorf("item changed %d times while being re-encrypted: %w", attempt, err)
+		}
+		// Changed meanwhile: read it again.
+		km := make(map[string]types.AttributeValue, len(s.keyAttrs))
+		for _, f := range s.keyAttrs {
+			km[f.Attr] = raw[f.Attr]
+		}
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: km, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return false, err
+		}
+		if out.Item == nil {
+			return false, nil // deleted meanwhile
+		}
+		raw = out.Item
+	}
+}
+
+// rewrite decrypts a stored item and writes it back under the current root
+// key, on condition that it is unchanged.
+func (s *Store[T]) rewrite(ctx context.Context, raw map[string]types.AttributeValue) error {
+	read := &readState{header: raw[s.codec.headerAttr]}
+	if s.codec.isLegacy(raw) {
+		read.legacy = raw
+	}
+	av := maps.Clone(raw)
+	if err := s.codec.open(ctx, av, false); err != nil {
+		return err
+	}
+	if s.version != nil {
+		v := uint64(0)
+		if n, ok := av[s.version.Attr].(*types.AttributeValueMemberN); ok {
+			var err error
+			if v, err = strconv.ParseUint(n.Value, 10, 64); err != nil {
+				return fmt.Errorf("version %q: %w", n.Value, err)
+			}
+		}
+		av[s.version.Attr] = versionValue(v + 1)
+	}
+	if err := s.codec.seal(ctx, av); err != nil {
+		return err
+	}
+	in := &dynamodb.PutItemInput{TableName: &s.table, Item: av}
+	var cond condition
+	read.condition(s.codec.headerAttr, &cond)
+	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	if _, err := s.db.PutItem(ctx, in); err != nil {
+		return conflictOr(err)
+	}
+	return nil
+}
