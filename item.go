@@ -2,9 +2,9 @@ package dynacrypt
 
 import (
 	"context"
-	"errors"
 	"crypto/hmac"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 
