@@ -1,6 +1,6 @@
 # make test   installs the pinned test servers (first run), starts them on loopback,
 #             runs gofmt, go vet, staticcheck and the race-enabled tests, and stops them.
-# make demo   the same servers, then the quickstart example against them.
+# make demo   the same servers, then the users service of examples/users, driven end to end.
 # make fuzz   runs each fuzz target for FUZZTIME (default 5m).
 # make bench  runs the benchmarks and writes BENCHMARKS.md.
 
@@ -29,7 +29,7 @@ test: tools deps lint
 	scripts/with-servers.sh sh -c '$(call each_module,go test -race -count=1 $(GO_PACKAGES))'
 
 demo: tools deps
-	scripts/with-servers.sh go run ./examples/quickstart
+	scripts/with-servers.sh go run ./examples/users -demo
 
 fuzz:
 	go test ./internal/canonical -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)

@@ -1,0 +1,139 @@
+// Command users is the user API of the original article, built on dynacrypt:
+// create, read, update and delete users whose API token is encrypted.
+//
+//	users -addr 127.0.0.1:8080 -table users -key alias/users
+//	users -demo     # against the local servers of `make demo`: drives the API end to end and exits
+//
+// It talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB and
+// AWS_ENDPOINT_URL_KMS when they are set, as the AWS SDK does.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/dynacrypt/dynacrypt"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
+	table := flag.String("table", "dynacrypt-demo-users", "users table (created if missing)")
+	key := flag.String("key", "alias/dynacrypt-test", "KMS key that wraps root keys")
+	legacyKey := flag.String("legacy-key", "", "also read users written the article's way, under this KMS key (the demo uses -key)")
+	demo := flag.Bool("demo", false, "drive the API end to end against local servers, then exit")
+	flag.Parse()
+	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && *demo {
+		log.Fatal("the demo runs against local servers: use `make demo`")
+	}
+	if *demo && *legacyKey == "" {
+		*legacyKey = *key
+	}
+	ctx := context.Background()
+	env, err := connect(ctx, *table, *key, *legacyKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *demo {
+		if err := runDemo(ctx, env); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	log.Printf("serving the users API on http://%s", *addr)
+	log.Fatal(http.ListenAndServe(*addr, env.api.Handler()))
+}
+
+// env is the service and what the demo inspects.
+type env struct {
+	api         *API
+	ddb         *dynamodb.Client
+	kms         *kms.Client
+	table       string
+	keyID       string
+	kmsRequests *countingTransport // every KMS request of the service
+	denied      *atomic.Int64      // KMS calls the profile reader tried
+}
+
+func connect(ctx context.Context, table, keyID, legacyKey string) (*env, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{ddb: dynamodb.NewFromConfig(cfg), table: table, keyID: keyID, denied: new(atomic.Int64),
+		kmsRequests: &countingTransport{next: awshttp.NewBuildableClient().GetTransport()}}
+	e.kms = kms.NewFromConfig(cfg, func(o *kms.Options) { o.HTTPClient = &http.Client{Transport: e.kmsRequests} })
+	if err := createTable(ctx, e.ddb, table); err != nil {
+		return nil, err
+	}
+	opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version")}
+	writerOpts := append(opts, dynacrypt.WithCipher(dynacrypt.NewKMSCipher(e.kms, keyID)))
+	if legacyKey != "" {
+		writerOpts = append(writerOpts, dynacrypt.WithLegacyKMS(e.kms, legacyKey))
+	}
+	users, err := dynacrypt.New[User](e.ddb, table, writerOpts...)
+	if err != nil {
+		return nil, err
+	}
+	// The profile reader holds no KMS permission: its client refuses every
+	// call, and SkipDecryption means it never makes one.
+	profiles, err := dynacrypt.New[User](e.ddb, table, append(opts,
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(noKMS{e.denied}, keyID)))...)
+	if err != nil {
+		return nil, err
+	}
+	e.api = &API{users: users, profiles: profiles}
+	return e, nil
+}
+
+// noKMS is the KMS client of a role with no KMS permission.
+type noKMS struct{ calls *atomic.Int64 }
+
+var errAccessDenied = errors.New("AccessDeniedException: this role has no KMS permission")
+
+func (n noKMS) Encrypt(context.Context, *kms.EncryptInput, ...func(*kms.Options)) (*kms.EncryptOutput, error) {
+	n.calls.Add(1)
+	return nil, errAccessDenied
+}
+
+func (n noKMS) Decrypt(context.Context, *kms.DecryptInput, ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+	n.calls.Add(1)
+	return nil, errAccessDenied
+}
+
+// countingTransport counts HTTP requests.
+type countingTransport struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+func createTable(ctx context.Context, ddb *dynamodb.Client, table string) error {
+	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            &table,
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return err
+	}
+	return dynamodb.NewTableExistsWaiter(ddb).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 2*time.Minute)
+}
