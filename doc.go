@@ -60,6 +60,13 @@
 // {"dynacrypt-table": table} that key policies can match), AESCipher (a local
 // key), and the fake in package dynacrypttest for tests.
 //
+// # Adoption and rotation
+//
+// WithLegacyKMS reads items written the naive way (each secret field a raw
+// KMS ciphertext blob) and Store.Reencrypt walks a table to rewrite them in
+// this format, and to rewrap root keys under a new KMS key after a rotation
+// (KMSCipher.WithPreviousKeys keeps old items readable meanwhile).
+//
 // # What is not protected
 //
 // Key attribute values and attribute names are stored in plaintext: DynamoDB
