@@ -74,26 +74,33 @@ var approaches = []struct {
 	}},
 }
 
+// putItem and getItem are the plain SDK calls of approaches (a) and (b).
+func putItem(ctx context.Context, ddb *dynamodb.Client, table string, v any) error {
+	av, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return err
+	}
+	_, err = ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: av})
+	return err
+}
+
+func getItem(ctx context.Context, ddb *dynamodb.Client, table, id string, v any) error {
+	out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table,
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}})
+	if err != nil {
+		return err
+	}
+	return attributevalue.UnmarshalMap(out.Item, v)
+}
+
 // rawSDK is (a): attributevalue and PutItem/GetItem, no encryption.
 func rawSDK(ddb *dynamodb.Client, _ *kms.Client) (approach, error) {
-	table := "raw-sdk"
+	const table = "raw-sdk"
 	return approach{
-		put: func(ctx context.Context, it *Item) error {
-			av, err := attributevalue.MarshalMap(it)
-			if err != nil {
-				return err
-			}
-			_, err = ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: av})
-			return err
-		},
+		put: func(ctx context.Context, it *Item) error { return putItem(ctx, ddb, table, it) },
 		get: func(ctx context.Context, id string) (*Item, error) {
-			out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table,
-				Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}})
-			if err != nil {
-				return nil, err
-			}
 			it := new(Item)
-			return it, attributevalue.UnmarshalMap(out.Item, it)
+			return it, getItem(ctx, ddb, table, id, it)
 		},
 	}, nil
 }
@@ -102,7 +109,7 @@ func rawSDK(ddb *dynamodb.Client, _ *kms.Client) (approach, error) {
 // Encrypt per secret field before PutItem and one Decrypt per field after
 // GetItem.
 func articlePerField(ddb *dynamodb.Client, k *kms.Client) (approach, error) {
-	table := "article-kms-per-field"
+	const table = "article-kms-per-field"
 	encrypt := func(ctx context.Context, s string) ([]byte, error) {
 		out, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: ptr(keyID), Plaintext: []byte(s)})
 		if err != nil {
@@ -130,21 +137,12 @@ func articlePerField(ddb *dynamodb.Client, k *kms.Client) (approach, error) {
 			if a.Notes, err = encrypt(ctx, it.Notes); err != nil {
 				return err
 			}
-			av, err := attributevalue.MarshalMap(a)
-			if err != nil {
-				return err
-			}
-			_, err = ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: av})
-			return err
+			return putItem(ctx, ddb, table, a)
 		},
 		get: func(ctx context.Context, id string) (*Item, error) {
-			out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table,
-				Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}})
-			if err != nil {
-				return nil, err
-			}
 			var a articleItem
-			if err := attributevalue.UnmarshalMap(out.Item, &a); err != nil {
+			err := getItem(ctx, ddb, table, id, &a)
+			if err != nil {
 				return nil, err
 			}
 			it := &Item{ID: a.ID, Username: a.Username, Email: a.Email, Plan: a.Plan, Logins: a.Logins, Tags: a.Tags}
