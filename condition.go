@@ -1,0 +1,50 @@
+package dynacrypt
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// condition builds a condition expression from simple clauses joined by AND.
+type condition struct {
+	clauses []string
+	names   map[string]string
+	values  map[string]types.AttributeValue
+}
+
+func (c *condition) name(attr string) string {
+	if c.names == nil {
+		c.names = map[string]string{}
+	}
+	ph := "#c" + strconv.Itoa(len(c.names))
+	c.names[ph] = attr
+	return ph
+}
+
+func (c *condition) notExists(attr string) {
+	c.clauses = append(c.clauses, "attribute_not_exists("+c.name(attr)+")")
+}
+
+func (c *condition) exists(attr string) {
+	c.clauses = append(c.clauses, "attribute_exists("+c.name(attr)+")")
+}
+
+func (c *condition) equals(attr string, v types.AttributeValue) {
+	if c.values == nil {
+		c.values = map[string]types.AttributeValue{}
+	}
+	ph := ":c" + strconv.Itoa(len(c.values))
+	c.values[ph] = v
+	c.clauses = append(c.clauses, c.name(attr)+" = "+ph)
+}
+
+// apply sets a request's condition fields; with no clauses it sets nothing.
+func (c *condition) apply(expr **string, names *map[string]string, values *map[string]types.AttributeValue) {
+	if len(c.clauses) == 0 {
+		return
+	}
+	e := strings.Join(c.clauses, " AND ")
+	*expr, *names, *values = &e, c.names, c.values
+}

@@ -1,0 +1,88 @@
+package dynacrypt
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/schema"
+)
+
+// keyFields looks up key attributes in the schema and checks their types.
+func keyFields(sch *schema.Schema, attrs ...string) ([]*schema.Field, error) {
+	var fields []*schema.Field
+	for _, attr := range attrs {
+		if attr == "" {
+			continue
+		}
+		f, ok := sch.Field(attr)
+		if !ok {
+			return nil, fmt.Errorf("key attribute %q is not a field of %v", attr, sch.Type)
+		}
+		if _, err := f.KeyType(); err != nil {
+			return nil, err
+		}
+		fields = append(fields, f)
+	}
+	return fields, nil
+}
+
+// keyOf returns the key attributes of key, marshalled as attributevalue would.
+func (s *Store[T]) keyOf(key *T) (map[string]types.AttributeValue, error) {
+	return marshalKey(key, s.keyAttrs)
+}
+
+// marshalKey returns the given key attributes of key, checked.
+func marshalKey[T any](key *T, fields []*schema.Field) (map[string]types.AttributeValue, error) {
+	km := make(map[string]types.AttributeValue, len(fields))
+	var whole map[string]types.AttributeValue
+	rv := reflect.ValueOf(key).Elem()
+	for _, f := range fields {
+		if f.Plain() {
+			v, err := attributevalue.Marshal(rv.FieldByIndex(f.Index).Interface())
+			if err != nil {
+				return nil, err
+			}
+			km[f.Attr] = v
+			continue
+		}
+		// Tag options such as ",string" change how the field marshals;
+		// only marshalling the struct applies them.
+		if whole == nil {
+			var err error
+			if whole, err = attributevalue.MarshalMap(key); err != nil {
+				return nil, err
+			}
+		}
+		km[f.Attr] = whole[f.Attr]
+	}
+	if err := checkKey(km, fields); err != nil {
+		return nil, err
+	}
+	return km, nil
+}
+
+// checkKey rejects key attributes that are missing or empty, which DynamoDB
+// would reject with a less clear message.
+func checkKey(item map[string]types.AttributeValue, fields []*schema.Field) error {
+	for _, f := range fields {
+		switch v := item[f.Attr].(type) {
+		case nil:
+			return fmt.Errorf("key attribute %q (%s) is missing", f.Attr, f.Path)
+		case *types.AttributeValueMemberS:
+			if v.Value == "" {
+				return fmt.Errorf("key attribute %q (%s) is empty", f.Attr, f.Path)
+			}
+		case *types.AttributeValueMemberB:
+			if len(v.Value) == 0 {
+				return fmt.Errorf("key attribute %q (%s) is empty", f.Attr, f.Path)
+			}
+		case *types.AttributeValueMemberN:
+		default:
+			return fmt.Errorf("key attribute %q (%s) marshals to %T; keys must be S, N or B", f.Attr, f.Path, v)
+		}
+	}
+	return nil
+}
