@@ -84,7 +84,7 @@ func (k *keyring) forWrite(ctx context.Context) (root, wrapped []byte, err error
 	}
 	for {
 		k.mu.Lock()
-		if r := k.current; r != nil && r.uses < k.maxItems && k.now().Before(r.expires) {
+		if r := k.usableRoot(); r != nil {
 			r.uses++
 			k.mu.Unlock()
 			return r.key, r.wrapped, nil
@@ -94,6 +94,14 @@ func (k *keyring) forWrite(ctx context.Context) (root, wrapped []byte, err error
 		// One caller makes the new root; the others wait for it, each
 		// under its own context.
 		ch := k.wraps.DoChan("", func() (any, error) {
+			// A flight that ended just before this one began may have
+			// made a root already.
+			k.mu.Lock()
+			fresh := k.usableRoot() != nil
+			k.mu.Unlock()
+			if fresh {
+				return nil, nil
+			}
 			cctx, cancel := detach(ctx)
 			defer cancel()
 			r, err := k.newRoot(cctx)
@@ -128,6 +136,15 @@ const sharedCallTimeout = 30 * time.Second
 // hung call cannot hold every later caller.
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), sharedCallTimeout)
+}
+
+// usableRoot returns the current root if it may serve another write. k.mu
+// must be held.
+func (k *keyring) usableRoot() *rootKey {
+	if r := k.current; r != nil && r.uses < k.maxItems && k.now().Before(r.expires) {
+		return r
+	}
+	return nil
 }
 
 func (k *keyring) newRoot(ctx context.Context) (*rootKey, error) {

@@ -13,7 +13,7 @@ const (
 	DefaultRootKeyMaxItems = 100_000
 	DefaultKeyCacheSize    = 1000
 	DefaultHeaderAttribute = "_dynacrypt"
-	DefaultUpdateAttempts  = 10
+	DefaultUpdateAttempts  = 20
 )
 
 // An Option configures a Store at New.

@@ -78,7 +78,9 @@ func connect(ctx context.Context, table, keyID, legacyKey string) (*env, error) 
 	if err := createTable(ctx, e.ddb, table); err != nil {
 		return nil, err
 	}
-	opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version")}
+	// Renames of one user may race; Update retries them, generously.
+	opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
+		dynacrypt.WithUpdateAttempts(100)}
 	writerOpts := append(opts, dynacrypt.WithCipher(dynacrypt.NewKMSCipher(e.kms, keyID)))
 	if legacyKey != "" {
 		writerOpts = append(writerOpts, dynacrypt.WithLegacyKMS(e.kms, legacyKey))
