@@ -59,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 
 ddb_port=$(free_port)
-node "$tools/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$ddb_port" \
+node --require "$root/scripts/dynalite-guard.js" "$tools/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$ddb_port" \
   --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$work/dynalite.log" 2>&1 &
 pids+=($!)
 
@@ -82,4 +82,13 @@ set +e
 "$@"
 rc=$?
 set -e
+# A server that died mid-run explains many failures at once: say so.
+for name in dynalite local-kms; do
+  i=0; [ "$name" = local-kms ] && i=1
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    echo "with-servers: $name exited during the run; the end of its log:" >&2
+    tail -n 40 "$work/$name.log" >&2
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+done
 exit "$rc"
