@@ -34,6 +34,7 @@ type BatchError struct {
 	Err    error
 }
 
+// Error says which items were not done, and why.
 func (e *BatchError) Error() string {
 	idx := make([]string, 0, min(len(e.Failed), 10))
 	for _, i := range e.Failed[:min(len(e.Failed), 10)] {
@@ -46,6 +47,7 @@ func (e *BatchError) Error() string {
 		e.Op, e.Table, len(e.Failed), strings.Join(idx, ", "), e.Err)
 }
 
+// Unwrap returns the first failure.
 func (e *BatchError) Unwrap() error { return e.Err }
 
 func (s *Store[T]) batchError(op string, failed []int, err error) error {

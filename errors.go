@@ -37,6 +37,7 @@ type OpError struct {
 	Err   error // the cause: an SDK, Cipher or context error, or a description
 }
 
+// Error names the operation and table, then the kind and the cause.
 func (e *OpError) Error() string {
 	var parts []string
 	if e.Op != "" {
