@@ -39,7 +39,7 @@ fuzz:
 BENCH_COUNT ?= 5
 bench: tools deps
 	scripts/with-servers.sh sh -c '\
-	  go test -run "^$$" -bench "RoundTrip|QueryDecrypt" -benchmem -cpu 1 -count $(BENCH_COUNT) . && \
+	  go test -run "^$$" -bench "RoundTrip|QueryDecrypt|ReferenceSHA256" -benchmem -cpu 1 -count $(BENCH_COUNT) . && \
 	  go test -run "^TestKMSRequestsFor10000$$" -v ./benchmarks && \
 	  go test -run "^$$" -bench . -benchmem -count $(BENCH_COUNT) ./benchmarks' > .tools/bench.txt; \
 	  rc=$$?; cat .tools/bench.txt; [ $$rc -eq 0 ] || exit $$rc
