@@ -241,12 +241,7 @@ func TransactGet(ctx context.Context, db DB, reads ...TxRead) error {
 	}
 	for i, r := range reads {
 		if err := r.set(ctx, out.Responses[i].Item); err != nil {
-			var oe *OpError
-			if errors.As(err, &oe) && oe.Op == "" {
-				oe.Op, oe.Table = "TransactGet", r.tableName()
-				return oe
-			}
-			return fail(fmt.Errorf("read %d: %w", i, err))
+			return fail(fmt.Errorf("read %d (%s): %w", i, r.tableName(), err))
 		}
 	}
 	return nil
