@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -24,7 +26,7 @@ type Order struct {
 	Version int64  `dynamodbav:"version"`
 }
 
-func stores(t *testing.T) (*dynacrypt.Store[User], *dynacrypt.Store[Order], dynacrypt.DB) {
+func stores(t *testing.T) (*dynacrypt.Store[User], *dynacrypt.Store[Order], *dynamodb.Client) {
 	_, db := newServer(t)
 	cipher := dynacrypttest.NewCipher()
 	spec := dynacrypttest.Table{PartitionKey: dynacrypttest.S("id")}
@@ -134,4 +136,28 @@ func code(r types.CancellationReason) string {
 		return ""
 	}
 	return *r.Code
+}
+
+// TestTransactGetVerifies: items read in a transaction are verified like
+// any other read.
+func TestTransactGetVerifies(t *testing.T) {
+	ctx := context.Background()
+	users, _, db := stores(t)
+	if err := users.Put(ctx, &User{ID: "u", Name: "Ana", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(users.Table()),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "u"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Item["name"] = &types.AttributeValueMemberS{Value: "Eve"}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(users.Table()), Item: raw.Item}); err != nil {
+		t.Fatal(err)
+	}
+	var got *User
+	err = dynacrypt.TransactGet(ctx, db, users.TxGet(User{ID: "u"}, &got))
+	if !errors.Is(err, dynacrypt.ErrIntegrity) || got != nil {
+		t.Fatalf("TransactGet of a tampered item: %+v, %v; want ErrIntegrity", got, err)
+	}
 }
