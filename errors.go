@@ -52,16 +52,10 @@ func (e *OpError) Error() string {
 	return strings.Join(parts, ": ")
 }
 
+// kindText is a kind's message without the package prefix, which the
+// operation part of the message already gives.
 func kindText(kind error) string {
-	switch kind {
-	case ErrNotFound:
-		return "item not found"
-	case ErrConflict:
-		return "conflict"
-	case ErrIntegrity:
-		return "integrity check failed"
-	}
-	return kind.Error()
+	return strings.TrimPrefix(kind.Error(), "dynacrypt: ")
 }
 
 // Unwrap returns the kind and the cause.

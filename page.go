@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -98,14 +97,9 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 	}
 }
 
-// cursorVersion is the first byte of every cursor.
-const cursorVersion = 1
-
-// sealCursor encodes a start key as a cursor:
-//
-//	version (1) || salt (16) || u16be(len(wrapped)) || wrapped root key
-//	|| canonical(start key as a map) || HMAC-SHA-256 (32)
-//
+// sealCursor encodes a start key as a cursor: the signed part of a header
+// (format version, suite, salt, wrapped root key), then the canonical
+// encoding of the start key as a map, then an HMAC-SHA-256 over all of it.
 // The HMAC key derives from the root key, the salt, the table and the
 // request's fingerprint, as item keys do.
 func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.AttributeValue, fp []byte) (string, error) {
@@ -117,9 +111,10 @@ func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.Attrib
 	if _, err := rand.Read(salt[:]); err != nil {
 		return "", err
 	}
-	buf := append([]byte{cursorVersion}, salt[:]...)
-	buf = binary.BigEndian.AppendUint16(buf, uint16(len(wrapped)))
-	buf = append(buf, wrapped...)
+	buf, err := header.AppendSigned(nil, header.SuiteV1, salt[:], wrapped)
+	if err != nil {
+		return "", err
+	}
 	if buf, err = canonical.Append(buf, &types.AttributeValueMemberM{Value: start}); err != nil {
 		return "", err
 	}
@@ -138,24 +133,22 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 	if err != nil {
 		return nil, bad("not base64url")
 	}
-	const fixed = 1 + header.SaltSize + 2
-	if len(b) < fixed+header.MACSize || b[0] != cursorVersion {
+	if len(b) < header.MACSize {
 		return nil, bad("malformed")
 	}
-	n := int(binary.BigEndian.Uint16(b[1+header.SaltSize:]))
-	if len(b) < fixed+n+header.MACSize {
-		return nil, bad("malformed")
-	}
-	salt, wrapped := b[1:1+header.SaltSize], b[fixed:fixed+n]
 	signed, mac := b[:len(b)-header.MACSize], b[len(b)-header.MACSize:]
-	root, err := s.codec.ring.forRead(ctx, wrapped)
+	h, startKey, err := header.ParseSigned(signed)
+	if err != nil {
+		return nil, bad("malformed")
+	}
+	root, err := s.codec.ring.forRead(ctx, h.Wrapped)
 	if err != nil {
 		if errors.Is(err, ErrIntegrity) {
 			return nil, bad("its key does not unwrap")
 		}
 		return nil, fmt.Errorf("unwrapping cursor key: %w", err)
 	}
-	keys, err := itemcrypt.Derive(root, salt, itemcrypt.CursorInfo(s.table, fp))
+	keys, err := itemcrypt.Derive(root, h.Salt, itemcrypt.CursorInfo(s.table, fp))
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +156,7 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 	if !hmac.Equal(keys.MAC(signed), mac) {
 		return nil, bad("signature does not match: edited, or made for another query")
 	}
-	v, err := canonical.Decode(signed[fixed+n:])
+	v, err := canonical.Decode(startKey)
 	m, ok := v.(*types.AttributeValueMemberM)
 	if err != nil || !ok {
 		return nil, bad("malformed start key")

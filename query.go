@@ -362,16 +362,8 @@ func exprValue(av types.AttributeValue) expression.ValueBuilder {
 func fingerprint(op string, index *string, expr expression.Expression, qc queryConfig) ([]byte, error) {
 	h := sha256.New()
 	buf := canonical.AppendName(nil, op)
-	if index != nil {
-		buf = canonical.AppendName(buf, *index)
-	}
-	buf = canonical.AppendName(buf, "")
-	for _, e := range []*string{expr.KeyCondition(), expr.Filter()} {
-		if e != nil {
-			buf = canonical.AppendName(buf, *e)
-		} else {
-			buf = canonical.AppendName(buf, "")
-		}
+	for _, part := range []*string{index, expr.KeyCondition(), expr.Filter()} {
+		buf = canonical.AppendName(buf, valueOr(part))
 	}
 	names := map[string]types.AttributeValue{}
 	for k, v := range expr.Names() {

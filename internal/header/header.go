@@ -68,25 +68,35 @@ func AppendSigned(dst []byte, suite byte, salt, wrapped []byte) ([]byte, error) 
 // Parse splits an encoded header into its fields. It checks the structure
 // only; the MAC is verified by the caller, which has the key.
 func Parse(b []byte) (Header, error) {
-	if len(b) < fixedSize {
-		return Header{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	h, rest, err := ParseSigned(b)
+	if err != nil {
+		return Header{}, err
 	}
-	if b[0] != Version {
-		return Header{}, fmt.Errorf("%w: unknown format version %d", ErrMalformed, b[0])
-	}
-	if b[1] != SuiteV1 {
-		return Header{}, fmt.Errorf("%w: unknown suite %d", ErrMalformed, b[1])
-	}
-	n := int(binary.BigEndian.Uint16(b[2+SaltSize:]))
-	if n == 0 || len(b) != Size(n) {
+	if len(rest) != MACSize {
 		return Header{}, fmt.Errorf("%w: length does not match its wrapped key length", ErrMalformed)
 	}
-	return Header{
-		Suite:   b[1],
-		Salt:    b[2 : 2+SaltSize],
-		Wrapped: b[fixedSize : fixedSize+n],
-		MAC:     b[fixedSize+n:],
-	}, nil
+	h.MAC = rest
+	return h, nil
+}
+
+// ParseSigned parses the signed part of a header at the start of b (as
+// AppendSigned writes it) and returns what follows it. Page cursors use the
+// same prefix before their own payload.
+func ParseSigned(b []byte) (h Header, rest []byte, err error) {
+	if len(b) < fixedSize {
+		return Header{}, nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] != Version {
+		return Header{}, nil, fmt.Errorf("%w: unknown format version %d", ErrMalformed, b[0])
+	}
+	if b[1] != SuiteV1 {
+		return Header{}, nil, fmt.Errorf("%w: unknown suite %d", ErrMalformed, b[1])
+	}
+	n := int(binary.BigEndian.Uint16(b[2+SaltSize:]))
+	if n == 0 || len(b) < fixedSize+n {
+		return Header{}, nil, fmt.Errorf("%w: length does not match its wrapped key length", ErrMalformed)
+	}
+	return Header{Suite: b[1], Salt: b[2 : 2+SaltSize], Wrapped: b[fixedSize : fixedSize+n]}, b[fixedSize+n:], nil
 }
 
 // Signed returns the prefix of an encoded header that its MAC covers. b must

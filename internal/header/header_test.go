@@ -33,6 +33,10 @@ func TestRoundTrip(t *testing.T) {
 	if !bytes.Equal(Signed(b), b[:len(b)-MACSize]) {
 		t.Fatal("Signed does not stop before the MAC")
 	}
+	prefix, rest, err := ParseSigned(append(Signed(b), "payload"...))
+	if err != nil || string(rest) != "payload" || !bytes.Equal(prefix.Wrapped, wrapped) {
+		t.Fatalf("ParseSigned gave %+v, %q, %v", prefix, rest, err)
+	}
 }
 
 func TestParseRejects(t *testing.T) {
