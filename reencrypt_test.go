@@ -9,32 +9,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
-
-// articleUserPut is the article's userPut on aws-sdk-go-v2: KMS Encrypt of
-// the token under the key, no encryption context, then PutItem of id,
-// username and the ciphertext blob.
-func articleUserPut(ctx context.Context, ddb *dynamodb.Client, k *kms.Client, table, keyID, id, username, token string) error {
-	out, err := k.Encrypt(ctx, &kms.EncryptInput{Plaintext: []byte(token), KeyId: aws.String(keyID)})
-	if err != nil {
-		return err
-	}
-	_, err = ddb.PutItem(ctx, &dynamodb.PutItemInput{
-		Item: map[string]types.AttributeValue{
-			"id":       &types.AttributeValueMemberS{Value: id},
-			"token":    &types.AttributeValueMemberB{Value: out.CiphertextBlob},
-			"username": &types.AttributeValueMemberS{Value: username},
-		},
-		TableName: aws.String(table),
-	})
-	return err
-}
 
 // LegacyUser is the article's record, as the Store sees it.
 type LegacyUser struct {
@@ -50,7 +29,7 @@ func TestLegacyMigration(t *testing.T) {
 	k, _ := testrig.KMS(t)
 	const n = 30
 	for i := 0; i < n; i++ {
-		if err := articleUserPut(ctx, db, k, table, testrig.KeyA, userID(i), "user", "token-"+userID(i)); err != nil {
+		if err := testrig.ArticleUserPut(ctx, db, k, table, testrig.KeyA, userID(i), "user", "token-"+userID(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,7 +60,7 @@ func TestLegacyMigration(t *testing.T) {
 	// migrated: the migration must not overwrite that change.
 	if _, err := migrating.Update(ctx, LegacyUser{ID: userID(1)}, func(u *LegacyUser) error {
 		if u.Username == "user" {
-			if err := articleUserPut(ctx, db, k, table, testrig.KeyA, userID(1), "old-code", "token-new"); err != nil {
+			if err := testrig.ArticleUserPut(ctx, db, k, table, testrig.KeyA, userID(1), "old-code", "token-new"); err != nil {
 				return err
 			}
 		}

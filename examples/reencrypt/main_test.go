@@ -7,11 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
@@ -26,15 +21,7 @@ func TestMigrateArticleTable(t *testing.T) {
 	table := dynacrypttest.NewTable(t, ddb, dynacrypttest.Table{PartitionKey: dynacrypttest.S("id")})
 	const n = 250
 	for i := 0; i < n; i++ {
-		out, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(testrig.KeyA), Plaintext: []byte(fmt.Sprint("token-", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]types.AttributeValue{
-			"id":       &types.AttributeValueMemberS{Value: fmt.Sprint("u", i)},
-			"username": &types.AttributeValueMemberS{Value: "user"},
-			"token":    &types.AttributeValueMemberB{Value: out.CiphertextBlob},
-		}}); err != nil {
+		if err := testrig.ArticleUserPut(ctx, ddb, k, table, testrig.KeyA, fmt.Sprint("u", i), "user", fmt.Sprint("token-", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
