@@ -178,6 +178,11 @@ func (k *keyring) forRead(ctx context.Context, wrapped []byte) ([]byte, error) {
 		return c.key, nil
 	}
 	ch := k.unwraps.DoChan(id, func() (any, error) {
+		// A flight that ended between the cache miss above and this one
+		// has cached the root already.
+		if c, ok := k.cache.Get(id); ok && k.now().Before(c.expires) {
+			return c.key, nil
+		}
 		cctx, cancel := detach(ctx)
 		defer cancel()
 		root, err := k.unwrap(cctx, wrapped)
