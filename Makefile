@@ -2,7 +2,7 @@
 #             runs gofmt, go vet, staticcheck and the race-enabled tests, and stops them.
 # make demo   the same servers, then the users service of examples/users, driven end to end.
 # make fuzz   runs each fuzz target for FUZZTIME (default 5m).
-# make bench  runs the benchmarks and writes BENCHMARKS.md.
+# make bench  runs the benchmarks in BENCH_COUNT interleaved rounds and writes BENCHMARKS.md.
 
 FUZZTIME ?= 5m
 GO_PACKAGES := ./...
@@ -36,11 +36,8 @@ fuzz:
 	go test ./internal/canonical -run '^$$' -fuzz '^FuzzNormalizeNumber$$' -fuzztime $(FUZZTIME)
 	go test ./internal/header -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-BENCH_COUNT ?= 5
+BENCH_COUNT ?= 7
 bench: tools deps
-	scripts/with-servers.sh sh -c '\
-	  go test -run "^$$" -bench "RoundTrip|QueryDecrypt|ReferenceSHA256" -benchmem -cpu 1 -count $(BENCH_COUNT) . && \
-	  go test -run "^TestKMSRequestsFor10000$$" -v ./benchmarks && \
-	  go test -run "^$$" -bench . -benchmem -count $(BENCH_COUNT) ./benchmarks' > .tools/bench.txt; \
+	scripts/with-servers.sh scripts/bench.sh $(BENCH_COUNT) > .tools/bench.txt; \
 	  rc=$$?; cat .tools/bench.txt; [ $$rc -eq 0 ] || exit $$rc
 	go run ./benchmarks/report -command "make bench" < .tools/bench.txt > BENCHMARKS.md

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bench.sh ROUNDS
+#
+# Runs the benchmarks ROUNDS times, every benchmark once per round, and
+# prints their output for benchmarks/report. Interleaving rounds, rather than
+# repeating each benchmark ROUNDS times in a row, exposes the approaches being
+# compared to the same drift of a shared machine's speed, so that their
+# ratios can be taken round by round. Run it under scripts/with-servers.sh:
+# the Update benchmark needs dynalite.
+set -euo pipefail
+rounds=${1:-7}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/.tools/bench"
+mkdir -p "$bin"
+cd "$root"
+go test -c -o "$bin/dynacrypt.test" .
+go test -c -o "$bin/benchmarks.test" ./benchmarks
+
+(cd benchmarks && "$bin/benchmarks.test" -test.run '^TestKMSRequestsFor10000$' -test.v)
+for round in $(seq 1 "$rounds"); do
+  echo "round $round of $rounds"
+  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|ReferenceSHA256' -test.benchmem -test.cpu 1
+  (cd benchmarks && "$bin/benchmarks.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 2s)
+done
