@@ -24,6 +24,7 @@ type codec struct {
 	keyAttrs   []string // partition key, then sort key if any
 	encrypted  map[string]*[itemcrypt.NonceSize]byte
 	unsigned   map[string]bool
+	signedT    []string      // T's signed attributes, sorted: the usual signing order
 	ring       *keyring      // nil: no Cipher, items stored as they are
 	legacy     *legacyReader // nil: items without a header are rejected
 }
@@ -55,6 +56,12 @@ func newCodec(table string, cfg *config, sch *schema.Schema, keyAttrs []*schema.
 		}
 		c.unsigned[attr] = true
 	}
+	for _, f := range sch.Fields {
+		if !c.unsigned[f.Attr] && f.Attr != c.headerAttr {
+			c.signedT = append(c.signedT, f.Attr)
+		}
+	}
+	slices.Sort(c.signedT)
 	var err error
 	if cfg.cipher != nil {
 		if c.ring, err = newKeyring(cfg.cipher, table, cfg); err != nil {
@@ -151,14 +158,40 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 // attribute except the header and the unsigned ones.
 func (c *codec) sign(keys *itemcrypt.Keys, headerSigned []byte, item map[string]types.AttributeValue) ([]byte, error) {
 	var stack [32]string
-	names := stack[:0]
+	return keys.Sign(headerSigned, c.signedNames(item, stack[:0]), item)
+}
+
+// signedNames appends to buf the names of item's signed attributes, in
+// ascending order. Items usually hold only attributes of T, whose names New
+// sorted once; only an item with others (written by other code, or tampered
+// with) needs a walk of the map and a sort.
+func (c *codec) signedNames(item map[string]types.AttributeValue, buf []string) []string {
+	names := buf
+	for _, name := range c.signedT {
+		if _, ok := item[name]; ok {
+			names = append(names, name)
+		}
+	}
+	others := len(item) - len(names)
+	if _, ok := item[c.headerAttr]; ok {
+		others--
+	}
+	for name := range c.unsigned {
+		if _, ok := item[name]; ok {
+			others--
+		}
+	}
+	if others == 0 {
+		return names
+	}
+	names = buf
 	for name := range item {
 		if name != c.headerAttr && !c.unsigned[name] {
 			names = append(names, name)
 		}
 	}
 	slices.Sort(names)
-	return keys.Sign(headerSigned, names, item)
+	return names
 }
 
 // open verifies a stored item and decrypts its encrypted attributes in place,
