@@ -17,6 +17,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -93,11 +94,14 @@ func run(ctx context.Context, table, key, previous, legacyKey string, segments i
 		Progress: func(p dynacrypt.ReencryptProgress) {
 			last = p
 			if p.Checkpoint != "" {
-				if err := os.WriteFile(checkpointFile, []byte(p.Checkpoint), 0o600); err != nil {
+				if err := saveCheckpoint(checkpointFile, p.Checkpoint); err != nil {
 					log.Printf("saving the checkpoint: %v", err)
 				}
 			}
 			fmt.Fprintf(os.Stderr, "\r%s", bar(p, total))
+			if checkpointSaved != nil {
+				checkpointSaved(p)
+			}
 		},
 	})
 	fmt.Fprintln(os.Stderr)
@@ -113,13 +117,40 @@ func run(ctx context.Context, table, key, previous, legacyKey string, segments i
 	return os.Remove(checkpointFile)
 }
 
-// bar draws a progress line. total is an estimate and may be 0.
+// checkpointSaved, if set, is called after each progress report and its
+// checkpoint. Tests use it to stop the walk at a known point and kill the
+// process there.
+var checkpointSaved func(dynacrypt.ReencryptProgress)
+
+// saveCheckpoint replaces the checkpoint file atomically: a process killed
+// while saving leaves the previous checkpoint, never half of one.
+func saveCheckpoint(file, checkpoint string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.WriteString(checkpoint); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// bar draws a progress line. total is an estimate and may be 0 (unknown).
 func bar(p dynacrypt.ReencryptProgress, total int64) string {
 	const width = 30
-	done := 0
-	if total > 0 {
-		done = int(min(p.Scanned, total) * width / total)
+	counts := fmt.Sprintf("%d scanned, %d rewritten, %d skipped, %d failed", p.Scanned, p.Rewritten, p.Skipped, p.Failed)
+	if total <= 0 {
+		return counts
 	}
-	return fmt.Sprintf("[%s%s] %d/%d scanned, %d rewritten, %d skipped, %d failed",
-		strings.Repeat("#", done), strings.Repeat(".", width-done), p.Scanned, total, p.Rewritten, p.Skipped, p.Failed)
+	done := int(min(p.Scanned, total) * width / total)
+	return fmt.Sprintf("[%s%s] of about %d: %s", strings.Repeat("#", done), strings.Repeat(".", width-done), total, counts)
 }
