@@ -80,4 +80,12 @@
 // wraps both a kind (ErrNotFound, ErrConflict, ErrIntegrity) and the cause,
 // so errors.Is and errors.As reach the SDK's or KMS's exception. Messages
 // never contain plaintext of encrypted fields.
+//
+// Throttling is left to the SDK client's retryer, which retries throttled
+// requests with backoff as configured (retry.Standard: 3 attempts). When it
+// gives up, the error wraps the exception, such as
+// *types.ProvisionedThroughputExceededException, nothing was written, and
+// Update does not retry it as a conflict: raise the client's RetryMaxAttempts
+// for tables that throttle often. Batches report the items not done in a
+// *BatchError.
 package dynacrypt
