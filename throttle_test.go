@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
@@ -184,4 +185,48 @@ func TestBatchThrottling(t *testing.T) {
 		}
 		t.Logf("40 conditional puts, 40 throttled answers: %d items failed", len(failed))
 	})
+}
+
+// TestKMSThrottling: KMS answering ThrottlingException. A throttled wrap or
+// unwrap fails the call with KMS's error, is never mistaken for tampering,
+// and is not remembered: the next call asks KMS again.
+func TestKMSThrottling(t *testing.T) {
+	ctx := context.Background()
+	db, table := usersTable(t)
+	client, throttle := testrig.ThrottledKMS(t, throttleAttempts)
+	store := func() *dynacrypt.Store[User] {
+		return mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
+			dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)))
+	}
+	isThrottling := func(err error) bool {
+		var api smithy.APIError
+		return errors.As(err, &api) && api.ErrorCode() == "ThrottlingException"
+	}
+
+	writer := store()
+	throttle.Throttle(throttleAttempts - 1)
+	if err := writer.Put(ctx, &User{ID: "u1", Token: "secret-1"}); err != nil {
+		t.Fatalf("Put with KMS throttled %d times: %v", throttleAttempts-1, err)
+	}
+
+	writer = store() // an empty key cache: the next Put must wrap a root key
+	throttle.Throttle(throttleAttempts)
+	err := writer.Put(ctx, &User{ID: "u2", Token: "secret-2"})
+	if !isThrottling(err) || errors.Is(err, dynacrypt.ErrIntegrity) || strings.Contains(err.Error(), "secret-2") {
+		t.Fatalf("Put with KMS throttled out: %v, want KMS's ThrottlingException", err)
+	}
+	if err := writer.Put(ctx, &User{ID: "u2", Token: "secret-2"}); err != nil {
+		t.Fatalf("Put once KMS answers again: %v", err)
+	}
+
+	reader := store()
+	throttle.Throttle(throttleAttempts)
+	_, err = reader.Get(ctx, User{ID: "u1"})
+	if !isThrottling(err) || errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Fatalf("Get with KMS throttled out: %v, want KMS's ThrottlingException and no integrity error", err)
+	}
+	if u, err := reader.Get(ctx, User{ID: "u1"}); err != nil || u.Token != "secret-1" {
+		t.Fatalf("Get once KMS answers again: %+v, %v", u, err)
+	}
+	t.Logf("%d KMS requests throttled", throttle.Throttled())
 }
