@@ -172,7 +172,7 @@ func (k *keyring) forRead(ctx context.Context, wrapped []byte) ([]byte, error) {
 		return last.key, nil
 	}
 	id := string(wrapped)
-	if c, ok := k.cache.Get(id); ok && now.Before(c.expires) {
+	if c, ok := k.cached(id, now); ok {
 		c.wrapped = []byte(id)
 		k.lastRead.Store(&c)
 		return c.key, nil
@@ -180,7 +180,7 @@ func (k *keyring) forRead(ctx context.Context, wrapped []byte) ([]byte, error) {
 	ch := k.unwraps.DoChan(id, func() (any, error) {
 		// A flight that ended between the cache miss above and this one
 		// has cached the root already.
-		if c, ok := k.cache.Get(id); ok && k.now().Before(c.expires) {
+		if c, ok := k.cached(id, k.now()); ok {
 			return c.key, nil
 		}
 		cctx, cancel := detach(ctx)
@@ -201,6 +201,12 @@ func (k *keyring) forRead(ctx context.Context, wrapped []byte) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// cached returns the root cached under id, if it has not expired by now.
+func (k *keyring) cached(id string, now time.Time) (cachedRoot, bool) {
+	c, ok := k.cache.Get(id)
+	return c, ok && now.Before(c.expires)
 }
 
 func (k *keyring) unwrap(ctx context.Context, wrapped []byte) ([]byte, error) {
