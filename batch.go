@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,36 +21,8 @@ const (
 	versionedBatchWorkers = 8
 )
 
-// BatchError reports the items of a batch call that were not done. Failed
-// holds their indexes in the slice given to the call, in ascending order;
-// every other item was done. Err is the first failure and is wrapped, so
-// errors.Is(err, ErrConflict) and errors.As on the SDK's exceptions work.
-type BatchError struct {
-	Op     string // "BatchGet", "BatchPut", "BatchDelete"
-	Table  string
-	Failed []int
-	Err    error
-}
-
-// Error says which items were not done, and why.
-func (e *BatchError) Error() string {
-	idx := make([]string, 0, min(len(e.Failed), 10))
-	for _, i := range e.Failed[:min(len(e.Failed), 10)] {
-		idx = append(idx, fmt.Sprint(i))
-	}
-	if len(e.Failed) > 10 {
-		idx = append(idx, "...")
-	}
-	return fmt.Sprintf("dynacrypt: %s %s: %d items not done (indexes %s): %v",
-		e.Op, e.Table, len(e.Failed), strings.Join(idx, ", "), e.Err)
-}
-
-// Unwrap returns the first failure.
-func (e *BatchError) Unwrap() error { return e.Err }
-
 func (s *Store[T]) batchError(op string, failed []int, err error) error {
-	sort.Ints(failed)
-	return &BatchError{Op: op, Table: s.table, Failed: failed, Err: err}
+	return newBatchError(op, s.table, failed, err)
 }
 
 // keyID identifies an item by its key attributes, to match the items and

@@ -3,72 +3,120 @@ package dynacrypt
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
 
+// The kinds of failure. Store methods return them wrapped, in an *OpError
+// or a *BatchError: test with errors.Is.
 var (
 	// ErrNotFound means no item has the given key.
-	ErrNotFound = errors.New("dynacrypt: item not found")
+	ErrNotFound = errors.New("item not found")
 
 	// ErrConflict means a write condition failed: the version in the table
 	// is not the one the write expected, the item already exists, or it
-	// changed concurrently. Re-read and retry, or use Store.Update, which
+	// changed concurrently. Re-read and retry, or use [Store.Update], which
 	// does both.
-	ErrConflict = errors.New("dynacrypt: conflict")
+	ErrConflict = errors.New("conflict")
 
 	// ErrIntegrity means a stored item failed verification: its signature
 	// does not match, an encrypted value does not decrypt, its root key does
 	// not unwrap under this table's encryption context, or it has no valid
 	// header. The item was changed, moved, or written by something else.
-	ErrIntegrity = errors.New("dynacrypt: integrity check failed")
+	ErrIntegrity = errors.New("integrity check failed")
+
+	// ErrInvalidCursor means a page cursor was altered, forged, truncated,
+	// expired, or made for another query, table or Store configuration.
+	ErrInvalidCursor = errors.New("invalid cursor")
+
+	// ErrUnwrapLimited means a root key was not unwrapped, and no Cipher
+	// call made, because too many wrapped keys from the same source (item
+	// headers, or page cursors) failed to unwrap recently: someone is
+	// feeding the Store forged keys. Cached root keys keep serving reads;
+	// retry later. See [WithUnwrapLimit].
+	ErrUnwrapLimited = keyring.ErrLimited
 )
 
-// OpError is the error Store methods return. It names the operation and
-// table, and wraps both the kind of failure (ErrNotFound, ErrConflict,
-// ErrIntegrity, or none) and the underlying error, so errors.Is and errors.As
-// find either: errors.As(err, &ccf) with a
-// *types.ConditionalCheckFailedException still works.
+// kinds are the kinds OpError.Kind reports, most specific first.
+var kinds = []error{ErrInvalidCursor, ErrConflict, ErrNotFound, ErrIntegrity, ErrUnwrapLimited}
+
+// kindOf returns the first of kinds that err wraps, or nil.
+func kindOf(err error) error {
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
+
+// OpError is the error Store methods return, as os.PathError is for file
+// operations: it names the operation and table, and wraps the cause, so
+// errors.Is finds the kind (ErrNotFound, ErrConflict, ErrIntegrity, ...) and
+// errors.As finds the SDK's or KMS's exception, such as
+// *types.ConditionalCheckFailedException.
 //
 // OpError messages never contain plaintext of encrypted fields.
 type OpError struct {
-	Op    string // "Get", "Put", "Delete", "Update"
+	Op    string // "Get", "Put", "Delete", "Update", "Query", ...
 	Table string
-	Kind  error // ErrNotFound, ErrConflict, ErrIntegrity, or nil
-	Err   error // the cause: an SDK, Cipher or context error, or a description
+	// Kind is the kind of failure Err wraps (ErrNotFound, ErrConflict,
+	// ErrIntegrity, ErrInvalidCursor, ErrUnwrapLimited), or nil for others
+	// (SDK errors, cancelled contexts, invalid arguments).
+	Kind error
+	Err  error // the cause
 }
 
-// Error names the operation and table, then the kind and the cause.
+// newOpError wraps err for op on table, unless it is an OpError already.
+func newOpError(op, table string, err error) error {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	return &OpError{Op: op, Table: table, Kind: kindOf(err), Err: err}
+}
+
+// Error names the operation and table, then the cause.
 func (e *OpError) Error() string {
-	var parts []string
-	if e.Op != "" {
-		parts = append(parts, "dynacrypt: "+e.Op+" "+e.Table)
-	}
-	if e.Kind != nil {
-		parts = append(parts, kindText(e.Kind))
-	}
-	if e.Err != nil {
-		parts = append(parts, e.Err.Error())
-	}
-	return strings.Join(parts, ": ")
+	return "dynacrypt: " + e.Op + " " + e.Table + ": " + e.Err.Error()
 }
 
-// kindText is a kind's message without the package prefix, which the
-// operation part of the message already gives.
-func kindText(kind error) string {
-	return strings.TrimPrefix(kind.Error(), "dynacrypt: ")
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// BatchError reports the items of a batch call that were not done. Failed
+// holds their indexes in the slice given to the call, in ascending order;
+// every other item was done. Err is the first failure and is wrapped, so
+// errors.Is(err, ErrConflict) and errors.As on the SDK's exceptions work.
+type BatchError struct {
+	Op     string // "BatchGet", "BatchPut", "BatchDelete"
+	Table  string
+	Failed []int
+	Err    error
 }
 
-// Unwrap returns the kind and the cause.
-func (e *OpError) Unwrap() []error {
-	var errs []error
-	if e.Kind != nil {
-		errs = append(errs, e.Kind)
-	}
-	if e.Err != nil {
-		errs = append(errs, e.Err)
-	}
-	return errs
+func newBatchError(op, table string, failed []int, err error) *BatchError {
+	sort.Ints(failed)
+	return &BatchError{Op: op, Table: table, Failed: failed, Err: err}
 }
+
+// Error says which items were not done, and why.
+func (e *BatchError) Error() string {
+	idx := make([]string, 0, min(len(e.Failed), 10))
+	for _, i := range e.Failed[:min(len(e.Failed), 10)] {
+		idx = append(idx, fmt.Sprint(i))
+	}
+	if len(e.Failed) > 10 {
+		idx = append(idx, "...")
+	}
+	return fmt.Sprintf("dynacrypt: %s %s: %d items not done (indexes %s): %v",
+		e.Op, e.Table, len(e.Failed), strings.Join(idx, ", "), e.Err)
+}
+
+// Unwrap returns the first failure.
+func (e *BatchError) Unwrap() error { return e.Err }
 
 // redactedError hides the text of an error that may quote decrypted data,
 // such as a strconv error naming the string it could not parse, while

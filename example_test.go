@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -94,7 +95,8 @@ func ExampleNewAESCipher() {
 // Store errors name the operation and table, and say what kind of failure
 // it was; errors.As still reaches the SDK's exception.
 func ExampleOpError() {
-	err := error(&dynacrypt.OpError{Op: "Get", Table: "users", Kind: dynacrypt.ErrNotFound})
+	// What Store.Get returns for a missing item.
+	err := error(&dynacrypt.OpError{Op: "Get", Table: "users", Kind: dynacrypt.ErrNotFound, Err: dynacrypt.ErrNotFound})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, dynacrypt.ErrNotFound))
 	// Output:
@@ -156,23 +158,41 @@ func ExampleTransact() {
 	}
 }
 
-// Reading a table written the article's way, and writing it back in the new
-// format. (Compiled, not run: it needs a table and KMS.)
+// Migrating a table of the legacy per-field KMS format: a snapshot of the
+// legacy items, taken while the table is trusted, then a Store that reads
+// (and migrates) only those. (Compiled, not run: it needs a table and KMS.)
 func ExampleWithLegacyKMS() {
 	ctx := context.Background()
 	cfg, _ := config.LoadDefaultConfig(ctx)
-	kmsClient := kms.NewFromConfig(cfg)
-	users, err := dynacrypt.New[User](dynamodb.NewFromConfig(cfg), "users",
+	ddb, kmsClient := dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+	opts := []dynacrypt.Option{
 		dynacrypt.WithPartitionKey("id"),
 		dynacrypt.WithVersion("version"),
 		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(kmsClient, "alias/users")),
-		dynacrypt.WithLegacyKMS(kmsClient, "alias/users"))
+	}
+
+	// Once, before the migration starts: list the legacy items.
+	plain, err := dynacrypt.New[User](ddb, "users", opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	manifest, n, err := plain.LegacySnapshot(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("%d legacy users; keep the manifest with the service's configuration", n)
+
+	// The service, during the migration.
+	users, err := dynacrypt.New[User](ddb, "users", append(opts,
+		dynacrypt.WithLegacyKMS(kmsClient, "alias/users", // the key the legacy code encrypted under
+			dynacrypt.LegacyManifest(manifest),
+			dynacrypt.LegacyUntil(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))))...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	u, err := users.Get(ctx, User{ID: "u1"}) // a legacy item: token decrypted with KMS as before
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // ErrIntegrity for an item the manifest does not list as it is
 	}
 	fmt.Println(u.Token)
 }

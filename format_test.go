@@ -22,7 +22,7 @@ import (
 func vectorCodec() *codec {
 	nonce := itemcrypt.Nonce("token")
 	return &codec{
-		table:      "users",
+		logical:    "users",
 		headerAttr: DefaultHeaderAttribute,
 		keyAttrs:   []string{"id"},
 		encrypted:  map[string]*[itemcrypt.NonceSize]byte{"token": &nonce},
@@ -139,7 +139,7 @@ func TestFormatVectorOpens(t *testing.T) {
 	c := vectorCodec()
 	cfg := defaultConfig()
 	var err error
-	if c.ring, err = newKeyring(fixedCipher{v["root"]}, "users", &cfg); err != nil {
+	if c.ring, err = newRing(fixedCipher{v["root"]}, "users", &cfg); err != nil {
 		t.Fatal(err)
 	}
 	item := map[string]types.AttributeValue{

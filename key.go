@@ -3,6 +3,7 @@ package dynacrypt
 import (
 	"fmt"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -74,6 +75,9 @@ func checkKey(item map[string]types.AttributeValue, fields []*schema.Field) erro
 		case *types.AttributeValueMemberS:
 			if v.Value == "" {
 				return fmt.Errorf("key attribute %q (%s) is empty", f.Attr, f.Path)
+			}
+			if !utf8.ValidString(v.Value) {
+				return fmt.Errorf("key attribute %q (%s) is not valid UTF-8: DynamoDB would store U+FFFD in place of the invalid bytes", f.Attr, f.Path)
 			}
 		case *types.AttributeValueMemberB:
 			if len(v.Value) == 0 {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
 
 // Defaults for the root key cache and for Update. See the options that
@@ -14,12 +16,23 @@ const (
 	DefaultKeyCacheSize    = 1000
 	DefaultHeaderAttribute = "_dynacrypt"
 	DefaultUpdateAttempts  = 20
+	// DefaultUnwrapBurst and DefaultUnwrapRefill are the default
+	// WithUnwrapLimit.
+	DefaultUnwrapBurst  = 5
+	DefaultUnwrapRefill = 10 * time.Second
+	// DefaultCursorTTL is how long a page cursor stays valid.
+	DefaultCursorTTL = 24 * time.Hour
 )
+
+// failedKeyTTL is how long a wrapped root key that did not unwrap is refused
+// without asking the Cipher again.
+const failedKeyTTL = time.Minute
 
 // An Option configures a Store at New.
 type Option func(*config)
 
 type config struct {
+	logicalName    string
 	partitionKey   string
 	sortKey        string
 	indexes        []indexConfig
@@ -32,7 +45,9 @@ type config struct {
 	cacheSize      int
 	noCache        bool
 	updateAttempts int
-	legacy         *legacyReader
+	unwrapLimit    keyring.Limit
+	cursorTTL      time.Duration
+	legacy         *legacyOptions
 }
 
 func defaultConfig() config {
@@ -42,8 +57,20 @@ func defaultConfig() config {
 		rootMaxItems:   DefaultRootKeyMaxItems,
 		cacheSize:      DefaultKeyCacheSize,
 		updateAttempts: DefaultUpdateAttempts,
+		unwrapLimit:    keyring.Limit{Burst: DefaultUnwrapBurst, Refill: DefaultUnwrapRefill},
+		cursorTTL:      DefaultCursorTTL,
 	}
 }
+
+// WithLogicalTableName sets the name bound into every item's keys and into
+// the encryption context (TableContextKey), instead of the table's name.
+// Set it before the first write and never change it: DynamoDB restores a
+// backup (on demand or point in time) only into a new table, and items read
+// through a Store of another table name only if both Stores have the same
+// logical name. Items fail verification under any other logical name. It is
+// DB-ESDK's logical table name. The region is not bound, so global tables
+// (and multi-region KMS keys) work in every region.
+func WithLogicalTableName(name string) Option { return func(c *config) { c.logicalName = name } }
 
 // WithPartitionKey names the table's partition key attribute. Required.
 func WithPartitionKey(attr string) Option { return func(c *config) { c.partitionKey = attr } }
@@ -101,6 +128,25 @@ func WithKeyCacheSize(n int) Option { return func(c *config) { c.cacheSize = n }
 // new root key and every read unwraps its item's root key, one Cipher call
 // each. Use it where a KMS key policy or audit trail must see every access.
 func WithoutKeyCache() Option { return func(c *config) { c.noCache = true } }
+
+// WithUnwrapLimit bounds the Cipher calls that unwrap root keys not in the
+// cache, separately for item headers and for page cursors: at most burst run
+// at once, and each that shows its wrapped key invalid (forged, altered,
+// under another key) keeps its place for refill. Once burst places are used
+// up that way, uncached root keys of that source are refused with
+// ErrUnwrapLimited and no Cipher call, while cached ones keep serving reads;
+// honest unwraps, which succeed, give their place back at once. So a client
+// that sends a thousand forged cursors costs burst KMS requests, then one per
+// refill. Wrapped keys that failed are also remembered for a minute.
+// Defaults: DefaultUnwrapBurst per DefaultUnwrapRefill.
+func WithUnwrapLimit(burst int, refill time.Duration) Option {
+	return func(c *config) { c.unwrapLimit = keyring.Limit{Burst: burst, Refill: refill} }
+}
+
+// WithCursorTTL sets how long the page cursors of QueryPage and ScanPage stay
+// valid (DefaultCursorTTL). The expiry is inside the signed part of the
+// cursor; an expired cursor gives ErrInvalidCursor without a Cipher call.
+func WithCursorTTL(d time.Duration) Option { return func(c *config) { c.cursorTTL = d } }
 
 // WithUpdateAttempts sets how many times Update tries its read-modify-write
 // before it gives up with ErrConflict (DefaultUpdateAttempts).

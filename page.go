@@ -5,19 +5,18 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
 	"github.com/dynacrypt/dynacrypt/internal/header"
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
-
-// ErrInvalidCursor means a page cursor was altered, forged, truncated, or
-// made for another query, table or Store configuration.
-var ErrInvalidCursor = errors.New("dynacrypt: invalid cursor")
 
 // Page is one page of items and the cursor of the next.
 type Page[T any] struct {
@@ -98,12 +97,13 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 }
 
 // sealCursor encodes a start key as a cursor: the signed part of a header
-// (format version, suite, salt, wrapped root key), then the canonical
-// encoding of the start key as a map, then an HMAC-SHA-256 over all of it.
-// The HMAC key derives from the root key, the salt, the table and the
-// request's fingerprint, as item keys do.
+// (format version, suite, salt, wrapped root key), the expiry (Unix seconds,
+// 8 bytes big endian), the canonical encoding of the start key as a map, then
+// an HMAC-SHA-256 over all of it. The HMAC key derives from the root key, the
+// salt, the logical table name and the request's fingerprint, as item keys
+// do.
 func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.AttributeValue, fp []byte) (string, error) {
-	root, wrapped, err := s.codec.ring.forWrite(ctx)
+	root, err := s.codec.ring.ForWrite(ctx)
 	if err != nil {
 		return "", fmt.Errorf("wrapping root key: %w", err)
 	}
@@ -111,14 +111,15 @@ func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.Attrib
 	if _, err := rand.Read(salt[:]); err != nil {
 		return "", err
 	}
-	buf, err := header.AppendSigned(nil, header.SuiteV1, salt[:], wrapped)
+	buf, err := header.AppendSigned(nil, header.SuiteV1, salt[:], root.Wrapped())
 	if err != nil {
 		return "", err
 	}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(s.now().Add(s.cfg.cursorTTL).Unix()))
 	if buf, err = canonical.Append(buf, &types.AttributeValueMemberM{Value: start}); err != nil {
 		return "", err
 	}
-	keys, err := itemcrypt.Derive(root, salt[:], itemcrypt.CursorInfo(s.table, fp))
+	keys, err := derive(root, salt[:], itemcrypt.CursorInfo(s.codec.logical, fp))
 	if err != nil {
 		return "", err
 	}
@@ -127,6 +128,9 @@ func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.Attrib
 	return base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
+// openCursor checks a cursor and returns its start key. An expired cursor is
+// refused before its root key is unwrapped; the expiry is checked again, as
+// signed, after the HMAC.
 func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (map[string]types.AttributeValue, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidCursor, why) }
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -137,18 +141,22 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 		return nil, bad("malformed")
 	}
 	signed, mac := b[:len(b)-header.MACSize], b[len(b)-header.MACSize:]
-	h, startKey, err := header.ParseSigned(signed)
-	if err != nil {
+	h, rest, err := header.ParseSigned(signed)
+	if err != nil || len(rest) < 8 {
 		return nil, bad("malformed")
 	}
-	root, err := s.codec.ring.forRead(ctx, h.Wrapped)
+	expires, startKey := time.Unix(int64(binary.BigEndian.Uint64(rest)), 0), rest[8:]
+	if !s.now().Before(expires) {
+		return nil, bad("expired")
+	}
+	root, err := s.codec.ring.ForRead(ctx, h.Wrapped, keyring.Cursors)
 	if err != nil {
 		if errors.Is(err, ErrIntegrity) {
 			return nil, bad("its key does not unwrap")
 		}
 		return nil, fmt.Errorf("unwrapping cursor key: %w", err)
 	}
-	keys, err := itemcrypt.Derive(root, h.Salt, itemcrypt.CursorInfo(s.table, fp))
+	keys, err := derive(root, h.Salt, itemcrypt.CursorInfo(s.codec.logical, fp))
 	if err != nil {
 		return nil, err
 	}

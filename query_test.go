@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -230,7 +231,9 @@ func allPages(t *testing.T, size int, next func(cursor string) (*dynacrypt.Page[
 
 func TestCursorTampering(t *testing.T) {
 	ctx := context.Background()
-	store, orders := newOrders(t, 20)
+	// Each edit below is a new invalid cursor: let them all reach the
+	// Cipher (TestForgedKeys covers floods of them).
+	store, orders := newOrders(t, 20, dynacrypt.WithUnwrapLimit(1000, time.Second))
 	page, err := store.QueryPage(ctx, Order{Customer: "c"}, "", 5, dynacrypt.ConsistentRead())
 	if err != nil || page.Next == "" {
 		t.Fatalf("first page: %v, next %q", err, page.Next)

@@ -18,20 +18,6 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/header"
 )
 
-// A CurrentKeyChecker is a Cipher that can tell, without calling its key
-// service, whether a ciphertext was made under its current key. Store.Reencrypt
-// uses it to find the items whose root key a rotation left on an older key.
-// KMSCipher implements it.
-type CurrentKeyChecker interface {
-	UnderCurrentKey(ciphertext []byte) bool
-}
-
-// UnderCurrentKey reports whether ciphertext was made under the key c
-// encrypts with (as opposed to one of its previous keys, or an unknown one).
-func (c *KMSCipher) UnderCurrentKey(ciphertext []byte) bool {
-	return c.keyFor(ciphertext) == &c.keys[0]
-}
-
 // ReencryptOptions configure Store.Reencrypt.
 type ReencryptOptions struct {
 	// Segments is how many parallel Scan segments walk the table (4 if 0).
@@ -45,12 +31,18 @@ type ReencryptOptions struct {
 	// Progress, if set, is called after each page of each segment, one call
 	// at a time.
 	Progress func(ReencryptProgress)
+	// Promoted, if set, is called with the key attributes of every legacy
+	// item the walk wrote back in the current format (see WithLegacyKMS),
+	// so that the promotions can be logged and checked against the
+	// manifest's source. Calls may come from several goroutines at once.
+	Promoted func(key map[string]types.AttributeValue)
 }
 
 // ReencryptProgress counts a walk's items so far.
 type ReencryptProgress struct {
 	Scanned   int64 // items read
 	Rewritten int64 // items written back in the current format, under the current key
+	Promoted  int64 // of those, legacy items (see ReencryptOptions.Promoted)
 	Skipped   int64 // items already current, or deleted meanwhile
 	Failed    int64 // items that could not be rewritten; see the error
 	// Checkpoint resumes the walk after every item counted here.
@@ -77,6 +69,9 @@ const rewriteAttempts = 10
 func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
 	if s.codec.ring == nil {
 		return ReencryptProgress{}, s.fail("Reencrypt", errors.New("re-encryption needs a Cipher"))
+	}
+	if s.codec.legacy != nil && s.codec.legacy.manifest == nil {
+		return ReencryptProgress{}, s.fail("Reencrypt", errUnverifiedLegacy)
 	}
 	n := opts.Segments
 	if n <= 0 {
@@ -144,7 +139,7 @@ func (s *Store[T]) walkSegment(ctx context.Context, w *walk, seg int) {
 		var page ReencryptProgress
 		for _, raw := range out.Items {
 			page.Scanned++
-			rewritten, err := s.reencryptItem(ctx, raw)
+			promoted, rewritten, err := s.reencryptItem(ctx, raw)
 			switch {
 			case err != nil:
 				page.Failed++
@@ -153,6 +148,12 @@ func (s *Store[T]) walkSegment(ctx context.Context, w *walk, seg int) {
 				page.Rewritten++
 			default:
 				page.Skipped++
+			}
+			if promoted {
+				page.Promoted++
+				if w.opts.Promoted != nil {
+					w.opts.Promoted(s.codec.keyOf(raw))
+				}
 			}
 		}
 		frozen = frozen || page.Failed > 0 || ctx.Err() != nil
@@ -179,6 +180,7 @@ func (w *walk) report(seg int, page ReencryptProgress, next map[string]types.Att
 	defer w.mu.Unlock()
 	w.progress.Scanned += page.Scanned
 	w.progress.Rewritten += page.Rewritten
+	w.progress.Promoted += page.Promoted
 	w.progress.Skipped += page.Skipped
 	w.progress.Failed += page.Failed
 	if advance {
@@ -244,38 +246,35 @@ func (s *Store[T]) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 	}
 	h, err := header.Parse(hv.Value)
 	if err != nil {
-		return false, &OpError{Kind: ErrIntegrity, Err: err}
+		return false, fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	checker, ok := s.codec.ring.cipher.(CurrentKeyChecker)
+	checker, ok := s.cfg.cipher.(CurrentKeyChecker)
 	return ok && !checker.UnderCurrentKey(h.Wrapped), nil
 }
 
 // reencryptItem rewrites one stored item if it needs it, retrying while
-// concurrent writers change it.
-func (s *Store[T]) reencryptItem(ctx context.Context, raw map[string]types.AttributeValue) (rewritten bool, err error) {
+// concurrent writers change it, and says whether it promoted a legacy item.
+func (s *Store[T]) reencryptItem(ctx context.Context, raw map[string]types.AttributeValue) (promoted, rewritten bool, err error) {
 	for attempt := 1; ; attempt++ {
 		needed, err := s.needsRewrite(raw)
 		if err != nil || !needed {
-			return false, err
+			return false, false, err
 		}
+		legacy := s.codec.isLegacy(raw)
 		err = s.rewrite(ctx, raw)
 		if !errors.Is(err, ErrConflict) {
-			return err == nil, err
+			return legacy && err == nil, err == nil, err
 		}
 		if attempt == rewriteAttempts {
-			return false, fmt.Errorf("item changed %d times while being re-encrypted: %w", attempt, err)
+			return false, false, fmt.Errorf("item changed %d times while being re-encrypted: %w", attempt, err)
 		}
 		// Changed meanwhile: read it again.
-		km := make(map[string]types.AttributeValue, len(s.keyAttrs))
-		for _, f := range s.keyAttrs {
-			km[f.Attr] = raw[f.Attr]
-		}
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: km, ConsistentRead: aws.Bool(true)})
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: s.codec.keyOf(raw), ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		if out.Item == nil {
-			return false, nil // deleted meanwhile
+			return false, false, nil // deleted meanwhile
 		}
 		raw = out.Item
 	}

@@ -8,12 +8,14 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
@@ -43,7 +45,9 @@ type Store[T any] struct {
 	keyAttrs []*schema.Field // partition key, then sort key if any
 	indexes  map[string][]*schema.Field
 	version  *schema.Field
+	attrs    map[string]bool // T's attribute names
 	codec    codec
+	now      func() time.Time // for cursor expiry; replaced in tests
 }
 
 // New returns a Store for table, after checking T and the options once: the
@@ -63,7 +67,7 @@ func New[T any](db DB, table string, opts ...Option) (*Store[T], error) {
 }
 
 func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
-	if db == nil {
+	if db == nil || isNilPointer(db) {
 		return nil, errors.New("nil DB")
 	}
 	if table == "" {
@@ -73,7 +77,10 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store[T]{db: db, table: table, cfg: cfg}
+	s := &Store[T]{db: db, table: table, cfg: cfg, attrs: map[string]bool{}, now: time.Now}
+	for _, f := range sch.Fields {
+		s.attrs[f.Attr] = true
+	}
 	if cfg.partitionKey == "" {
 		return nil, errors.New("no partition key: use WithPartitionKey")
 	}
@@ -106,14 +113,70 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if _, clash := sch.Field(cfg.headerAttr); clash || cfg.headerAttr == "" {
 		return nil, fmt.Errorf("header attribute name %q is empty or used by a field; choose another with WithHeaderAttribute", cfg.headerAttr)
 	}
-	if cfg.rootMaxAge <= 0 || cfg.rootMaxItems <= 0 || cfg.cacheSize <= 0 || cfg.updateAttempts <= 0 {
-		return nil, errors.New("root key max age, max items, key cache size and update attempts must be positive")
+	if cfg.updateAttempts <= 0 || cfg.cursorTTL <= 0 {
+		return nil, errors.New("update attempts and cursor TTL must be positive")
 	}
-
-	if s.codec, err = newCodec(table, &cfg, sch, s.keyAttrs); err != nil {
+	if err := s.checkUnsigned(sch); err != nil {
 		return nil, err
 	}
+	logical := cfg.logicalName
+	if logical == "" {
+		logical = table
+	}
+	var ring *keyring.Ring
+	switch encrypted := sch.Encrypted(); {
+	case cfg.cipher != nil:
+		if err := checkCipher(cfg.cipher); err != nil {
+			return nil, fmt.Errorf("WithCipher: %w", err)
+		}
+		if ring, err = newRing(cfg.cipher, logical, &cfg); err != nil {
+			return nil, err
+		}
+	case len(encrypted) > 0:
+		return nil, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
+	}
+	s.codec = newCodec(sch, s.keyAttrs, logical, cfg.headerAttr, cfg.unsigned, ring)
+	if cfg.legacy != nil {
+		if ring == nil {
+			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
+		}
+		if s.codec.legacy, err = newLegacyReader(cfg.legacy, sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// newRing returns the keyring of a Store with Cipher c.
+func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
+	return keyring.New(keyring.Config{
+		Cipher:     c,
+		Context:    map[string]string{TableContextKey: logical},
+		MaxAge:     cfg.rootMaxAge,
+		MaxItems:   cfg.rootMaxItems,
+		CacheSize:  cfg.cacheSize,
+		NoCache:    cfg.noCache,
+		Invalid:    func(err error) bool { return errors.Is(err, ErrIntegrity) },
+		FailureTTL: failedKeyTTL,
+		Limit:      cfg.unwrapLimit,
+	})
+}
+
+// checkUnsigned refuses unsigned attributes that must be signed (keys, the
+// version, encrypted ones) and any that equals a field of T apart from case:
+// attributevalue matches names to fields case-insensitively, so an unsigned
+// "Username" could override a signed field "username" on every read.
+func (s *Store[T]) checkUnsigned(sch *schema.Schema) error {
+	for _, attr := range s.cfg.unsigned {
+		f, inT := sch.FieldFold(attr)
+		switch {
+		case inT && f.Attr != attr:
+			return fmt.Errorf("unsigned attribute %q differs only in case from %s (attribute %q): attributevalue matches names case-insensitively, so it would override that field", attr, f.Path, f.Attr)
+		case (inT && f.Encrypted) || s.isKey(attr) || attr == s.cfg.version || attr == s.cfg.headerAttr:
+			return fmt.Errorf("attribute %q cannot be unsigned: key, version, header and encrypted attributes are always signed", attr)
+		}
+	}
+	return nil
 }
 
 func (s *Store[T]) isKey(attr string) bool {
@@ -128,15 +191,8 @@ func (s *Store[T]) isKey(attr string) bool {
 // Table returns the table name.
 func (s *Store[T]) Table() string { return s.table }
 
-// fail wraps err in an OpError naming op and the table, filling in one the
-// layers below made to carry a kind.
-func (s *Store[T]) fail(op string, err error) error {
-	if oe, ok := err.(*OpError); ok && oe.Op == "" {
-		oe.Op, oe.Table = op, s.table
-		return oe
-	}
-	return &OpError{Op: op, Table: s.table, Err: err}
-}
+// fail wraps err in an OpError naming op and the table.
+func (s *Store[T]) fail(op string, err error) error { return newOpError(op, s.table, err) }
 
 // Get reads the item with key's key attributes, verifies its signature and
 // decrypts its encrypted fields. It returns an error wrapping ErrNotFound if
@@ -186,7 +242,7 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, *readSta
 		return nil, nil, err
 	}
 	if out.Item == nil {
-		return nil, nil, &OpError{Kind: ErrNotFound}
+		return nil, nil, ErrNotFound
 	}
 	read := &readState{header: out.Item[s.codec.headerAttr]}
 	if s.codec.isLegacy(out.Item) {
@@ -196,10 +252,18 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, *readSta
 	return item, read, err
 }
 
-// decode opens a stored item and unmarshals it into a T.
+// decode opens a stored item and unmarshals it into a T. Attributes that
+// are not fields of T are dropped first: attributevalue matches names
+// case-insensitively, so an unsigned "Token" could otherwise fill a field
+// "token".
 func (s *Store[T]) decode(ctx context.Context, av map[string]types.AttributeValue, skipDecrypt bool) (*T, error) {
 	if err := s.codec.open(ctx, av, skipDecrypt); err != nil {
 		return nil, err
+	}
+	for name := range av {
+		if !s.attrs[name] {
+			delete(av, name)
+		}
 	}
 	item := new(T)
 	if err := attributevalue.UnmarshalMap(av, item); err != nil {
@@ -265,13 +329,13 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKey(av, s.keyAttrs); err != nil {
+	if err := s.checkMarshalled(av); err != nil {
 		return nil, err
 	}
-	if _, ok := av[s.codec.headerAttr]; ok {
-		return nil, fmt.Errorf("item has an attribute named like the header, %q", s.codec.headerAttr)
-	}
 
+	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil {
+		return nil, errUnverifiedLegacy
+	}
 	p := &preparedPut{item: av, done: func() {}}
 	if read != nil && (read.legacy != nil || s.version == nil) {
 		read.condition(s.codec.headerAttr, &p.cond)
@@ -304,6 +368,32 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	return p, nil
 }
 
+// checkMarshalled fails closed on a marshalled item that is not what New
+// read T to be: an attribute that is not a field of T could be a secret
+// under a spelling the codec does not encrypt. It also checks the keys and,
+// for a Store without a Cipher (whose codec does not encode values), that
+// every value can be stored as given.
+func (s *Store[T]) checkMarshalled(av map[string]types.AttributeValue) error {
+	for name := range av {
+		if !s.attrs[name] {
+			return fmt.Errorf("the marshalled item has attribute %q, which is not a field of %v as New read it", name, reflect.TypeFor[T]())
+		}
+	}
+	if err := checkKey(av, s.keyAttrs); err != nil {
+		return err
+	}
+	if s.codec.ring == nil {
+		var buf []byte
+		for name, v := range av {
+			var err error
+			if buf, err = canonical.Append(buf[:0], v); err != nil {
+				return fmt.Errorf("attribute %q: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
 func versionValue(v uint64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)}
 }
@@ -312,7 +402,7 @@ func versionValue(v uint64) types.AttributeValue {
 func conflictOr(err error) error {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return &OpError{Kind: ErrConflict, Err: err}
+		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	return err
 }

@@ -100,32 +100,30 @@ func (s *Store[T]) TxCheck(key T) TxWrite {
 // checks the versions read) and TxCheck for items read but not changed.
 func Transact(ctx context.Context, db DB, actions ...TxWrite) error {
 	tables := tablesOf(actions)
-	fail := func(kind, err error) error {
-		return &OpError{Op: "Transact", Table: tables, Kind: kind, Err: err}
-	}
+	fail := func(err error) error { return newOpError("Transact", tables, err) }
 	if len(actions) == 0 || len(actions) > maxTxItems {
-		return fail(nil, fmt.Errorf("%d actions: a transaction takes 1 to %d", len(actions), maxTxItems))
+		return fail(fmt.Errorf("%d actions: a transaction takes 1 to %d", len(actions), maxTxItems))
 	}
 	items := make([]types.TransactWriteItem, len(actions))
 	dones := make([]func(), len(actions))
 	for i, a := range actions {
 		var err error
 		if items[i], dones[i], err = a.prepare(ctx); err != nil {
-			return fail(nil, fmt.Errorf("action %d: %w", i, err))
+			return fail(fmt.Errorf("action %d: %w", i, err))
 		}
 	}
 	token, err := requestToken()
 	if err != nil {
-		return fail(nil, err)
+		return fail(err)
 	}
 	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems:      items,
 		ClientRequestToken: &token,
 	}); err != nil {
 		if isTxConflict(err) {
-			return fail(ErrConflict, err)
+			return fail(fmt.Errorf("%w: %w", ErrConflict, err))
 		}
-		return fail(nil, err)
+		return fail(err)
 	}
 	for _, done := range dones {
 		done()
@@ -221,7 +219,7 @@ func (g *txGet[T]) set(ctx context.Context, av map[string]types.AttributeValue) 
 // in one TransactGetItems request (at most 100 reads).
 func TransactGet(ctx context.Context, db DB, reads ...TxRead) error {
 	tables := tablesOf(reads)
-	fail := func(err error) error { return &OpError{Op: "TransactGet", Table: tables, Err: err} }
+	fail := func(err error) error { return newOpError("TransactGet", tables, err) }
 	if len(reads) == 0 || len(reads) > maxTxItems {
 		return fail(fmt.Errorf("%d reads: a transaction takes 1 to %d", len(reads), maxTxItems))
 	}

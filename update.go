@@ -4,16 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
-	"time"
-)
-
-// Backoff between Update attempts: full jitter over an exponentially growing
-// window, so that writers that collided spread out.
-const (
-	updateBackoffBase = 2 * time.Millisecond
-	updateBackoffMax  = 250 * time.Millisecond
 )
 
 // Update reads the item with key's key attributes (consistently), calls fn
@@ -60,10 +51,7 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error) (*T, er
 			return nil, s.fail("Update", err)
 		}
 		if attempt >= s.cfg.updateAttempts {
-			var conflict *OpError
-			errors.As(err, &conflict)
-			return nil, &OpError{Op: "Update", Table: s.table, Kind: ErrConflict,
-				Err: fmt.Errorf("gave up after %d attempts: %w", attempt, conflict.Err)}
+			return nil, s.fail("Update", fmt.Errorf("gave up after %d attempts: %w", attempt, err))
 		}
 		if err := sleep(ctx, backoff(attempt)); err != nil {
 			return nil, s.fail("Update", err)
@@ -79,21 +67,4 @@ func (s *Store[T]) checkSameKey(before, after *T) error {
 		}
 	}
 	return nil
-}
-
-func backoff(attempt int) time.Duration {
-	window := updateBackoffBase << min(attempt, 16)
-	window = min(window, updateBackoffMax)
-	return rand.N(window)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

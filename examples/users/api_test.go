@@ -17,7 +17,7 @@ func TestAPI(t *testing.T) {
 	db := testrig.DynamoDB(t)
 	testrig.KMS(t) // fails the test under CI without local-kms
 	table := dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S("id")})
-	e, err := connect(ctx, table, testrig.KeyA, testrig.KeyA)
+	e, err := connect(ctx, table, testrig.KeyA, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

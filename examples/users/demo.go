@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -43,6 +46,10 @@ func articleUserPut(ctx context.Context, e *env, u User) error {
 // does not behave as documented.
 func runDemo(ctx context.Context, e *env) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0") // the service after its restart
 	if err != nil {
 		return err
 	}
@@ -121,21 +128,68 @@ func runDemo(ctx context.Context, e *env) error {
 	}
 	fmt.Println("   404 Not Found")
 
-	step("6. A user written by the article's code (KMS Encrypt of the token, PutItem), read and migrated:")
+	step("6. Migration. The legacy code writes a user (KMS Encrypt of the token, PutItem); the operator")
+	fmt.Println("   snapshots the legacy users and restarts the service with WithLegacyKMS and that manifest:")
 	legacy := User{ID: "legacy-" + randomHex(4), Username: "old", Token: randomHex(16)}
 	if err := articleUserPut(ctx, e, legacy); err != nil {
 		return err
 	}
+	manifest, listed, err := e.api.users.LegacySnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   LegacySnapshot: %d legacy user, a signed manifest of %d bytes\n", listed, len(manifest))
+	api, err := e.newAPI(&legacyMode{key: e.keyID, until: time.Now().Add(24 * time.Hour), manifest: manifest})
+	if err != nil {
+		return err
+	}
+	srv2 := &http.Server{Handler: api.Handler()}
+	go srv2.Serve(ln2)
+	defer srv2.Close()
+	c = &client{base: "http://" + ln2.Addr().String()}
 	var got User
 	if err := c.do("GET", "/users/"+legacy.ID+"?token=true", nil, http.StatusOK, &got); err != nil {
 		return err
 	}
-	fmt.Printf("   read with WithLegacyKMS: %s\n", mustJSON(got))
-	progress, err := e.api.users.Reencrypt(ctx, dynacrypt.ReencryptOptions{})
+	fmt.Printf("   GET the legacy user: %s\n", mustJSON(got))
+
+	fmt.Println("   An attacker with write access to the table removes ana's header, renames her and pastes in")
+	fmt.Println("   the legacy user's token blob, to pass the forgery off as a legacy item:")
+	anaKey := map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: ana.ID}}
+	saved, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.table, Key: anaKey})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("   Reencrypt walk: %d scanned, %d rewritten, %d already current\n", progress.Scanned, progress.Rewritten, progress.Skipped)
+	forged := maps.Clone(saved.Item)
+	delete(forged, "_dynacrypt")
+	delete(forged, "version")
+	forged["username"] = &types.AttributeValueMemberS{Value: "mallory"}
+	legacyRaw, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.table,
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: legacy.ID}}})
+	if err != nil {
+		return err
+	}
+	forged["token"] = legacyRaw.Item["token"]
+	if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &e.table, Item: forged}); err != nil {
+		return err
+	}
+	if err := c.do("GET", "/users/"+ana.ID+"?token=true", nil, http.StatusInternalServerError, nil); err != nil {
+		return err
+	}
+	fmt.Println("   GET ana: 500 Internal Server Error (ErrIntegrity: not in the manifest; no KMS request made)")
+	if err := c.do("PUT", "/users/"+ana.ID, map[string]string{"username": "mallory-2"}, http.StatusInternalServerError, nil); err != nil {
+		return err
+	}
+	fmt.Println("   PUT ana: 500 as well: Update never signs what the manifest does not vouch for")
+
+	progress, err := api.users.Reencrypt(ctx, dynacrypt.ReencryptOptions{Promoted: func(key map[string]types.AttributeValue) {
+		fmt.Printf("   promoted %s\n", key["id"].(*types.AttributeValueMemberS).Value)
+	}})
+	fmt.Printf("   Reencrypt walk: %d scanned, %d rewritten (%d legacy), %d already current, %d refused: %v\n",
+		progress.Scanned, progress.Rewritten, progress.Promoted, progress.Skipped, progress.Failed, err)
+	if !errors.Is(err, dynacrypt.ErrIntegrity) || progress.Promoted != 1 || progress.Failed != 1 {
+		return fmt.Errorf("the walk should promote the legacy user and refuse the forgery")
+	}
 	raw, err = e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.table,
 		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: legacy.ID}}})
 	if err != nil {
@@ -145,12 +199,20 @@ func runDemo(ctx context.Context, e *env) error {
 	if got.Token != legacy.Token || raw.Item["_dynacrypt"] == nil {
 		return fmt.Errorf("legacy user not read or not migrated")
 	}
+	fmt.Println("   The operator restores ana from a backup; she reads again:")
+	if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &e.table, Item: saved.Item}); err != nil {
+		return err
+	}
+	if err := c.do("GET", "/users/"+ana.ID+"?token=true", nil, http.StatusOK, &got); err != nil {
+		return err
+	}
+	fmt.Printf("   GET ana: %s\n", mustJSON(got))
 
 	step("7. KMS requests:")
 	// The article's code calls KMS once per token written or read: 3
 	// creates, 2 token reads, 20 updates (a read and a write each), the
-	// legacy user's write and read.
-	fmt.Printf("   the whole run: %d (the article's code: %d)\n", e.kmsRequests.n.Load(), 3+2+2*20+2)
+	// legacy user's write and read, and ana's.
+	fmt.Printf("   the whole run: %d (the article's code: %d)\n", e.kmsRequests.n.Load(), 3+2+2*20+2+1)
 	fmt.Printf("   by the profile reader: %d\n", e.denied.Load())
 	if e.denied.Load() != 0 {
 		return fmt.Errorf("the profile reader called KMS")

@@ -4,6 +4,11 @@
 //	users -addr 127.0.0.1:8080 -table users -key alias/users
 //	users -demo     # against the local servers of `make demo`: drives the API end to end and exits
 //
+// While a table still holds users written the legacy way (each token a raw
+// KMS ciphertext blob), serve it with -legacy-key, -legacy-until and, once a
+// snapshot of the legacy users was taken (reencrypt -snapshot), with
+// -legacy-manifest: see README, "Migrating from per-field KMS".
+//
 // It talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB and
 // AWS_ENDPOINT_URL_KMS when they are set, as the AWS SDK does.
 package main
@@ -32,17 +37,29 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
 	table := flag.String("table", "dynacrypt-demo-users", "users table (created if missing)")
 	key := flag.String("key", "alias/dynacrypt-test", "KMS key that wraps root keys")
-	legacyKey := flag.String("legacy-key", "", "also read users written the article's way, under this KMS key (the demo uses -key)")
+	legacyKey := flag.String("legacy-key", "", "also read users written the legacy way (one KMS blob per token) under this KMS key")
+	legacyUntil := flag.String("legacy-until", "", "with -legacy-key: the date (2006-01-02) legacy reading ends")
+	manifestFile := flag.String("legacy-manifest", "", "with -legacy-key: the snapshot of the legacy users (reencrypt -snapshot); without it they are read but never migrated")
 	demo := flag.Bool("demo", false, "drive the API end to end against local servers, then exit")
 	flag.Parse()
 	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && *demo {
 		log.Fatal("the demo runs against local servers: use `make demo`")
 	}
-	if *demo && *legacyKey == "" {
-		*legacyKey = *key
+	var legacy *legacyMode
+	if *legacyKey != "" {
+		until, err := time.Parse(time.DateOnly, *legacyUntil)
+		if err != nil {
+			log.Fatalf("-legacy-until: %v", err)
+		}
+		legacy = &legacyMode{key: *legacyKey, until: until}
+		if *manifestFile != "" {
+			if legacy.manifest, err = os.ReadFile(*manifestFile); err != nil {
+				log.Fatal(err)
+			}
+		}
 	}
 	ctx := context.Background()
-	env, err := connect(ctx, *table, *key, *legacyKey)
+	env, err := connect(ctx, *table, *key, legacy)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,7 +84,22 @@ type env struct {
 	denied      *atomic.Int64      // KMS calls the profile reader tried
 }
 
-func connect(ctx context.Context, table, keyID, legacyKey string) (*env, error) {
+// legacyMode is how the service reads users of the legacy format.
+type legacyMode struct {
+	key      string
+	until    time.Time
+	manifest []byte // nil: read, never migrate
+}
+
+func (l *legacyMode) option(k dynacrypt.KMSClient) dynacrypt.Option {
+	trust := dynacrypt.LegacyUnverified()
+	if l.manifest != nil {
+		trust = dynacrypt.LegacyManifest(l.manifest)
+	}
+	return dynacrypt.WithLegacyKMS(k, l.key, dynacrypt.LegacyUntil(l.until), trust)
+}
+
+func connect(ctx context.Context, table, keyID string, legacy *legacyMode) (*env, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -78,26 +110,32 @@ func connect(ctx context.Context, table, keyID, legacyKey string) (*env, error) 
 	if err := createTable(ctx, e.ddb, table); err != nil {
 		return nil, err
 	}
+	e.api, err = e.newAPI(legacy)
+	return e, err
+}
+
+// newAPI opens the service's Stores, as a (re)start of the service does.
+func (e *env) newAPI(legacy *legacyMode) (*API, error) {
 	// Renames of one user may race; Update retries them, generously.
 	opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
 		dynacrypt.WithUpdateAttempts(100)}
-	writerOpts := append(opts, dynacrypt.WithCipher(dynacrypt.NewKMSCipher(e.kms, keyID)))
-	if legacyKey != "" {
-		writerOpts = append(writerOpts, dynacrypt.WithLegacyKMS(e.kms, legacyKey))
-	}
-	users, err := dynacrypt.New[User](e.ddb, table, writerOpts...)
-	if err != nil {
-		return nil, err
-	}
+	writerOpts := append(opts, dynacrypt.WithCipher(dynacrypt.NewKMSCipher(e.kms, e.keyID)))
 	// The profile reader holds no KMS permission: its client refuses every
 	// call, and SkipDecryption means it never makes one.
-	profiles, err := dynacrypt.New[User](e.ddb, table, append(opts,
-		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(noKMS{e.denied}, keyID)))...)
+	readerOpts := append(opts, dynacrypt.WithCipher(dynacrypt.NewKMSCipher(noKMS{e.denied}, e.keyID)))
+	if legacy != nil {
+		writerOpts = append(writerOpts, legacy.option(e.kms))
+		readerOpts = append(readerOpts, legacy.option(noKMS{e.denied}))
+	}
+	users, err := dynacrypt.New[User](e.ddb, e.table, writerOpts...)
 	if err != nil {
 		return nil, err
 	}
-	e.api = &API{users: users, profiles: profiles}
-	return e, nil
+	profiles, err := dynacrypt.New[User](e.ddb, e.table, readerOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return &API{users: users, profiles: profiles}, nil
 }
 
 // noKMS is the KMS client of a role with no KMS permission.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -42,23 +43,30 @@ const MaxDepth = 32
 var ErrInvalid = errors.New("canonical: invalid encoding")
 
 // Append appends the canonical encoding of av to dst and returns the
-// extended buffer.
+// extended buffer. It refuses what DynamoDB would not store as given:
+// strings, set members and map keys that are not valid UTF-8 (the SDK's JSON
+// encoder would write U+FFFD instead, so the stored value would no longer be
+// the one signed), sets with repeated members, numbers out of range, and
+// nesting deeper than MaxDepth. Its errors never quote the value.
 func Append(dst []byte, av types.AttributeValue) ([]byte, error) {
 	return appendValue(dst, av, 0)
 }
 
 func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error) {
 	if depth > MaxDepth {
-		return nil, fmt.Errorf("canonical: nesting deeper than %d", MaxDepth)
+		return nil, fmt.Errorf("lists and maps nest deeper than %d levels", MaxDepth)
 	}
 	switch v := av.(type) {
 	case *types.AttributeValueMemberS:
+		if !utf8.ValidString(v.Value) {
+			return nil, errUTF8
+		}
 		dst = append(dst, tagS)
 		return appendString(dst, v.Value), nil
 	case *types.AttributeValueMemberN:
 		n, err := NormalizeNumber(v.Value)
 		if err != nil {
-			return nil, fmt.Errorf("canonical: %w", err)
+			return nil, err
 		}
 		dst = append(dst, tagN)
 		return appendString(dst, n), nil
@@ -81,7 +89,7 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 		for i, s := range v.Value {
 			n, err := NormalizeNumber(s)
 			if err != nil {
-				return nil, fmt.Errorf("canonical: %w", err)
+				return nil, err
 			}
 			members[i] = n
 		}
@@ -112,9 +120,9 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 	case *types.AttributeValueMemberM:
 		return appendMap(dst, v.Value, depth)
 	case nil:
-		return nil, errors.New("canonical: nil attribute value")
+		return nil, errors.New("nil attribute value")
 	default:
-		return nil, fmt.Errorf("canonical: unsupported attribute value %T", av)
+		return nil, fmt.Errorf("unsupported attribute value %T", av)
 	}
 }
 
@@ -125,7 +133,10 @@ func appendString(dst []byte, s string) []byte {
 
 // errDuplicate mirrors DynamoDB, which rejects sets with repeated members;
 // a canonical set has each member once.
-var errDuplicate = errors.New("canonical: set contains duplicates")
+var errDuplicate = errors.New("set has repeated members, which DynamoDB rejects")
+
+// errUTF8 is Append's error for a string that is not valid UTF-8.
+var errUTF8 = errors.New("string is not valid UTF-8 (DynamoDB would store U+FFFD in place of the invalid bytes)")
 
 func appendStringSet(dst []byte, tag byte, members []string) ([]byte, error) {
 	if !sort.StringsAreSorted(members) {
@@ -138,6 +149,9 @@ func appendStringSet(dst []byte, tag byte, members []string) ([]byte, error) {
 		if i > 0 && members[i-1] == m {
 			return nil, errDuplicate
 		}
+		if tag == tagSS && !utf8.ValidString(m) {
+			return nil, errUTF8
+		}
 		dst = appendString(dst, m)
 	}
 	return dst, nil
@@ -149,6 +163,9 @@ func appendMap(dst []byte, m map[string]types.AttributeValue, depth int) ([]byte
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	var err error
 	for _, k := range keys {
+		if !utf8.ValidString(k) {
+			return nil, fmt.Errorf("map key: %w", errUTF8)
+		}
 		dst = appendString(dst, k)
 		if dst, err = appendValue(dst, m[k], depth+1); err != nil {
 			return nil, err

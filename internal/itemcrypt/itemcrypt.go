@@ -30,9 +30,10 @@ const NonceSize = 12
 const Overhead = 16
 
 const (
-	infoLabel   = "dynacrypt/v1 item keys"
-	cursorLabel = "dynacrypt/v1 cursor keys"
-	nonceLabel  = "dynacrypt/v1 nonce"
+	infoLabel     = "dynacrypt/v1 item keys"
+	cursorLabel   = "dynacrypt/v2 cursor keys" // v2: with an expiry
+	manifestLabel = "dynacrypt/v1 legacy manifest keys"
+	nonceLabel    = "dynacrypt/v1 nonce"
 )
 
 // ErrOpen is returned (wrapped) when a sealed value fails authentication or
@@ -80,11 +81,21 @@ func Info(table string, keys []KeyAttr) ([]byte, error) {
 // CursorInfo returns the HKDF info for the keys of a page cursor: label,
 // suite, table, and the fingerprint of the request the cursor resumes.
 func CursorInfo(table string, fingerprint []byte) []byte {
-	info := make([]byte, 0, 64+len(table)+len(fingerprint))
-	info = append(info, cursorLabel...)
+	return purposeInfo(cursorLabel, table, fingerprint)
+}
+
+// ManifestInfo returns the HKDF info for the keys of a legacy manifest:
+// label, suite and table.
+func ManifestInfo(table string) []byte {
+	return purposeInfo(manifestLabel, table, nil)
+}
+
+func purposeInfo(label, table string, extra []byte) []byte {
+	info := make([]byte, 0, 64+len(table)+len(extra))
+	info = append(info, label...)
 	info = append(info, 0, header.SuiteV1)
 	info = canonical.AppendName(info, table)
-	return append(info, fingerprint...)
+	return append(info, extra...)
 }
 
 // Keys are the keys of one item write. They are not safe for concurrent use:

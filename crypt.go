@@ -6,88 +6,155 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
 	"slices"
+	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
 	"github.com/dynacrypt/dynacrypt/internal/header"
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
+
+// A Cipher wraps and unwraps the root keys that item keys derive from. The
+// Store calls it rarely: once per new root key when writing and once per
+// root key it has not cached when reading.
+//
+// Encrypt returns a ciphertext of plaintext bound to encryptionContext.
+// Decrypt returns the plaintext only if ciphertext came from Encrypt with an
+// equal encryptionContext (same keys and values, any order). When the
+// ciphertext is not authentic under that context (altered, bound to another
+// context, or made under a key the Cipher does not accept) Decrypt returns an
+// error that wraps [ErrIntegrity]; any other failure (throttling, network, a
+// disabled key) must not wrap it, so that it is not mistaken for tampering.
+// Both must be safe for concurrent use and must not retain or modify their
+// arguments. Errors must not contain the plaintext. A panic in either is
+// recovered and returned as an error of the Store call.
+//
+// The Store passes the context {"dynacrypt-table": <logical table name>}
+// (see [WithLogicalTableName]).
+type Cipher interface {
+	Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error)
+	Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error)
+}
+
+// A CurrentKeyChecker is a Cipher that can tell, without calling its key
+// service, whether a ciphertext was made under its current key.
+// [Store.Reencrypt] uses it to find the items whose root key a rotation left
+// on an older key. [KMSCipher] implements it.
+type CurrentKeyChecker interface {
+	UnderCurrentKey(ciphertext []byte) bool
+}
+
+// TableContextKey is the encryption context key under which the Store passes
+// its logical table name to the Cipher. A KMS key policy can match it with
+// the kms:EncryptionContext:dynacrypt-table condition key to limit a role to
+// some tables.
+const TableContextKey = "dynacrypt-table"
+
+// appendContext appends an encryption context in canonical form: pairs in
+// ascending key order, each key and value length-prefixed.
+func appendContext(dst []byte, ec map[string]string) []byte {
+	keys := make([]string, 0, len(ec))
+	for k := range ec {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		dst = canonical.AppendName(dst, k)
+		dst = canonical.AppendName(dst, ec[k])
+	}
+	return dst
+}
+
+// checkCipher refuses a Cipher that would fail on first use: nil, a nil
+// pointer, or one that knows it was built wrong (a KMSCipher without a
+// client, say).
+func checkCipher(c Cipher) error {
+	if c == nil || isNilPointer(c) {
+		return errors.New("the Cipher is nil")
+	}
+	if v, ok := c.(interface{ check() error }); ok {
+		return v.check()
+	}
+	return nil
+}
+
+// isNilPointer reports whether v holds a nil pointer (or other nil
+// reference) whose methods would panic.
+func isNilPointer(v any) bool {
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
 
 // codec turns a marshalled item into its stored form (encrypted fields
 // sealed, header added, everything signed) and back. It holds only what New
 // computed from the schema and options, so it is safe for concurrent use.
 type codec struct {
-	table      string
+	logical    string // the logical table name, bound into every item key
 	headerAttr string
 	keyAttrs   []string // partition key, then sort key if any
 	encrypted  map[string]*[itemcrypt.NonceSize]byte
 	unsigned   map[string]bool
 	signedT    []string      // T's signed attributes, sorted: the usual signing order
-	ring       *keyring      // nil: no Cipher, items stored as they are
+	ring       *keyring.Ring // nil: no Cipher, items stored as they are
 	legacy     *legacyReader // nil: items without a header are rejected
 }
 
-// newCodec prepares the codec for a schema: the nonce of each encrypted
-// attribute, the unsigned set, and the keyring if there is a Cipher.
-func newCodec(table string, cfg *config, sch *schema.Schema, keyAttrs []*schema.Field) (codec, error) {
+// newCodec prepares the codec of a schema: the nonce of each encrypted
+// attribute and the signing order. unsigned must have been checked.
+func newCodec(sch *schema.Schema, keys []*schema.Field, logical, headerAttr string, unsigned []string, ring *keyring.Ring) codec {
 	c := codec{
-		table:      table,
-		headerAttr: cfg.headerAttr,
+		logical:    logical,
+		headerAttr: headerAttr,
 		encrypted:  map[string]*[itemcrypt.NonceSize]byte{},
 		unsigned:   map[string]bool{},
+		ring:       ring,
 	}
-	for _, f := range keyAttrs {
+	for _, f := range keys {
 		c.keyAttrs = append(c.keyAttrs, f.Attr)
 	}
-	encrypted := sch.Encrypted()
-	if len(encrypted) > 0 && cfg.cipher == nil {
-		return c, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
-	}
-	for _, f := range encrypted {
+	for _, f := range sch.Encrypted() {
 		nonce := itemcrypt.Nonce(f.Attr)
 		c.encrypted[f.Attr] = &nonce
 	}
-	for _, attr := range cfg.unsigned {
-		f, inT := sch.Field(attr)
-		if (inT && f.Encrypted) || slices.Contains(c.keyAttrs, attr) || attr == cfg.version || attr == cfg.headerAttr {
-			return c, fmt.Errorf("attribute %q cannot be unsigned: key, version, header and encrypted attributes are always signed", attr)
-		}
+	for _, attr := range unsigned {
 		c.unsigned[attr] = true
 	}
 	for _, f := range sch.Fields {
-		if !c.unsigned[f.Attr] && f.Attr != c.headerAttr {
+		if !c.unsigned[f.Attr] {
 			c.signedT = append(c.signedT, f.Attr)
 		}
 	}
 	slices.Sort(c.signedT)
-	var err error
-	if cfg.cipher != nil {
-		if c.ring, err = newKeyring(cfg.cipher, table, cfg); err != nil {
-			return c, err
-		}
-	}
-	if cfg.legacy != nil {
-		if c.ring == nil {
-			return c, errors.New("WithLegacyKMS needs a Cipher for the new format: use WithCipher")
-		}
-		if c.legacy, err = cfg.legacy.prepare(encrypted); err != nil {
-			return c, err
-		}
-	}
-	return c, nil
+	return c
 }
 
-// isLegacy reports whether a stored item is in the article's format and the
-// Store reads that format.
+// isLegacy reports whether a stored item has no header and the Store reads
+// the legacy per-field KMS format.
 func (c *codec) isLegacy(item map[string]types.AttributeValue) bool {
 	_, hasHeader := item[c.headerAttr]
 	return c.legacy != nil && !hasHeader
 }
 
+// keyOf returns the key attributes of a stored item.
+func (c *codec) keyOf(item map[string]types.AttributeValue) map[string]types.AttributeValue {
+	km := make(map[string]types.AttributeValue, len(c.keyAttrs))
+	for _, name := range c.keyAttrs {
+		km[name] = item[name]
+	}
+	return km
+}
+
 func integrity(format string, args ...any) error {
-	return &OpError{Kind: ErrIntegrity, Err: fmt.Errorf(format, args...)}
+	return fmt.Errorf("%w: %s", ErrIntegrity, fmt.Sprintf(format, args...))
 }
 
 func (c *codec) info(item map[string]types.AttributeValue) ([]byte, error) {
@@ -99,7 +166,14 @@ func (c *codec) info(item map[string]types.AttributeValue) ([]byte, error) {
 		}
 		keys[i] = itemcrypt.KeyAttr{Name: name, Value: v}
 	}
-	return itemcrypt.Info(c.table, keys[:len(c.keyAttrs)])
+	return itemcrypt.Info(c.logical, keys[:len(c.keyAttrs)])
+}
+
+// derive derives the keys of one item write from a root key.
+func derive(root *keyring.Root, salt, info []byte) (*itemcrypt.Keys, error) {
+	keys, err := itemcrypt.Derive(root.Key(), salt, info)
+	runtime.KeepAlive(root) // its key material is zeroed once unreachable
+	return keys, err
 }
 
 // seal encrypts the item's encrypted attributes in place, signs it, and adds
@@ -108,7 +182,7 @@ func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) 
 	if c.ring == nil {
 		return nil
 	}
-	root, wrapped, err := c.ring.forWrite(ctx)
+	root, err := c.ring.ForWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("wrapping root key: %w", err)
 	}
@@ -116,7 +190,9 @@ func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) 
 	if _, err := rand.Read(salt[:]); err != nil {
 		return err
 	}
-	return c.sealWith(root, wrapped, salt[:], item)
+	err = c.sealWith(root.Key(), root.Wrapped(), salt[:], item)
+	runtime.KeepAlive(root) // its key material is zeroed once unreachable
+	return err
 }
 
 // sealWith is seal with the root key and salt given: the deterministic part,
@@ -138,7 +214,7 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 		}
 		sealed, err := keys.Seal(name, nonce, v)
 		if err != nil {
-			return fmt.Errorf("encrypting %q: %w", name, err)
+			return fmt.Errorf("attribute %q: %w", name, err)
 		}
 		item[name] = &types.AttributeValueMemberB{Value: sealed}
 	}
@@ -202,7 +278,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 		return nil
 	}
 	if c.isLegacy(item) {
-		return c.legacy.open(ctx, item, c.encrypted, skipDecrypt)
+		return c.legacy.open(ctx, item, c, skipDecrypt)
 	}
 	hv, ok := item[c.headerAttr].(*types.AttributeValueMemberB)
 	if !ok {
@@ -217,24 +293,24 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	}
 	h, err := header.Parse(hv.Value)
 	if err != nil {
-		return &OpError{Kind: ErrIntegrity, Err: err}
-	}
-	root, err := c.ring.forRead(ctx, h.Wrapped)
-	if err != nil {
-		return fmt.Errorf("unwrapping root key: %w", err)
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	info, err := c.info(item)
 	if err != nil {
-		return &OpError{Kind: ErrIntegrity, Err: err}
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	keys, err := itemcrypt.Derive(root, h.Salt, info)
+	root, err := c.ring.ForRead(ctx, h.Wrapped, keyring.Items)
+	if err != nil {
+		return fmt.Errorf("unwrapping root key: %w", err)
+	}
+	keys, err := derive(root, h.Salt, info)
 	if err != nil {
 		return err
 	}
 	defer keys.Release()
 	mac, err := c.sign(keys, header.Signed(hv.Value), item)
 	if err != nil {
-		return &OpError{Kind: ErrIntegrity, Err: err}
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	if !hmac.Equal(mac, h.MAC) {
 		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
@@ -250,7 +326,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 		}
 		plain, err := keys.Open(name, nonce, b.Value)
 		if err != nil {
-			return &OpError{Kind: ErrIntegrity, Err: err}
+			return fmt.Errorf("%w: %w", ErrIntegrity, err)
 		}
 		item[name] = plain
 	}

@@ -1,0 +1,341 @@
+// Package keyring makes, wraps, caches and unwraps the root keys of one
+// Store. It knows nothing of items: it hands out root keys for writing,
+// finds the root key of a wrapped one for reading, and keeps the Cipher (KMS)
+// from being called more than it must, by honest readers and writers as by
+// forgers.
+//
+// Writers share one current root key until it is MaxAge old or has served
+// MaxItems writes; then the next writer makes a new one while concurrent
+// writers wait for that single Cipher.Encrypt. Readers keep unwrapped roots
+// in an LRU keyed by the wrapped bytes, each entry valid for MaxAge; misses
+// for the same wrapped key share one Cipher.Decrypt. Wrapped keys that did
+// not unwrap are remembered for FailureTTL, and a limiter per Source bounds
+// both the concurrent Decrypt calls and how many may fail (see Limit).
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// KeySize is the length of a root key.
+const KeySize = 32
+
+// Cipher is the method set of dynacrypt.Cipher, which this package cannot
+// import.
+type Cipher interface {
+	Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error)
+	Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error)
+}
+
+// Source says where a wrapped key to unwrap came from. Each source has its
+// own limiter, so that API clients forging cursors cannot stop the reading
+// of items, nor the reverse.
+type Source int
+
+const (
+	Items   Source = iota // headers of stored items
+	Cursors               // page cursors, from API clients
+	numSources
+)
+
+// Config configures a Ring.
+type Config struct {
+	Cipher Cipher
+	// Context is the encryption context of every Encrypt and Decrypt.
+	Context  map[string]string
+	MaxAge   time.Duration // how long a root key writes, and stays cached for reading
+	MaxItems int           // writes per root key
+	// CacheSize bounds the unwrapped roots kept for reading, and the
+	// wrapped keys remembered as failed.
+	CacheSize int
+	// NoCache makes every write wrap a new root and every read unwrap.
+	NoCache bool
+	// Invalid reports whether a Decrypt error means the wrapped key is not
+	// authentic (forged, altered, under another key or context), as opposed
+	// to a failure of the moment (throttling, network, cancellation). Only
+	// invalid keys are remembered and count against the Limit.
+	Invalid func(error) bool
+	// FailureTTL is how long a wrapped key that did not unwrap is refused
+	// without another Decrypt.
+	FailureTTL time.Duration
+	Limit      Limit
+}
+
+// Ring makes, wraps, caches and unwraps root keys. It is safe for
+// concurrent use.
+type Ring struct {
+	cfg Config
+	now func() time.Time
+
+	mu      sync.Mutex
+	current *current
+	wraps   singleflight.Group
+	unwraps singleflight.Group
+	cache   *lru.Cache[string, cached]
+	failed  *lru.Cache[string, failure]
+	limits  [numSources]*limiter
+	// lastRead is the root key read last: items read together usually
+	// share one, and checking it first spares the map key conversion.
+	lastRead atomic.Pointer[cached]
+}
+
+// current is the root key writers use, and how much it has served.
+type current struct {
+	root    *Root
+	expires time.Time
+	uses    int
+}
+
+type cached struct {
+	root    *Root
+	expires time.Time
+}
+
+type failure struct {
+	err     error
+	expires time.Time
+}
+
+// New returns a Ring for cfg.
+func New(cfg Config) (*Ring, error) {
+	if cfg.Cipher == nil || cfg.Invalid == nil {
+		return nil, errors.New("keyring: Cipher and Invalid are required")
+	}
+	if cfg.MaxAge <= 0 || cfg.MaxItems <= 0 || cfg.CacheSize <= 0 || cfg.FailureTTL <= 0 {
+		return nil, errors.New("root key max age, max items, key cache size and failure TTL must be positive")
+	}
+	if err := cfg.Limit.check(); err != nil {
+		return nil, err
+	}
+	k := &Ring{cfg: cfg, now: time.Now}
+	var err error
+	if k.failed, err = lru.New[string, failure](cfg.CacheSize); err != nil {
+		return nil, err
+	}
+	if !cfg.NoCache {
+		if k.cache, err = lru.New[string, cached](cfg.CacheSize); err != nil {
+			return nil, err
+		}
+	}
+	for i := range k.limits {
+		k.limits[i] = newLimiter(cfg.Limit, k.clock)
+	}
+	return k, nil
+}
+
+func (k *Ring) clock() time.Time { return k.now() }
+
+// SetClock replaces the ring's clock, for tests.
+func (k *Ring) SetClock(now func() time.Time) { k.now = now }
+
+// ForWrite returns a root key for one item write.
+func (k *Ring) ForWrite(ctx context.Context) (*Root, error) {
+	if k.cfg.NoCache {
+		return k.newRoot(ctx)
+	}
+	for {
+		k.mu.Lock()
+		if c := k.usable(); c != nil {
+			c.uses++
+			k.mu.Unlock()
+			return c.root, nil
+		}
+		k.mu.Unlock()
+
+		// One caller makes the new root; the others wait for it, each
+		// under its own context.
+		ch := k.wraps.DoChan("", func() (any, error) {
+			// A flight that ended just before this one began may have
+			// made a root already.
+			k.mu.Lock()
+			fresh := k.usable() != nil
+			k.mu.Unlock()
+			if fresh {
+				return nil, nil
+			}
+			cctx, cancel := detach(ctx)
+			defer cancel()
+			r, err := k.newRoot(cctx)
+			if err != nil {
+				return nil, err
+			}
+			expires := k.now().Add(k.cfg.MaxAge)
+			k.mu.Lock()
+			k.current = &current{root: r, expires: expires}
+			k.mu.Unlock()
+			k.cache.Add(string(r.wrapped), cached{root: r, expires: expires})
+			return nil, nil
+		})
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, res.Err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// Loop to take a use of the new root; if other writers used it
+		// up meanwhile, the next round makes another.
+	}
+}
+
+// usable returns the current root if it may serve another write. k.mu must
+// be held.
+func (k *Ring) usable() *current {
+	if c := k.current; c != nil && c.uses < k.cfg.MaxItems && k.now().Before(c.expires) {
+		return c
+	}
+	return nil
+}
+
+// sharedCallTimeout bounds a Cipher call made on behalf of several callers.
+const sharedCallTimeout = 30 * time.Second
+
+// detach returns a context for a Cipher call that several callers wait on:
+// it keeps ctx's values but not its cancellation, since the caller that
+// started the call may leave while others still wait, and it is bounded so a
+// hung call cannot hold every later caller.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), sharedCallTimeout)
+}
+
+func (k *Ring) newRoot(ctx context.Context) (*Root, error) {
+	r := newRoot()
+	if _, err := rand.Read(r.material[:]); err != nil {
+		return nil, err
+	}
+	wrapped, err := call(func() ([]byte, error) { return k.cfg.Cipher.Encrypt(ctx, r.material[:], k.cfg.Context) })
+	if err != nil {
+		return nil, err
+	}
+	if len(wrapped) == 0 {
+		return nil, errors.New("cipher returned an empty ciphertext")
+	}
+	r.wrapped = wrapped
+	return r, nil
+}
+
+// ForRead returns the root key that wrapped unwraps to. src names where
+// wrapped came from, for the limiter.
+func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, error) {
+	if k.cfg.NoCache {
+		return k.unwrap(ctx, wrapped, src)
+	}
+	now := k.now()
+	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.root.wrapped, wrapped) && now.Before(last.expires) {
+		return last.root, nil
+	}
+	id := string(wrapped)
+	if c, ok := k.cached(id, now); ok {
+		k.lastRead.Store(&c)
+		return c.root, nil
+	}
+	if err := k.failedBefore(id, now); err != nil {
+		return nil, err
+	}
+	ch := k.unwraps.DoChan(id, func() (any, error) {
+		// A flight that ended between the cache miss above and this one
+		// has cached the root, or its failure, already.
+		if c, ok := k.cached(id, k.now()); ok {
+			return c.root, nil
+		}
+		if err := k.failedBefore(id, k.now()); err != nil {
+			return nil, err
+		}
+		cctx, cancel := detach(ctx)
+		defer cancel()
+		r, err := k.unwrap(cctx, wrapped, src)
+		if err != nil {
+			return nil, err
+		}
+		k.cache.Add(id, cached{root: r, expires: k.now().Add(k.cfg.MaxAge)})
+		return r, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Root), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// cached returns the root cached under id, if it has not expired by now.
+func (k *Ring) cached(id string, now time.Time) (cached, bool) {
+	c, ok := k.cache.Get(id)
+	return c, ok && now.Before(c.expires)
+}
+
+// failedBefore returns the error of an earlier unwrap of id that showed it
+// invalid, if that was less than FailureTTL ago.
+func (k *Ring) failedBefore(id string, now time.Time) error {
+	if f, ok := k.failed.Get(id); ok && now.Before(f.expires) {
+		return f.err
+	}
+	return nil
+}
+
+// unwrap calls Decrypt once the source's limiter allows it, and remembers
+// a wrapped key that proved invalid.
+func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, error) {
+	lim := k.limits[src]
+	if err := lim.acquire(ctx); err != nil {
+		return nil, err
+	}
+	plain, err := call(func() ([]byte, error) { return k.cfg.Cipher.Decrypt(ctx, wrapped, k.cfg.Context) })
+	if err == nil && len(plain) != KeySize {
+		clear(plain)
+		err = fmt.Errorf("cipher returned a root key of %d bytes, want %d", len(plain), KeySize)
+	}
+	invalid := err != nil && k.cfg.Invalid(err)
+	lim.release(invalid)
+	if err != nil {
+		if invalid {
+			k.failed.Add(string(wrapped), failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
+		}
+		return nil, err
+	}
+	r := newRoot()
+	copy(r.material[:], plain)
+	clear(plain)
+	r.wrapped = bytes.Clone(wrapped)
+	return r, nil
+}
+
+// call runs a Cipher call, turning a panic into an error: Cipher calls run
+// in goroutines of their own (singleflight), where a panic would end the
+// process beyond any recover of the caller.
+func call(f func() ([]byte, error)) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &PanicError{Value: p}
+		}
+	}()
+	return f()
+}
+
+// PanicError reports a Cipher call that panicked.
+type PanicError struct{ Value any }
+
+// Error describes the panic. It shows the panic value only if it is a
+// runtime error (such as an index out of range), whose text cannot hold
+// key material; any other value is named by its type.
+func (e *PanicError) Error() string {
+	if re, ok := e.Value.(runtime.Error); ok {
+		return "cipher panicked: " + re.Error()
+	}
+	return fmt.Sprintf("cipher panicked with a %T", e.Value)
+}
