@@ -1,10 +1,15 @@
 package schema
 
 import (
+	"crypto/x509"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 type Base struct {
@@ -66,4 +71,87 @@ func TestParse(t *testing.T) {
 			t.Errorf("Plain(%s) = %v", attr, !want)
 		}
 	}
+}
+
+type (
+	Address struct {
+		Street string `dynamodbav:"street"`
+		Zip    string `json:"encrypted_zip" note:"not encrypted"`
+	}
+	Node struct {
+		Kids []Node
+	}
+	RecList []RecList
+	RecMap  map[string]RecMap
+	RecPtr  *RecPtr
+	opaque  struct {
+		Inner string
+		raw   []byte
+	}
+	unexportedBase struct {
+		Token string `dynamodbav:"token" encrypt:"kms"`
+	}
+	Legit struct {
+		Base
+		unexportedBase
+		ID       string                      `dynamodbav:"id"`
+		Secret   string                      `dynamodbav:"secret" encrypt:"kms"`
+		Home     Address                     `dynamodbav:"home"`
+		Sealed   Address                     `dynamodbav:"sealed" encrypt:"kms"`
+		Work     *Address                    `dynamodbav:"work"`
+		Past     []Address                   `dynamodbav:"past"`
+		ByName   map[string]Address          `dynamodbav:"by_name"`
+		ByPtr    map[string]*Address         `dynamodbav:"by_ptr"`
+		Tree     Node                        `dynamodbav:"tree"`
+		List     RecList                     `dynamodbav:"list"`
+		Map      RecMap                      `dynamodbav:"map"`
+		Ptr      RecPtr                      `dynamodbav:"-"`
+		At       time.Time                   `dynamodbav:"at"`
+		AtPtr    *time.Time                  `dynamodbav:"at_ptr"`
+		Unix     attributevalue.UnixTime     `dynamodbav:"unix"`
+		Custom   Wrapper                     `dynamodbav:"custom"`
+		Opaque   opaque                      `dynamodbav:"opaque"`
+		Any      any                         `dynamodbav:"any"`
+		Versions map[string]map[string][]int `dynamodbav:"versions"`
+		NoTag    string                      `json:"encrypted" yaml:"kms" doc:"not encrypted"`
+		Script   string                      `description:"a script" javascript:"x"`
+		client   *http.Client
+		cert     *x509.Certificate
+	}
+	// Wrapper has its own marshaller and no tags inside.
+	Wrapper struct {
+		in opaque
+	}
+)
+
+func (Wrapper) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	return &types.AttributeValueMemberS{Value: "x"}, nil
+}
+
+func TestParseAccepts(t *testing.T) {
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[Item](),
+		reflect.TypeFor[Legit](),
+		reflect.TypeFor[Node](),
+		reflect.TypeFor[Address](),
+	} {
+		if _, err := Parse(typ); err != nil {
+			t.Errorf("%v: %v", typ, err)
+		}
+	}
+	s, err := Parse(reflect.TypeFor[Legit]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc []string
+	for _, f := range s.Encrypted() {
+		enc = append(enc, f.Path)
+	}
+	if got := strings.Join(enc, " "); got != "Legit.unexportedBase.Token Legit.Secret Legit.Sealed" {
+		t.Errorf("encrypted: %s", got)
+	}
+	_ = Legit{}.client
+	_ = Legit{}.cert
+	_ = Wrapper{}.in
+	_ = opaque{}.raw
 }
