@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
@@ -100,6 +101,7 @@ func TestNewRejects(t *testing.T) {
 		{"not a struct", newErr[string](pk), []string{"struct"}},
 		{"channel field", newErr[Chan](pk), []string{"Chan.C", "chan int"}},
 		{"nested func", newErr[NestedFunc](pk), []string{"NestedFunc.M", "func()"}},
+		{"marshals itself", newErr[selfMarshaler](pk, c), []string{"selfMarshaler", "Marshaler"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {
@@ -113,6 +115,13 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 }
+
+// selfMarshaler marshals itself, so a Store of it could not see its fields.
+type selfMarshaler struct {
+	ID string `dynamodbav:"id"`
+}
+
+func (*selfMarshaler) UnmarshalDynamoDBAttributeValue(types.AttributeValue) error { return nil }
 
 func TestNewAccepts(t *testing.T) {
 	type Embedded struct {

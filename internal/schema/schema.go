@@ -42,6 +42,14 @@ func Parse(t reflect.Type) (*Schema, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%v is a %v, want a struct", t, t.Kind())
 	}
+	// attributevalue hands a type that marshals itself to its method, so
+	// the attributes, keys and encrypted fields read here would not be
+	// what is stored.
+	for _, it := range []reflect.Type{marshalerType, unmarshalerType} {
+		if t.Implements(it) || reflect.PointerTo(t).Implements(it) {
+			return nil, fmt.Errorf("%v implements %v, so its fields would not be stored as the attributes dynacrypt keys, versions, encrypts and signs; use an item type without that method", t, it)
+		}
+	}
 	s := &Schema{Type: t, byAttr: map[string]int{}}
 	if err := s.walk(t, nil, t.Name()); err != nil {
 		return nil, err
@@ -157,8 +165,9 @@ func (f *Field) hasOpt(opt string) bool {
 }
 
 var (
-	marshalerType = reflect.TypeFor[attributevalue.Marshaler]()
-	timeType      = reflect.TypeFor[time.Time]()
+	marshalerType   = reflect.TypeFor[attributevalue.Marshaler]()
+	unmarshalerType = reflect.TypeFor[attributevalue.Unmarshaler]()
+	timeType        = reflect.TypeFor[time.Time]()
 )
 
 // KeyType returns the DynamoDB scalar type ("S", "N" or "B") the field

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -70,6 +71,54 @@ func TestParse(t *testing.T) {
 		if f, _ := s.Field(attr); f.Plain() != want {
 			t.Errorf("Plain(%s) = %v", attr, !want)
 		}
+	}
+}
+
+// Types for TestParseRejects and TestParseAccepts. Their names appear in the
+// paths the errors name.
+type (
+	ValueMarshaler   struct{ ID string }
+	PointerUnmarshal struct{ ID string }
+	PromotedMarshal  struct {
+		ValueMarshaler
+		Secret string `encrypt:"kms"`
+	}
+)
+
+func (ValueMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	return &types.AttributeValueMemberS{Value: "x"}, nil
+}
+func (*PointerUnmarshal) UnmarshalDynamoDBAttributeValue(types.AttributeValue) error { return nil }
+
+func TestParseRejects(t *testing.T) {
+	for _, tc := range []struct {
+		typ  reflect.Type
+		want []string // substrings of the message
+	}{
+		// 2. T marshalling itself.
+		{reflect.TypeFor[ValueMarshaler](), []string{"ValueMarshaler", "Marshaler"}},
+		{reflect.TypeFor[PointerUnmarshal](), []string{"PointerUnmarshal", "Unmarshaler"}},
+		{reflect.TypeFor[PromotedMarshal](), []string{"PromotedMarshal", "Marshaler"}},
+	} {
+		name := tc.typ.Name()
+		if name == "" {
+			name = tc.typ.String()
+		}
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(tc.typ)
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			if !utf8.ValidString(msg) || strings.Contains(msg, `\xff`) || strings.HasPrefix(msg, "dynacrypt:") {
+				t.Errorf("error %q: invalid UTF-8, the bad bytes or a prefix", msg)
+			}
+		})
 	}
 }
 
