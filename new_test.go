@@ -71,6 +71,30 @@ func TestNewRejects(t *testing.T) {
 		ID string `dynamodbav:"id"`
 		M  map[string][]func()
 	}
+	type Profile struct {
+		Email string `dynamodbav:"email" encrypt:"kms"`
+	}
+	type User struct {
+		ID      string  `dynamodbav:"id"`
+		Profile Profile `dynamodbav:"profile"`
+	}
+	type Card struct {
+		Number string `dynamodbav:"number" encrypt:"kms"`
+	}
+	type Wallet struct {
+		ID    string          `dynamodbav:"id"`
+		Cards []Card          `dynamodbav:"cards"`
+		ByID  map[string]Card `dynamodbav:"by_id"`
+	}
+	type Vault struct {
+		ID   string           `dynamodbav:"id"`
+		ByID map[string]*Card `dynamodbav:"by_id"`
+	}
+	type Self struct {
+		ID     string `dynamodbav:"id"`
+		Secret string `dynamodbav:"secret" encrypt:"kms"`
+		Parent *Self  `dynamodbav:"parent"`
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
 	for _, tc := range []struct {
@@ -101,6 +125,10 @@ func TestNewRejects(t *testing.T) {
 		{"not a struct", newErr[string](pk), []string{"struct"}},
 		{"channel field", newErr[Chan](pk), []string{"Chan.C", "chan int"}},
 		{"nested func", newErr[NestedFunc](pk), []string{"NestedFunc.M", "func()"}},
+		{"encrypt tag in a nested struct", newErr[User](pk, c), []string{"User.Profile.Email", `encrypt:"kms"`, "not applied", "User.Profile"}},
+		{"encrypt tag in slice elements", newErr[Wallet](pk, c), []string{"Wallet.Cards[].Number", "not applied"}},
+		{"encrypt tag in map values", newErr[Vault](pk, c), []string{"Vault.ByID[].Number", "not applied"}},
+		{"encrypt tag in a nested self", newErr[Self](pk, c), []string{"Self.Parent.Secret", "not applied"}},
 		{"marshals itself", newErr[selfMarshaler](pk, c), []string{"selfMarshaler", "Marshaler"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +155,11 @@ func TestNewAccepts(t *testing.T) {
 	type Embedded struct {
 		Created time.Time `dynamodbav:"created"`
 	}
+	type Tree struct {
+		Name  string
+		Left  *Tree
+		Right []Tree
+	}
 	type Rich struct {
 		Embedded
 		Tenant  string    `dynamodbav:"tenant"`
@@ -136,7 +169,7 @@ func TestNewAccepts(t *testing.T) {
 		When    time.Time `dynamodbav:"when,unixtime"`
 		Ignored string    `dynamodbav:"-"`
 		Skipped chan int  `dynamodbav:"-"`
-		Self    *Rich     `dynamodbav:"self"`
+		Self    *Tree     `dynamodbav:"self"`
 		Any     any       `dynamodbav:"any"`
 		private string
 	}

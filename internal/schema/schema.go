@@ -37,7 +37,14 @@ type Schema struct {
 	byAttr map[string]int
 }
 
-// Parse reads the struct type t.
+// Parse reads the struct type t. Besides recording its attributes, it
+// refuses what would store a secret in plaintext without a word: an encrypt
+// tag anywhere but on a top-level field, and a t that marshals itself.
+//
+// Errors name Go fields by path, as a selector expression reaches them, with
+// "[]" for an element of a slice, array or map, and "[key]" for a map's key;
+// pointers are followed silently, as selectors follow them. For example:
+// User.Profile.Email, User.Cards[].Number, User.ByID[].Secret.
 func Parse(t reflect.Type) (*Schema, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%v is a %v, want a struct", t, t.Kind())
@@ -51,13 +58,13 @@ func Parse(t reflect.Type) (*Schema, error) {
 		}
 	}
 	s := &Schema{Type: t, byAttr: map[string]int{}}
-	if err := s.walk(t, nil, t.Name()); err != nil {
+	if err := s.walk(t, nil, t.Name(), inner{seen: map[reflect.Type]bool{}}); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Schema) walk(t reflect.Type, index []int, path string) error {
+func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		fpath := path + "." + sf.Name
@@ -70,6 +77,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 		if name == "-" {
 			if hasEnc {
 				return fmt.Errorf("%s: tagged %s but not stored (dynamodbav:\"-\")", fpath, EncryptTag)
+			}
+			if err := in.walk(sf.Type, fpath, fpath, false); err != nil {
+				return err
 			}
 			continue
 		}
@@ -90,7 +100,7 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 					// embedded pointer, so neither do we.
 					return fmt.Errorf("%s: embedded struct pointers are not supported; embed the struct by value", fpath)
 				}
-				if err := s.walk(et, idx, fpath); err != nil {
+				if err := s.walk(et, idx, fpath, in); err != nil {
 					return err
 				}
 				continue
@@ -99,6 +109,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 		if !sf.IsExported() {
 			if hasEnc {
 				return fmt.Errorf("%s: tagged %s but unexported, so never stored", fpath, EncryptTag)
+			}
+			if err := in.walk(ft, fpath, fpath, false); err != nil {
+				return err
 			}
 			continue
 		}
@@ -120,6 +133,54 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 			Encrypted: hasEnc,
 			tagOpts:   strings.Split(opts, ","),
 		})
+		if err := in.walk(ft, fpath, fpath, hasEnc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inner walks the types inside one top-level field: fields of nested
+// structs, of slice, array and map elements and map keys, below pointers,
+// also unexported or unstored ones, and below a custom marshaller. dynacrypt
+// encrypts a top-level attribute whole or not at all, so an encrypt tag in
+// there is never applied; Parse refuses it rather than leave the value in
+// plaintext. seen is shared by all of T's fields so that each type is walked
+// once and recursive types end; T itself is not in it, so a T nested in its
+// own field is walked as the nested value it is.
+type inner struct {
+	seen map[reflect.Type]bool
+}
+
+// walk checks type t, found at path inside the top-level field top.
+func (in inner) walk(t reflect.Type, path, top string, topEncrypted bool) error {
+	if in.seen[t] {
+		return nil
+	}
+	in.seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer:
+		return in.walk(t.Elem(), path, top, topEncrypted)
+	case reflect.Slice, reflect.Array:
+		return in.walk(t.Elem(), path+"[]", top, topEncrypted)
+	case reflect.Map:
+		if err := in.walk(t.Key(), path+"[key]", top, topEncrypted); err != nil {
+			return err
+		}
+		return in.walk(t.Elem(), path+"[]", top, topEncrypted)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			fpath := path + "." + sf.Name
+			if _, ok := sf.Tag.Lookup(EncryptTag); ok && topEncrypted {
+				return fmt.Errorf("%s: %s tag not applied: the field is inside %s, which is already encrypted whole; remove this tag", fpath, EncryptTag, top)
+			} else if ok {
+				return fmt.Errorf("%s: %s tag not applied: only top-level fields are encrypted, never a field inside one; tag %s %s:%q instead to encrypt it whole", fpath, EncryptTag, top, EncryptTag, EncryptKMS)
+			}
+			if err := in.walk(sf.Type, fpath, top, topEncrypted); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

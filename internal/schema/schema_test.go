@@ -77,6 +77,93 @@ func TestParse(t *testing.T) {
 // Types for TestParseRejects and TestParseAccepts. Their names appear in the
 // paths the errors name.
 type (
+	Profile struct {
+		Email string `dynamodbav:"email" encrypt:"kms"`
+	}
+	NestedField struct {
+		ID      string
+		Profile Profile `dynamodbav:"profile"`
+	}
+	NestedPointer struct {
+		ID      string
+		Profile *Profile
+	}
+	NamedEmbed struct {
+		ID      string
+		Profile `dynamodbav:"profile"`
+	}
+	Card struct {
+		Number string `encrypt:"kms"`
+	}
+	SliceElem struct {
+		Cards []Card
+	}
+	ArrayElem struct {
+		Cards [2]*Card
+	}
+	MapValue struct {
+		ByID map[string]*Card
+	}
+	MapKey struct {
+		ByCard map[Card]string
+	}
+	Deep struct {
+		A struct {
+			B []map[string][]struct {
+				C string `encrypt:"kms"`
+			}
+		}
+	}
+	BelowEncrypted struct {
+		Profile Profile `encrypt:"kms"`
+	}
+	hiddenSecret struct {
+		secret string `encrypt:"kms"`
+	}
+	UnexportedNested struct {
+		H hiddenSecret
+	}
+	UnexportedTop struct {
+		p Profile
+	}
+	SkippedTop struct {
+		Skip Profile `dynamodbav:"-"`
+	}
+	Wrapped struct {
+		Secret string `encrypt:"kms"`
+	}
+	InsideMarshaler struct {
+		W Wrapped
+	}
+	SelfNested struct {
+		ID     string
+		Secret string `encrypt:"kms"`
+		Kids   []SelfNested
+	}
+	SelfPointer struct {
+		Secret string `encrypt:"kms"`
+		Parent *SelfPointer
+	}
+	EmbeddedBase struct {
+		Secret string `encrypt:"kms"`
+		Nested Profile
+	}
+	InlinedThenNested struct {
+		EmbeddedBase
+	}
+	InlinedAgain struct {
+		Secret string `encrypt:"kms"`
+	}
+	InlinedReachedAgain struct {
+		InlinedAgain
+		Prev *InlinedAgain
+	}
+	NestedWrongValue struct {
+		P struct {
+			X string `encrypt:"aes"`
+		}
+	}
+
 	ValueMarshaler   struct{ ID string }
 	PointerUnmarshal struct{ ID string }
 	PromotedMarshal  struct {
@@ -89,12 +176,36 @@ func (ValueMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, err
 	return &types.AttributeValueMemberS{Value: "x"}, nil
 }
 func (*PointerUnmarshal) UnmarshalDynamoDBAttributeValue(types.AttributeValue) error { return nil }
+func (*Wrapped) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	return &types.AttributeValueMemberS{Value: "x"}, nil
+}
 
 func TestParseRejects(t *testing.T) {
+	const notApplied = "not applied"
 	for _, tc := range []struct {
 		typ  reflect.Type
 		want []string // substrings of the message
 	}{
+		// 1. encrypt tags Parse would not apply.
+		{reflect.TypeFor[NestedField](), []string{"NestedField.Profile.Email", notApplied, "tag NestedField.Profile " + `encrypt:"kms"`}},
+		{reflect.TypeFor[NestedPointer](), []string{"NestedPointer.Profile.Email", notApplied, "NestedPointer.Profile "}},
+		{reflect.TypeFor[NamedEmbed](), []string{"NamedEmbed.Profile.Email", notApplied}},
+		{reflect.TypeFor[SliceElem](), []string{"SliceElem.Cards[].Number", notApplied, "SliceElem.Cards "}},
+		{reflect.TypeFor[ArrayElem](), []string{"ArrayElem.Cards[].Number", notApplied}},
+		{reflect.TypeFor[MapValue](), []string{"MapValue.ByID[].Number", notApplied}},
+		{reflect.TypeFor[MapKey](), []string{"MapKey.ByCard[key].Number", notApplied}},
+		{reflect.TypeFor[Deep](), []string{"Deep.A.B[][][].C", notApplied, "Deep.A "}},
+		{reflect.TypeFor[BelowEncrypted](), []string{"BelowEncrypted.Profile.Email", "already encrypted whole", "remove"}},
+		{reflect.TypeFor[UnexportedNested](), []string{"UnexportedNested.H.secret", notApplied}},
+		{reflect.TypeFor[UnexportedTop](), []string{"UnexportedTop.p.Email", notApplied}},
+		{reflect.TypeFor[SkippedTop](), []string{"SkippedTop.Skip.Email", notApplied}},
+		{reflect.TypeFor[InsideMarshaler](), []string{"InsideMarshaler.W.Secret", notApplied}},
+		{reflect.TypeFor[SelfNested](), []string{"SelfNested.Kids[].Secret", notApplied}},
+		{reflect.TypeFor[SelfPointer](), []string{"SelfPointer.Parent.Secret", notApplied}},
+		{reflect.TypeFor[InlinedThenNested](), []string{"InlinedThenNested.EmbeddedBase.Nested.Email", notApplied, "InlinedThenNested.EmbeddedBase.Nested "}},
+		{reflect.TypeFor[InlinedReachedAgain](), []string{"InlinedReachedAgain.Prev.Secret", notApplied}},
+		{reflect.TypeFor[NestedWrongValue](), []string{"NestedWrongValue.P.X", notApplied}},
+
 		// 2. T marshalling itself.
 		{reflect.TypeFor[ValueMarshaler](), []string{"ValueMarshaler", "Marshaler"}},
 		{reflect.TypeFor[PointerUnmarshal](), []string{"PointerUnmarshal", "Unmarshaler"}},
@@ -203,4 +314,6 @@ func TestParseAccepts(t *testing.T) {
 	_ = Legit{}.cert
 	_ = Wrapper{}.in
 	_ = opaque{}.raw
+	_ = hiddenSecret{}.secret
+	_ = UnexportedTop{}.p
 }
