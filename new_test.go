@@ -95,6 +95,16 @@ func TestNewRejects(t *testing.T) {
 		Secret string `dynamodbav:"secret" encrypt:"kms"`
 		Parent *Self  `dynamodbav:"parent"`
 	}
+	type Misspelled struct {
+		ID     string `dynamodbav:"id"`
+		Secret string `dynamodbav:"secret" encrypted:"kms"`
+	}
+	type MisspelledNested struct {
+		ID      string `dynamodbav:"id"`
+		Profile struct {
+			Email string `dynamodbav:"email" Encrypt:"kms"`
+		} `dynamodbav:"profile"`
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
 	for _, tc := range []struct {
@@ -130,6 +140,8 @@ func TestNewRejects(t *testing.T) {
 		{"encrypt tag in map values", newErr[Vault](pk, c), []string{"Vault.ByID[].Number", "not applied"}},
 		{"encrypt tag in a nested self", newErr[Self](pk, c), []string{"Self.Parent.Secret", "not applied"}},
 		{"marshals itself", newErr[selfMarshaler](pk, c), []string{"selfMarshaler", "Marshaler"}},
+		{"misspelled encrypt key", newErr[Misspelled](pk, c), []string{"Misspelled.Secret", `"encrypted"`, `encrypt:"kms"`}},
+		{"misspelled nested key", newErr[MisspelledNested](pk, c), []string{"MisspelledNested.Profile.Email", `"Encrypt"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {

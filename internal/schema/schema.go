@@ -39,7 +39,8 @@ type Schema struct {
 
 // Parse reads the struct type t. Besides recording its attributes, it
 // refuses what would store a secret in plaintext without a word: an encrypt
-// tag anywhere but on a top-level field, and a t that marshals itself.
+// tag anywhere but on a top-level field, a misspelled encrypt tag key, a t
+// that marshals itself.
 //
 // Errors name Go fields by path, as a selector expression reaches them, with
 // "[]" for an element of a slice, array or map, and "[key]" for a map's key;
@@ -68,6 +69,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error 
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		fpath := path + "." + sf.Name
+		if err := checkTag(sf.Tag, fpath); err != nil {
+			return err
+		}
 		tag := sf.Tag.Get("dynamodbav")
 		name, opts, _ := strings.Cut(tag, ",")
 		enc, hasEnc := sf.Tag.Lookup(EncryptTag)
@@ -172,6 +176,9 @@ func (in inner) walk(t reflect.Type, path, top string, topEncrypted bool) error 
 		for i := 0; i < t.NumField(); i++ {
 			sf := t.Field(i)
 			fpath := path + "." + sf.Name
+			if err := checkTag(sf.Tag, fpath); err != nil {
+				return err
+			}
 			if _, ok := sf.Tag.Lookup(EncryptTag); ok && topEncrypted {
 				return fmt.Errorf("%s: %s tag not applied: the field is inside %s, which is already encrypted whole; remove this tag", fpath, EncryptTag, top)
 			} else if ok {
@@ -298,6 +305,66 @@ func checkMarshalable(t reflect.Type, seen map[reflect.Type]bool) error {
 		}
 	}
 	return nil
+}
+
+// checkTag refuses a struct tag that looks meant to encrypt the field but
+// that Lookup(EncryptTag) does not find, so that a typo cannot store a
+// secret in plaintext: a key other than EncryptTag containing "crypt"
+// (encrypted, Encrypt, encryption, decrypt) or named "kms" in any case, an
+// encrypt value Lookup cannot unquote, and a tag malformed before a word like
+// these, where Lookup stops reading.
+func checkTag(tag reflect.StructTag, path string) error {
+	keys, rest := tagKeys(tag)
+	for _, k := range keys {
+		if k == EncryptTag {
+			if _, ok := tag.Lookup(EncryptTag); !ok {
+				return fmt.Errorf("%s: malformed %s tag value, so the field would not be encrypted; write %s:%q", path, EncryptTag, EncryptTag, EncryptKMS)
+			}
+			continue
+		}
+		if l := strings.ToLower(k); strings.Contains(l, "crypt") || l == "kms" {
+			return fmt.Errorf("%s: struct tag key %q is not %q, so the field would not be encrypted; write %s:%q", path, k, EncryptTag, EncryptTag, EncryptKMS)
+		}
+	}
+	if l := strings.ToLower(rest); strings.Contains(l, "crypt") || strings.Contains(l, "kms") {
+		return fmt.Errorf("%s: malformed struct tag from %q on, which reflect does not read, so the field would not be encrypted; write %s:%q (key:\"value\" pairs, separated by spaces)", path, rest, EncryptTag, EncryptKMS)
+	}
+	return nil
+}
+
+// tagKeys returns the keys of tag in the conventional format, key:"value"
+// pairs separated by spaces, scanning as reflect.StructTag.Lookup does. A
+// syntax error ends the scan, as it ends Lookup's; rest is the unread text
+// from there (empty if tag is well-formed). Values are not unquoted.
+func tagKeys(tag reflect.StructTag) (keys []string, rest string) {
+	for {
+		tag = reflect.StructTag(strings.TrimLeft(string(tag), " "))
+		if tag == "" {
+			return keys, ""
+		}
+		// The key runs to the colon; a space, a quote or a control
+		// character is a syntax error.
+		i := 0
+		for i < len(tag) && tag[i] > ' ' && tag[i] != ':' && tag[i] != '"' && tag[i] != 0x7f {
+			i++
+		}
+		if i == 0 || i+1 >= len(tag) || tag[i] != ':' || tag[i+1] != '"' {
+			return keys, string(tag)
+		}
+		// The quoted value runs to the first quote not escaped.
+		j := i + 2
+		for j < len(tag) && tag[j] != '"' {
+			if tag[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(tag) {
+			return keys, string(tag)
+		}
+		keys = append(keys, string(tag[:i]))
+		tag = tag[j+1:]
+	}
 }
 
 func isNumber(k reflect.Kind) bool {

@@ -170,6 +170,33 @@ type (
 		ValueMarshaler
 		Secret string `encrypt:"kms"`
 	}
+
+	Encrypted struct {
+		Secret string `encrypted:"kms"`
+	}
+	CapitalEncrypt struct {
+		Secret string `Encrypt:"kms"`
+	}
+	Encryption struct {
+		Secret string `encryption:"kms"`
+	}
+	KMSKey struct {
+		Secret string `KMS:"true"`
+	}
+	Crypt struct {
+		Secret string `dynamodbav:"secret" json:"secret" crypt:"kms"`
+	}
+	MisspelledNested struct {
+		P struct {
+			Secret string `dynamodbav:"s" Encrypted:"kms"`
+		}
+	}
+	MisspelledEmbedded struct {
+		MisspelledBase
+	}
+	MisspelledBase struct {
+		Secret string `decrypt:"kms"`
+	}
 )
 
 func (ValueMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
@@ -178,6 +205,11 @@ func (ValueMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, err
 func (*PointerUnmarshal) UnmarshalDynamoDBAttributeValue(types.AttributeValue) error { return nil }
 func (*Wrapped) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
 	return &types.AttributeValueMemberS{Value: "x"}, nil
+}
+
+// malformed returns a struct type with one field, Secret, tagged tag.
+func malformed(tag string) reflect.Type {
+	return reflect.StructOf([]reflect.StructField{{Name: "Secret", Type: reflect.TypeFor[string](), Tag: reflect.StructTag(tag)}})
 }
 
 func TestParseRejects(t *testing.T) {
@@ -210,6 +242,20 @@ func TestParseRejects(t *testing.T) {
 		{reflect.TypeFor[ValueMarshaler](), []string{"ValueMarshaler", "Marshaler"}},
 		{reflect.TypeFor[PointerUnmarshal](), []string{"PointerUnmarshal", "Unmarshaler"}},
 		{reflect.TypeFor[PromotedMarshal](), []string{"PromotedMarshal", "Marshaler"}},
+
+		// 3. Misspelled encrypt tag keys, and malformed tags hiding one.
+		{reflect.TypeFor[Encrypted](), []string{"Encrypted.Secret", `"encrypted"`, `encrypt:"kms"`}},
+		{reflect.TypeFor[CapitalEncrypt](), []string{"CapitalEncrypt.Secret", `"Encrypt"`}},
+		{reflect.TypeFor[Encryption](), []string{"Encryption.Secret", `"encryption"`}},
+		{reflect.TypeFor[KMSKey](), []string{"KMSKey.Secret", `"KMS"`}},
+		{reflect.TypeFor[Crypt](), []string{"Crypt.Secret", `"crypt"`}},
+		{reflect.TypeFor[MisspelledNested](), []string{"MisspelledNested.P.Secret", `"Encrypted"`}},
+		{reflect.TypeFor[MisspelledEmbedded](), []string{"MisspelledEmbedded.MisspelledBase.Secret", `"decrypt"`}},
+		// Built by StructOf because go vet refuses such tags in source.
+		{malformed(`encrypt: "kms"`), []string{".Secret", "malformed"}},
+		{malformed(`dynamodbav:"s" encrypt:kms`), []string{".Secret", "malformed"}},
+		{malformed(`dynamodbav:"s" Encrypt:'kms'`), []string{".Secret", "malformed"}},
+		{malformed(`encrypt:"km\s"`), []string{".Secret", "malformed"}},
 	} {
 		name := tc.typ.Name()
 		if name == "" {
@@ -316,4 +362,42 @@ func TestParseAccepts(t *testing.T) {
 	_ = opaque{}.raw
 	_ = hiddenSecret{}.secret
 	_ = UnexportedTop{}.p
+}
+
+func TestTagKeys(t *testing.T) {
+	for _, tc := range []struct {
+		tag  reflect.StructTag
+		keys string // space-separated
+		rest string
+	}{
+		{``, "", ""},
+		{`a:"1"`, "a", ""},
+		{`a:"1" b:"2"`, "a b", ""},
+		{`  a:"1"   b:"x y"  `, "a b", ""},
+		{`a:"1"b:"2"`, "a b", ""},
+		{`a:"say \"hi\"" b:""`, "a b", ""},
+		{`a:"\q" b:"2"`, "a b", ""}, // values are not unquoted here
+		{`dynamodbav:"x,omitempty" Encrypt:"kms"`, "dynamodbav Encrypt", ""},
+		{`ключ:"v"`, "ключ", ""},
+		{`a: "1"`, "", `a: "1"`},
+		{`a:"1" b:2`, "a", `b:2`},
+		{`a:"1" b:'2'`, "a", `b:'2'`},
+		{`a:"unterminated`, "", `a:"unterminated`},
+		{`a:"1" :"2"`, "a", `:"2"`},
+		{`a"b:"c"`, "", `a"b:"c"`},
+		{"a:\"1\"\tb:\"2\"", "a", "\tb:\"2\""},
+		{`a:"1" b`, "a", `b`},
+		{`a`, "", `a`},
+	} {
+		keys, rest := tagKeys(tc.tag)
+		if got := strings.Join(keys, " "); got != tc.keys || rest != tc.rest {
+			t.Errorf("tagKeys(%q) = %q, %q; want %q, %q", tc.tag, got, rest, tc.keys, tc.rest)
+		}
+		// Every key found must be one reflect finds too.
+		for _, k := range keys {
+			if _, ok := tc.tag.Lookup(k); !ok && !strings.Contains(string(tc.tag), `\q`) {
+				t.Errorf("tagKeys(%q): key %q is not one Lookup finds", tc.tag, k)
+			}
+		}
+	}
 }
