@@ -105,6 +105,11 @@ func TestNewRejects(t *testing.T) {
 			Email string `dynamodbav:"email" Encrypt:"kms"`
 		} `dynamodbav:"profile"`
 	}
+	type Twins struct {
+		ID       string `dynamodbav:"id"`
+		Username string `dynamodbav:"username"`
+		Other    string `dynamodbav:"Username"`
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
 	for _, tc := range []struct {
@@ -142,6 +147,7 @@ func TestNewRejects(t *testing.T) {
 		{"marshals itself", newErr[selfMarshaler](pk, c), []string{"selfMarshaler", "Marshaler"}},
 		{"misspelled encrypt key", newErr[Misspelled](pk, c), []string{"Misspelled.Secret", `"encrypted"`, `encrypt:"kms"`}},
 		{"misspelled nested key", newErr[MisspelledNested](pk, c), []string{"MisspelledNested.Profile.Email", `"Encrypt"`}},
+		{"case-folded twins", newErr[Twins](pk, c), []string{"Twins.Other", "Twins.Username", `"Username"`, `"username"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {

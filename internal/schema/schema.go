@@ -40,7 +40,7 @@ type Schema struct {
 // Parse reads the struct type t. Besides recording its attributes, it
 // refuses what would store a secret in plaintext without a word: an encrypt
 // tag anywhere but on a top-level field, a misspelled encrypt tag key, a t
-// that marshals itself.
+// that marshals itself; and attribute names attributevalue would confuse.
 //
 // Errors name Go fields by path, as a selector expression reaches them, with
 // "[]" for an element of a slice, array or map, and "[key]" for a map's key;
@@ -128,6 +128,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error 
 		if j, dup := s.byAttr[name]; dup {
 			return fmt.Errorf("%s: attribute name %q is also used by %s", fpath, name, s.Fields[j].Path)
 		}
+		if f, twin := s.FieldFold(name); twin {
+			return fmt.Errorf("%s: attribute name %q differs only in case from %q (%s), and attributevalue matches names regardless of case when reading; rename one", fpath, name, f.Attr, f.Path)
+		}
 		s.byAttr[name] = len(s.Fields)
 		s.Fields = append(s.Fields, Field{
 			Attr:      name,
@@ -199,6 +202,23 @@ func (s *Schema) Field(attr string) (*Field, bool) {
 		return nil, false
 	}
 	return &s.Fields[i], true
+}
+
+// FieldFold returns the field whose attribute name equals attr under
+// strings.EqualFold, preferring an exact match. attributevalue's Unmarshal
+// fills a field from an attribute whose name differs from the field's only
+// in case (cachedFields.FieldByName in its field_cache.go), so an attribute
+// FieldFold finds lands in that field when read, whatever its case.
+func (s *Schema) FieldFold(attr string) (*Field, bool) {
+	if f, ok := s.Field(attr); ok {
+		return f, true
+	}
+	for i := range s.Fields {
+		if strings.EqualFold(s.Fields[i].Attr, attr) {
+			return &s.Fields[i], true
+		}
+	}
+	return nil, false
 }
 
 // Encrypted returns the fields tagged for encryption.

@@ -197,6 +197,22 @@ type (
 	MisspelledBase struct {
 		Secret string `decrypt:"kms"`
 	}
+
+	Twins struct {
+		A string `dynamodbav:"username"`
+		B string `dynamodbav:"Username"`
+	}
+	TwinBase struct {
+		Name string
+	}
+	EmbeddedTwins struct {
+		TwinBase
+		Other string `dynamodbav:"NAME"`
+	}
+	KelvinTwins struct {
+		A string `dynamodbav:"k"`
+		B string `dynamodbav:"\u212a"`
+	}
 )
 
 func (ValueMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
@@ -256,6 +272,11 @@ func TestParseRejects(t *testing.T) {
 		{malformed(`dynamodbav:"s" encrypt:kms`), []string{".Secret", "malformed"}},
 		{malformed(`dynamodbav:"s" Encrypt:'kms'`), []string{".Secret", "malformed"}},
 		{malformed(`encrypt:"km\s"`), []string{".Secret", "malformed"}},
+
+		// 4. Attribute names attributevalue would confuse when reading.
+		{reflect.TypeFor[Twins](), []string{"Twins.B", `"Username"`, `"username"`, "Twins.A", "case"}},
+		{reflect.TypeFor[EmbeddedTwins](), []string{"EmbeddedTwins.Other", `"NAME"`, "EmbeddedTwins.TwinBase.Name"}},
+		{reflect.TypeFor[KelvinTwins](), []string{"KelvinTwins.B", "KelvinTwins.A"}},
 	} {
 		name := tc.typ.Name()
 		if name == "" {
@@ -398,6 +419,26 @@ func TestTagKeys(t *testing.T) {
 			if _, ok := tc.tag.Lookup(k); !ok && !strings.Contains(string(tc.tag), `\q`) {
 				t.Errorf("tagKeys(%q): key %q is not one Lookup finds", tc.tag, k)
 			}
+		}
+	}
+}
+
+func TestFieldFold(t *testing.T) {
+	s, err := Parse(reflect.TypeFor[Item]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attr, want := range map[string]string{
+		"id": "id", "ID": "id", "Secret": "secret", "owner": "Owner", "OWNER": "Owner",
+		"\u017fecret": "secret", // Unicode folds long s to s, as strings.EqualFold does
+	} {
+		if f, ok := s.FieldFold(attr); !ok || f.Attr != want {
+			t.Errorf("FieldFold(%q) = %+v, %v; want %q", attr, f, ok, want)
+		}
+	}
+	for _, attr := range []string{"", "nope", "secrets", "_dynacrypt"} {
+		if f, ok := s.FieldFold(attr); ok {
+			t.Errorf("FieldFold(%q) = %+v", attr, f)
 		}
 	}
 }
