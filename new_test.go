@@ -110,6 +110,10 @@ func TestNewRejects(t *testing.T) {
 		Username string `dynamodbav:"username"`
 		Other    string `dynamodbav:"Username"`
 	}
+	type BadName struct {
+		ID  string `dynamodbav:"id"`
+		Bad string `dynamodbav:"\xff"`
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
 	for _, tc := range []struct {
@@ -148,6 +152,7 @@ func TestNewRejects(t *testing.T) {
 		{"misspelled encrypt key", newErr[Misspelled](pk, c), []string{"Misspelled.Secret", `"encrypted"`, `encrypt:"kms"`}},
 		{"misspelled nested key", newErr[MisspelledNested](pk, c), []string{"MisspelledNested.Profile.Email", `"Encrypt"`}},
 		{"case-folded twins", newErr[Twins](pk, c), []string{"Twins.Other", "Twins.Username", `"Username"`, `"username"`}},
+		{"attribute name not UTF-8", newErr[BadName](pk, c), []string{"BadName.Bad", "UTF-8"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 )
@@ -40,7 +41,8 @@ type Schema struct {
 // Parse reads the struct type t. Besides recording its attributes, it
 // refuses what would store a secret in plaintext without a word: an encrypt
 // tag anywhere but on a top-level field, a misspelled encrypt tag key, a t
-// that marshals itself; and attribute names attributevalue would confuse.
+// that marshals itself; and attribute names attributevalue would confuse or
+// that are not UTF-8.
 //
 // Errors name Go fields by path, as a selector expression reaches them, with
 // "[]" for an element of a slice, array or map, and "[key]" for a map's key;
@@ -74,6 +76,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error 
 		}
 		tag := sf.Tag.Get("dynamodbav")
 		name, opts, _ := strings.Cut(tag, ",")
+		if !utf8.ValidString(name) {
+			return errNotUTF8(fpath)
+		}
 		enc, hasEnc := sf.Tag.Lookup(EncryptTag)
 		if hasEnc && enc != EncryptKMS {
 			return fmt.Errorf("%s: unknown %s tag value %q (the one value is %q)", fpath, EncryptTag, enc, EncryptKMS)
@@ -181,6 +186,9 @@ func (in inner) walk(t reflect.Type, path, top string, topEncrypted bool) error 
 			fpath := path + "." + sf.Name
 			if err := checkTag(sf.Tag, fpath); err != nil {
 				return err
+			}
+			if name, _, _ := strings.Cut(sf.Tag.Get("dynamodbav"), ","); !utf8.ValidString(name) {
+				return errNotUTF8(fpath)
 			}
 			if _, ok := sf.Tag.Lookup(EncryptTag); ok && topEncrypted {
 				return fmt.Errorf("%s: %s tag not applied: the field is inside %s, which is already encrypted whole; remove this tag", fpath, EncryptTag, top)
@@ -385,6 +393,13 @@ func tagKeys(tag reflect.StructTag) (keys []string, rest string) {
 		keys = append(keys, string(tag[:i]))
 		tag = tag[j+1:]
 	}
+}
+
+// errNotUTF8 refuses an attribute name that is not valid UTF-8, as DynamoDB
+// names must be. It names the field, not the bytes, which would garble the
+// message.
+func errNotUTF8(path string) error {
+	return fmt.Errorf("%s: dynamodbav attribute name is not valid UTF-8; use a UTF-8 name", path)
 }
 
 func isNumber(k reflect.Kind) bool {

@@ -213,6 +213,16 @@ type (
 		A string `dynamodbav:"k"`
 		B string `dynamodbav:"\u212a"`
 	}
+
+	BadUTF8 struct {
+		ID  string
+		Bad string `dynamodbav:"\xff"`
+	}
+	BadUTF8Nested struct {
+		P struct {
+			Bad string `dynamodbav:"a\xffb"`
+		}
+	}
 )
 
 func (ValueMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
@@ -277,6 +287,10 @@ func TestParseRejects(t *testing.T) {
 		{reflect.TypeFor[Twins](), []string{"Twins.B", `"Username"`, `"username"`, "Twins.A", "case"}},
 		{reflect.TypeFor[EmbeddedTwins](), []string{"EmbeddedTwins.Other", `"NAME"`, "EmbeddedTwins.TwinBase.Name"}},
 		{reflect.TypeFor[KelvinTwins](), []string{"KelvinTwins.B", "KelvinTwins.A"}},
+
+		// 5. Attribute names that are not UTF-8.
+		{reflect.TypeFor[BadUTF8](), []string{"BadUTF8.Bad", "UTF-8"}},
+		{reflect.TypeFor[BadUTF8Nested](), []string{"BadUTF8Nested.P.Bad", "UTF-8"}},
 	} {
 		name := tc.typ.Name()
 		if name == "" {
