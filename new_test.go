@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
@@ -70,6 +71,49 @@ func TestNewRejects(t *testing.T) {
 		ID string `dynamodbav:"id"`
 		M  map[string][]func()
 	}
+	type Profile struct {
+		Email string `dynamodbav:"email" encrypt:"kms"`
+	}
+	type User struct {
+		ID      string  `dynamodbav:"id"`
+		Profile Profile `dynamodbav:"profile"`
+	}
+	type Card struct {
+		Number string `dynamodbav:"number" encrypt:"kms"`
+	}
+	type Wallet struct {
+		ID    string          `dynamodbav:"id"`
+		Cards []Card          `dynamodbav:"cards"`
+		ByID  map[string]Card `dynamodbav:"by_id"`
+	}
+	type Vault struct {
+		ID   string           `dynamodbav:"id"`
+		ByID map[string]*Card `dynamodbav:"by_id"`
+	}
+	type Self struct {
+		ID     string `dynamodbav:"id"`
+		Secret string `dynamodbav:"secret" encrypt:"kms"`
+		Parent *Self  `dynamodbav:"parent"`
+	}
+	type Misspelled struct {
+		ID     string `dynamodbav:"id"`
+		Secret string `dynamodbav:"secret" encrypted:"kms"`
+	}
+	type MisspelledNested struct {
+		ID      string `dynamodbav:"id"`
+		Profile struct {
+			Email string `dynamodbav:"email" Encrypt:"kms"`
+		} `dynamodbav:"profile"`
+	}
+	type Twins struct {
+		ID       string `dynamodbav:"id"`
+		Username string `dynamodbav:"username"`
+		Other    string `dynamodbav:"Username"`
+	}
+	type BadName struct {
+		ID  string `dynamodbav:"id"`
+		Bad string `dynamodbav:"\xff"`
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
 	for _, tc := range []struct {
@@ -100,6 +144,15 @@ func TestNewRejects(t *testing.T) {
 		{"not a struct", newErr[string](pk), []string{"struct"}},
 		{"channel field", newErr[Chan](pk), []string{"Chan.C", "chan int"}},
 		{"nested func", newErr[NestedFunc](pk), []string{"NestedFunc.M", "func()"}},
+		{"encrypt tag in a nested struct", newErr[User](pk, c), []string{"User.Profile.Email", `encrypt:"kms"`, "not applied", "User.Profile"}},
+		{"encrypt tag in slice elements", newErr[Wallet](pk, c), []string{"Wallet.Cards[].Number", "not applied"}},
+		{"encrypt tag in map values", newErr[Vault](pk, c), []string{"Vault.ByID[].Number", "not applied"}},
+		{"encrypt tag in a nested self", newErr[Self](pk, c), []string{"Self.Parent.Secret", "not applied"}},
+		{"marshals itself", newErr[selfMarshaler](pk, c), []string{"selfMarshaler", "Marshaler"}},
+		{"misspelled encrypt key", newErr[Misspelled](pk, c), []string{"Misspelled.Secret", `"encrypted"`, `encrypt:"kms"`}},
+		{"misspelled nested key", newErr[MisspelledNested](pk, c), []string{"MisspelledNested.Profile.Email", `"Encrypt"`}},
+		{"case-folded twins", newErr[Twins](pk, c), []string{"Twins.Other", "Twins.Username", `"Username"`, `"username"`}},
+		{"attribute name not UTF-8", newErr[BadName](pk, c), []string{"BadName.Bad", "UTF-8"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {
@@ -114,9 +167,21 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// selfMarshaler marshals itself, so a Store of it could not see its fields.
+type selfMarshaler struct {
+	ID string `dynamodbav:"id"`
+}
+
+func (*selfMarshaler) UnmarshalDynamoDBAttributeValue(types.AttributeValue) error { return nil }
+
 func TestNewAccepts(t *testing.T) {
 	type Embedded struct {
 		Created time.Time `dynamodbav:"created"`
+	}
+	type Tree struct {
+		Name  string
+		Left  *Tree
+		Right []Tree
 	}
 	type Rich struct {
 		Embedded
@@ -127,7 +192,7 @@ func TestNewAccepts(t *testing.T) {
 		When    time.Time `dynamodbav:"when,unixtime"`
 		Ignored string    `dynamodbav:"-"`
 		Skipped chan int  `dynamodbav:"-"`
-		Self    *Rich     `dynamodbav:"self"`
+		Self    *Tree     `dynamodbav:"self"`
 		Any     any       `dynamodbav:"any"`
 		private string
 	}

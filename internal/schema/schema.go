@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 )
@@ -37,24 +38,47 @@ type Schema struct {
 	byAttr map[string]int
 }
 
-// Parse reads the struct type t.
+// Parse reads the struct type t. Besides recording its attributes, it
+// refuses what would store a secret in plaintext without a word: an encrypt
+// tag anywhere but on a top-level field, a misspelled encrypt tag key, a t
+// that marshals itself; and attribute names attributevalue would confuse or
+// that are not UTF-8.
+//
+// Errors name Go fields by path, as a selector expression reaches them, with
+// "[]" for an element of a slice, array or map, and "[key]" for a map's key;
+// pointers are followed silently, as selectors follow them. For example:
+// User.Profile.Email, User.Cards[].Number, User.ByID[].Secret.
 func Parse(t reflect.Type) (*Schema, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%v is a %v, want a struct", t, t.Kind())
 	}
+	// attributevalue hands a type that marshals itself to its method, so
+	// the attributes, keys and encrypted fields read here would not be
+	// what is stored.
+	for _, it := range []reflect.Type{marshalerType, unmarshalerType} {
+		if t.Implements(it) || reflect.PointerTo(t).Implements(it) {
+			return nil, fmt.Errorf("%v implements %v, so its fields would not be stored as the attributes dynacrypt keys, versions, encrypts and signs; use an item type without that method", t, it)
+		}
+	}
 	s := &Schema{Type: t, byAttr: map[string]int{}}
-	if err := s.walk(t, nil, t.Name()); err != nil {
+	if err := s.walk(t, nil, t.Name(), inner{seen: map[reflect.Type]bool{}}); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Schema) walk(t reflect.Type, index []int, path string) error {
+func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		fpath := path + "." + sf.Name
+		if err := checkTag(sf.Tag, fpath); err != nil {
+			return err
+		}
 		tag := sf.Tag.Get("dynamodbav")
 		name, opts, _ := strings.Cut(tag, ",")
+		if !utf8.ValidString(name) {
+			return errNotUTF8(fpath)
+		}
 		enc, hasEnc := sf.Tag.Lookup(EncryptTag)
 		if hasEnc && enc != EncryptKMS {
 			return fmt.Errorf("%s: unknown %s tag value %q (the one value is %q)", fpath, EncryptTag, enc, EncryptKMS)
@@ -62,6 +86,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 		if name == "-" {
 			if hasEnc {
 				return fmt.Errorf("%s: tagged %s but not stored (dynamodbav:\"-\")", fpath, EncryptTag)
+			}
+			if err := in.walk(sf.Type, fpath, fpath, false); err != nil {
+				return err
 			}
 			continue
 		}
@@ -82,7 +109,7 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 					// embedded pointer, so neither do we.
 					return fmt.Errorf("%s: embedded struct pointers are not supported; embed the struct by value", fpath)
 				}
-				if err := s.walk(et, idx, fpath); err != nil {
+				if err := s.walk(et, idx, fpath, in); err != nil {
 					return err
 				}
 				continue
@@ -91,6 +118,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 		if !sf.IsExported() {
 			if hasEnc {
 				return fmt.Errorf("%s: tagged %s but unexported, so never stored", fpath, EncryptTag)
+			}
+			if err := in.walk(ft, fpath, fpath, false); err != nil {
+				return err
 			}
 			continue
 		}
@@ -103,6 +133,9 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 		if j, dup := s.byAttr[name]; dup {
 			return fmt.Errorf("%s: attribute name %q is also used by %s", fpath, name, s.Fields[j].Path)
 		}
+		if f, twin := s.FieldFold(name); twin {
+			return fmt.Errorf("%s: attribute name %q differs only in case from %q (%s), and attributevalue matches names regardless of case when reading; rename one", fpath, name, f.Attr, f.Path)
+		}
 		s.byAttr[name] = len(s.Fields)
 		s.Fields = append(s.Fields, Field{
 			Attr:      name,
@@ -112,6 +145,60 @@ func (s *Schema) walk(t reflect.Type, index []int, path string) error {
 			Encrypted: hasEnc,
 			tagOpts:   strings.Split(opts, ","),
 		})
+		if err := in.walk(ft, fpath, fpath, hasEnc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inner walks the types inside one top-level field: fields of nested
+// structs, of slice, array and map elements and map keys, below pointers,
+// also unexported or unstored ones, and below a custom marshaller. dynacrypt
+// encrypts a top-level attribute whole or not at all, so an encrypt tag in
+// there is never applied; Parse refuses it rather than leave the value in
+// plaintext. seen is shared by all of T's fields so that each type is walked
+// once and recursive types end; T itself is not in it, so a T nested in its
+// own field is walked as the nested value it is.
+type inner struct {
+	seen map[reflect.Type]bool
+}
+
+// walk checks type t, found at path inside the top-level field top.
+func (in inner) walk(t reflect.Type, path, top string, topEncrypted bool) error {
+	if in.seen[t] {
+		return nil
+	}
+	in.seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer:
+		return in.walk(t.Elem(), path, top, topEncrypted)
+	case reflect.Slice, reflect.Array:
+		return in.walk(t.Elem(), path+"[]", top, topEncrypted)
+	case reflect.Map:
+		if err := in.walk(t.Key(), path+"[key]", top, topEncrypted); err != nil {
+			return err
+		}
+		return in.walk(t.Elem(), path+"[]", top, topEncrypted)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			fpath := path + "." + sf.Name
+			if err := checkTag(sf.Tag, fpath); err != nil {
+				return err
+			}
+			if name, _, _ := strings.Cut(sf.Tag.Get("dynamodbav"), ","); !utf8.ValidString(name) {
+				return errNotUTF8(fpath)
+			}
+			if _, ok := sf.Tag.Lookup(EncryptTag); ok && topEncrypted {
+				return fmt.Errorf("%s: %s tag not applied: the field is inside %s, which is already encrypted whole; remove this tag", fpath, EncryptTag, top)
+			} else if ok {
+				return fmt.Errorf("%s: %s tag not applied: only top-level fields are encrypted, never a field inside one; tag %s %s:%q instead to encrypt it whole", fpath, EncryptTag, top, EncryptTag, EncryptKMS)
+			}
+			if err := in.walk(sf.Type, fpath, top, topEncrypted); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -123,6 +210,23 @@ func (s *Schema) Field(attr string) (*Field, bool) {
 		return nil, false
 	}
 	return &s.Fields[i], true
+}
+
+// FieldFold returns the field whose attribute name equals attr under
+// strings.EqualFold, preferring an exact match. attributevalue's Unmarshal
+// fills a field from an attribute whose name differs from the field's only
+// in case (cachedFields.FieldByName in its field_cache.go), so an attribute
+// FieldFold finds lands in that field when read, whatever its case.
+func (s *Schema) FieldFold(attr string) (*Field, bool) {
+	if f, ok := s.Field(attr); ok {
+		return f, true
+	}
+	for i := range s.Fields {
+		if strings.EqualFold(s.Fields[i].Attr, attr) {
+			return &s.Fields[i], true
+		}
+	}
+	return nil, false
 }
 
 // Encrypted returns the fields tagged for encryption.
@@ -157,8 +261,9 @@ func (f *Field) hasOpt(opt string) bool {
 }
 
 var (
-	marshalerType = reflect.TypeFor[attributevalue.Marshaler]()
-	timeType      = reflect.TypeFor[time.Time]()
+	marshalerType   = reflect.TypeFor[attributevalue.Marshaler]()
+	unmarshalerType = reflect.TypeFor[attributevalue.Unmarshaler]()
+	timeType        = reflect.TypeFor[time.Time]()
 )
 
 // KeyType returns the DynamoDB scalar type ("S", "N" or "B") the field
@@ -228,6 +333,73 @@ func checkMarshalable(t reflect.Type, seen map[reflect.Type]bool) error {
 		}
 	}
 	return nil
+}
+
+// checkTag refuses a struct tag that looks meant to encrypt the field but
+// that Lookup(EncryptTag) does not find, so that a typo cannot store a
+// secret in plaintext: a key other than EncryptTag containing "crypt"
+// (encrypted, Encrypt, encryption, decrypt) or named "kms" in any case, an
+// encrypt value Lookup cannot unquote, and a tag malformed before a word like
+// these, where Lookup stops reading.
+func checkTag(tag reflect.StructTag, path string) error {
+	keys, rest := tagKeys(tag)
+	for _, k := range keys {
+		if k == EncryptTag {
+			if _, ok := tag.Lookup(EncryptTag); !ok {
+				return fmt.Errorf("%s: malformed %s tag value, so the field would not be encrypted; write %s:%q", path, EncryptTag, EncryptTag, EncryptKMS)
+			}
+			continue
+		}
+		if l := strings.ToLower(k); strings.Contains(l, "crypt") || l == "kms" {
+			return fmt.Errorf("%s: struct tag key %q is not %q, so the field would not be encrypted; write %s:%q", path, k, EncryptTag, EncryptTag, EncryptKMS)
+		}
+	}
+	if l := strings.ToLower(rest); strings.Contains(l, "crypt") || strings.Contains(l, "kms") {
+		return fmt.Errorf("%s: malformed struct tag from %q on, which reflect does not read, so the field would not be encrypted; write %s:%q (key:\"value\" pairs, separated by spaces)", path, rest, EncryptTag, EncryptKMS)
+	}
+	return nil
+}
+
+// tagKeys returns the keys of tag in the conventional format, key:"value"
+// pairs separated by spaces, scanning as reflect.StructTag.Lookup does. A
+// syntax error ends the scan, as it ends Lookup's; rest is the unread text
+// from there (empty if tag is well-formed). Values are not unquoted.
+func tagKeys(tag reflect.StructTag) (keys []string, rest string) {
+	for {
+		tag = reflect.StructTag(strings.TrimLeft(string(tag), " "))
+		if tag == "" {
+			return keys, ""
+		}
+		// The key runs to the colon; a space, a quote or a control
+		// character is a syntax error.
+		i := 0
+		for i < len(tag) && tag[i] > ' ' && tag[i] != ':' && tag[i] != '"' && tag[i] != 0x7f {
+			i++
+		}
+		if i == 0 || i+1 >= len(tag) || tag[i] != ':' || tag[i+1] != '"' {
+			return keys, string(tag)
+		}
+		// The quoted value runs to the first quote not escaped.
+		j := i + 2
+		for j < len(tag) && tag[j] != '"' {
+			if tag[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(tag) {
+			return keys, string(tag)
+		}
+		keys = append(keys, string(tag[:i]))
+		tag = tag[j+1:]
+	}
+}
+
+// errNotUTF8 refuses an attribute name that is not valid UTF-8, as DynamoDB
+// names must be. It names the field, not the bytes, which would garble the
+// message.
+func errNotUTF8(path string) error {
+	return fmt.Errorf("%s: dynamodbav attribute name is not valid UTF-8; use a UTF-8 name", path)
 }
 
 func isNumber(k reflect.Kind) bool {
