@@ -20,6 +20,10 @@ func newErr[T any](opts ...dynacrypt.Option) error {
 	return err
 }
 
+// myString is embedded, unexported, by a type New must refuse:
+// attributevalue panics on it.
+type myString string
+
 func TestNewRejects(t *testing.T) {
 	type EncryptedKey struct {
 		ID string `dynamodbav:"id" encrypt:"kms"`
@@ -66,6 +70,10 @@ func TestNewRejects(t *testing.T) {
 	type Chan struct {
 		ID string `dynamodbav:"id"`
 		C  chan int
+	}
+	type embeddedString struct {
+		ID string `dynamodbav:"id"`
+		myString
 	}
 	type NestedFunc struct {
 		ID string `dynamodbav:"id"`
@@ -144,6 +152,7 @@ func TestNewRejects(t *testing.T) {
 		{"not a struct", newErr[string](pk), []string{"struct"}},
 		{"channel field", newErr[Chan](pk), []string{"Chan.C", "chan int"}},
 		{"nested func", newErr[NestedFunc](pk), []string{"NestedFunc.M", "func()"}},
+		{"unexported embedded non-struct", newErr[embeddedString](pk), []string{"embeddedString.myString", "cannot marshal"}},
 		{"encrypt tag in a nested struct", newErr[User](pk, c), []string{"User.Profile.Email", `encrypt:"kms"`, "not applied", "User.Profile"}},
 		{"encrypt tag in slice elements", newErr[Wallet](pk, c), []string{"Wallet.Cards[].Number", "not applied"}},
 		{"encrypt tag in map values", newErr[Vault](pk, c), []string{"Vault.ByID[].Number", "not applied"}},

@@ -119,6 +119,10 @@ func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error 
 			if hasEnc {
 				return fmt.Errorf("%s: tagged %s but unexported, so never stored", fpath, EncryptTag)
 			}
+			if sf.Anonymous {
+				// attributevalue reads it and panics on the unexported value.
+				return fmt.Errorf("%s: embedded unexported %v is not a struct, which attributevalue cannot marshal; tag it dynamodbav:\"-\" or export it", fpath, ft)
+			}
 			if err := in.walk(ft, fpath, fpath, false); err != nil {
 				return err
 			}
