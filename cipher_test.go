@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
@@ -113,5 +116,49 @@ func TestKMSCipher(t *testing.T) {
 	}
 	if onlyB.KeyID() != testrig.KeyB || withA.KeyID() != testrig.KeyB {
 		t.Error("WithPreviousKeys changed the encrypting key")
+	}
+}
+
+// panicking is a Cipher with a bug: every call panics, with a value that
+// could hold key material.
+type panicking struct{}
+
+func (panicking) Encrypt(context.Context, []byte, map[string]string) ([]byte, error) {
+	panic("SECRET key material")
+}
+
+func (panicking) Decrypt(context.Context, []byte, map[string]string) ([]byte, error) {
+	panic("SECRET key material")
+}
+
+// TestBrokenCiphers: a Cipher that would fail on first use is refused at
+// New, and a Cipher that panics fails the call that used it, where it used
+// to kill the process from a goroutine no recover could reach.
+func TestBrokenCiphers(t *testing.T) {
+	pk := dynacrypt.WithPartitionKey("id")
+	for name, c := range map[string]dynacrypt.Cipher{
+		"nil":                   nil,
+		"nil *AESCipher":        (*dynacrypt.AESCipher)(nil),
+		"KMSCipher, nil client": dynacrypt.NewKMSCipher(nil, testrig.KeyA),
+		"KMSCipher, no key":     dynacrypt.NewKMSCipher(kms.New(kms.Options{Region: "us-east-1"}), ""),
+	} {
+		if err := newErr[User](pk, dynacrypt.WithCipher(c)); err == nil || !strings.Contains(err.Error(), "WithCipher") {
+			t.Errorf("%s: New gave %v, want an error naming WithCipher", name, err)
+		}
+	}
+
+	ctx := context.Background()
+	db, table := usersTable(t)
+	if err := mustNew[User](t, db, table, pk, dynacrypt.WithCipher(newAES(t))).Put(ctx, &User{ID: "u", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	buggy := mustNew[User](t, db, table, pk, dynacrypt.WithCipher(panicking{}))
+	err := buggy.Put(ctx, &User{ID: "v", Token: "t"})
+	var pe *keyring.PanicError
+	if !errors.As(err, &pe) || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("Put with a panicking Cipher: %v; want a PanicError without the panic value", err)
+	}
+	if _, err := buggy.Get(ctx, User{ID: "u"}); !errors.As(err, &pe) {
+		t.Errorf("Get with a panicking Cipher: %v; want a PanicError", err)
 	}
 }

@@ -5,13 +5,18 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // TestNumbersSurviveServer stores numbers in forms the server rewrites, in
@@ -65,85 +70,141 @@ func TestNumbersSurviveServer(t *testing.T) {
 	}
 }
 
-// TestErrorMessages checks that failing calls name the table and operation,
-// wrap the cause, and never show plaintext of an encrypted field.
-func TestErrorMessages(t *testing.T) {
+// TestErrorKinds goes through every way a Store call fails and checks the
+// error: an *OpError naming the operation and table, its Kind, errors.Is for
+// the kind, errors.As for the cause underneath, one "dynacrypt:" prefix, and
+// no plaintext of an encrypted field.
+func TestErrorKinds(t *testing.T) {
 	const secret = "tok-SECRET-8c1f"
-	db, table := usersTable(t)
 	ctx := context.Background()
-	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
-		dynacrypt.WithVersion("version"), dynacrypt.WithCipher(newAES(t)))
-	if err := users.Put(ctx, &User{ID: "u", Username: "ana", Token: secret}); err != nil {
-		t.Fatal(err)
+	db, table := usersTable(t)
+	k, _ := testrig.KMS(t)
+	aesKey := newAES(t)
+	opts := func(c dynacrypt.Cipher, more ...dynacrypt.Option) []dynacrypt.Option {
+		return append([]dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
+			dynacrypt.WithCipher(c)}, more...)
 	}
-
-	check := func(what, op string, err error, kind error) {
+	users := mustNew[User](t, db, table, opts(aesKey)...)
+	put := func(s *dynacrypt.Store[User], id string) {
 		t.Helper()
-		if err == nil {
-			t.Fatalf("%s: no error", what)
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, op+" "+table) {
-			t.Errorf("%s: %q does not name %q and table %q", what, msg, op, table)
-		}
-		if strings.Contains(msg, secret) || strings.Contains(msg, "SECRET") {
-			t.Errorf("%s: message contains plaintext: %q", what, msg)
-		}
-		if kind != nil && !errors.Is(err, kind) {
-			t.Errorf("%s: %v does not wrap %v", what, err, kind)
-		}
-		var oe *dynacrypt.OpError
-		if !errors.As(err, &oe) || oe.Op != op || oe.Table != table {
-			t.Errorf("%s: not an *OpError for %s %s: %#v", what, op, table, err)
+		if err := s.Put(ctx, &User{ID: id, Username: "ana", Token: secret}); err != nil {
+			t.Fatal(err)
 		}
 	}
-
-	err := users.Put(ctx, &User{ID: "u", Token: secret})
-	check("conflicting Put", "Put", err, dynacrypt.ErrConflict)
-	var ccf *types.ConditionalCheckFailedException
-	if !errors.As(err, &ccf) {
-		t.Errorf("conflicting Put does not wrap the SDK exception: %v", err)
+	put(users, "u")
+	put(users, "u2")
+	// Cursors, taken while every item verifies.
+	page, err := users.ScanPage(ctx, "", 1)
+	if err != nil || page.Next == "" {
+		t.Fatal(page, err)
 	}
-
-	_, err = users.Get(ctx, User{ID: "nobody"})
-	check("missing item", "Get", err, dynacrypt.ErrNotFound)
-
-	raw := rawGet(t, db, table, "u")
+	expiring := mustNew[User](t, db, table, opts(aesKey, dynacrypt.WithCursorTTL(time.Nanosecond))...)
+	expired, err := expiring.ScanPage(ctx, "", 1)
+	if err != nil || expired.Next == "" {
+		t.Fatal(expired, err)
+	}
+	put(users, "tampered")
+	raw := rawGet(t, db, table, "tampered")
 	raw["username"] = &types.AttributeValueMemberS{Value: "eve"}
 	rawPut(t, db, table, raw)
-	_, err = users.Get(ctx, User{ID: "u"}, dynacrypt.ConsistentRead())
-	check("tampered item", "Get", err, dynacrypt.ErrIntegrity)
-
-	missingTable := mustNew[User](t, db, "no-such-table", dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)))
-	err = missingTable.Put(ctx, &User{ID: "u", Token: secret})
-	var rnf *types.ResourceNotFoundException
-	if !errors.As(err, &rnf) || !strings.Contains(err.Error(), "Put no-such-table") || strings.Contains(err.Error(), secret) {
-		t.Errorf("Put to a missing table: %v", err)
+	put(users, "headerless")
+	raw = rawGet(t, db, table, "headerless")
+	delete(raw, hdr)
+	rawPut(t, db, table, raw)
+	viaKMS := mustNew[User](t, db, table, opts(dynacrypt.NewKMSCipher(k, testrig.KeyA))...)
+	put(viaKMS, "kms")
+	raw = rawGet(t, db, table, "kms")
+	wrapped := raw[hdr].(*types.AttributeValueMemberB).Value
+	wrapped[len(wrapped)-40] ^= 1 // inside the KMS blob
+	rawPut(t, db, table, raw)
+	disabledKey := mustNew[User](t, db, table, opts(dynacrypt.NewKMSCipher(k, testrig.Disabled))...)
+	put(disabledKey, "disabled")
+	if _, err := k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(testrig.DisabledID)}); err != nil {
+		t.Fatal(err)
 	}
-
-	// Over DynamoDB's 400 KB item limit: the server's error, wrapped, and
-	// nothing stored.
-	err = users.Put(ctx, &User{ID: "big", Token: secret + strings.Repeat("x", 410_000)})
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
-		t.Errorf("oversized Put: %v, want a wrapped ValidationException", err)
-	}
-	check("oversized Put", "Put", err, nil)
-	if _, err := users.Get(ctx, User{ID: "big"}, dynacrypt.ConsistentRead()); !errors.Is(err, dynacrypt.ErrNotFound) {
-		t.Errorf("after an oversized Put: %v, want ErrNotFound", err)
-	}
-
-	ctx2, cancel := context.WithCancel(ctx)
+	t.Cleanup(func() { k.EnableKey(context.Background(), &kms.EnableKeyInput{KeyId: aws.String(testrig.DisabledID)}) })
+	freshDisabled := mustNew[User](t, db, table, opts(dynacrypt.NewKMSCipher(k, testrig.Disabled))...)
+	throttledDB, throttle := testrig.ThrottledDynamoDB(t, 2)
+	throttled := mustNew[User](t, throttledDB, table, opts(aesKey)...)
+	limited := mustNew[User](t, db, table, opts(dynacrypt.NewKMSCipher(k, testrig.KeyA), dynacrypt.WithUnwrapLimit(1, time.Hour))...)
+	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = users.Get(ctx2, User{ID: "u"})
-	check("cancelled Get", "Get", err, context.Canceled)
 
-	if err := users.Put(ctx, &User{ID: "", Token: secret}); err == nil || !strings.Contains(err.Error(), `"id"`) {
-		t.Errorf("Put with an empty key: %v, want an error naming the key", err)
+	var (
+		ccf      *types.ConditionalCheckFailedException
+		invalid  *kmstypes.InvalidCiphertextException
+		disabled *kmstypes.DisabledException
+		ptee     *types.ProvisionedThroughputExceededException
+		apiErr   smithy.APIError
+	)
+	get := func(s *dynacrypt.Store[User], id string) error {
+		_, err := s.Get(ctx, User{ID: id}, dynacrypt.ConsistentRead())
+		return err
 	}
+	for _, tc := range []struct {
+		name string
+		op   string
+		err  func() error
+		kind error // nil: none of the kinds
+		as   any   // a pointer to what errors.As must find, if set
+		says string
+	}{
+		{"missing item", "Get", func() error { return get(users, "nobody") }, dynacrypt.ErrNotFound, nil, "item not found"},
+		{"create of an existing item", "Put", func() error { return users.Put(ctx, &User{ID: "u", Token: secret}) }, dynacrypt.ErrConflict, &ccf, "conflict"},
+		{"stale version", "Put", func() error { return users.Put(ctx, &User{ID: "u", Token: secret, Version: 7}) }, dynacrypt.ErrConflict, &ccf, "conflict"},
+		{"stale delete", "Delete", func() error { return users.Delete(ctx, User{ID: "u", Version: 7}) }, dynacrypt.ErrConflict, &ccf, "conflict"},
+		{"tampered attribute", "Get", func() error { return get(users, "tampered") }, dynacrypt.ErrIntegrity, nil, "signature does not match"},
+		{"header removed", "Get", func() error { return get(users, "headerless") }, dynacrypt.ErrIntegrity, nil, "no _dynacrypt header"},
+		{"wrong AES key", "Get", func() error { return get(mustNew[User](t, db, table, opts(newAES(t))...), "u") }, dynacrypt.ErrIntegrity, nil, "does not authenticate"},
+		{"altered KMS blob", "Get", func() error { return get(viaKMS, "kms") }, dynacrypt.ErrIntegrity, &invalid, "InvalidCiphertext"},
+		{"disabled key", "Get", func() error { return get(freshDisabled, "disabled") }, nil, &disabled, "Disabled"},
+		{"throttled", "Get", func() error { throttle.Throttle(2); return get(throttled, "u") }, nil, &ptee, "ProvisionedThroughputExceeded"},
+		{"cancelled context", "Get", func() error { _, err := users.Get(cancelled, User{ID: "u"}); return err }, nil, nil, "context canceled"},
+		{"forged cursor", "Scan", func() error { _, err := users.ScanPage(ctx, page.Next[:20]+"A"+page.Next[21:], 1); return err }, dynacrypt.ErrInvalidCursor, nil, "invalid cursor"},
+		{"expired cursor", "Scan", func() error { _, err := expiring.ScanPage(ctx, expired.Next, 1); return err }, dynacrypt.ErrInvalidCursor, nil, "expired"},
+		{"unwrap limit", "Get", func() error { get(limited, "kms"); return get(limited, "disabled") }, dynacrypt.ErrUnwrapLimited, nil, "too many invalid"},
+		{"oversized item", "Put", func() error { return users.Put(ctx, &User{ID: "big", Token: secret + strings.Repeat("x", 410_000)}) }, nil, &apiErr, "ValidationException"},
+		{"invalid UTF-8", "Put", func() error { return users.Put(ctx, &User{ID: "utf8", Username: "an\xffa", Token: secret}) }, nil, nil, `attribute "username": string is not valid UTF-8`},
+		{"empty key", "Put", func() error { return users.Put(ctx, &User{Token: secret}) }, nil, nil, `key attribute "id"`},
+		{"missing table", "Put", func() error {
+			return mustNew[User](t, db, "no-such-table", opts(aesKey)...).Put(ctx, &User{ID: "u", Token: secret})
+		}, nil, new(*types.ResourceNotFoundException), "ResourceNotFound"},
+	} {
+		err := tc.err()
+		var oe *dynacrypt.OpError
+		switch {
+		case err == nil:
+			t.Errorf("%s: no error", tc.name)
+			continue
+		case !errors.As(err, &oe) || oe.Op != tc.op || (oe.Table != table && oe.Table != "no-such-table"):
+			t.Errorf("%s: %#v, want an *OpError for %s on the table", tc.name, err, tc.op)
+		case oe.Kind != tc.kind:
+			t.Errorf("%s: Kind %v, want %v (%v)", tc.name, oe.Kind, tc.kind, err)
+		case tc.kind != nil && !errors.Is(err, tc.kind):
+			t.Errorf("%s: errors.Is(err, %v) is false", tc.name, tc.kind)
+		case tc.as != nil && !errors.As(err, tc.as):
+			t.Errorf("%s: errors.As finds no %T in %v", tc.name, tc.as, err)
+		case strings.Count(err.Error(), "dynacrypt:") != 1:
+			t.Errorf("%s: %q has not exactly one dynacrypt: prefix", tc.name, err)
+		case strings.Contains(err.Error(), "SECRET"):
+			t.Errorf("%s: %q shows plaintext", tc.name, err)
+		case !strings.Contains(err.Error(), tc.says):
+			t.Errorf("%s: %q does not say %q", tc.name, err, tc.says)
+		}
+	}
+	for _, id := range []string{"big", "utf8"} {
+		if err := get(users, id); !errors.Is(err, dynacrypt.ErrNotFound) {
+			t.Errorf("after the failed Put of %q: %v, want ErrNotFound (nothing written)", id, err)
+		}
+	}
+}
 
-	// Decrypted data that does not fit the type: the unmarshal error would
-	// quote it, so its text is withheld.
+// TestRedactedUnmarshalErrors: decrypted data that does not fit the type
+// gives an unmarshal error that would quote it, so its text is withheld.
+func TestRedactedUnmarshalErrors(t *testing.T) {
+	const secret = "tok-SECRET-8c1f"
+	ctx := context.Background()
+	db, table := usersTable(t)
 	type Typed struct {
 		ID    string `dynamodbav:"id"`
 		Token int    `dynamodbav:"token" encrypt:"kms"`
@@ -154,11 +215,10 @@ func TestErrorMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader := mustNew[Typed](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
-	_, err = reader.Get(ctx, Typed{ID: "typed"}, dynacrypt.ConsistentRead())
-	check("type mismatch", "Get", err, nil)
+	_, err := reader.Get(ctx, Typed{ID: "typed"}, dynacrypt.ConsistentRead())
 	var ute *attributevalue.UnmarshalTypeError
-	if !errors.As(err, &ute) {
-		t.Errorf("type mismatch: %v does not wrap the attributevalue error", err)
+	if !errors.As(err, &ute) || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "withheld") {
+		t.Errorf("type mismatch: %v; want a wrapped attributevalue error with its text withheld", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +159,34 @@ func TestKMSErrors(t *testing.T) {
 	wrapped := rawGet(t, db, table, "u")[hdr].(*types.AttributeValueMemberB).Value[20:]
 	if id, ok := rotated.WrappingKey(wrapped[:len(wrapped)-32]); !ok || id != testrig.KeyB {
 		t.Errorf("after rewrite the root key is wrapped by %q (%v), want %q", id, ok, testrig.KeyB)
+	}
+}
+
+// TestUnsignedCaseTwin: attributevalue matches attribute names to fields
+// regardless of case, so an unsigned "Username" beside a signed field
+// "username" would let anyone override the field. New refuses it; and an
+// unsigned attribute that is not a field never reaches the item.
+func TestUnsignedCaseTwin(t *testing.T) {
+	err := newErr[User](dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)), dynacrypt.WithUnsignedAttributes("Username"))
+	if err == nil || !strings.Contains(err.Error(), `"Username"`) || !strings.Contains(err.Error(), "case") {
+		t.Errorf("unsigned Username beside username: %v, want a refusal", err)
+	}
+	ctx := context.Background()
+	db, table := usersTable(t)
+	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)),
+		dynacrypt.WithUnsignedAttributes("ttl"))
+	if err := users.Put(ctx, &User{ID: "u", Username: "ana", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawGet(t, db, table, "u")
+	raw["ttl"] = &types.AttributeValueMemberN{Value: "1800000000"}
+	rawPut(t, db, table, raw)
+	if u, err := users.Get(ctx, User{ID: "u"}, dynacrypt.ConsistentRead()); err != nil || u.Username != "ana" {
+		t.Errorf("item with an unsigned attribute set by another writer: %+v, %v", u, err)
+	}
+	raw["USERNAME"] = &types.AttributeValueMemberS{Value: "eve"}
+	rawPut(t, db, table, raw)
+	if u, err := users.Get(ctx, User{ID: "u"}, dynacrypt.ConsistentRead()); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("a case twin added to the item: %+v, %v; want ErrIntegrity (it is signed)", u, err)
 	}
 }

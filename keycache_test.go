@@ -2,11 +2,16 @@ package dynacrypt_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -154,5 +159,123 @@ func TestCipherFailures(t *testing.T) {
 	fake.FailDecrypt(nil)
 	if u, err := fresh.Get(ctx, User{ID: "u"}); err != nil || u.Token != "t" {
 		t.Fatalf("Get after the failure cleared: %+v, %v", u, err)
+	}
+}
+
+// forgeWrapped replaces the end of the KMS blob inside a header or cursor
+// (its signed part starts as a header's: 20 bytes, then the wrapped key) with
+// random bytes: a wrapped key KMS will reject, different every time.
+func forgeWrapped(t testing.TB, b []byte) []byte {
+	t.Helper()
+	b = append([]byte(nil), b...)
+	n := int(b[18])<<8 | int(b[19])
+	if _, err := rand.Read(b[20+n-40 : 20+n]); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestForgedKeys: 1,000 forged cursors and 1,000 items with forged headers,
+// sent at once, cost a handful of KMS requests, while valid reads go on
+// working; expired cursors cost none.
+func TestForgedKeys(t *testing.T) {
+	const n = 1000
+	ctx := context.Background()
+	db, table := usersTable(t)
+	client, requests := testrig.KMS(t)
+	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)))
+	parallel(t, n, func(i int) error { return users.Put(ctx, &User{ID: userID(i), Token: "token-" + userID(i)}) })
+	// Valid pages skip the attacker's items.
+	genuine := dynacrypt.Filter(expression.Name("id").BeginsWith("user-"))
+	page, err := users.ScanPage(ctx, "", 10, genuine)
+	if err != nil || page.Next == "" {
+		t.Fatal(page, err)
+	}
+	// The attacker's items: n more, each with its own forged wrapped key.
+	parallel(t, n, func(i int) error {
+		raw := rawGet(t, db, table, userID(i))
+		raw["id"] = &types.AttributeValueMemberS{Value: "forged-" + userID(i)}
+		raw[hdr] = &types.AttributeValueMemberB{Value: forgeWrapped(t, raw[hdr].(*types.AttributeValueMemberB).Value)}
+		rawPut(t, db, table, raw)
+		return nil
+	})
+	raw, err := base64.RawURLEncoding.DecodeString(page.Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A reader process that has read before: its root key is cached.
+	reader := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)))
+	if _, err := reader.Get(ctx, User{ID: userID(0)}); err != nil {
+		t.Fatal(err)
+	}
+	before := requests.Requests()
+	stop := make(chan struct{})
+	var valid sync.WaitGroup
+	var validReads atomic.Int64
+	valid.Add(1)
+	go func() {
+		defer valid.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			u, err := reader.Get(ctx, User{ID: userID(i % n)})
+			if err != nil || u.Token != "token-"+userID(i%n) {
+				t.Errorf("valid read during the attack: %+v, %v", u, err)
+				return
+			}
+			if _, err := reader.ScanPage(ctx, page.Next, 10, genuine); err != nil {
+				t.Errorf("valid cursor during the attack: %v", err)
+				return
+			}
+			validReads.Add(1)
+		}
+	}()
+	var refusedCursors, refusedItems atomic.Int64
+	parallel(t, n, func(i int) error {
+		_, err := reader.ScanPage(ctx, base64.RawURLEncoding.EncodeToString(forgeWrapped(t, raw)), 10, genuine)
+		if !errors.Is(err, dynacrypt.ErrInvalidCursor) && !errors.Is(err, dynacrypt.ErrUnwrapLimited) {
+			return fmt.Errorf("forged cursor: %v", err)
+		}
+		refusedCursors.Add(1)
+		_, err = reader.Get(ctx, User{ID: "forged-" + userID(i)})
+		if !errors.Is(err, dynacrypt.ErrIntegrity) && !errors.Is(err, dynacrypt.ErrUnwrapLimited) {
+			return fmt.Errorf("forged header: %v", err)
+		}
+		refusedItems.Add(1)
+		return nil
+	})
+	close(stop)
+	valid.Wait()
+	got := requests.Requests() - before
+	t.Logf("%d forged cursors and %d forged headers: %d KMS requests; %d valid reads meanwhile",
+		refusedCursors.Load(), refusedItems.Load(), got, validReads.Load())
+	// A burst of 5 per source, and a refill or two if the machine is slow.
+	if got > 2*dynacrypt.DefaultUnwrapBurst+4 {
+		t.Errorf("%d forged cursors and %d forged headers made %d KMS requests, want at most %d",
+			n, n, got, 2*dynacrypt.DefaultUnwrapBurst+4)
+	}
+	if validReads.Load() == 0 {
+		t.Error("no valid read completed during the attack")
+	}
+
+	// Expired cursors are refused before their key is looked at.
+	brief := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)), dynacrypt.WithCursorTTL(time.Millisecond))
+	short, err := brief.ScanPage(ctx, "", 10, genuine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	fresh := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)))
+	before = requests.Requests()
+	if _, err := fresh.ScanPage(ctx, short.Next, 10, genuine); !errors.Is(err, dynacrypt.ErrInvalidCursor) || requests.Requests() != before {
+		t.Errorf("expired cursor: %v after %d KMS requests, want ErrInvalidCursor after none", err, requests.Requests()-before)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 type Address struct {
@@ -265,5 +267,115 @@ func TestPlainStoreWithoutCipher(t *testing.T) {
 	var plain Counter
 	if err := attributevalue.UnmarshalMap(raw, &plain); err != nil || plain.Count != 1 || plain.Ver != 1 {
 		t.Errorf("stored %+v, %v", plain, err)
+	}
+}
+
+// Profile has strings of every place one can be: attribute, set member, map
+// key, nested value; Secret is encrypted.
+type Profile struct {
+	ID     string            `dynamodbav:"id"`
+	Name   string            `dynamodbav:"name"`
+	Tags   []string          `dynamodbav:"tags,stringset"`
+	Labels map[string]string `dynamodbav:"labels"`
+	Notes  []Address         `dynamodbav:"notes"`
+	Secret string            `dynamodbav:"secret" encrypt:"kms"`
+}
+
+// PlainProfile is Profile for a Store without a Cipher.
+type PlainProfile struct {
+	ID     string            `dynamodbav:"id"`
+	Name   string            `dynamodbav:"name"`
+	Tags   []string          `dynamodbav:"tags,stringset"`
+	Labels map[string]string `dynamodbav:"labels"`
+	Notes  []Address         `dynamodbav:"notes"`
+}
+
+// TestInvalidUTF8Refused: a string that is not valid UTF-8 would be stored
+// by DynamoDB as U+FFFD, so its item would fail verification forever. Every
+// write refuses it, naming the attribute and never the value, and writes
+// nothing; with or without a Cipher.
+func TestInvalidUTF8Refused(t *testing.T) {
+	const bad = "ab\xffSECRET"
+	ctx := context.Background()
+	db, table := usersTable(t)
+	sealed := mustNew[Profile](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)))
+	plain := mustNew[PlainProfile](t, db, table, dynacrypt.WithPartitionKey("id"))
+	cases := []struct {
+		attr string
+		p    Profile
+	}{
+		{"id", Profile{ID: bad}},
+		{"name", Profile{ID: "p", Name: bad}},
+		{"tags", Profile{ID: "p", Tags: []string{"ok", bad}}},
+		{"labels", Profile{ID: "p", Labels: map[string]string{bad: "v"}}},
+		{"labels", Profile{ID: "p", Labels: map[string]string{"k": bad}}},
+		{"notes", Profile{ID: "p", Notes: []Address{{Street: bad}}}},
+		{"secret", Profile{ID: "p", Secret: bad}},
+	}
+	for _, tc := range cases {
+		p := tc.p
+		refusedUTF8(t, sealed, &p, tc.attr)
+		if tc.attr != "secret" {
+			refusedUTF8(t, plain, &PlainProfile{p.ID, p.Name, p.Tags, p.Labels, p.Notes}, tc.attr)
+		}
+	}
+	if _, err := plain.Get(ctx, PlainProfile{ID: "p"}, dynacrypt.ConsistentRead()); !errors.Is(err, dynacrypt.ErrNotFound) {
+		t.Errorf("after the refused writes: %v, want ErrNotFound", err)
+	}
+}
+
+// refusedUTF8 checks that Put and BatchPut of item fail naming attr.
+func refusedUTF8[T any](t *testing.T, s *dynacrypt.Store[T], item *T, attr string) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Put(ctx, item)
+	if err == nil || !strings.Contains(err.Error(), `"`+attr+`"`) || !strings.Contains(err.Error(), "UTF-8") || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("%T, invalid UTF-8 in %s: %v; want an error naming the attribute, not the value", item, attr, err)
+	}
+	if err := s.BatchPut(ctx, []*T{item}); err == nil {
+		t.Errorf("%T: BatchPut with invalid UTF-8 in %s succeeded", item, attr)
+	}
+}
+
+// TestLogicalTableName: DynamoDB restores a backup only into a new table.
+// Items copied to another table read through a Store with the same logical
+// name, including their cursors, and fail under any other.
+func TestLogicalTableName(t *testing.T) {
+	ctx := context.Background()
+	db, original := usersTable(t)
+	_, restored := usersTable(t)
+	k, _ := testrig.KMS(t)
+	cipher := dynacrypt.NewKMSCipher(k, testrig.KeyA)
+	opts := func(table string, more ...dynacrypt.Option) *dynacrypt.Store[User] {
+		return mustNew[User](t, db, table, append([]dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher)}, more...)...)
+	}
+	users := opts(original, dynacrypt.WithLogicalTableName("users"))
+	for i := 0; i < 5; i++ {
+		if err := users.Put(ctx, &User{ID: userID(i), Token: "token-" + userID(i)}); err != nil {
+			t.Fatal(err)
+		}
+		rawPut(t, db, restored, rawGet(t, db, original, userID(i)))
+	}
+	page, err := users.ScanPage(ctx, "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := opts(restored, dynacrypt.WithLogicalTableName("users"))
+	for i := 0; i < 5; i++ {
+		if u, err := after.Get(ctx, User{ID: userID(i)}); err != nil || u.Token != "token-"+userID(i) {
+			t.Fatalf("restored %s: %+v, %v", userID(i), u, err)
+		}
+	}
+	if _, err := after.ScanPage(ctx, page.Next, 2); err != nil {
+		t.Errorf("a cursor of the original table on the restored one: %v", err)
+	}
+	for name, s := range map[string]*dynacrypt.Store[User]{
+		"restored table, its own name":                  opts(restored),
+		"original table, another logical":               opts(original, dynacrypt.WithLogicalTableName("orders")),
+		"original table, its name, not the logical one": opts(original),
+	} {
+		if _, err := s.Get(ctx, User{ID: userID(0)}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+			t.Errorf("%s: %v, want ErrIntegrity", name, err)
+		}
 	}
 }

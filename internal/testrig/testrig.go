@@ -29,6 +29,9 @@ const (
 	RotateA   = "alias/dynacrypt-rotate-a"
 	RotateAID = "3d5f7a9b-1c3e-4a5b-9d7f-1b3d5f7a9c1e"
 	RotateB   = "alias/dynacrypt-rotate-b"
+	// The error test disables Disabled; nothing else may use it.
+	Disabled   = "alias/dynacrypt-disabled"
+	DisabledID = "5a7c9e1b-3d5f-4a7c-9e1b-3d5f7a9c1e3b"
 )
 
 func require(tb testing.TB, envVar, server string) {
