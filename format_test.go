@@ -156,3 +156,50 @@ func TestFormatVectorOpens(t *testing.T) {
 		t.Fatalf("vector opened to %#v", item["token"])
 	}
 }
+
+// manifestItem is the legacy item of FORMAT.md's manifest vector.
+func manifestItem() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"id":       &types.AttributeValueMemberS{Value: "u1"},
+		"username": &types.AttributeValueMemberS{Value: "ana"},
+		"token":    &types.AttributeValueMemberB{Value: []byte("legacy-kms-blob")},
+	}
+}
+
+// TestManifestVectors checks the legacy manifest vector of FORMAT.md, from
+// the implementation and by hand.
+func TestManifestVectors(t *testing.T) {
+	v := formatVectors(t)
+	if v["legacy_digest"] == nil || v["manifest"] == nil {
+		t.Fatal("FORMAT.md has no legacy_digest or manifest vector")
+	}
+	d, err := legacyDigest(vectorCodec(), manifestItem())
+	if err != nil || !bytes.Equal(d[:], v["legacy_digest"]) {
+		t.Errorf("legacy_digest:\n got %x (%v)\nwant %x", d, err, v["legacy_digest"])
+	}
+	m, err := sealManifestWith("users", v["root"], v["wrapped"], v["salt"], [][digestSize]byte{d})
+	if err != nil || !bytes.Equal(m, v["manifest"]) {
+		t.Errorf("manifest:\n got %x (%v)\nwant %x", m, err, v["manifest"])
+	}
+
+	// By hand.
+	item := []byte("\x0a\x03" + "\x02id\x01\x02u1" + "\x05token\x03\x0flegacy-kms-blob" + "\x08username\x01\x03ana")
+	sum := sha256.Sum256(append([]byte("dynacrypt/v1 legacy item\x00\x05users"), item...))
+	if !bytes.Equal(sum[:16], v["legacy_digest"]) {
+		t.Errorf("legacy_digest by hand:\n got %x\nwant %x", sum[:16], v["legacy_digest"])
+	}
+	okm, err := hkdf.Key(sha256.New, v["root"], v["salt"], "dynacrypt/v1 legacy manifest keys\x00\x01\x05users", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte{1, 1}, v["salt"]...)
+	body = append(body, 0, byte(len(v["wrapped"])))
+	body = append(body, v["wrapped"]...)
+	body = append(body, 1)
+	body = append(body, sum[:16]...)
+	mac := hmac.New(sha256.New, okm[32:])
+	mac.Write(body)
+	if want := append(body, mac.Sum(nil)...); !bytes.Equal(want, v["manifest"]) {
+		t.Errorf("manifest by hand:\n got %x\nwant %x", want, v["manifest"])
+	}
+}

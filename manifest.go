@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"sync/atomic"
@@ -116,7 +117,15 @@ func sealManifest(ctx context.Context, c *codec, digests [][digestSize]byte) ([]
 	if _, err := rand.Read(salt[:]); err != nil {
 		return nil, err
 	}
-	b, err := header.AppendSigned(nil, header.SuiteV1, salt[:], root.Wrapped())
+	b, err := sealManifestWith(c.logical, root.Key(), root.Wrapped(), salt[:], digests)
+	runtime.KeepAlive(root)
+	return b, err
+}
+
+// sealManifestWith is sealManifest with the root key and salt given: the
+// deterministic part, which FORMAT.md's test vectors check.
+func sealManifestWith(logical string, root, wrapped, salt []byte, digests [][digestSize]byte) ([]byte, error) {
+	b, err := header.AppendSigned(nil, header.SuiteV1, salt, wrapped)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +133,7 @@ func sealManifest(ctx context.Context, c *codec, digests [][digestSize]byte) ([]
 	for _, d := range digests {
 		b = append(b, d[:]...)
 	}
-	keys, err := derive(root, salt[:], itemcrypt.ManifestInfo(c.logical))
+	keys, err := itemcrypt.Derive(root, salt, itemcrypt.ManifestInfo(logical))
 	if err != nil {
 		return nil, err
 	}
