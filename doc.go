@@ -62,24 +62,42 @@
 //
 // # Adoption and rotation
 //
-// WithLegacyKMS reads items written the naive way (each secret field a raw
-// KMS ciphertext blob) and Store.Reencrypt walks a table to rewrite them in
-// this format, and to rewrap root keys under a new KMS key after a rotation
-// (KMSCipher.WithPreviousKeys keeps old items readable meanwhile).
+// [WithLegacyKMS] reads items of the legacy per-field KMS format (each secret
+// field a raw KMS ciphertext blob, no signature) and [Store.Reencrypt] walks
+// a table to rewrite them in this format, and to rewrap root keys under a new
+// KMS key after a rotation ([KMSCipher.WithPreviousKeys] keeps old items
+// readable meanwhile). Since legacy items can be forged by anyone who can
+// write the table, legacy mode ends at a date ([LegacyUntil]) and reads only
+// what a signed snapshot taken beforehand ([Store.LegacySnapshot],
+// [LegacyManifest]) lists, unless told to trust any legacy item without ever
+// migrating one ([LegacyUnverified]).
 //
-// # What is not protected
+// # Threat model
 //
-// Key attribute values and attribute names are stored in plaintext: DynamoDB
-// needs them. Item and field sizes are visible. Attributes declared with
-// WithUnsignedAttributes can be changed undetected. Someone with write access
-// to the table can restore an older, validly signed version of an item.
+// The attacker can read and write the table, its backups and its streams, but
+// cannot use the KMS key; API clients hold the page cursors. Against them the
+// encrypted fields stay secret and every signed attribute keeps its integrity;
+// forged cursors and headers are refused, and cost a handful of KMS requests
+// at most ([WithUnwrapLimit]).
+//
+// Not protected: key attribute values and attribute names are stored in
+// plaintext, as DynamoDB needs them. Item and field sizes are visible.
+// Attributes declared with [WithUnsignedAttributes] can be changed
+// undetected. Someone with write access to the table can restore an older,
+// validly signed version of an item.
+//
+// New refuses what would leave a secret in plaintext: encrypt tags on fields
+// it would not encrypt (inside nested structs or elements), misspelled tag
+// keys, item types that marshal themselves. Writes refuse strings that are
+// not valid UTF-8, which DynamoDB would silently change.
 //
 // # Errors
 //
-// Store methods return *OpError, which names the operation and the table and
-// wraps both a kind (ErrNotFound, ErrConflict, ErrIntegrity) and the cause,
-// so errors.Is and errors.As reach the SDK's or KMS's exception. Messages
-// never contain plaintext of encrypted fields.
+// Store methods return an [*OpError], which names the operation and the table
+// and wraps the cause, so errors.Is finds the kind ([ErrNotFound],
+// [ErrConflict], [ErrIntegrity], [ErrInvalidCursor], [ErrUnwrapLimited]) and
+// errors.As finds the SDK's or KMS's exception; its Kind field holds the
+// kind. Messages never contain plaintext of encrypted fields.
 //
 // Throttling is left to the SDK client's retryer, which retries throttled
 // requests with backoff as configured (retry.Standard: 3 attempts). When it

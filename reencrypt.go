@@ -54,10 +54,11 @@ type ReencryptProgress struct {
 const rewriteAttempts = 10
 
 // Reencrypt walks the whole table with a parallel Scan and rewrites every
-// item that needs it: items in the article's format (with WithLegacyKMS), and
-// items whose root key is wrapped under a key other than the Cipher's current
-// one (for a Cipher that is a CurrentKeyChecker, such as a KMSCipher with
-// previous keys). Each item is decrypted and re-encrypted as stored, every
+// item that needs it: items of the legacy per-field KMS format that the
+// manifest lists (with [WithLegacyKMS] and [LegacyManifest]; with
+// [LegacyUnverified] it refuses to run), and items whose root key is wrapped
+// under a key other than the Cipher's current one (for a Cipher that is a
+// [CurrentKeyChecker], such as a [KMSCipher] with previous keys). Each item is decrypted and re-encrypted as stored, every
 // attribute kept, with a version attribute incremented, and written on
 // condition that it has not changed since it was read: a concurrent change is
 // never overwritten; the item is read again and rewritten if still needed.

@@ -206,7 +206,7 @@ func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, erro
 }
 
 // readState is what a write needs to know of the item read before it: its
-// header, or for an item in the article's format, the whole stored item.
+// header, or for an item of the legacy format, the whole stored item.
 type readState struct {
 	header types.AttributeValue
 	legacy map[string]types.AttributeValue

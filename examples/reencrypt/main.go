@@ -20,6 +20,11 @@
 // format) is refused and counted as failed. The ID of every migrated legacy
 // user is appended to TABLE.promoted, to check against the manifest's source.
 //
+// When the walk is done and the legacy option removed from the service,
+// check the table: every item must read, verified, without legacy mode:
+//
+//	reencrypt -table users -key alias/users -verify
+//
 // After a rotation to a new KMS key:
 //
 //	reencrypt -table users -key alias/users-2026 -previous-keys alias/users-2025
@@ -58,6 +63,7 @@ type User struct {
 type job struct {
 	table, key, previous string
 	snapshotFile         string // if set: write a manifest of the legacy users there, and stop
+	verify               bool   // if set: read every item, verified, and stop
 	legacyKey            string
 	manifestFile         string
 	segments             int
@@ -71,6 +77,7 @@ func main() {
 	flag.StringVar(&j.key, "key", "", "KMS key to wrap root keys with from now on (required)")
 	flag.StringVar(&j.previous, "previous-keys", "", "comma-separated KMS keys items may still be wrapped under")
 	flag.StringVar(&j.snapshotFile, "snapshot", "", "write a signed manifest of the table's legacy users to this file, and do nothing else")
+	flag.BoolVar(&j.verify, "verify", false, "read every item through a Store without legacy mode, and fail on the first that does not verify")
 	flag.StringVar(&j.legacyKey, "legacy-key", "", "KMS key of the legacy users, to migrate them (needs -legacy-manifest)")
 	flag.StringVar(&j.manifestFile, "legacy-manifest", "", "the manifest -snapshot wrote: only the legacy users it lists are migrated")
 	flag.IntVar(&j.segments, "segments", 4, "parallel scan segments")
@@ -105,8 +112,11 @@ func run(ctx context.Context, j job) error {
 		cipher = cipher.WithPreviousKeys(strings.Split(j.previous, ",")...)
 	}
 	opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher)}
-	if j.snapshotFile != "" {
+	switch {
+	case j.snapshotFile != "":
 		return snapshot(ctx, ddb, j, opts)
+	case j.verify:
+		return verify(ctx, ddb, j, opts)
 	}
 	if j.legacyKey != "" {
 		manifest, err := os.ReadFile(j.manifestFile)
@@ -188,6 +198,24 @@ func snapshot(ctx context.Context, ddb *dynamodb.Client, j job, opts []dynacrypt
 		return err
 	}
 	fmt.Printf("%d legacy users listed in %s (%d bytes)\n", n, j.snapshotFile, len(manifest))
+	return nil
+}
+
+// verify reads every item of the table without legacy mode: it succeeds
+// only if no legacy item is left and every item verifies.
+func verify(ctx context.Context, ddb *dynamodb.Client, j job, opts []dynacrypt.Option) error {
+	users, err := dynacrypt.New[User](ddb, j.table, opts...)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, err := range users.Scan(ctx, dynacrypt.Parallel(max(j.segments, 1)), dynacrypt.ConsistentRead()) {
+		if err != nil {
+			return fmt.Errorf("after %d items: %w", n, err)
+		}
+		n++
+	}
+	fmt.Printf("%d items, every one in the current format and verified\n", n)
 	return nil
 }
 

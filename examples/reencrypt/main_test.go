@@ -195,10 +195,17 @@ func TestMigrateArticleTable(t *testing.T) {
 	if err := run(context.Background(), job{table: table, key: testrig.KeyA, snapshotFile: manifest}); err != nil {
 		t.Fatal(err)
 	}
+	check := job{table: table, key: testrig.KeyA, verify: true, segments: 2}
+	if err := run(context.Background(), check); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("verify before the walk: %v, want a failure on a legacy item", err)
+	}
 	if err := run(context.Background(), walk); err != nil {
 		t.Fatal(err)
 	}
 	checkPromoted(t, walk.promotedFile, n, n)
+	if err := run(context.Background(), check); err != nil {
+		t.Fatalf("verify after the walk: %v", err)
+	}
 	if _, err := os.Stat(checkpoint); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left after a complete walk: %v", err)
 	}
