@@ -29,7 +29,23 @@ const (
 	RotateA   = "alias/dynacrypt-rotate-a"
 	RotateAID = "3d5f7a9b-1c3e-4a5b-9d7f-1b3d5f7a9c1e"
 	RotateB   = "alias/dynacrypt-rotate-b"
+
+	// The key IDs behind KeyA and KeyB.
+	KeyAID = "6f1a3c52-7d1e-4f0b-9a0e-2b8c1d4e5f60"
+	KeyBID = "0b7e9d2c-4a6f-4e1b-8c3d-5f7a9b1c3d5e"
 )
+
+// The account and region with-servers.sh gives local-kms.
+const (
+	Account = "111122223333"
+	Region  = "us-east-1"
+)
+
+// KeyARN returns the ARN of the local-kms key with the given key ID.
+func KeyARN(keyID string) string { return "arn:aws:kms:" + Region + ":" + Account + ":key/" + keyID }
+
+// AliasARN returns the ARN of a local-kms alias ("alias/name").
+func AliasARN(alias string) string { return "arn:aws:kms:" + Region + ":" + Account + ":" + alias }
 
 func require(tb testing.TB, envVar, server string) {
 	tb.Helper()
