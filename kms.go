@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -67,6 +68,38 @@ func (c *KMSCipher) WithPreviousKeys(keyIDs ...string) *KMSCipher {
 	return out
 }
 
+// check reports what makes c unusable, or nil: no KMS client (nil, or a
+// nil pointer in the interface) or an empty key ID. Encrypt and Decrypt
+// return its error instead of panicking; New uses it to refuse the cipher
+// up front.
+func (c *KMSCipher) check() error {
+	switch {
+	case c == nil || len(c.keys) == 0:
+		return errors.New("KMSCipher not made by NewKMSCipher")
+	case isNil(c.client):
+		return errors.New("KMSCipher has no KMS client")
+	case c.keys[0].id == "":
+		return errors.New("KMSCipher has no KMS key ID")
+	}
+	for i, k := range c.keys[1:] {
+		if k.id == "" {
+			return fmt.Errorf("KMSCipher: previous key %d of %d has an empty ID", i+1, len(c.keys)-1)
+		}
+	}
+	return nil
+}
+
+func isNil(client KMSClient) bool {
+	if client == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(client); v.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
+}
+
 // KeyID returns the key this cipher encrypts under.
 func (c *KMSCipher) KeyID() string { return c.keys[0].id }
 
@@ -94,6 +127,9 @@ func (c *KMSCipher) keyFor(ciphertext []byte) *kmsKey {
 
 // Encrypt calls KMS Encrypt under the current key.
 func (c *KMSCipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	key := &c.keys[0]
 	out, err := c.client.Encrypt(ctx, &kms.EncryptInput{
 		KeyId:             &key.id,
@@ -101,7 +137,7 @@ func (c *KMSCipher) Encrypt(ctx context.Context, plaintext []byte, encryptionCon
 		EncryptionContext: encryptionContext,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("KMS Encrypt under %s: %w", key.id, err)
+		return nil, kmsError("Encrypt", key.id, err)
 	}
 	ct := make([]byte, 0, 1+keyRefSize+len(out.CiphertextBlob))
 	ct = append(ct, kmsFormat)
@@ -114,6 +150,9 @@ func (c *KMSCipher) Encrypt(ctx context.Context, plaintext []byte, encryptionCon
 // rejects as invalid for that key and context, gives an error wrapping
 // ErrIntegrity and the KMS exception.
 func (c *KMSCipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	key := c.keyFor(ciphertext)
 	if key == nil {
 		return nil, fmt.Errorf("%w: root key wrapped under a KMS key this cipher does not accept (see KMSCipher.WithPreviousKeys)", ErrIntegrity)
@@ -124,12 +163,34 @@ func (c *KMSCipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionCo
 		EncryptionContext: encryptionContext,
 	})
 	if err != nil {
-		var invalid *types.InvalidCiphertextException
-		var incorrect *types.IncorrectKeyException
-		if errors.As(err, &invalid) || errors.As(err, &incorrect) {
-			return nil, fmt.Errorf("%w: KMS Decrypt under %s: %w", ErrIntegrity, key.id, err)
-		}
-		return nil, fmt.Errorf("KMS Decrypt under %s: %w", key.id, err)
+		return nil, kmsError("Decrypt", key.id, err)
 	}
 	return out.Plaintext, nil
+}
+
+// kmsError describes a failed KMS call (call is "Encrypt" or "Decrypt";
+// keyID is the key the call named, or "" when KMS took it from the blob).
+// KMS's verdict that a ciphertext is not valid under that key and context,
+// InvalidCiphertextException or IncorrectKeyException, gives an error
+// wrapping ErrIntegrity and the exception. Anything else (throttling, access
+// denied, a disabled or missing key, the network, a cancelled context) says
+// nothing about the ciphertext: the error wraps the cause but not
+// ErrIntegrity, so that a throttled unwrap never reads as tampering.
+func kmsError(call, keyID string, err error) error {
+	what := "KMS " + call
+	if keyID != "" {
+		what += " under " + keyID
+	}
+	if rejectedByKMS(err) {
+		return fmt.Errorf("%w: %s: %w", ErrIntegrity, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// rejectedByKMS reports whether err carries KMS's verdict that a ciphertext
+// is not valid under the key and context a Decrypt named.
+func rejectedByKMS(err error) bool {
+	var invalid *types.InvalidCiphertextException
+	var incorrect *types.IncorrectKeyException
+	return errors.As(err, &invalid) || errors.As(err, &incorrect)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
@@ -480,7 +482,7 @@ func TestKMSMultiRegionKey(t *testing.T) {
 }
 
 // TestKMSMisconfigured: a cipher without a client or key fails every call
-// with an error that says so, and never panics.
+// with check()'s error, which New reports up front, and never panics.
 func TestKMSMisconfigured(t *testing.T) {
 	client, _ := testrig.KMS(t)
 	ct := mustWrap(t, NewKMSCipher(client, testrig.KeyA))
@@ -491,18 +493,96 @@ func TestKMSMisconfigured(t *testing.T) {
 		"empty previous":    NewKMSCipher(client, testrig.KeyA).WithPreviousKeys(testrig.KeyB, ""),
 		"nil, previous key": NewKMSCipher(nil, testrig.KeyB).WithPreviousKeys(testrig.KeyA),
 	} {
+		want := c.check()
+		if want == nil {
+			t.Errorf("%s: check() = nil", name)
+			continue
+		}
+		if strings.HasPrefix(want.Error(), "dynacrypt:") {
+			t.Errorf("%s: check() = %q: the Store adds the prefix", name, want)
+		}
+		same := func(err error) bool {
+			return err != nil && err.Error() == want.Error() && !errors.Is(err, ErrIntegrity)
+		}
 		noPanic(t, name+": Encrypt", func() {
-			if _, err := c.Encrypt(context.Background(), kmsRoot, kmsTestContext); err == nil || errors.Is(err, ErrIntegrity) {
-				t.Errorf("%s: Encrypt: %v, want an error that is not ErrIntegrity", name, err)
+			if _, err := c.Encrypt(context.Background(), kmsRoot, kmsTestContext); !same(err) {
+				t.Errorf("%s: Encrypt: %v, want check()'s error: %v", name, err, want)
 			}
 		})
 		noPanic(t, name+": Decrypt", func() {
-			if got, err := c.Decrypt(context.Background(), ct, kmsTestContext); err == nil || errors.Is(err, ErrIntegrity) || got != nil {
-				t.Errorf("%s: Decrypt: %v, want an error that is not ErrIntegrity", name, err)
+			if got, err := c.Decrypt(context.Background(), ct, kmsTestContext); !same(err) || got != nil {
+				t.Errorf("%s: Decrypt: %v, want check()'s error: %v", name, err, want)
 			}
 		})
 		noPanic(t, name+": WrappingKey", func() { c.WrappingKey(ct) })
 		noPanic(t, name+": UnderCurrentKey", func() { c.UnderCurrentKey(ct) })
+	}
+}
+
+// TestKMSCheck: check() accepts a usable cipher, and refuses one not made
+// by NewKMSCipher.
+func TestKMSCheck(t *testing.T) {
+	client, _ := testrig.KMS(t)
+	for _, c := range []*KMSCipher{
+		NewKMSCipher(client, testrig.KeyA),
+		NewKMSCipher(client, testrig.KeyAID).WithPreviousKeys(testrig.KeyB, testrig.KeyARN(testrig.KeyBID)),
+	} {
+		if err := c.check(); err != nil {
+			t.Errorf("check() = %v", err)
+		}
+	}
+	var zero KMSCipher
+	var nilCipher *KMSCipher
+	for _, c := range []*KMSCipher{&zero, nilCipher} {
+		if c.check() == nil {
+			t.Errorf("check() of %#v = nil", c)
+		}
+	}
+}
+
+// TestKMSErrorClassification: kmsError makes KMS's rejection of a
+// ciphertext an integrity failure, and nothing else.
+func TestKMSErrorClassification(t *testing.T) {
+	inOp := func(err error) error {
+		return &smithy.OperationError{ServiceID: "KMS", OperationName: "Decrypt", Err: err}
+	}
+	for _, cause := range []error{
+		inOp(&kmstypes.InvalidCiphertextException{Message: aws.String("bad")}),
+		inOp(&kmstypes.IncorrectKeyException{}),
+		&kmstypes.InvalidCiphertextException{},
+	} {
+		err := kmsError("Decrypt", "alias/x", cause)
+		if !errors.Is(err, ErrIntegrity) || !errors.Is(err, cause) || !rejectedByKMS(err) {
+			t.Errorf("%v: not ErrIntegrity and the exception", err)
+		}
+		if !strings.HasPrefix(err.Error(), ErrIntegrity.Error()+": KMS Decrypt under alias/x: ") {
+			t.Errorf("message %q", err)
+		}
+	}
+	for _, cause := range []error{
+		inOp(&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}),
+		inOp(&smithy.GenericAPIError{Code: "AccessDeniedException"}),
+		inOp(&kmstypes.DisabledException{}),
+		inOp(&kmstypes.NotFoundException{}),
+		inOp(&kmstypes.KMSInvalidStateException{}),
+		inOp(&kmstypes.KMSInternalException{}),
+		inOp(&net.OpError{Op: "dial", Err: errors.New("connection refused")}),
+		inOp(context.DeadlineExceeded),
+		context.Canceled,
+	} {
+		err := kmsError("Decrypt", "alias/x", cause)
+		if errors.Is(err, ErrIntegrity) || !errors.Is(err, cause) || rejectedByKMS(err) {
+			t.Errorf("%v: want the cause and not ErrIntegrity", err)
+		}
+		if !strings.HasPrefix(err.Error(), "KMS Decrypt under alias/x: ") {
+			t.Errorf("message %q", err)
+		}
+	}
+	if msg := kmsError("Decrypt", "", context.Canceled).Error(); msg != "KMS Decrypt: context canceled" {
+		t.Errorf("no key named: %q", msg)
+	}
+	if msg := kmsError("Encrypt", "k", context.Canceled).Error(); msg != "KMS Encrypt under k: context canceled" {
+		t.Errorf("Encrypt: %q", msg)
 	}
 }
 
@@ -511,7 +591,7 @@ func TestKMSMisconfigured(t *testing.T) {
 // whether the key is configured by ID or by alias.
 func TestKMSErrorsNotIntegrity(t *testing.T) {
 	ctx := context.Background()
-	plain, _ := testrig.KMS(t)
+	plain, counter := testrig.KMS(t)
 	client, throttle := testrig.ThrottledKMS(t, 2)
 	isThrottling := func(err error) bool {
 		var api interface{ ErrorCode() string }
@@ -547,5 +627,18 @@ func TestKMSErrorsNotIntegrity(t *testing.T) {
 		if errors.Is(err, ErrIntegrity) || !errors.As(err, &disabled) {
 			t.Errorf("Decrypt under a disabled key named by %s: %v; want DisabledException, not ErrIntegrity", id, err)
 		}
+	}
+
+	// Searching the unresolved aliases, a failure other than KMS rejecting
+	// the ciphertext ends the search: here the current key is disabled, and
+	// the previous one, which wrapped, is not tried.
+	underA := mustWrap(t, NewKMSCipher(plain, testrig.KeyA))
+	var err error
+	n := requests(counter, func() {
+		_, err = NewKMSCipher(plain, alias).WithPreviousKeys(testrig.KeyA).Decrypt(ctx, underA, kmsTestContext)
+	})
+	var disabled *kmstypes.DisabledException
+	if errors.Is(err, ErrIntegrity) || !errors.As(err, &disabled) || n != 1 {
+		t.Errorf("search stopped by a disabled key: %v, %d KMS requests; want DisabledException after 1 request", err, n)
 	}
 }
