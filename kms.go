@@ -71,6 +71,12 @@ func refOf(s string) keyRef {
 // (current or previous). They never count as under the current key (see
 // UnderCurrentKey), so Store.Reencrypt rewrites them in format 2.
 //
+// Until KMS has answered for an alias, the cipher cannot tell which key the
+// alias names: WrappingKey and UnderCurrentKey, which make no KMS call,
+// answer false for a ciphertext under it, so a re-encryption walk started
+// with a fresh cipher configured by alias may rewrite a few items that were
+// current already.
+//
 // An alias stays resolved to the key KMS last reported for it. When the
 // alias is moved to another key, a cipher learns the new key from its next
 // Encrypt; until then a cipher that only decrypts refuses ciphertexts under
