@@ -98,8 +98,12 @@ func TestKMSCipher(t *testing.T) {
 		t.Errorf("wrong context: %v does not wrap KMS's InvalidCiphertextException", err)
 	}
 
-	// A ciphertext under a key the cipher does not list never reaches KMS.
+	// A ciphertext under a key the cipher does not list never reaches KMS
+	// once the cipher knows its keys: an alias, from its first Encrypt.
 	onlyB := dynacrypt.NewKMSCipher(client, testrig.KeyB)
+	if _, err := onlyB.Encrypt(context.Background(), make([]byte, 32), usersCtx); err != nil {
+		t.Fatal(err)
+	}
 	before := requests.Requests()
 	if _, err := onlyB.Decrypt(context.Background(), wrapped, usersCtx); !errors.Is(err, dynacrypt.ErrIntegrity) {
 		t.Errorf("key not listed: %v, want ErrIntegrity", err)

@@ -74,6 +74,14 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 	if s.codec.legacy != nil && s.codec.legacy.manifest == nil {
 		return ReencryptProgress{}, s.fail("Reencrypt", errUnverifiedLegacy)
 	}
+	// A Cipher that learns its current key from its key service (a
+	// KMSCipher configured by alias) tells current items only once it has
+	// wrapped under that key: make the write root the walk needs anyway.
+	if _, ok := s.cfg.cipher.(CurrentKeyChecker); ok {
+		if _, err := s.codec.ring.ForWrite(ctx); err != nil {
+			return ReencryptProgress{}, s.fail("Reencrypt", fmt.Errorf("wrapping root key: %w", err))
+		}
+	}
 	n := opts.Segments
 	if n <= 0 {
 		n = 4

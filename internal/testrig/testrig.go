@@ -32,7 +32,23 @@ const (
 	// The error test disables Disabled; nothing else may use it.
 	Disabled   = "alias/dynacrypt-disabled"
 	DisabledID = "5a7c9e1b-3d5f-4a7c-9e1b-3d5f7a9c1e3b"
+
+	// The key IDs behind KeyA and KeyB.
+	KeyAID = "6f1a3c52-7d1e-4f0b-9a0e-2b8c1d4e5f60"
+	KeyBID = "0b7e9d2c-4a6f-4e1b-8c3d-5f7a9b1c3d5e"
 )
+
+// The account and region with-servers.sh gives local-kms.
+const (
+	Account = "111122223333"
+	Region  = "us-east-1"
+)
+
+// KeyARN returns the ARN of the local-kms key with the given key ID.
+func KeyARN(keyID string) string { return "arn:aws:kms:" + Region + ":" + Account + ":key/" + keyID }
+
+// AliasARN returns the ARN of a local-kms alias ("alias/name").
+func AliasARN(alias string) string { return "arn:aws:kms:" + Region + ":" + Account + ":" + alias }
 
 func require(tb testing.TB, envVar, server string) {
 	tb.Helper()
