@@ -133,7 +133,8 @@ func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.Attrib
 // signed, after the HMAC.
 func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (map[string]types.AttributeValue, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidCursor, why) }
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	// Strict: another spelling of the same bytes is not the cursor we gave.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	if err != nil {
 		return nil, bad("not base64url")
 	}
