@@ -122,6 +122,7 @@ func Derive(root, salt, info []byte) (*Keys, error) {
 		return nil, err
 	}
 	block, err := aes.NewCipher(okm[:32])
+	clear(okm[:32]) // the cipher keeps its own schedule
 	if err != nil {
 		return nil, err
 	}
@@ -132,9 +133,11 @@ func Derive(root, salt, info []byte) (*Keys, error) {
 	return &Keys{aead: aead, macKey: okm[32:], scratch: scratchPool.Get().(*[]byte)}, nil
 }
 
-// Release returns the scratch buffer to its pool. The Keys must not be used
-// afterwards.
+// Release zeroes the signing key and the scratch buffer and returns the
+// buffer to its pool. The Keys must not be used afterwards. (The AES key
+// schedule inside the AEAD is not reachable to zero.)
 func (k *Keys) Release() {
+	clear(k.macKey)
 	if k.scratch != nil {
 		clear((*k.scratch)[:cap(*k.scratch)])
 		*k.scratch = (*k.scratch)[:0]
