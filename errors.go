@@ -40,7 +40,7 @@ var (
 )
 
 // kinds are the kinds OpError.Kind reports, most specific first.
-var kinds = []error{ErrInvalidCursor, ErrConflict, ErrNotFound, ErrIntegrity, ErrUnwrapLimited}
+var kinds = []error{ErrInvalidCursor, ErrConflict, ErrNotFound, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
 
 // kindOf returns the first of kinds that err wraps, or nil.
 func kindOf(err error) error {

@@ -20,7 +20,7 @@ func keyFields(sch *schema.Schema, attrs ...string) ([]*schema.Field, error) {
 		}
 		f, ok := sch.Field(attr)
 		if !ok {
-			return nil, fmt.Errorf("key attribute %q is not a field of %v", attr, sch.Type)
+			return nil, fmt.Errorf("key attribute %q is not a field of %v, whose attributes are %s", attr, sch.Type, sch.AttributeList())
 		}
 		if _, err := f.KeyType(); err != nil {
 			return nil, err

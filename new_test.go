@@ -133,7 +133,7 @@ func TestNewRejects(t *testing.T) {
 	}{
 		{"encrypted key", newErr[EncryptedKey](pk, c), []string{"EncryptedKey.ID", `"id"`, "cannot be encrypted"}},
 		{"unknown tag value", newErr[UnknownTag](pk, c), []string{"UnknownTag.Secret", `"aes"`}},
-		{"missing key field", newErr[Plain](dynacrypt.WithPartitionKey("pk"), c), []string{`"pk"`, "not a field"}},
+		{"missing key field", newErr[Plain](dynacrypt.WithPartitionKey("pk"), c), []string{`"pk"`, "not a field", `whose attributes are "id", "token"`}},
 		{"missing sort key field", newErr[Plain](pk, dynacrypt.WithSortKey("sk"), c), []string{`"sk"`, "not a field"}},
 		{"no partition key", newErr[Plain](c), []string{"WithPartitionKey"}},
 		{"map key", newErr[MapKey](pk), []string{"MapKey.ID", "string, number or []byte"}},

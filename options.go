@@ -78,15 +78,24 @@ func WithPartitionKey(attr string) Option { return func(c *config) { c.partition
 // WithSortKey names the table's sort key attribute, for tables that have one.
 func WithSortKey(attr string) Option { return func(c *config) { c.sortKey = attr } }
 
-type indexConfig struct{ name, partitionKey, sortKey string }
+type indexConfig struct {
+	name, partitionKey, sortKey string
+	local                       bool
+}
 
-// WithIndex declares a secondary index (global or local) that Query and Scan
-// can use with UsingIndex: its name and its key attributes (sortKey empty if
-// it has none). The key attributes must be plaintext fields of the item type.
-// The index must project all attributes (ProjectionType ALL): items are
-// verified whole.
+// WithIndex declares a global secondary index that Query and Scan can use
+// with UsingIndex: its name and its key attributes (sortKey empty if it has
+// none). The key attributes must be plaintext fields of the item type. The
+// index must project all attributes (ProjectionType ALL): items are verified
+// whole. [Store.CreateTable] creates it and [Store.CheckTable] checks it.
 func WithIndex(name, partitionKey, sortKey string) Option {
-	return func(c *config) { c.indexes = append(c.indexes, indexConfig{name, partitionKey, sortKey}) }
+	return func(c *config) { c.indexes = append(c.indexes, indexConfig{name, partitionKey, sortKey, false}) }
+}
+
+// WithLocalIndex declares a local secondary index: the table's partition key
+// with another sort key. Otherwise it is as WithIndex.
+func WithLocalIndex(name, sortKey string) Option {
+	return func(c *config) { c.indexes = append(c.indexes, indexConfig{name, "", sortKey, true}) }
 }
 
 // WithVersion names an integer attribute used for optimistic locking: Put of

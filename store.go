@@ -89,8 +89,11 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	}
 	s.indexes = map[string][]*schema.Field{}
 	for _, ix := range cfg.indexes {
-		if ix.name == "" || ix.partitionKey == "" || s.indexes[ix.name] != nil {
-			return nil, fmt.Errorf("index %q: a unique name and a partition key are required", ix.name)
+		if ix.local {
+			ix.partitionKey = cfg.partitionKey
+		}
+		if ix.name == "" || ix.partitionKey == "" || s.indexes[ix.name] != nil || (ix.local && ix.sortKey == "") {
+			return nil, fmt.Errorf("index %q: a unique name and a partition key (and for a local index, a sort key) are required", ix.name)
 		}
 		if s.indexes[ix.name], err = keyFields(sch, ix.partitionKey, ix.sortKey); err != nil {
 			return nil, fmt.Errorf("index %q: %w", ix.name, err)

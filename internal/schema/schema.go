@@ -7,6 +7,7 @@ package schema
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -231,6 +232,16 @@ func (s *Schema) FieldFold(attr string) (*Field, bool) {
 		}
 	}
 	return nil, false
+}
+
+// AttributeList returns the attribute names, quoted, in struct order, for
+// messages.
+func (s *Schema) AttributeList() string {
+	names := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		names[i] = strconv.Quote(f.Attr)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Encrypted returns the fields tagged for encryption.
