@@ -12,7 +12,21 @@ type condition struct {
 	clauses []string
 	names   map[string]string
 	values  map[string]types.AttributeValue
+	// means is what a failure of the condition means.
+	means failure
 }
+
+// failure is what a failed write condition means to the caller.
+type failure int
+
+const (
+	// changed: the item is not as read (Update, which retries).
+	changed failure = iota
+	// exists: a create found the item there.
+	exists
+	// staleOrGone: a write at version v found another version, or no item.
+	staleOrGone
+)
 
 func (c *condition) name(attr string) string {
 	if c.names == nil {

@@ -21,6 +21,16 @@ var (
 	// does both.
 	ErrConflict = errors.New("conflict")
 
+	// ErrExists is the ErrConflict of a create (Put of version 0, or with
+	// IfNotExists) of an item that exists: an HTTP service's 409.
+	ErrExists = fmt.Errorf("%w: item exists", ErrConflict)
+
+	// ErrStale is the ErrConflict of a write at version v (Put, Delete,
+	// Update with IfVersion) of an item now at another version: an HTTP
+	// service's 412. A write at version v of an item that is gone wraps
+	// ErrConflict and ErrNotFound instead (404).
+	ErrStale = fmt.Errorf("%w: stale version", ErrConflict)
+
 	// ErrIntegrity means a stored item failed verification: its signature
 	// does not match, an encrypted value does not decrypt, its root key does
 	// not unwrap under this table's encryption context, or it has no valid
@@ -39,8 +49,11 @@ var (
 	ErrUnwrapLimited = keyring.ErrLimited
 )
 
+// errGone is the conflict of a write at a version of an item that is gone.
+var errGone = fmt.Errorf("%w: %w", ErrConflict, ErrNotFound)
+
 // kinds are the kinds OpError.Kind reports, most specific first.
-var kinds = []error{ErrInvalidCursor, ErrConflict, ErrNotFound, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
+var kinds = []error{ErrInvalidCursor, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
 
 // kindOf returns the first of kinds that err wraps, or nil.
 func kindOf(err error) error {

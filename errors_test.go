@@ -150,9 +150,10 @@ func TestErrorKinds(t *testing.T) {
 		says string
 	}{
 		{"missing item", "Get", func() error { return get(users, "nobody") }, dynacrypt.ErrNotFound, nil, "item not found"},
-		{"create of an existing item", "Put", func() error { return users.Put(ctx, &User{ID: "u", Token: secret}) }, dynacrypt.ErrConflict, &ccf, "conflict"},
-		{"stale version", "Put", func() error { return users.Put(ctx, &User{ID: "u", Token: secret, Version: 7}) }, dynacrypt.ErrConflict, &ccf, "conflict"},
-		{"stale delete", "Delete", func() error { return users.Delete(ctx, User{ID: "u", Version: 7}) }, dynacrypt.ErrConflict, &ccf, "conflict"},
+		{"create of an existing item", "Put", func() error { return users.Put(ctx, &User{ID: "u", Token: secret}) }, dynacrypt.ErrExists, &ccf, "conflict: item exists"},
+		{"stale version", "Put", func() error { return users.Put(ctx, &User{ID: "u", Token: secret, Version: 7}) }, dynacrypt.ErrStale, &ccf, "conflict: stale version"},
+		{"stale delete", "Delete", func() error { return users.Delete(ctx, User{ID: "u", Version: 7}) }, dynacrypt.ErrStale, &ccf, "conflict: stale version"},
+		{"versioned delete of a gone item", "Delete", func() error { return users.Delete(ctx, User{ID: "nobody", Version: 7}) }, dynacrypt.ErrNotFound, &ccf, "conflict: item not found"},
 		{"tampered attribute", "Get", func() error { return get(users, "tampered") }, dynacrypt.ErrIntegrity, nil, "signature does not match"},
 		{"header removed", "Get", func() error { return get(users, "headerless") }, dynacrypt.ErrIntegrity, nil, "no _dynacrypt header"},
 		{"wrong AES key", "Get", func() error { return get(mustNew[User](t, db, table, opts(newAES(t))...), "u") }, dynacrypt.ErrIntegrity, nil, "does not authenticate"},

@@ -277,6 +277,20 @@ type writeConfig struct {
 	ifNotExists bool
 }
 
-// IfNotExists makes Put fail with ErrConflict when an item with the same key
-// exists. With a version attribute, Put of version 0 already does this.
+// IfNotExists makes Put fail with ErrExists (an ErrConflict) when an item
+// with the same key exists. With a version attribute, Put of version 0
+// already does this.
 func IfNotExists() WriteOption { return func(c *writeConfig) { c.ifNotExists = true } }
+
+// An UpdateOption changes an Update.
+type UpdateOption func(*updateConfig)
+
+type updateConfig struct {
+	ifVersion *int64
+}
+
+// IfVersion makes Update apply its function only if the stored item is at
+// version v, with no retry: otherwise it fails with ErrStale (the item is
+// at another version) or ErrNotFound. It serves the HTTP If-Match pattern,
+// where the client sends the version it edited. It needs WithVersion.
+func IfVersion(v int64) UpdateOption { return func(c *updateConfig) { c.ifVersion = &v } }

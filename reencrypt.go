@@ -318,7 +318,7 @@ func (s *Store[T]) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	read.condition(s.codec.headerAttr, &cond)
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	if _, err := s.db.PutItem(ctx, in); err != nil {
-		return conflictOr(err)
+		return s.conflict(ctx, err, changed, nil)
 	}
 	return nil
 }

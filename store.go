@@ -8,8 +8,10 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -309,8 +311,11 @@ func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, read *readS
 	}
 	in := &dynamodb.PutItemInput{TableName: &s.table, Item: p.item}
 	p.cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	if p.cond.means == staleOrGone {
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
 	if _, err := s.db.PutItem(ctx, in); err != nil {
-		return conflictOr(err)
+		return s.conflict(ctx, err, p.cond.means, s.codec.keyOf(p.item))
 	}
 	p.done()
 	return nil
@@ -356,14 +361,20 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		case read != nil && read.legacy != nil: // unversioned until now
 		case v == 0:
 			p.cond.notExists(s.keyAttrs[0].Attr)
+			p.cond.means = exists
 		default:
 			p.cond.equals(s.version.Attr, versionValue(v))
+			p.cond.means = staleOrGone
 		}
 		av[s.version.Attr] = versionValue(v + 1)
 		p.done = func() { s.setVersion(item, v+1) }
 	case read != nil:
 	case wc.ifNotExists:
 		p.cond.notExists(s.keyAttrs[0].Attr)
+		p.cond.means = exists
+	}
+	if read != nil {
+		p.cond.means = changed // Update retries, whatever the cause
 	}
 	if err := s.codec.seal(ctx, av); err != nil {
 		return nil, err
@@ -401,13 +412,51 @@ func versionValue(v uint64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)}
 }
 
-// conflictOr marks a failed condition as ErrConflict.
-func conflictOr(err error) error {
+// conflict turns a failed write condition into the error that says what
+// happened: ErrExists for a create, ErrStale or (item gone) ErrNotFound for
+// a write at a version, all wrapping ErrConflict. To tell stale from gone it
+// looks at the item DynamoDB returned with the failure
+// (ReturnValuesOnConditionCheckFailure), or, from servers that return none,
+// reads the item's key, consistently. Other errors come back as they are.
+func (s *Store[T]) conflict(ctx context.Context, err error, means failure, key map[string]types.AttributeValue) error {
 	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+	if !errors.As(err, &ccf) {
+		return err
 	}
-	return err
+	switch means {
+	case exists:
+		return fmt.Errorf("%w: %w", ErrExists, err)
+	case staleOrGone:
+		present := len(ccf.Item) > 0
+		if !present {
+			var names map[string]string
+			proj := keyProjection(key, &names)
+			out, rerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key,
+				ConsistentRead: aws.Bool(true), ProjectionExpression: &proj, ExpressionAttributeNames: names})
+			if rerr != nil {
+				return fmt.Errorf("%w: %w", ErrConflict, err) // stale or gone: the read to tell failed
+			}
+			present = out.Item != nil
+		}
+		if !present {
+			return fmt.Errorf("%w: %w", errGone, err)
+		}
+		return fmt.Errorf("%w: %w", ErrStale, err)
+	}
+	return fmt.Errorf("%w: %w", ErrConflict, err)
+}
+
+// keyProjection returns a projection of the key attributes, their names in
+// names.
+func keyProjection(key map[string]types.AttributeValue, names *map[string]string) string {
+	*names = make(map[string]string, len(key))
+	var parts []string
+	for attr := range key {
+		ph := "#k" + strconv.Itoa(len(parts))
+		(*names)[ph] = attr
+		parts = append(parts, ph)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *Store[T]) versionOf(item *T) (uint64, error) {
@@ -461,8 +510,11 @@ func (s *Store[T]) delete(ctx context.Context, key *T, wc writeConfig) error {
 	}
 	in := &dynamodb.DeleteItemInput{TableName: &s.table, Key: km}
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	if cond.means == staleOrGone {
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
 	if _, err := s.db.DeleteItem(ctx, in); err != nil {
-		return conflictOr(err)
+		return s.conflict(ctx, err, cond.means, km)
 	}
 	return nil
 }
@@ -482,6 +534,7 @@ func (s *Store[T]) prepareDelete(key *T) (map[string]types.AttributeValue, condi
 		}
 		if v > 0 {
 			cond.equals(s.version.Attr, versionValue(v))
+			cond.means = staleOrGone
 		}
 	}
 	return km, cond, nil

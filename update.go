@@ -19,9 +19,25 @@ import (
 // fn may be called several times and must not change key fields or keep the
 // pointer. If fn returns an error, nothing is written and Update returns that
 // error as it is. Update returns ErrNotFound if there is no item.
-func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error) (*T, error) {
+//
+// With [IfVersion](v), Update applies fn only if the stored version is v, and
+// does not retry: the HTTP If-Match pattern, where the client names the
+// version it edited. A stored item at another version gives ErrStale without
+// a call to fn.
+func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error, opts ...UpdateOption) (*T, error) {
+	var uc updateConfig
+	for _, o := range opts {
+		o(&uc)
+	}
 	if s.version == nil && s.codec.ring == nil {
 		return nil, s.fail("Update", errors.New("Update needs a version attribute (WithVersion) or a Cipher to detect concurrent changes"))
+	}
+	if uc.ifVersion != nil {
+		item, err := s.updateIfVersion(ctx, &key, *uc.ifVersion, fn)
+		if err != nil {
+			return nil, s.fail("Update", err)
+		}
+		return item, nil
 	}
 	for attempt := 1; ; attempt++ {
 		item, read, err := s.get(ctx, &key, readConfig{consistent: true})
@@ -57,6 +73,40 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error) (*T, er
 			return nil, s.fail("Update", err)
 		}
 	}
+}
+
+// updateIfVersion is Update with IfVersion(want): one read, fn only if the
+// item is at version want, one write on condition that it still is.
+func (s *Store[T]) updateIfVersion(ctx context.Context, key *T, want int64, fn func(*T) error) (*T, error) {
+	if s.version == nil {
+		return nil, errors.New("IfVersion needs a version attribute: use WithVersion")
+	}
+	item, read, err := s.get(ctx, key, readConfig{consistent: true})
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.versionOf(item)
+	if err != nil {
+		return nil, err
+	}
+	if want < 0 || v != uint64(want) {
+		return nil, fmt.Errorf("%w: the stored version is %d, not %d", ErrStale, v, want)
+	}
+	before := *item
+	if err := fn(item); err != nil {
+		return nil, err
+	}
+	if err := s.checkSameKey(&before, item); err != nil {
+		return nil, err
+	}
+	s.setVersion(item, v)
+	if read.legacy == nil {
+		read = nil // the condition is the version, and its failure says stale or gone
+	}
+	if err := s.put(ctx, item, writeConfig{}, read); err != nil {
+		return nil, err
+	}
+	return item, nil
 }
 
 func (s *Store[T]) checkSameKey(before, after *T) error {
