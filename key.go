@@ -3,6 +3,7 @@ package dynacrypt
 import (
 	"fmt"
 	"reflect"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -11,10 +12,11 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
-// keyFields looks up key attributes in the schema and checks their types.
-func keyFields(sch *schema.Schema, attrs ...string) ([]*schema.Field, error) {
+// keyFields looks up a partition key and a sort key ("" for none) in the
+// schema and checks their types.
+func keyFields(sch *schema.Schema, partitionKey, sortKey string) ([]*schema.Field, error) {
 	var fields []*schema.Field
-	for _, attr := range attrs {
+	for i, attr := range []string{partitionKey, sortKey} {
 		if attr == "" {
 			continue
 		}
@@ -22,8 +24,12 @@ func keyFields(sch *schema.Schema, attrs ...string) ([]*schema.Field, error) {
 		if !ok {
 			return nil, fmt.Errorf("key attribute %q is not a field of %v, whose attributes are %s", attr, sch.Type, sch.AttributeList())
 		}
-		if _, err := f.KeyType(); err != nil {
+		kt, err := f.KeyType()
+		if err != nil {
 			return nil, err
+		}
+		if i == 1 && kt == "S" && f.Type == reflect.TypeFor[time.Time]() {
+			return nil, fmt.Errorf("%s: sort key %q is a time.Time, which attributevalue stores as RFC 3339 text with a fraction of varying length, so it does not sort as time does; add the unixtime option (dynamodbav:\"%s,unixtime\") to store Unix seconds, or use a string of fixed width", f.Path, f.Attr, f.Attr)
 		}
 		fields = append(fields, f)
 	}

@@ -77,6 +77,10 @@ func TestNewRejects(t *testing.T) {
 		ID       string `dynamodbav:"id"`
 		myString        //lint:ignore U1000 its presence is the test
 	}
+	type TimeSorted struct {
+		ID   string    `dynamodbav:"id"`
+		When time.Time `dynamodbav:"when"`
+	}
 	type NestedFunc struct {
 		ID string `dynamodbav:"id"`
 		M  map[string][]func()
@@ -135,6 +139,8 @@ func TestNewRejects(t *testing.T) {
 		{"unknown tag value", newErr[UnknownTag](pk, c), []string{"UnknownTag.Secret", `"aes"`}},
 		{"missing key field", newErr[Plain](dynacrypt.WithPartitionKey("pk"), c), []string{`"pk"`, "not a field", `whose attributes are "id", "token"`}},
 		{"missing sort key field", newErr[Plain](pk, dynacrypt.WithSortKey("sk"), c), []string{`"sk"`, "not a field"}},
+		{"time sort key", newErr[TimeSorted](pk, dynacrypt.WithSortKey("when")), []string{"TimeSorted.When", "does not sort", `"when,unixtime"`}},
+		{"time index sort key", newErr[TimeSorted](pk, dynacrypt.WithIndex("by-time", "id", "when")), []string{"TimeSorted.When", "unixtime"}},
 		{"no partition key", newErr[Plain](c), []string{"WithPartitionKey"}},
 		{"map key", newErr[MapKey](pk), []string{"MapKey.ID", "string, number or []byte"}},
 		{"bool key", newErr[BoolKey](pk), []string{"BoolKey.ID"}},
@@ -211,6 +217,7 @@ func TestNewAccepts(t *testing.T) {
 		{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq")},
 		{dynacrypt.WithPartitionKey("created")},
 		{dynacrypt.WithPartitionKey("when"), dynacrypt.WithVersion("count")},
+		{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("when")},
 		{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithUnsignedAttributes("count")},
 	} {
 		if err := newErr[Rich](append(opts, dynacrypt.WithCipher(dynacrypttest.NewCipher()))...); err != nil {

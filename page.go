@@ -22,8 +22,8 @@ import (
 type Page[T any] struct {
 	Items []*T
 	// Next resumes right after the last item of this page; it is empty
-	// when there are no more items. A non-empty Next may lead to an empty
-	// last page.
+	// when there are no more items. A non-empty Next leads to an empty
+	// page only when a Filter removed every item after this page's.
 	Next string
 }
 
@@ -70,13 +70,21 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 	}
 	page := &Page[T]{Items: make([]*T, 0, size)}
 	for {
-		// Asking for exactly what is missing makes DynamoDB stop on the
-		// last item returned, so its LastEvaluatedKey resumes right after.
-		items, next, err := r.fetch(ctx, s.db, start, size-len(page.Items))
+		// One item more than the page needs tells, without another
+		// request, whether the page ends the listing.
+		items, next, err := r.fetch(ctx, s.db, start, size-len(page.Items)+1)
 		if err != nil {
 			return nil, s.fail(r.op, err)
 		}
+		var last map[string]types.AttributeValue // start key after the last item taken
 		for _, av := range items {
+			if len(page.Items) == size {
+				if page.Next, err = s.sealCursor(ctx, last, r.fingerprint); err != nil {
+					return nil, s.fail(r.op, err)
+				}
+				return page, nil
+			}
+			last = s.startKeyAfter(av, r.qc.index)
 			item, err := s.decode(ctx, av, r.qc.skipDecrypt)
 			if err != nil {
 				return nil, s.fail(r.op, err)
@@ -87,6 +95,8 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 			return page, nil
 		}
 		if len(page.Items) == size {
+			// DynamoDB stopped on a filter or its 1 MB limit: there may
+			// be more, after the items it evaluated.
 			if page.Next, err = s.sealCursor(ctx, next, r.fingerprint); err != nil {
 				return nil, s.fail(r.op, err)
 			}
@@ -94,6 +104,19 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 		}
 		start = next
 	}
+}
+
+// startKeyAfter returns the start key that resumes a request right after a
+// stored item: its table keys and, on an index, the index's keys, as the
+// LastEvaluatedKey DynamoDB would give.
+func (s *Store[T]) startKeyAfter(item map[string]types.AttributeValue, index string) map[string]types.AttributeValue {
+	key := s.codec.keyOf(item)
+	if index != "" {
+		for _, f := range s.indexes[index] {
+			key[f.Attr] = item[f.Attr]
+		}
+	}
+	return key
 }
 
 // sealCursor encodes a start key as a cursor: the signed part of a header

@@ -205,7 +205,9 @@ func TestQueryPages(t *testing.T) {
 	}
 }
 
-// allPages follows cursors from the first page to the last.
+// allPages follows cursors from the first page to the last, and checks that
+// only the last page is short and that no empty page follows a full one
+// (without a filter, the Store knows where the listing ends).
 func allPages(t *testing.T, size int, next func(cursor string) (*dynacrypt.Page[Order], error)) []*Order {
 	t.Helper()
 	var got []*Order
@@ -220,6 +222,9 @@ func allPages(t *testing.T, size int, next func(cursor string) (*dynacrypt.Page[
 		}
 		if page.Next != "" && len(page.Items) < size {
 			t.Fatalf("size %d: a short page of %d items before the end", size, len(page.Items))
+		}
+		if len(page.Items) == 0 && pages > 1 {
+			t.Fatalf("size %d: page %d is empty: the page before should have ended the listing", size, pages)
 		}
 		got = append(got, page.Items...)
 		if page.Next == "" {
