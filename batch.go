@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -121,29 +122,46 @@ func (s *Store[T]) BatchGet(ctx context.Context, keys []T, opts ...ReadOption) (
 // exponential backoff until done or ctx ends. On a Store with a version
 // attribute it keeps optimistic locking instead: it sends one conditional
 // PutItem per item (a few at a time), with Put's semantics, and sets each
-// written item's version. Either way, on failure the error is a *BatchError
-// naming exactly the items not written; the others were written.
-func (s *Store[T]) BatchPut(ctx context.Context, items []*T) error {
-	if s.version != nil {
+// written item's version. With [Overwrite], a versioned Store also uses
+// BatchWriteItem, for first loads into an empty table and migrations: items
+// replace whatever has their key, and store their version plus one. Either
+// way, on failure the error is a *BatchError naming exactly the items not
+// written; the others were written.
+func (s *Store[T]) BatchPut(ctx context.Context, items []*T, opts ...WriteOption) error {
+	wc := writeConfigOf(opts)
+	if wc.ifNotExists {
+		return s.batchError("BatchPut", nil, errors.New("IfNotExists does not apply to BatchPut: use Put"))
+	}
+	if s.version != nil && !wc.overwrite {
 		return s.eachConditional(ctx, "BatchPut", len(items), func(i int) error {
 			if items[i] == nil {
 				return errors.New("nil item")
 			}
-			return s.put(ctx, items[i], writeConfig{}, nil)
+			return s.put(ctx, items[i], wc, nil)
 		})
 	}
 	reqs := make([]types.WriteRequest, len(items))
+	dones := make([]func(), len(items))
 	for i, item := range items {
 		if item == nil {
 			return s.batchError("BatchPut", []int{i}, errors.New("nil item"))
 		}
-		p, err := s.preparePut(ctx, item, writeConfig{}, nil)
+		p, err := s.preparePut(ctx, item, wc, nil)
 		if err != nil {
 			return s.batchError("BatchPut", []int{i}, err)
 		}
 		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: p.item}}
+		dones[i] = p.done
 	}
-	return s.batchWrite(ctx, "BatchPut", reqs)
+	err := s.batchWrite(ctx, "BatchPut", reqs)
+	var be *BatchError
+	errors.As(err, &be)
+	for i, done := range dones {
+		if be == nil || !slices.Contains(be.Failed, i) {
+			done()
+		}
+	}
+	return err
 }
 
 // BatchDelete deletes the items with the given keys, as BatchPut writes: in

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynacrypt/dynacrypt"
 )
@@ -108,5 +111,65 @@ func TestBatchVersioned(t *testing.T) {
 	keys := []User{{ID: items[0].ID, Version: 2}, {ID: items[3].ID, Version: 1}}
 	if err := users.BatchDelete(ctx, keys); !errors.As(err, &be) || !slices.Equal(be.Failed, []int{1}) {
 		t.Fatalf("BatchDelete with a stale version: %v", err)
+	}
+}
+
+// requestCounter counts the write requests a Store sends.
+type requestCounter struct {
+	*dynamodb.Client
+	puts, batches atomic.Int64
+}
+
+func (c *requestCounter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.puts.Add(1)
+	return c.Client.PutItem(ctx, in, opts...)
+}
+
+func (c *requestCounter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.batches.Add(1)
+	return c.Client.BatchWriteItem(ctx, in, opts...)
+}
+
+// TestBulkLoadOverwrite: on a versioned Store, BatchPut with Overwrite loads
+// through BatchWriteItem, replacing what is there, and sets each item's
+// version; without it, one conditional PutItem per item.
+func TestBulkLoadOverwrite(t *testing.T) {
+	ctx := context.Background()
+	client, table := usersTable(t)
+	db := &requestCounter{Client: client}
+	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
+		dynacrypt.WithCipher(newAES(t)))
+	if err := users.Put(ctx, &User{ID: userID(0), Username: "old", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	items := make([]*User, n)
+	for i := range items {
+		items[i] = &User{ID: userID(i), Username: "loaded", Token: "token-" + userID(i)}
+	}
+	if err := users.BatchPut(ctx, items); !errors.Is(err, dynacrypt.ErrExists) {
+		t.Errorf("conditional BatchPut over an existing item: %v, want ErrExists for it", err)
+	}
+	if got := db.puts.Load() - 1; got != n || db.batches.Load() != 0 {
+		t.Errorf("conditional BatchPut: %d PutItem and %d BatchWriteItem requests, want %d and 0", got, db.batches.Load(), n)
+	}
+	for _, u := range items {
+		u.Version = 0
+	}
+	db.puts.Store(0)
+	if err := users.BatchPut(ctx, items, dynacrypt.Overwrite()); err != nil {
+		t.Fatal(err)
+	}
+	if db.puts.Load() != 0 || db.batches.Load() != 3 {
+		t.Errorf("BatchPut with Overwrite: %d PutItem and %d BatchWriteItem requests, want 0 and 3", db.puts.Load(), db.batches.Load())
+	}
+	for i, u := range items {
+		got, err := users.Get(ctx, User{ID: userID(i)}, dynacrypt.ConsistentRead())
+		if err != nil || got.Username != "loaded" || got.Version != 1 || u.Version != 1 {
+			t.Fatalf("%s after the load: %+v (caller's version %d), %v", userID(i), got, u.Version, err)
+		}
+	}
+	if err := users.Put(ctx, &User{ID: userID(1), Token: "t"}, dynacrypt.IfNotExists(), dynacrypt.Overwrite()); err == nil {
+		t.Error("IfNotExists with Overwrite accepted")
 	}
 }

@@ -275,12 +275,29 @@ type WriteOption func(*writeConfig)
 
 type writeConfig struct {
 	ifNotExists bool
+	overwrite   bool
+}
+
+func writeConfigOf(opts []WriteOption) writeConfig {
+	var wc writeConfig
+	for _, o := range opts {
+		o(&wc)
+	}
+	return wc
 }
 
 // IfNotExists makes Put fail with ErrExists (an ErrConflict) when an item
 // with the same key exists. With a version attribute, Put of version 0
 // already does this.
 func IfNotExists() WriteOption { return func(c *writeConfig) { c.ifNotExists = true } }
+
+// Overwrite makes a write unconditional on a Store with a version
+// attribute: Put and BatchPut replace whatever item has the key, whatever
+// its version, and store the item's version plus one. It is for first loads
+// into an empty table and for migrations, where BatchPut can then use
+// BatchWriteItem, 25 items a request, instead of one conditional PutItem per
+// item; concurrent writers lose their changes to it.
+func Overwrite() WriteOption { return func(c *writeConfig) { c.overwrite = true } }
 
 // An UpdateOption changes an Update.
 type UpdateOption func(*updateConfig)

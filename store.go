@@ -289,10 +289,7 @@ func (s *Store[T]) decode(ctx context.Context, av map[string]types.AttributeValu
 // unchanged. Without a version attribute, Put replaces any existing item
 // unless IfNotExists is given.
 func (s *Store[T]) Put(ctx context.Context, item *T, opts ...WriteOption) error {
-	var wc writeConfig
-	for _, o := range opts {
-		o(&wc)
-	}
+	wc := writeConfigOf(opts)
 	if item == nil {
 		return s.fail("Put", errors.New("nil item"))
 	}
@@ -333,6 +330,9 @@ type preparedPut struct {
 // item is as read (Update of a legacy item, or of an unversioned one), or the
 // version's (create if 0, else unchanged since version v), or IfNotExists.
 func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read *readState) (*preparedPut, error) {
+	if wc.ifNotExists && wc.overwrite {
+		return nil, errors.New("IfNotExists and Overwrite contradict each other")
+	}
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return nil, err
@@ -358,6 +358,7 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 			return nil, fmt.Errorf("IfNotExists with version %d: a version above 0 means the item exists", v)
 		}
 		switch {
+		case wc.overwrite:
 		case read != nil && read.legacy != nil: // unversioned until now
 		case v == 0:
 			p.cond.notExists(s.keyAttrs[0].Attr)
@@ -368,7 +369,7 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		}
 		av[s.version.Attr] = versionValue(v + 1)
 		p.done = func() { s.setVersion(item, v+1) }
-	case read != nil:
+	case read != nil, wc.overwrite:
 	case wc.ifNotExists:
 		p.cond.notExists(s.keyAttrs[0].Attr)
 		p.cond.means = exists
@@ -490,19 +491,15 @@ func (s *Store[T]) setVersion(item *T, n uint64) {
 // stored version matches, and fails with ErrConflict otherwise. Deleting an
 // item that does not exist is not an error, unless a version was given.
 func (s *Store[T]) Delete(ctx context.Context, key T, opts ...WriteOption) error {
-	var wc writeConfig
-	for _, o := range opts {
-		o(&wc)
-	}
-	if err := s.delete(ctx, &key, wc); err != nil {
+	if err := s.delete(ctx, &key, writeConfigOf(opts)); err != nil {
 		return s.fail("Delete", err)
 	}
 	return nil
 }
 
 func (s *Store[T]) delete(ctx context.Context, key *T, wc writeConfig) error {
-	if wc.ifNotExists {
-		return errors.New("IfNotExists does not apply to Delete")
+	if wc.ifNotExists || wc.overwrite {
+		return errors.New("IfNotExists and Overwrite do not apply to Delete")
 	}
 	km, cond, err := s.prepareDelete(key)
 	if err != nil {

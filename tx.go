@@ -38,10 +38,7 @@ func (a txAction) tableName() string { return a.table }
 // TxPut is a Put inside a transaction, with Put's version condition (or
 // IfNotExists). When the transaction commits, item's version is updated.
 func (s *Store[T]) TxPut(item *T, opts ...WriteOption) TxWrite {
-	var wc writeConfig
-	for _, o := range opts {
-		o(&wc)
-	}
+	wc := writeConfigOf(opts)
 	return txAction{s.table, func(ctx context.Context) (types.TransactWriteItem, func(), error) {
 		if item == nil {
 			return types.TransactWriteItem{}, nil, errors.New("nil item")
