@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -218,4 +221,63 @@ func ExampleStore_Reencrypt() {
 		log.Fatal(err) // run again with Checkpoint: progress.Checkpoint to resume
 	}
 	fmt.Println(progress.Rewritten, "items now under alias/users-2026")
+}
+
+// A test can pin down which attributes are secret, so that a field meant to
+// be encrypted and left untagged is caught.
+func ExampleStore_EncryptedAttributes() {
+	type Card struct {
+		ID     string `dynamodbav:"id"`
+		Number string `dynamodbav:"number" encrypt:"kms"`
+		CVC    string `dynamodbav:"cvc" encrypt:"kms"`
+		Holder string `dynamodbav:"holder"`
+	}
+	cards, err := dynacrypt.New[Card](dynamodb.New(dynamodb.Options{Region: "us-east-1"}), "cards",
+		dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(dynacrypt.NewKMSCipher(kms.New(kms.Options{}), "alias/cards")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cards.EncryptedAttributes())
+	// Output:
+	// [cvc number]
+}
+
+// At start-up, check that the table is the one the Store expects: a
+// forgotten WithSortKey, a key of another type or a missing index is
+// reported before any item is written. (Compiled, not run.)
+func ExampleStore_CheckTable() {
+	ctx := context.Background()
+	var orders *dynacrypt.Store[Order] // from dynacrypt.New
+	if err := orders.CheckTable(ctx); err != nil {
+		log.Fatal(err) // e.g. "...: the table has sort key "seq" (N), the Store none: use WithSortKey("seq")"
+	}
+}
+
+// The HTTP If-Match pattern: the client sends the version it edited; the
+// edit applies only to that version, without a retry, and a stale version
+// is 412, a missing item 404. (Compiled, not run.)
+func ExampleIfVersion() {
+	var users *dynacrypt.Store[User] // from dynacrypt.New, with WithVersion
+	http.HandleFunc("PUT /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		version, err := strconv.ParseInt(strings.Trim(r.Header.Get("If-Match"), `"`), 10, 64)
+		if err != nil {
+			http.Error(w, "If-Match: the version you edited", http.StatusPreconditionRequired)
+			return
+		}
+		u, err := users.Update(r.Context(), User{ID: r.PathValue("id")}, func(u *User) error {
+			u.Username = r.FormValue("username")
+			return nil
+		}, dynacrypt.IfVersion(version))
+		switch {
+		case errors.Is(err, dynacrypt.ErrStale):
+			http.Error(w, "edited by someone else: reload", http.StatusPreconditionFailed)
+		case errors.Is(err, dynacrypt.ErrNotFound):
+			http.NotFound(w, r)
+		case err != nil:
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		default:
+			w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(u.Version, 10)))
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
 }

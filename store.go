@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,18 @@ func (s *Store[T]) isKey(attr string) bool {
 
 // Table returns the table name.
 func (s *Store[T]) Table() string { return s.table }
+
+// EncryptedAttributes returns the names of the attributes the Store
+// encrypts, sorted. A test can assert it, to catch a field that was meant
+// to be secret and is not tagged.
+func (s *Store[T]) EncryptedAttributes() []string {
+	names := make([]string, 0, len(s.codec.encrypted))
+	for name := range s.codec.encrypted {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // fail wraps err in an OpError naming op and the table.
 func (s *Store[T]) fail(op string, err error) error { return newOpError(op, s.table, err) }
