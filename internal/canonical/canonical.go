@@ -40,7 +40,7 @@ const MaxDepth = 32
 
 // ErrInvalid is returned (wrapped) by Decode for input that is not the
 // canonical encoding of a value.
-var ErrInvalid = errors.New("canonical: invalid encoding")
+var ErrInvalid = errors.New("value not in canonical encoding")
 
 // Append appends the canonical encoding of av to dst and returns the
 // extended buffer. It refuses what DynamoDB would not store as given:

@@ -36,7 +36,7 @@ const (
 
 // ErrMalformed is returned (wrapped) by Parse for bytes that are not a header
 // this version understands.
-var ErrMalformed = errors.New("header: malformed")
+var ErrMalformed = errors.New("malformed header")
 
 // Header is a parsed header. Parse returns slices that alias its input.
 type Header struct {
@@ -54,10 +54,10 @@ func Size(n int) int { return fixedSize + n + MACSize }
 // every field before the MAC.
 func AppendSigned(dst []byte, suite byte, salt, wrapped []byte) ([]byte, error) {
 	if len(salt) != SaltSize {
-		return nil, fmt.Errorf("header: salt is %d bytes, want %d", len(salt), SaltSize)
+		return nil, fmt.Errorf("salt is %d bytes, want %d", len(salt), SaltSize)
 	}
 	if len(wrapped) == 0 || len(wrapped) > MaxWrappedSize {
-		return nil, fmt.Errorf("header: wrapped root key is %d bytes, want 1 to %d", len(wrapped), MaxWrappedSize)
+		return nil, fmt.Errorf("wrapped root key is %d bytes, want 1 to %d", len(wrapped), MaxWrappedSize)
 	}
 	dst = append(dst, Version, suite)
 	dst = append(dst, salt...)

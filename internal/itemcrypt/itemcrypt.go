@@ -38,7 +38,7 @@ const (
 
 // ErrOpen is returned (wrapped) when a sealed value fails authentication or
 // does not decode.
-var ErrOpen = errors.New("itemcrypt: cannot open value")
+var ErrOpen = errors.New("encrypted value does not open")
 
 // KeyAttr is a key attribute of the item: its name and value. Keys bind to
 // them, so a value sealed for one item does not open in another.
@@ -115,7 +115,7 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return
 // the first 32 the AES-256-GCM key, the last 32 the HMAC-SHA-256 key.
 func Derive(root, salt, info []byte) (*Keys, error) {
 	if len(root) != RootKeySize {
-		return nil, fmt.Errorf("itemcrypt: root key is %d bytes, want %d", len(root), RootKeySize)
+		return nil, fmt.Errorf("root key is %d bytes, want %d", len(root), RootKeySize)
 	}
 	okm, err := hkdf.Key(sha256.New, root, salt, string(info), 64)
 	if err != nil {
@@ -163,13 +163,13 @@ func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue)
 func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.AttributeValue, error) {
 	plain, err := k.aead.Open((*k.scratch)[:0], nonce[:], sealed, []byte(name))
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: authentication failed", ErrOpen, name)
+		return nil, fmt.Errorf("attribute %q: %w: authentication failed", name, ErrOpen)
 	}
 	*k.scratch = plain
 	v, err := canonical.Decode(plain)
 	clear(plain)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrOpen, name, err)
+		return nil, fmt.Errorf("attribute %q: %w: %v", name, ErrOpen, err)
 	}
 	return v, nil
 }

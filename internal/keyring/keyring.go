@@ -110,7 +110,7 @@ type failure struct {
 // New returns a Ring for cfg.
 func New(cfg Config) (*Ring, error) {
 	if cfg.Cipher == nil || cfg.Invalid == nil {
-		return nil, errors.New("keyring: Cipher and Invalid are required")
+		return nil, errors.New("a Cipher and an Invalid classifier are required")
 	}
 	if cfg.MaxAge <= 0 || cfg.MaxItems <= 0 || cfg.CacheSize <= 0 || cfg.FailureTTL <= 0 {
 		return nil, errors.New("root key max age, max items, key cache size and failure TTL must be positive")
