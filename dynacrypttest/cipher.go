@@ -27,9 +27,10 @@ import (
 // real Cipher's do. So a test can check that a Store with another key cannot
 // read an item or resume a cursor.
 //
-// The fake is deterministic and NOT secret: its ciphertext holds the
-// plaintext as it is, followed by a keyed checksum (see FORMAT.md, section
-// 6). Never use it for real data.
+// The fake is NOT secret: its ciphertext holds the plaintext as it is,
+// between an ID of the key and a keyed checksum (FORMAT.md, section 6), so
+// never use it for real data. It is deterministic: under one key, the same
+// plaintext and context always give the same ciphertext.
 //
 // A Cipher is safe for concurrent use. The zero value is not usable; call
 // [NewCipher] or [NewCipherWithKey].
@@ -96,10 +97,11 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	return append(out, c.mac(out)...), nil
 }
 
-// Decrypt returns the plaintext, or an error: one wrapping [ErrWrongKey] if
-// another key made ciphertext, [ErrContextMismatch] if the encryption context
-// differs from Encrypt's, [dynacrypt.ErrIntegrity] if ciphertext is not
-// Encrypt's as it was, or the error set by FailDecrypt.
+// Decrypt returns the plaintext, or an error: the one set by FailDecrypt;
+// one wrapping [ErrWrongKey] if ciphertext was made under another key;
+// [ErrContextMismatch] if the encryption context differs from Encrypt's; or
+// another wrapping [dynacrypt.ErrIntegrity] if ciphertext is not a fake's,
+// or was changed.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
 	c.decrypts.Add(1)
 	if err := c.failure(&c.decryptErr); err != nil {
