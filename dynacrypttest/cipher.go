@@ -1,11 +1,12 @@
-// Package dynacrypttest helps test code that uses dynacrypt: a fake Cipher
-// that needs no KMS and counts its calls, and throwaway tables on a
-// DynamoDB-compatible server such as DynamoDB Local.
 package dynacrypttest
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -16,15 +17,26 @@ import (
 	"github.com/dynacrypt/dynacrypt"
 )
 
-// Cipher is a fake dynacrypt.Cipher for tests. It is deterministic and not
-// secret: its "ciphertext" is the plaintext with the encryption context
-// written before it, so never use it for real data. It counts calls, checks
-// that Decrypt receives the encryption context that Encrypt received, and
-// fails on demand.
+// Cipher is a fake [dynacrypt.Cipher] for tests: it needs no KMS, counts its
+// calls, and fails on demand.
+//
+// Each Cipher has a key, and like a KMS key it reads only what was encrypted
+// under that key and the same encryption context: another key gives
+// [ErrWrongKey], another context [ErrContextMismatch], and a changed
+// ciphertext another error; all of them wrap [dynacrypt.ErrIntegrity], as a
+// real Cipher's do. So a test can check that a Store with another key cannot
+// read an item or resume a cursor.
+//
+// The fake is NOT secret: its ciphertext holds the plaintext as it is,
+// between an ID of the key and a keyed checksum (FORMAT.md, section 6), so
+// never use it for real data. It is deterministic: under one key, the same
+// plaintext and context always give the same ciphertext.
 //
 // A Cipher is safe for concurrent use. The zero value is not usable; call
-// NewCipher.
+// [NewCipher] or [NewCipherWithKey].
 type Cipher struct {
+	key        []byte
+	keyID      string // names the key in ciphertexts
 	encrypts   atomic.Int64
 	decrypts   atomic.Int64
 	mu         sync.Mutex
@@ -32,17 +44,44 @@ type Cipher struct {
 	decryptErr error
 }
 
-// NewCipher returns a fake Cipher.
-func NewCipher() *Cipher { return &Cipher{} }
+// NewCipher returns a fake Cipher with a random key of its own: it reads
+// nothing that another fake wrote, as two KMS keys would. To have Ciphers
+// that read each other's ciphertexts, use [NewCipherWithKey], or pass the
+// same Cipher to both Stores.
+func NewCipher() *Cipher { return NewCipherWithKey(rand.Text()) }
 
-const fakePrefix = "dynacrypttest-fake:"
+// NewCipherWithKey returns a fake Cipher with the given key. Fakes made with
+// the same key read each other's ciphertexts, as two services sharing one
+// KMS key do, while each counts its own calls and fails on its own demand.
+// The key is any string, and it is not a secret: a fixed key also makes the
+// same ciphertexts in every run, so that items a test recorded stay readable.
+func NewCipherWithKey(key string) *Cipher {
+	id := sha256.Sum256([]byte(key))
+	return &Cipher{key: []byte(key), keyID: hex.EncodeToString(id[:8])}
+}
+
+// The ciphertext is fakePrefix, the key ID (keyIDLen hex digits), ":", the
+// encoded context, "\n", the plaintext, and an HMAC-SHA-256 under the key of
+// everything before it.
+const (
+	fakePrefix = "dynacrypttest-fake/2:"
+	keyIDLen   = 16
+)
+
+// ErrWrongKey is wrapped by Decrypt's error when the ciphertext was made by
+// a fake with another key. It also wraps [dynacrypt.ErrIntegrity], as the
+// Cipher contract asks.
+var ErrWrongKey = fmt.Errorf("%w: dynacrypttest: ciphertext made under another key", dynacrypt.ErrIntegrity)
 
 // ErrContextMismatch is wrapped by Decrypt's error when the encryption
 // context differs from the one given to Encrypt. It also wraps
-// dynacrypt.ErrIntegrity, as the Cipher contract asks.
+// [dynacrypt.ErrIntegrity], as the Cipher contract asks.
 var ErrContextMismatch = fmt.Errorf("%w: dynacrypttest: encryption context differs from the one used to encrypt", dynacrypt.ErrIntegrity)
 
-var errNotFake = fmt.Errorf("%w: dynacrypttest: not a ciphertext of the fake Cipher", dynacrypt.ErrIntegrity)
+var (
+	errNotFake = fmt.Errorf("%w: dynacrypttest: not a ciphertext of the fake Cipher", dynacrypt.ErrIntegrity)
+	errAltered = fmt.Errorf("%w: dynacrypttest: ciphertext altered", dynacrypt.ErrIntegrity)
+)
 
 // Encrypt returns the fake ciphertext, or the error set by FailEncrypt.
 func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error) {
@@ -53,13 +92,16 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := []byte(fakePrefix + encodeContext(encryptionContext) + "\n")
-	return append(out, plaintext...), nil
+	out := []byte(fakePrefix + c.keyID + ":" + encodeContext(encryptionContext) + "\n")
+	out = append(out, plaintext...)
+	return append(out, c.mac(out)...), nil
 }
 
-// Decrypt returns the plaintext, or an error if the encryption context
-// differs from Encrypt's (wrapping ErrContextMismatch), if ciphertext is not
-// from Encrypt, or if FailDecrypt set one.
+// Decrypt returns the plaintext, or an error: the one set by FailDecrypt;
+// one wrapping [ErrWrongKey] if ciphertext was made under another key;
+// [ErrContextMismatch] if the encryption context differs from Encrypt's; or
+// another wrapping [dynacrypt.ErrIntegrity] if ciphertext is not a fake's,
+// or was changed.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
 	c.decrypts.Add(1)
 	if err := c.failure(&c.decryptErr); err != nil {
@@ -69,10 +111,17 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 		return nil, err
 	}
 	rest, ok := bytes.CutPrefix(ciphertext, []byte(fakePrefix))
-	if !ok {
+	if !ok || len(rest) < keyIDLen+1+sha256.Size {
 		return nil, errNotFake
 	}
-	ec, plain, ok := bytes.Cut(rest, []byte("\n"))
+	if string(rest[:keyIDLen]) != c.keyID {
+		return nil, ErrWrongKey
+	}
+	body, tag := ciphertext[:len(ciphertext)-sha256.Size], ciphertext[len(ciphertext)-sha256.Size:]
+	if !hmac.Equal(c.mac(body), tag) {
+		return nil, errAltered
+	}
+	ec, plain, ok := bytes.Cut(body[len(fakePrefix)+keyIDLen+1:], []byte("\n"))
 	if !ok {
 		return nil, errNotFake
 	}
@@ -80,6 +129,13 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 		return nil, ErrContextMismatch
 	}
 	return bytes.Clone(plain), nil
+}
+
+// mac returns the HMAC-SHA-256 of b under the key.
+func (c *Cipher) mac(b []byte) []byte {
+	m := hmac.New(sha256.New, c.key)
+	m.Write(b)
+	return m.Sum(nil)
 }
 
 // encodeContext renders a context unambiguously: sorted, quoted pairs.

@@ -31,3 +31,29 @@ func ExampleCipher() {
 	// true true
 	// dynacrypttest: injected failure
 }
+
+// Each fake has its own key, as each KMS key does: a fake with another key
+// cannot unwrap a root key (so a Store using it reads no item and resumes no
+// cursor of the writer's), while fakes made with the same key can, each
+// counting its own calls.
+func ExampleNewCipherWithKey() {
+	ctx := context.Background()
+	notes := map[string]string{dynacrypt.TableContextKey: "notes"}
+	writer := dynacrypttest.NewCipherWithKey("tenant-a")
+	wrapped, _ := writer.Encrypt(ctx, []byte("root key"), notes)
+
+	other := dynacrypttest.NewCipherWithKey("tenant-b")
+	_, err := other.Decrypt(ctx, wrapped, notes)
+	fmt.Println(errors.Is(err, dynacrypttest.ErrWrongKey), errors.Is(err, dynacrypt.ErrIntegrity))
+
+	_, err = dynacrypttest.NewCipher().Decrypt(ctx, wrapped, notes) // a random key of its own
+	fmt.Println(errors.Is(err, dynacrypttest.ErrWrongKey))
+
+	same := dynacrypttest.NewCipherWithKey("tenant-a")
+	plain, err := same.Decrypt(ctx, wrapped, notes)
+	fmt.Println(string(plain), err, same.Decrypts(), writer.Decrypts())
+	// Output:
+	// true true
+	// true
+	// root key <nil> 1 0
+}

@@ -9,11 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
-	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 func TestNewTable(t *testing.T) {
-	db := testrig.DynamoDB(t)
+	db := dynacrypttest.DynamoDB(t)
 	var name string
 	t.Run("create", func(t *testing.T) {
 		name = dynacrypttest.NewTable(t, db, dynacrypttest.Table{

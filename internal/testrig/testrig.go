@@ -3,21 +3,22 @@
 // by the SDK's standard variables: AWS_ENDPOINT_URL_DYNAMODB and
 // AWS_ENDPOINT_URL_KMS. When a variable is unset the test is skipped, except
 // under CI (CI set), where it fails: a missing server must never pass as
-// green.
+// green. That rule and the clients come from internal/testenv, which serves
+// users' tests too, through dynacrypttest.DynamoDB and dynacrypttest.KMS;
+// testrig adds the project's keys, request counting and throttling.
 package testrig
 
 import (
-	"context"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/dynacrypt/dynacrypt/internal/testenv"
 )
 
 // Key identifiers of the keys `make test` seeds into local-kms
@@ -50,31 +51,22 @@ func KeyARN(keyID string) string { return "arn:aws:kms:" + Region + ":" + Accoun
 // AliasARN returns the ARN of a local-kms alias ("alias/name").
 func AliasARN(alias string) string { return "arn:aws:kms:" + Region + ":" + Account + ":" + alias }
 
+// require skips or fails tb unless envVar names a server. throttle.go
+// calls it before building its clients from loadConfig.
 func require(tb testing.TB, envVar, server string) {
 	tb.Helper()
-	if os.Getenv(envVar) != "" {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("%s is not set: %s is required under CI (run the tests with `make test`)", envVar, server)
-	}
-	tb.Skipf("%s is not set: start %s, or run `make test`", envVar, server)
+	testenv.Endpoint(tb, envVar, server)
 }
 
 func loadConfig(tb testing.TB) aws.Config {
 	tb.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cfg
+	return testenv.Config(tb)
 }
 
 // DynamoDB returns a client for the configured DynamoDB endpoint.
 func DynamoDB(tb testing.TB) *dynamodb.Client {
 	tb.Helper()
-	require(tb, "AWS_ENDPOINT_URL_DYNAMODB", "a DynamoDB-compatible server")
-	return dynamodb.NewFromConfig(loadConfig(tb))
+	return testenv.DynamoDB(tb)
 }
 
 // Counter counts the HTTP requests a client sends.
@@ -96,9 +88,8 @@ func (c *Counter) Requests() int64 { return c.n.Load() }
 // requests it sends.
 func KMS(tb testing.TB) (*kms.Client, *Counter) {
 	tb.Helper()
-	require(tb, "AWS_ENDPOINT_URL_KMS", "local-kms")
 	counter := &Counter{next: awshttp.NewBuildableClient().GetTransport()}
-	client := kms.NewFromConfig(loadConfig(tb), func(o *kms.Options) {
+	client := testenv.KMS(tb, func(o *kms.Options) {
 		o.HTTPClient = &http.Client{Transport: counter}
 	})
 	return client, counter
