@@ -55,11 +55,15 @@ func orderOptions(c dynacrypt.Cipher, more ...dynacrypt.Option) []dynacrypt.Opti
 		dynacrypt.WithIndex("by-status", "status", "placed"), dynacrypt.WithIndex("by-placed", "customer", "placed")}, more...)
 }
 
+// ordersCipher is a fake Cipher with the key every orders Store of the
+// tests shares, and its own counters.
+func ordersCipher() *dynacrypttest.Cipher { return dynacrypttest.NewCipherWithKey("orders") }
+
 // newOrders makes a table with n orders of customer "c" and one of "other".
 func newOrders(t *testing.T, n int, opts ...dynacrypt.Option) (*dynacrypt.Store[Order], []*Order) {
 	db := testrig.DynamoDB(t)
 	table := dynacrypttest.NewTable(t, db, orderTable)
-	store := mustNew[Order](t, db, table, orderOptions(dynacrypttest.NewCipher(), opts...)...)
+	store := mustNew[Order](t, db, table, orderOptions(ordersCipher(), opts...)...)
 	ctx := context.Background()
 	orders := make([]*Order, n)
 	for i := range orders {
@@ -358,7 +362,7 @@ func TestQueryStopsFetching(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newOrders(t, 30)
 	db := &countingDB{DB: testrig.DynamoDB(t)}
-	counted := mustNew[Order](t, db, store.Table(), orderOptions(dynacrypttest.NewCipher())...)
+	counted := mustNew[Order](t, db, store.Table(), orderOptions(ordersCipher())...)
 	n := 0
 	for _, err := range counted.Query(ctx, Order{Customer: "c"}, dynacrypt.PageSize(2)) {
 		if err != nil {
@@ -379,7 +383,7 @@ func TestFreshReaderDecrypts(t *testing.T) {
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	table := dynacrypttest.NewTable(t, db, orderTable)
-	writer := mustNew[Order](t, db, table, orderOptions(dynacrypttest.NewCipher(), dynacrypt.WithRootKeyMaxItems(100))...)
+	writer := mustNew[Order](t, db, table, orderOptions(ordersCipher(), dynacrypt.WithRootKeyMaxItems(100))...)
 	parallel(t, 1000, func(i int) error { return writer.Put(ctx, order("c", i)) })
 
 	roots := map[string]bool{}
@@ -395,7 +399,7 @@ func TestFreshReaderDecrypts(t *testing.T) {
 		t.Fatalf("%d distinct root keys in one scan page, want at least 10 and the whole table", len(roots))
 	}
 
-	fake := dynacrypttest.NewCipher()
+	fake := ordersCipher()
 	reader := mustNew[Order](t, db, table, orderOptions(fake)...)
 	got := collect(t, reader.Query(ctx, Order{Customer: "c"}, dynacrypt.ConsistentRead()))
 	if len(got) != 1000 {
