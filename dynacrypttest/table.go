@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/tables"
 )
 
 // TableAPI is the part of *dynamodb.Client that NewTable uses.
@@ -50,33 +52,7 @@ func N(name string) Attr { return Attr{name, types.ScalarAttributeTypeN} }
 // B names a binary key attribute.
 func B(name string) Attr { return Attr{name, types.ScalarAttributeTypeB} }
 
-type attrDefs struct{ list []types.AttributeDefinition }
-
-// keySchema returns the key schema of a table or index, adding each key
-// attribute to defs once.
-func keySchema(pk, sk Attr, defined map[string]bool, defs *attrDefs) []types.KeySchemaElement {
-	ks := []types.KeySchemaElement{}
-	for i, a := range []Attr{pk, sk} {
-		if a.Name == "" {
-			continue
-		}
-		kt := types.KeyTypeHash
-		if i == 1 {
-			kt = types.KeyTypeRange
-		}
-		ks = append(ks, types.KeySchemaElement{AttributeName: &a.Name, KeyType: kt})
-		if !defined[a.Name] {
-			defined[a.Name] = true
-			defs.list = append(defs.list, types.AttributeDefinition{AttributeName: &a.Name, AttributeType: a.Type})
-		}
-	}
-	return ks
-}
-
 var notTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
-
-// tableWait bounds how long NewTable waits for a table to become active.
-const tableWait = 2 * time.Minute
 
 // NewTable creates a table with a unique name (from the test's name and
 // random bytes) and on-demand billing, waits until it is active, and
@@ -84,6 +60,33 @@ const tableWait = 2 * time.Minute
 // failure fails the test.
 func NewTable(tb testing.TB, db TableAPI, spec Table) string {
 	tb.Helper()
+	name := tableName(tb)
+	if err := tables.Create(context.Background(), db, name, spec.internal()); err != nil {
+		tb.Fatalf("dynacrypttest: creating table %s: %v", name, err)
+	}
+	deleteAtEnd(tb, db, name)
+	return name
+}
+
+// NewStore opens a Store of T over a new table with a unique name, made by
+// [dynacrypt.Store.CreateTable] from the options (keys and indexes), and
+// deletes the table when the test ends. Any failure fails the test.
+func NewStore[T any](tb testing.TB, db *dynamodb.Client, opts ...dynacrypt.Option) *dynacrypt.Store[T] {
+	tb.Helper()
+	name := tableName(tb)
+	s, err := dynacrypt.New[T](db, name, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.CreateTable(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	deleteAtEnd(tb, db, name)
+	return s
+}
+
+// tableName returns a new table name for the test.
+func tableName(tb testing.TB) string {
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		tb.Fatal(err)
@@ -92,62 +95,23 @@ func NewTable(tb testing.TB, db TableAPI, spec Table) string {
 	if len(prefix) > 64 {
 		prefix = prefix[:64]
 	}
-	name := "dynacrypttest-" + prefix + "-" + hex.EncodeToString(rnd[:])
+	return "dynacrypttest-" + prefix + "-" + hex.EncodeToString(rnd[:])
+}
 
-	defined := map[string]bool{}
-	in := &dynamodb.CreateTableInput{
-		TableName:   &name,
-		BillingMode: types.BillingModePayPerRequest,
-	}
-	defs := &attrDefs{}
-	in.KeySchema = keySchema(spec.PartitionKey, spec.SortKey, defined, defs)
-	for _, ix := range spec.Indexes {
-		ks := keySchema(ix.PartitionKey, ix.SortKey, defined, defs)
-		proj := &types.Projection{ProjectionType: types.ProjectionTypeAll}
-		if ix.Local {
-			in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes,
-				types.LocalSecondaryIndex{IndexName: &ix.Name, KeySchema: ks, Projection: proj})
-		} else {
-			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes,
-				types.GlobalSecondaryIndex{IndexName: &ix.Name, KeySchema: ks, Projection: proj})
-		}
-	}
-	in.AttributeDefinitions = defs.list
-	ctx := context.Background()
-	if _, err := db.CreateTable(ctx, in); err != nil {
-		tb.Fatalf("dynacrypttest: creating table %s: %v", name, err)
-	}
+func deleteAtEnd(tb testing.TB, db TableAPI, name string) {
 	tb.Cleanup(func() {
 		if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &name}); err != nil {
 			tb.Errorf("dynacrypttest: deleting table %s: %v", name, err)
 		}
 	})
-	if err := waitActive(ctx, db, name); err != nil {
-		tb.Fatalf("dynacrypttest: waiting for table %s: %v", name, err)
-	}
-	return name
 }
 
-// waitActive polls until the table is active. A server that reports no
-// status at all (some in-memory ones create tables at once) counts as
-// active.
-func waitActive(ctx context.Context, db TableAPI, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, tableWait)
-	defer cancel()
-	delay := 20 * time.Millisecond
-	for {
-		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-		if err != nil {
-			return err
-		}
-		if st := out.Table.TableStatus; st == types.TableStatusActive || st == "" {
-			return nil
-		}
-		select {
-		case <-time.After(delay):
-			delay = min(2*delay, time.Second)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// internal converts the spec for package tables.
+func (t Table) internal() tables.Spec {
+	spec := tables.Spec{PartitionKey: tables.Attr(t.PartitionKey), SortKey: tables.Attr(t.SortKey)}
+	for _, ix := range t.Indexes {
+		spec.Indexes = append(spec.Indexes, tables.Index{Name: ix.Name,
+			PartitionKey: tables.Attr(ix.PartitionKey), SortKey: tables.Attr(ix.SortKey), Local: ix.Local})
 	}
+	return spec
 }

@@ -2,22 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
-	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // TestAPI drives the service over HTTP against dynalite and local-kms.
 func TestAPI(t *testing.T) {
 	ctx := context.Background()
-	db := testrig.DynamoDB(t)
-	testrig.KMS(t) // fails the test under CI without local-kms
-	table := dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S("id")})
-	e, err := connect(ctx, table, testrig.KeyA, nil)
+	db := dynacrypttest.DynamoDB(t) // skips without a server, fails under CI
+	dynacrypttest.KMS(t)
+	table := "users-" + randomHex(6) // connect makes it from the schema, and checks it
+	t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table}) })
+	e, err := connect(ctx, table, "alias/dynacrypt-test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,5 +74,17 @@ func TestAPI(t *testing.T) {
 	}
 	if e.denied.Load() != 0 {
 		t.Errorf("the profile reader made %d KMS calls", e.denied.Load())
+	}
+}
+
+// TestStartupCheck: a service pointed at a table of another shape refuses
+// to start, saying what differs.
+func TestStartupCheck(t *testing.T) {
+	db := dynacrypttest.DynamoDB(t)
+	dynacrypttest.KMS(t)
+	table := dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S("id"), SortKey: dynacrypttest.N("created")})
+	_, err := connect(context.Background(), table, "alias/dynacrypt-test", nil)
+	if !errors.Is(err, dynacrypt.ErrTableMismatch) || !strings.Contains(err.Error(), `sort key "created"`) {
+		t.Errorf("start on a table with a sort key: %v, want ErrTableMismatch naming it", err)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -107,10 +106,19 @@ func connect(ctx context.Context, table, keyID string, legacy *legacyMode) (*env
 	e := &env{ddb: dynamodb.NewFromConfig(cfg), table: table, keyID: keyID, denied: new(atomic.Int64),
 		kmsRequests: &countingTransport{next: awshttp.NewBuildableClient().GetTransport()}}
 	e.kms = kms.NewFromConfig(cfg, func(o *kms.Options) { o.HTTPClient = &http.Client{Transport: e.kmsRequests} })
-	if err := createTable(ctx, e.ddb, table); err != nil {
+	if e.api, err = e.newAPI(legacy); err != nil {
 		return nil, err
 	}
-	e.api, err = e.newAPI(legacy)
+	// At start-up: the table must be what the Store expects. A missing
+	// one is made from the Store's configuration (for the demo; production
+	// tables come from infrastructure code).
+	err = e.api.users.CheckTable(ctx)
+	var missing *types.ResourceNotFoundException
+	if errors.As(err, &missing) {
+		if err = e.api.users.CreateTable(ctx); err == nil {
+			err = e.api.users.CheckTable(ctx)
+		}
+	}
 	return e, err
 }
 
@@ -162,18 +170,4 @@ type countingTransport struct {
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
 	return c.next.RoundTrip(r)
-}
-
-func createTable(ctx context.Context, ddb *dynamodb.Client, table string) error {
-	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            &table,
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-	})
-	var inUse *types.ResourceInUseException
-	if err != nil && !errors.As(err, &inUse) {
-		return err
-	}
-	return dynamodb.NewTableExistsWaiter(ddb).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 2*time.Minute)
 }
