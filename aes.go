@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"errors"
 	"fmt"
 )
 
@@ -36,6 +37,14 @@ func NewAESCipher(key []byte) (*AESCipher, error) {
 		return nil, err
 	}
 	return &AESCipher{aead: aead}, nil
+}
+
+// check reports an AESCipher not made by NewAESCipher; New refuses it.
+func (c *AESCipher) check() error {
+	if c.aead == nil {
+		return errors.New("AESCipher not made by NewAESCipher")
+	}
+	return nil
 }
 
 // Encrypt seals plaintext under a fresh random nonce.

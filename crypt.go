@@ -299,7 +299,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	root, err := c.ring.ForRead(ctx, h.Wrapped, keyring.Items)
+	root, fresh, err := c.ring.ForRead(ctx, h.Wrapped, keyring.Items)
 	if err != nil {
 		return fmt.Errorf("unwrapping root key: %w", err)
 	}
@@ -313,6 +313,9 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	if !hmac.Equal(mac, h.MAC) {
+		if fresh {
+			c.ring.Charge(keyring.Items) // a genuine wrapped key pasted into a forgery
+		}
 		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
 	}
 	for name, nonce := range c.encrypted {

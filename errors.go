@@ -3,6 +3,7 @@ package dynacrypt
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -130,6 +131,15 @@ func (e *BatchError) Error() string {
 
 // Unwrap returns the first failure.
 func (e *BatchError) Unwrap() error { return e.Err }
+
+// panicError describes a recovered panic without its value, which may quote
+// data, unless it is a runtime error.
+func panicError(p any) error {
+	if re, ok := p.(runtime.Error); ok {
+		return re
+	}
+	return fmt.Errorf("a panic with a %T", p)
+}
 
 // redactedError hides the text of an error that may quote decrypted data,
 // such as a strconv error naming the string it could not parse, while

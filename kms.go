@@ -32,6 +32,9 @@ const (
 // keyRefSize is the length of the key reference stored with each ciphertext.
 const keyRefSize = 4
 
+// maxKMSBlob is the longest ciphertext blob KMS Decrypt accepts.
+const maxKMSBlob = 6144
+
 // keyRef is the first keyRefSize bytes of SHA-256 of a key ID (format 2) or
 // of a configured key identifier (format 1).
 type keyRef [keyRefSize]byte
@@ -317,6 +320,11 @@ func (c *KMSCipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionCo
 	}
 	if len(ciphertext) <= 1+keyRefSize {
 		return nil, fmt.Errorf("%w: KMS ciphertext of %d bytes is too short", ErrIntegrity, len(ciphertext))
+	}
+	if len(ciphertext) > 1+keyRefSize+maxKMSBlob {
+		// KMS would refuse it with a ValidationException, which is not
+		// its verdict on a ciphertext: refuse it here as what it is.
+		return nil, fmt.Errorf("%w: KMS ciphertext of %d bytes is longer than any KMS makes", ErrIntegrity, len(ciphertext))
 	}
 	blob := ciphertext[1+keyRefSize:]
 	switch ciphertext[0] {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
@@ -41,7 +42,8 @@ import (
 //   - A legacy item may hold only the attributes the legacy writer wrote
 //     (LegacyAttributes; by default every field of T except the version
 //     attribute), so a current item is not read as legacy by merely
-//     removing its header.
+//     removing its header. (Without a manifest, removing the version too
+//     suffices: LegacyUnverified trusts the table.)
 //
 // Legacy values are raw bytes, so encrypted fields must be strings or byte
 // slices. keyID must be given: KMS Decrypt without it would decrypt blobs
@@ -199,17 +201,23 @@ func (l *legacyReader) open(ctx context.Context, item map[string]types.Attribute
 		if !ok {
 			continue
 		}
-		out, err := l.client.Decrypt(ctx, &kms.DecryptInput{
-			CiphertextBlob: v.(*types.AttributeValueMemberB).Value,
-			KeyId:          &l.keyID,
+		blob := v.(*types.AttributeValueMemberB).Value
+		// Under the Store's failure cache and limiter, as root keys are: a
+		// forger's junk blobs cost a few KMS requests, not one each.
+		plain, err := c.ring.Guard(ctx, keyring.Legacy, string(blob), func(ctx context.Context) ([]byte, error) {
+			out, err := l.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob, KeyId: &l.keyID})
+			if err != nil {
+				return nil, kmsError("Decrypt", l.keyID, err)
+			}
+			return out.Plaintext, nil
 		})
 		if err != nil {
-			return fmt.Errorf("legacy attribute %q: %w", name, kmsError("Decrypt", l.keyID, err))
+			return fmt.Errorf("legacy attribute %q: %w", name, err)
 		}
 		if l.binary[name] {
-			item[name] = &types.AttributeValueMemberB{Value: out.Plaintext}
+			item[name] = &types.AttributeValueMemberB{Value: plain}
 		} else {
-			item[name] = &types.AttributeValueMemberS{Value: string(out.Plaintext)}
+			item[name] = &types.AttributeValueMemberS{Value: string(plain)}
 		}
 	}
 	return nil

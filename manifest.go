@@ -199,7 +199,7 @@ func (m *manifest) verify(ctx context.Context, c *codec) error {
 	if m.verified.Load() {
 		return nil
 	}
-	root, err := c.ring.ForRead(ctx, m.hdr.Wrapped, keyring.Items)
+	root, fresh, err := c.ring.ForRead(ctx, m.hdr.Wrapped, keyring.Items)
 	if err != nil {
 		return fmt.Errorf("legacy manifest: unwrapping its root key: %w", err)
 	}
@@ -209,6 +209,9 @@ func (m *manifest) verify(ctx context.Context, c *codec) error {
 	}
 	defer keys.Release()
 	if !hmac.Equal(keys.MAC(m.signed), m.mac) {
+		if fresh {
+			c.ring.Charge(keyring.Items)
+		}
 		return integrity("the legacy manifest's signature does not match: altered, or made for another table")
 	}
 	m.verified.Store(true)

@@ -139,14 +139,15 @@ func WithKeyCacheSize(n int) Option { return func(c *config) { c.cacheSize = n }
 func WithoutKeyCache() Option { return func(c *config) { c.noCache = true } }
 
 // WithUnwrapLimit bounds the Cipher calls that unwrap root keys not in the
-// cache, separately for item headers and for page cursors: at most burst run
-// at once, and each that shows its wrapped key invalid (forged, altered,
-// under another key) keeps its place for refill. Once burst places are used
-// up that way, uncached root keys of that source are refused with
+// cache, separately for item headers, page cursors and legacy ciphertexts:
+// at most burst run at once, and each that fails (a forged, altered or
+// oversized wrapped key; also a genuine wrapped key whose item or cursor
+// then fails its check) keeps its place for refill. Once burst places are
+// used up that way, uncached root keys of that source are refused with
 // ErrUnwrapLimited and no Cipher call, while cached ones keep serving reads;
 // honest unwraps, which succeed, give their place back at once. So a client
 // that sends a thousand forged cursors costs burst KMS requests, then one per
-// refill. Wrapped keys that failed are also remembered for a minute.
+// refill. Wrapped keys that proved invalid are also remembered for a minute.
 // Defaults: DefaultUnwrapBurst per DefaultUnwrapRefill.
 func WithUnwrapLimit(burst int, refill time.Duration) Option {
 	return func(c *config) { c.unwrapLimit = keyring.Limit{Burst: burst, Refill: refill} }

@@ -173,7 +173,7 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 	if !s.now().Before(expires) {
 		return nil, bad("expired")
 	}
-	root, err := s.codec.ring.ForRead(ctx, h.Wrapped, keyring.Cursors)
+	root, fresh, err := s.codec.ring.ForRead(ctx, h.Wrapped, keyring.Cursors)
 	if err != nil {
 		if errors.Is(err, ErrIntegrity) {
 			return nil, bad("its key does not unwrap")
@@ -186,6 +186,9 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 	}
 	defer keys.Release()
 	if !hmac.Equal(keys.MAC(signed), mac) {
+		if fresh {
+			s.codec.ring.Charge(keyring.Cursors) // a genuine wrapped key in a forged cursor
+		}
 		return nil, bad("signature does not match: edited, or made for another query")
 	}
 	v, err := canonical.Decode(startKey)

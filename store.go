@@ -49,6 +49,7 @@ type Store[T any] struct {
 	indexes  map[string][]*schema.Field
 	version  *schema.Field
 	attrs    map[string]bool // T's attribute names
+	sch      *schema.Schema
 	codec    codec
 	now      func() time.Time // for cursor expiry; replaced in tests
 }
@@ -80,7 +81,7 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store[T]{db: db, table: table, cfg: cfg, attrs: map[string]bool{}, now: time.Now}
+	s := &Store[T]{db: db, table: table, cfg: cfg, attrs: map[string]bool{}, sch: sch, now: time.Now}
 	for _, f := range sch.Fields {
 		s.attrs[f.Attr] = true
 	}
@@ -284,13 +285,25 @@ func (s *Store[T]) decode(ctx context.Context, av map[string]types.AttributeValu
 		}
 	}
 	item := new(T)
-	if err := attributevalue.UnmarshalMap(av, item); err != nil {
+	if err := unmarshal(av, item); err != nil {
 		if len(s.codec.encrypted) > 0 {
 			return nil, redact(err, "unmarshalling into %v", reflect.TypeFor[T]())
 		}
 		return nil, err
 	}
 	return item, nil
+}
+
+// unmarshal is attributevalue.UnmarshalMap, with its panics (a binary value
+// of the wrong length for a [N]byte field, say, which an unsigned attribute
+// or an unverified read can carry) turned into errors.
+func unmarshal[T any](av map[string]types.AttributeValue, item *T) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("attributevalue panicked: %w", panicError(p))
+		}
+	}()
+	return attributevalue.UnmarshalMap(av, item)
 }
 
 // Put writes item, encrypting and signing it.
@@ -345,6 +358,9 @@ type preparedPut struct {
 func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read *readState) (*preparedPut, error) {
 	if wc.ifNotExists && wc.overwrite {
 		return nil, errors.New("IfNotExists and Overwrite contradict each other")
+	}
+	if err := s.sch.CheckValue(reflect.ValueOf(item).Elem()); err != nil {
+		return nil, err
 	}
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {

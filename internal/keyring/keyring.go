@@ -46,6 +46,7 @@ type Source int
 const (
 	Items   Source = iota // headers of stored items
 	Cursors               // page cursors, from API clients
+	Legacy                // blobs of the legacy per-field KMS format
 	numSources
 )
 
@@ -63,8 +64,10 @@ type Config struct {
 	NoCache bool
 	// Invalid reports whether a Decrypt error means the wrapped key is not
 	// authentic (forged, altered, under another key or context), as opposed
-	// to a failure of the moment (throttling, network, cancellation). Only
-	// invalid keys are remembered and count against the Limit.
+	// to a failure of the moment (throttling, network). Only invalid keys
+	// are remembered as failed; every failure but a cancelled or timed out
+	// call counts against the Limit, since a forger may also send what the
+	// key service refuses for other reasons.
 	Invalid func(error) bool
 	// FailureTTL is how long a wrapped key that did not unwrap is refused
 	// without another Decrypt.
@@ -226,25 +229,31 @@ func (k *Ring) newRoot(ctx context.Context) (*Root, error) {
 	return r, nil
 }
 
-// ForRead returns the root key that wrapped unwraps to. src names where
-// wrapped came from, for the limiter.
-func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, error) {
+// ForRead returns the root key that wrapped unwraps to, and whether this
+// call had the Cipher unwrap it (rather than finding it cached): a caller
+// that then finds the item or cursor forged should Charge the source, since
+// the forger made the Store call the Cipher. src names where wrapped came
+// from, for the limiter.
+func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, bool, error) {
 	if k.cfg.NoCache {
-		return k.unwrap(ctx, wrapped, src)
+		r, err := k.unwrap(ctx, wrapped, src)
+		return r, err == nil, err
 	}
 	now := k.now()
 	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.root.wrapped, wrapped) && now.Before(last.expires) {
-		return last.root, nil
+		return last.root, false, nil
 	}
 	id := string(wrapped)
 	if c, ok := k.cached(id, now); ok {
 		k.lastRead.Store(&c)
-		return c.root, nil
+		return c.root, false, nil
 	}
 	if err := k.failedBefore(id, now); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	ch := k.unwraps.DoChan(id, func() (any, error) {
+	// One flight per source, so that a source whose limit is spent cannot
+	// fail the readers of another.
+	ch := k.unwraps.DoChan(string(rune('0'+src))+id, func() (any, error) {
 		// A flight that ended between the cache miss above and this one
 		// has cached the root, or its failure, already.
 		if c, ok := k.cached(id, k.now()); ok {
@@ -265,13 +274,17 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, 
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			return nil, false, res.Err
 		}
-		return res.Val.(*Root), nil
+		return res.Val.(*Root), true, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }
+
+// Charge counts a failure against src's limit without a Cipher call: for a
+// root key that unwrapped, but whose item or cursor then failed its check.
+func (k *Ring) Charge(src Source) { k.limits[src].charge() }
 
 // cached returns the root cached under id, if it has not expired by now.
 func (k *Ring) cached(id string, now time.Time) (cached, bool) {
@@ -288,24 +301,17 @@ func (k *Ring) failedBefore(id string, now time.Time) error {
 	return nil
 }
 
-// unwrap calls Decrypt once the source's limiter allows it, and remembers
-// a wrapped key that proved invalid.
+// unwrap calls Decrypt under Guard, and checks the root key it returns.
 func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, error) {
-	lim := k.limits[src]
-	if err := lim.acquire(ctx); err != nil {
-		return nil, err
-	}
-	plain, err := call(func() ([]byte, error) { return k.cfg.Cipher.Decrypt(ctx, wrapped, k.cfg.Context) })
-	if err == nil && len(plain) != KeySize {
-		clear(plain)
-		err = fmt.Errorf("cipher returned a root key of %d bytes, want %d", len(plain), KeySize)
-	}
-	invalid := err != nil && k.cfg.Invalid(err)
-	lim.release(invalid)
-	if err != nil {
-		if invalid {
-			k.failed.Add(string(wrapped), failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
+	plain, err := k.Guard(ctx, src, string(wrapped), func(ctx context.Context) ([]byte, error) {
+		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, k.cfg.Context)
+		if err == nil && len(plain) != KeySize {
+			clear(plain)
+			return nil, fmt.Errorf("cipher returned a root key of %d bytes, want %d", len(plain), KeySize)
 		}
+		return plain, err
+	})
+	if err != nil {
 		return nil, err
 	}
 	r := newRoot()
@@ -313,6 +319,27 @@ func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, e
 	clear(plain)
 	r.wrapped = bytes.Clone(wrapped)
 	return r, nil
+}
+
+// Guard makes a Cipher call about id (a wrapped key, a legacy ciphertext)
+// from source src: refused at once if id failed as invalid within
+// FailureTTL, made once src's limiter allows it, and remembered if it shows
+// id invalid. A panic in the call becomes an error.
+func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
+	if err := k.failedBefore(id, k.now()); err != nil {
+		return nil, err
+	}
+	lim := k.limits[src]
+	if err := lim.acquire(ctx); err != nil {
+		return nil, err
+	}
+	out, err := call(func() ([]byte, error) { return f(ctx) })
+	invalid := err != nil && k.cfg.Invalid(err)
+	lim.release(err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
+	if invalid {
+		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
+	}
+	return out, err
 }
 
 // call runs a Cipher call, turning a panic into an error: Cipher calls run

@@ -104,15 +104,15 @@ func TestReadCache(t *testing.T) {
 	}
 	root := bytes.Clone(w.Key())
 	// The writer's root is readable without a Decrypt.
-	got, err := k.ForRead(ctx, w.Wrapped(), keyring.Items)
+	got, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items)
 	if err != nil || !bytes.Equal(got.Key(), root) || c.decrypts.Load() != 0 {
 		t.Fatalf("read of the writer's root: %v, %d decrypts", err, c.decrypts.Load())
 	}
 	*now = now.Add(time.Minute)
-	if got, err := k.ForRead(ctx, w.Wrapped(), keyring.Items); err != nil || !bytes.Equal(got.Key(), root) || c.decrypts.Load() != 1 {
+	if got, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items); err != nil || !bytes.Equal(got.Key(), root) || c.decrypts.Load() != 1 {
 		t.Fatalf("read after expiry: %v, %d decrypts, want 1", err, c.decrypts.Load())
 	}
-	if _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items); err != nil || c.decrypts.Load() != 1 {
+	if _, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items); err != nil || c.decrypts.Load() != 1 {
 		t.Fatalf("read after re-caching: %v, %d decrypts, want still 1", err, c.decrypts.Load())
 	}
 }
@@ -130,7 +130,7 @@ func TestSingleflight(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	impatient := make(chan error)
-	go func() { _, err := reader.ForRead(ctx, w.Wrapped(), keyring.Items); impatient <- err }()
+	go func() { _, _, err := reader.ForRead(ctx, w.Wrapped(), keyring.Items); impatient <- err }()
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -138,7 +138,7 @@ func TestSingleflight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := reader.ForRead(context.Background(), w.Wrapped(), keyring.Items)
+			_, _, err := reader.ForRead(context.Background(), w.Wrapped(), keyring.Items)
 			errs <- err
 		}()
 	}
@@ -194,14 +194,16 @@ func TestForgedKeysCostLittle(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var integrity, limited atomic.Int64
+	var seenInvalid atomic.Pointer[[]byte] // a key the Cipher refused
 	for _, w := range forged(1000) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := k.ForRead(ctx, w, keyring.Cursors)
+			_, _, err := k.ForRead(ctx, w, keyring.Cursors)
 			switch {
 			case errors.Is(err, dynacrypt.ErrIntegrity):
 				integrity.Add(1)
+				seenInvalid.Store(&w)
 			case errors.Is(err, keyring.ErrLimited):
 				limited.Add(1)
 			default:
@@ -215,21 +217,22 @@ func TestForgedKeysCostLittle(t *testing.T) {
 			n, integrity.Load(), limited.Load())
 	}
 	// Cached roots keep serving, and the items' source is untouched.
-	if _, err := k.ForRead(ctx, good.Wrapped(), keyring.Cursors); err != nil {
+	if _, _, err := k.ForRead(ctx, good.Wrapped(), keyring.Cursors); err != nil {
 		t.Fatalf("cached root during the attack: %v", err)
 	}
 	writer, _, _ := testRing(t, nil)
 	other, _ := writer.ForWrite(ctx)
-	if _, err := k.ForRead(ctx, other.Wrapped(), keyring.Items); err != nil || c.decrypts.Load() != 6 {
+	if _, _, err := k.ForRead(ctx, other.Wrapped(), keyring.Items); err != nil || c.decrypts.Load() != 6 {
 		t.Fatalf("an uncached item root during a cursor attack: %v (%d decrypts)", err, c.decrypts.Load())
 	}
 	// A forged key seen before is refused from memory, without a Decrypt.
-	if _, err := k.ForRead(ctx, forged(1)[0], keyring.Items); !errors.Is(err, dynacrypt.ErrIntegrity) || c.decrypts.Load() != 6 {
+	if _, _, err := k.ForRead(ctx, *seenInvalid.Load(), keyring.Items); !errors.Is(err, dynacrypt.ErrIntegrity) || c.decrypts.Load() != 6 {
 		t.Fatalf("a forged key seen before: %v, %d decrypts, want no new one", err, c.decrypts.Load())
 	}
 	// One place comes back per Refill.
 	*now = now.Add(10 * time.Second)
-	more := forged(1003)[1000:]
+	more := forged(1003)[1000:] // never seen
+
 	for _, w := range more {
 		k.ForRead(ctx, w, keyring.Cursors)
 	}
@@ -245,7 +248,7 @@ func TestForgedKeysCostLittle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := k.ForRead(ctx, w.Wrapped(), keyring.Cursors); err != nil {
+		if _, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Cursors); err != nil {
 			t.Fatalf("honest unwrap %d after the attack: %v", i, err)
 		}
 	}
@@ -279,7 +282,7 @@ func TestCipherPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, werr := k.ForWrite(context.Background())
-		_, rerr := k.ForRead(context.Background(), []byte("wrapped"), keyring.Items)
+		_, _, rerr := k.ForRead(context.Background(), []byte("wrapped"), keyring.Items)
 		for _, err := range []error{werr, rerr} {
 			var pe *keyring.PanicError
 			if !errors.As(err, &pe) || strings.Contains(err.Error(), "secret") || (rt && !strings.Contains(err.Error(), "index out of range")) {

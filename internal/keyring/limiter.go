@@ -13,9 +13,10 @@ import (
 var ErrLimited = errors.New("root key not unwrapped: too many invalid wrapped keys were seen recently; retry later")
 
 // Limit bounds the Decrypt calls of one source. Up to Burst calls may be in
-// flight at once. A call that shows its wrapped key invalid uses up its
-// place until the place comes back, one every Refill; a call that succeeds,
-// or fails for a passing reason, frees its place at once. When every place
+// flight at once. A call that fails (other than by cancellation) uses up its
+// place until the place comes back, one every Refill, as does a call that
+// succeeded for an item or cursor that then proved forged (Ring.Charge); a
+// call that succeeds frees its place at once. When every place
 // is used up by failures, uncached unwraps of that source fail with
 // ErrLimited without a Decrypt, while cached root keys keep serving reads.
 //
@@ -77,20 +78,40 @@ func (l *limiter) acquire(ctx context.Context) error {
 	}
 }
 
-// release gives back the place of a finished Decrypt, unless the wrapped key
-// proved invalid: then the place stays used until a refill.
-func (l *limiter) release(invalid bool) {
+// release gives back the place of a finished Decrypt, unless it failed:
+// then the place stays used until a refill.
+func (l *limiter) release(failed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight--
-	if !invalid {
+	if failed {
+		l.useUp()
+	} else {
 		l.free++
-	} else if l.free+l.inFlight == l.limit.Burst-1 {
-		// The first place used up starts the refill clock.
-		l.refilled = l.now()
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+// charge uses up a free place, if there is one, for a failure that made
+// no Decrypt of its own.
+func (l *limiter) charge() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refill()
+	if l.free > 0 {
+		l.free--
+		l.useUp()
+	}
+}
+
+// useUp records that one more place is used up, starting the refill clock
+// at the first. l.mu must be held, and the place already taken from free
+// or inFlight.
+func (l *limiter) useUp() {
+	if l.free+l.inFlight == l.limit.Burst-1 {
+		l.refilled = l.now()
+	}
 }
 
 // refill brings back one used-up place per Refill since the last. l.mu must

@@ -34,9 +34,10 @@ type Field struct {
 
 // Schema describes a struct type's attributes.
 type Schema struct {
-	Type   reflect.Type
-	Fields []Field // in struct order
-	byAttr map[string]int
+	Type    reflect.Type
+	Fields  []Field // in struct order
+	byAttr  map[string]int
+	dynamic []*Field // plaintext fields that may hold interface values
 }
 
 // Parse reads the struct type t. Besides recording its attributes, it
@@ -65,6 +66,7 @@ func Parse(t reflect.Type) (*Schema, error) {
 	if err := s.walk(t, nil, t.Name(), inner{seen: map[reflect.Type]bool{}}); err != nil {
 		return nil, err
 	}
+	s.dynamic = s.dynamicFields()
 	return s, nil
 }
 
@@ -353,9 +355,10 @@ func checkMarshalable(t reflect.Type, seen map[reflect.Type]bool) error {
 // checkTag refuses a struct tag that looks meant to encrypt the field but
 // that Lookup(EncryptTag) does not find, so that a typo cannot store a
 // secret in plaintext: a key other than EncryptTag containing "crypt"
-// (encrypted, Encrypt, encryption, decrypt) or named "kms" in any case, an
-// encrypt value Lookup cannot unquote, and a tag malformed before a word like
-// these, where Lookup stops reading.
+// (encrypted, Encrypt, encryption, decrypt), named "kms" in any case, within
+// two edits of "encrypt" (encrpyt, encyrpt) or whose value is "kms" (enc:"kms");
+// an encrypt value Lookup cannot unquote; and a tag malformed before a word
+// like these, where Lookup stops reading.
 func checkTag(tag reflect.StructTag, path string) error {
 	keys, rest := tagKeys(tag)
 	for _, k := range keys {
@@ -365,7 +368,9 @@ func checkTag(tag reflect.StructTag, path string) error {
 			}
 			continue
 		}
-		if l := strings.ToLower(k); strings.Contains(l, "crypt") || l == "kms" {
+		v, _ := tag.Lookup(k)
+		kmsValue := strings.EqualFold(v, EncryptKMS) && !namingTags[k]
+		if l := strings.ToLower(k); strings.Contains(l, "crypt") || l == "kms" || kmsValue || editDistance(l, EncryptTag) <= 2 {
 			return fmt.Errorf("%s: struct tag key %q is not %q, so the field would not be encrypted; write %s:%q", path, k, EncryptTag, EncryptTag, EncryptKMS)
 		}
 	}
@@ -373,6 +378,34 @@ func checkTag(tag reflect.StructTag, path string) error {
 		return fmt.Errorf("%s: malformed struct tag from %q on, which reflect does not read, so the field would not be encrypted; write %s:%q (key:\"value\" pairs, separated by spaces)", path, rest, EncryptTag, EncryptKMS)
 	}
 	return nil
+}
+
+// namingTags are tag keys of well-known encoders whose value names the field
+// in another format, where "kms" is a name like any other.
+var namingTags = map[string]bool{
+	"json": true, "yaml": true, "xml": true, "toml": true, "bson": true, "db": true,
+	"mapstructure": true, "form": true, "query": true, "csv": true, "env": true, "protobuf": true,
+}
+
+// editDistance returns the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // tagKeys returns the keys of tag in the conventional format, key:"value"

@@ -183,6 +183,15 @@ type (
 	KMSKey struct {
 		Secret string `KMS:"true"`
 	}
+	Transposed struct {
+		Secret string `encrpyt:"kms"`
+	}
+	Swapped struct {
+		Secret string `encyrpt:"true"`
+	}
+	ShortKey struct {
+		Secret string `enc:"kms"`
+	}
 	Crypt struct {
 		Secret string `dynamodbav:"secret" json:"secret" crypt:"kms"`
 	}
@@ -274,6 +283,9 @@ func TestParseRejects(t *testing.T) {
 		{reflect.TypeFor[CapitalEncrypt](), []string{"CapitalEncrypt.Secret", `"Encrypt"`}},
 		{reflect.TypeFor[Encryption](), []string{"Encryption.Secret", `"encryption"`}},
 		{reflect.TypeFor[KMSKey](), []string{"KMSKey.Secret", `"KMS"`}},
+		{reflect.TypeFor[Transposed](), []string{"Transposed.Secret", `"encrpyt"`}},
+		{reflect.TypeFor[Swapped](), []string{"Swapped.Secret", `"encyrpt"`}},
+		{reflect.TypeFor[ShortKey](), []string{"ShortKey.Secret", `"enc"`}},
 		{reflect.TypeFor[Crypt](), []string{"Crypt.Secret", `"crypt"`}},
 		{reflect.TypeFor[MisspelledNested](), []string{"MisspelledNested.P.Secret", `"Encrypted"`}},
 		{reflect.TypeFor[MisspelledEmbedded](), []string{"MisspelledEmbedded.MisspelledBase.Secret", `"decrypt"`}},
