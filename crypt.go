@@ -2,7 +2,6 @@ package dynacrypt
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -157,19 +156,31 @@ func integrity(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrIntegrity, fmt.Sprintf(format, args...))
 }
 
-func (c *codec) info(item map[string]types.AttributeValue) ([]byte, error) {
+// deriveItem derives the keys of one item write from a root key, bound to
+// the logical table and the item's key attributes.
+func (c *codec) deriveItem(root, salt []byte, item map[string]types.AttributeValue) (*itemcrypt.Keys, error) {
+	keys, err := c.keyValues(item)
+	if err != nil {
+		return nil, err
+	}
+	return itemcrypt.DeriveItem(root, salt, c.logical, keys[:len(c.keyAttrs)])
+}
+
+// keyValues returns the item's key attributes, or an error naming one that
+// is missing.
+func (c *codec) keyValues(item map[string]types.AttributeValue) ([2]itemcrypt.KeyAttr, error) {
 	var keys [2]itemcrypt.KeyAttr
 	for i, name := range c.keyAttrs {
 		v, ok := item[name]
 		if !ok {
-			return nil, fmt.Errorf("key attribute %q missing", name)
+			return keys, fmt.Errorf("key attribute %q missing", name)
 		}
 		keys[i] = itemcrypt.KeyAttr{Name: name, Value: v}
 	}
-	return itemcrypt.Info(c.logical, keys[:len(c.keyAttrs)])
+	return keys, nil
 }
 
-// derive derives the keys of one item write from a root key.
+// derive derives the keys of a cursor or manifest from a root key.
 func derive(root *keyring.Root, salt, info []byte) (*itemcrypt.Keys, error) {
 	keys, err := itemcrypt.Derive(root.Key(), salt, info)
 	runtime.KeepAlive(root) // its key material is zeroed once unreachable
@@ -198,11 +209,7 @@ func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) 
 // sealWith is seal with the root key and salt given: the deterministic part,
 // which FORMAT.md's test vectors check.
 func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.AttributeValue) error {
-	info, err := c.info(item)
-	if err != nil {
-		return err
-	}
-	keys, err := itemcrypt.Derive(root, salt, info)
+	keys, err := c.deriveItem(root, salt, item)
 	if err != nil {
 		return err
 	}
@@ -222,19 +229,12 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 	if hdr, err = header.AppendSigned(hdr, header.SuiteV1, salt, wrapped); err != nil {
 		return err
 	}
-	mac, err := c.sign(keys, hdr, item)
-	if err != nil {
+	var stack [32]string
+	if hdr, err = keys.Sign(hdr, hdr, c.signedNames(item, stack[:0]), item); err != nil {
 		return err
 	}
-	item[c.headerAttr] = &types.AttributeValueMemberB{Value: append(hdr, mac...)}
+	item[c.headerAttr] = &types.AttributeValueMemberB{Value: hdr}
 	return nil
-}
-
-// sign computes the item signature over the header's signed part and every
-// attribute except the header and the unsigned ones.
-func (c *codec) sign(keys *itemcrypt.Keys, headerSigned []byte, item map[string]types.AttributeValue) ([]byte, error) {
-	var stack [32]string
-	return keys.Sign(headerSigned, c.signedNames(item, stack[:0]), item)
 }
 
 // signedNames appends to buf the names of item's signed attributes, in
@@ -295,24 +295,25 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	info, err := c.info(item)
-	if err != nil {
+	if _, err := c.keyValues(item); err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	root, fresh, err := c.ring.ForRead(ctx, h.Wrapped, keyring.Items)
 	if err != nil {
 		return fmt.Errorf("unwrapping root key: %w", err)
 	}
-	keys, err := derive(root, h.Salt, info)
+	keys, err := c.deriveItem(root.Key(), h.Salt, item)
+	runtime.KeepAlive(root) // its key material is zeroed once unreachable
 	if err != nil {
 		return err
 	}
 	defer keys.Release()
-	mac, err := c.sign(keys, header.Signed(hv.Value), item)
+	var stack [32]string
+	valid, err := keys.Verify(h.MAC, header.Signed(hv.Value), c.signedNames(item, stack[:0]), item)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	if !hmac.Equal(mac, h.MAC) {
+	if !valid {
 		if fresh {
 			c.ring.Charge(keyring.Items) // a genuine wrapped key pasted into a forgery
 		}

@@ -7,7 +7,6 @@ package itemcrypt
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -60,11 +59,10 @@ func Nonce(name string) [NonceSize]byte {
 	return n
 }
 
-// Info returns the HKDF info for an item: label, suite, table and key
-// attributes (name and canonical value), each length-prefixed.
-func Info(table string, keys []KeyAttr) ([]byte, error) {
-	info := make([]byte, 0, 64)
-	info = append(info, infoLabel...)
+// AppendInfo appends the HKDF info for an item to dst: label, suite, table
+// and key attributes (name and canonical value), each length-prefixed.
+func AppendInfo(dst []byte, table string, keys []KeyAttr) ([]byte, error) {
+	info := append(dst, infoLabel...)
 	info = append(info, 0, header.SuiteV1)
 	info = canonical.AppendName(info, table)
 	info = append(info, byte(len(keys)))
@@ -99,17 +97,18 @@ func purposeInfo(label, table string, extra []byte) []byte {
 }
 
 // Keys are the keys of one item write. They are not safe for concurrent use:
-// they keep a scratch buffer for encodings and plaintexts, cleared after
-// each use and returned to a pool by Release.
+// they keep a scratch buffer for encodings and plaintexts, and their HMAC
+// state; Release zeroes both and returns the Keys to a pool, so that
+// steady-state sealing and opening allocate only what they return.
 type Keys struct {
 	aead    cipher.AEAD
-	macKey  []byte
-	scratch *[]byte
+	mac     *hmacSHA256
+	okm     [64]byte
+	macKey  [32]byte
+	scratch []byte
 }
 
-// scratchPool holds buffers for canonical encodings, so that steady-state
-// sealing does not grow a new buffer per item.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+var keysPool = sync.Pool{New: func() any { return &Keys{mac: newHMAC(), scratch: make([]byte, 0, 1024)} }}
 
 // Derive derives the item keys: 64 bytes of HKDF-SHA-256 (salt, root, info),
 // the first 32 the AES-256-GCM key, the last 32 the HMAC-SHA-256 key.
@@ -117,43 +116,65 @@ func Derive(root, salt, info []byte) (*Keys, error) {
 	if len(root) != RootKeySize {
 		return nil, fmt.Errorf("root key is %d bytes, want %d", len(root), RootKeySize)
 	}
-	okm, err := hkdf.Key(sha256.New, root, salt, string(info), 64)
-	if err != nil {
+	k := keysPool.Get().(*Keys)
+	if err := k.derive(root, salt, info); err != nil {
+		k.Release()
 		return nil, err
 	}
-	block, err := aes.NewCipher(okm[:32])
-	clear(okm[:32]) // the cipher keeps its own schedule
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Keys{aead: aead, macKey: okm[32:], scratch: scratchPool.Get().(*[]byte)}, nil
+	return k, nil
 }
 
-// Release zeroes the signing key and the scratch buffer and returns the
-// buffer to its pool. The Keys must not be used afterwards. (The AES key
-// schedule inside the AEAD is not reachable to zero.)
-func (k *Keys) Release() {
-	clear(k.macKey)
-	if k.scratch != nil {
-		clear((*k.scratch)[:cap(*k.scratch)])
-		*k.scratch = (*k.scratch)[:0]
-		scratchPool.Put(k.scratch)
-		k.scratch = nil
+// DeriveItem is Derive with the info of an item (AppendInfo), built in the
+// Keys' own scratch buffer.
+func DeriveItem(root, salt []byte, table string, keys []KeyAttr) (*Keys, error) {
+	if len(root) != RootKeySize {
+		return nil, fmt.Errorf("root key is %d bytes, want %d", len(root), RootKeySize)
 	}
+	k := keysPool.Get().(*Keys)
+	info, err := AppendInfo(k.scratch[:0], table, keys)
+	if err == nil {
+		k.scratch = info
+		err = k.derive(root, salt, info)
+	}
+	if err != nil {
+		k.Release()
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *Keys) derive(root, salt, info []byte) error {
+	k.mac.hkdf(k.okm[:], root, salt, info)
+	block, err := aes.NewCipher(k.okm[:32])
+	copy(k.macKey[:], k.okm[32:])
+	clear(k.okm[:]) // the cipher keeps its own schedule
+	if err != nil {
+		return err
+	}
+	k.aead, err = cipher.NewGCM(block)
+	return err
+}
+
+// Release zeroes the signing key, the HMAC state and the scratch buffer and
+// returns the Keys to their pool. The Keys must not be used afterwards.
+// (The AES key schedule inside the AEAD is not reachable to zero.)
+func (k *Keys) Release() {
+	clear(k.macKey[:])
+	k.mac.wipe()
+	clear(k.scratch[:cap(k.scratch)])
+	k.scratch = k.scratch[:0]
+	k.aead = nil
+	keysPool.Put(k)
 }
 
 // Seal encrypts the canonical encoding of v under the attribute's nonce with
 // the attribute name as associated data.
 func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue) ([]byte, error) {
-	plain, err := canonical.Append((*k.scratch)[:0], v)
+	plain, err := canonical.Append(k.scratch[:0], v)
 	if err != nil {
 		return nil, err
 	}
-	*k.scratch = plain
+	k.scratch = plain
 	sealed := k.aead.Seal(make([]byte, 0, len(plain)+Overhead), nonce[:], plain, []byte(name))
 	clear(plain)
 	return sealed, nil
@@ -161,11 +182,11 @@ func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue)
 
 // Open authenticates and decrypts a sealed value and decodes it.
 func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.AttributeValue, error) {
-	plain, err := k.aead.Open((*k.scratch)[:0], nonce[:], sealed, []byte(name))
+	plain, err := k.aead.Open(k.scratch[:0], nonce[:], sealed, []byte(name))
 	if err != nil {
 		return nil, fmt.Errorf("attribute %q: %w: authentication failed", name, ErrOpen)
 	}
-	*k.scratch = plain
+	k.scratch = plain
 	v, err := canonical.Decode(plain)
 	clear(plain)
 	if err != nil {
@@ -176,26 +197,38 @@ func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.A
 
 // MAC returns HMAC-SHA-256 with the signing key over data.
 func (k *Keys) MAC(data []byte) []byte {
-	m := hmac.New(sha256.New, k.macKey)
-	m.Write(data)
-	return m.Sum(nil)
+	k.mac.reset(k.macKey[:])
+	k.mac.write(data)
+	return k.mac.sum(nil)
 }
 
-// Sign returns the item signature: HMAC-SHA-256 over the signed part of the
-// header, then for each name in names (which must be in ascending order) the
-// length-prefixed name and the canonical encoding of item[name].
-func (k *Keys) Sign(headerSigned []byte, names []string, item map[string]types.AttributeValue) ([]byte, error) {
-	m := hmac.New(sha256.New, k.macKey)
-	m.Write(headerSigned)
-	buf := (*k.scratch)[:0]
+// Verify reports, in constant time, whether mac is the item signature (see
+// Sign).
+func (k *Keys) Verify(mac, headerSigned []byte, names []string, item map[string]types.AttributeValue) (bool, error) {
+	want, err := k.Sign(k.okm[:0], headerSigned, names, item) // okm is free once derived
+	if err != nil {
+		return false, err
+	}
+	ok := hmac.Equal(want, mac)
+	clear(want)
+	return ok, nil
+}
+
+// Sign appends to dst the item signature: HMAC-SHA-256 over the signed part
+// of the header, then for each name in names (which must be in ascending
+// order) the length-prefixed name and the canonical encoding of item[name].
+func (k *Keys) Sign(dst, headerSigned []byte, names []string, item map[string]types.AttributeValue) ([]byte, error) {
+	k.mac.reset(k.macKey[:])
+	k.mac.write(headerSigned)
+	buf := k.scratch[:0]
 	for _, name := range names {
 		var err error
 		buf = canonical.AppendName(buf[:0], name)
 		if buf, err = canonical.Append(buf, item[name]); err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", name, err)
 		}
-		m.Write(buf)
+		k.mac.write(buf)
 	}
-	*k.scratch = buf
-	return m.Sum(nil), nil
+	k.scratch = buf
+	return k.mac.sum(dst), nil
 }

@@ -2,7 +2,12 @@ package itemcrypt
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
+	mrand "math/rand/v2"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -10,7 +15,7 @@ import (
 
 func mustInfo(t *testing.T, table, id string) []byte {
 	t.Helper()
-	info, err := Info(table, []KeyAttr{{Name: "id", Value: &types.AttributeValueMemberS{Value: id}}})
+	info, err := AppendInfo(nil, table, []KeyAttr{{Name: "id", Value: &types.AttributeValueMemberS{Value: id}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +84,10 @@ func TestNoncesDiffer(t *testing.T) {
 }
 
 func TestInfoIsUnambiguous(t *testing.T) {
-	a, _ := Info("ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberS{Value: "d"}}})
-	b, _ := Info("a", []KeyAttr{{Name: "bc", Value: &types.AttributeValueMemberS{Value: "d"}}})
-	c, _ := Info("ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberN{Value: "1"}}})
-	d, _ := Info("ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberS{Value: "1"}}})
+	a, _ := AppendInfo(nil, "ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberS{Value: "d"}}})
+	b, _ := AppendInfo(nil, "a", []KeyAttr{{Name: "bc", Value: &types.AttributeValueMemberS{Value: "d"}}})
+	c, _ := AppendInfo(nil, "ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberN{Value: "1"}}})
+	d, _ := AppendInfo(nil, "ab", []KeyAttr{{Name: "c", Value: &types.AttributeValueMemberS{Value: "1"}}})
 	if bytes.Equal(a, b) || bytes.Equal(c, d) {
 		t.Error("different tables, names or key types give the same info")
 	}
@@ -94,7 +99,7 @@ func TestSignCoversEveryNamedAttribute(t *testing.T) {
 		return map[string]types.AttributeValue{"a": &types.AttributeValueMemberS{Value: "x"}, "b": b}
 	}
 	one := &types.AttributeValueMemberN{Value: "1"}
-	base, err := keys.Sign([]byte("hdr"), []string{"a", "b"}, item(one))
+	base, err := keys.Sign(nil, []byte("hdr"), []string{"a", "b"}, item(one))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,15 +113,50 @@ func TestSignCoversEveryNamedAttribute(t *testing.T) {
 		"value":  {"hdr", []string{"a", "b"}, item(&types.AttributeValueMemberN{Value: "2"})},
 		"type":   {"hdr", []string{"a", "b"}, item(&types.AttributeValueMemberS{Value: "1"})},
 	} {
-		mac, err := keys.Sign([]byte(tc.header), tc.names, tc.item)
+		mac, err := keys.Sign(nil, []byte(tc.header), tc.names, tc.item)
 		if err != nil || bytes.Equal(mac, base) {
 			t.Errorf("%s changed but the signature did not (%v)", name, err)
 		}
 	}
-	if again, _ := keys.Sign([]byte("hdr"), []string{"a", "b"}, item(&types.AttributeValueMemberN{Value: "1.0"})); !bytes.Equal(again, base) {
+	if again, _ := keys.Sign(nil, []byte("hdr"), []string{"a", "b"}, item(&types.AttributeValueMemberN{Value: "1.0"})); !bytes.Equal(again, base) {
 		t.Error("an equal number in another form changed the signature")
 	}
 	if _, err := Derive([]byte("short"), nil, nil); err == nil {
 		t.Error("Derive accepted a short root key")
+	}
+}
+
+// TestHMACMatchesStandardLibrary checks the HMAC and HKDF composed by hand
+// in hmac.go against crypto/hmac and crypto/hkdf on random inputs, with the
+// state reused from one key to the next as Keys reuse it.
+func TestHMACMatchesStandardLibrary(t *testing.T) {
+	h := newHMAC()
+	rnd := func(n int) []byte {
+		b := make([]byte, n)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for i := 0; i < 2000; i++ {
+		key, msg := rnd(mrand.IntN(65)), rnd(mrand.IntN(300))
+		h.reset(key)
+		h.write(msg[:len(msg)/2])
+		h.write(msg[len(msg)/2:])
+		got := h.sum(nil)
+		std := hmac.New(sha256.New, key)
+		std.Write(msg)
+		if want := std.Sum(nil); !bytes.Equal(got, want) {
+			t.Fatalf("HMAC of %d bytes under a %d-byte key:\n got %x\nwant %x", len(msg), len(key), got, want)
+		}
+
+		secret, salt, info := rnd(1+mrand.IntN(64)), rnd(mrand.IntN(65)), rnd(mrand.IntN(200))
+		okm := make([]byte, 1+mrand.IntN(100))
+		h.hkdf(okm, secret, salt, info)
+		want, err := hkdf.Key(sha256.New, secret, salt, string(info), len(okm))
+		if err != nil || !bytes.Equal(okm, want) {
+			t.Fatalf("HKDF of %d bytes (secret %d, salt %d, info %d):\n got %x\nwant %x (%v)",
+				len(okm), len(secret), len(salt), len(info), okm, want, err)
+		}
 	}
 }
