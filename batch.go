@@ -81,7 +81,7 @@ func (s *Store[T]) BatchGet(ctx context.Context, keys []T, opts ...ReadOption) (
 		pending := keyMaps[start:end]
 		for attempt := 1; len(pending) > 0; attempt++ {
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: &rc.consistent}},
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: boolPtr(rc.consistent)}},
 			})
 			if err != nil {
 				return fail(err)

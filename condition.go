@@ -14,6 +14,16 @@ type condition struct {
 	values  map[string]types.AttributeValue
 	// means is what a failure of the condition means.
 	means failure
+	// expr, if set, is the expression already joined, and names is shared
+	// with other conditions: see single.
+	expr *string
+}
+
+// single returns a condition of one clause whose expression and names New
+// built once (the version and create conditions of every Put), so that a
+// write does not build them again. It must not be extended.
+func single(clause string, names map[string]string, means failure) condition {
+	return condition{clauses: []string{clause}, names: names, means: means, expr: &clause}
 }
 
 // failure is what a failed write condition means to the caller.
@@ -29,6 +39,9 @@ const (
 )
 
 func (c *condition) name(attr string) string {
+	if c.expr != nil {
+		panic("dynacrypt: a single condition extended")
+	}
 	if c.names == nil {
 		c.names = map[string]string{}
 	}
@@ -57,6 +70,10 @@ func (c *condition) equals(attr string, v types.AttributeValue) {
 // apply sets a request's condition fields; with no clauses it sets nothing.
 func (c *condition) apply(expr **string, names *map[string]string, values *map[string]types.AttributeValue) {
 	if len(c.clauses) == 0 {
+		return
+	}
+	if c.expr != nil {
+		*expr, *names, *values = c.expr, c.names, c.values
 		return
 	}
 	e := strings.Join(c.clauses, " AND ")

@@ -3,6 +3,7 @@ package dynacrypt
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -48,7 +49,12 @@ func marshalKey[T any](key *T, fields []*schema.Field) (map[string]types.Attribu
 	rv := reflect.ValueOf(key).Elem()
 	for _, f := range fields {
 		if f.Plain() {
-			v, err := attributevalue.Marshal(rv.FieldByIndex(f.Index).Interface())
+			fv := rv.FieldByIndex(f.Index)
+			if v, ok := scalarKey(fv); ok {
+				km[f.Attr] = v
+				continue
+			}
+			v, err := attributevalue.Marshal(fv.Interface())
 			if err != nil {
 				return nil, err
 			}
@@ -69,6 +75,26 @@ func marshalKey[T any](key *T, fields []*schema.Field) (map[string]types.Attribu
 		return nil, err
 	}
 	return km, nil
+}
+
+// scalarKey marshals a key field of a string, integer or []byte kind as
+// attributevalue does, without its encoder; ok is false for other kinds
+// (time.Time, floats), which attributevalue marshals. New refused key types
+// with their own marshallers.
+func scalarKey(v reflect.Value) (types.AttributeValue, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		return &types.AttributeValueMemberS{Value: v.String()}, true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v.Int(), 10)}, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return &types.AttributeValueMemberN{Value: strconv.FormatUint(v.Uint(), 10)}, true
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 && !v.IsNil() {
+			return &types.AttributeValueMemberB{Value: v.Bytes()}, true
+		}
+	}
+	return nil, false
 }
 
 // checkKey rejects key attributes that are missing or empty, which DynamoDB

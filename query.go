@@ -236,7 +236,7 @@ func (s *Store[T]) queryRequest(key *T, qc queryConfig) (*request, error) {
 		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            &qc.consistent,
+		ConsistentRead:            boolPtr(qc.consistent),
 		ScanIndexForward:          new(bool),
 	}
 	*in.ScanIndexForward = !qc.descending
@@ -256,7 +256,7 @@ func (s *Store[T]) scanRequest(qc queryConfig) (*request, error) {
 	if qc.sortOp != "" || qc.descending {
 		return nil, errors.New("sort key conditions and Descending apply to Query only")
 	}
-	in := &dynamodb.ScanInput{TableName: &s.table, IndexName: index, ConsistentRead: &qc.consistent}
+	in := &dynamodb.ScanInput{TableName: &s.table, IndexName: index, ConsistentRead: boolPtr(qc.consistent)}
 	var expr expression.Expression
 	if qc.filter != nil {
 		if expr, err = s.build(expression.NewBuilder(), qc); err != nil {

@@ -50,6 +50,8 @@ type Store[T any] struct {
 	version  *schema.Field
 	attrs    map[string]bool // T's attribute names
 	sch      *schema.Schema
+	// The conditions of a create and of a write at a version, built once.
+	createCond, versionCond condition
 	codec    codec
 	now      func() time.Time // for cursor expiry; replaced in tests
 }
@@ -116,6 +118,10 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 			return nil, fmt.Errorf("%s: attribute %q cannot be both key and version", f.Path, f.Attr)
 		}
 		s.version = f
+	}
+	s.createCond = single("attribute_not_exists(#c0)", map[string]string{"#c0": s.keyAttrs[0].Attr}, exists)
+	if s.version != nil {
+		s.versionCond = single("#c0 = :c0", map[string]string{"#c0": s.version.Attr}, staleOrGone)
 	}
 	if _, clash := sch.Field(cfg.headerAttr); clash || cfg.headerAttr == "" {
 		return nil, fmt.Errorf("header attribute name %q is empty or used by a field; choose another with WithHeaderAttribute", cfg.headerAttr)
@@ -247,23 +253,24 @@ func (r *readState) condition(headerAttr string, cond *condition) {
 
 // get reads and opens an item, returning also what a conditional write of
 // it needs.
-func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, *readState, error) {
+func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, readState, error) {
+	var read readState
 	km, err := s.keyOf(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, read, err
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
 		Key:            km,
-		ConsistentRead: &rc.consistent,
+		ConsistentRead: boolPtr(rc.consistent),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, read, err
 	}
 	if out.Item == nil {
-		return nil, nil, ErrNotFound
+		return nil, read, ErrNotFound
 	}
-	read := &readState{header: out.Item[s.codec.headerAttr]}
+	read.header = out.Item[s.codec.headerAttr]
 	if s.codec.isLegacy(out.Item) {
 		read.legacy = maps.Clone(out.Item)
 	}
@@ -390,18 +397,15 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		case wc.overwrite:
 		case read != nil && read.legacy != nil: // unversioned until now
 		case v == 0:
-			p.cond.notExists(s.keyAttrs[0].Attr)
-			p.cond.means = exists
+			p.cond = s.createCond
 		default:
-			p.cond.equals(s.version.Attr, versionValue(v))
-			p.cond.means = staleOrGone
+			p.cond = s.versionCondition(v)
 		}
 		av[s.version.Attr] = versionValue(v + 1)
 		p.done = func() { s.setVersion(item, v+1) }
 	case read != nil, wc.overwrite:
 	case wc.ifNotExists:
-		p.cond.notExists(s.keyAttrs[0].Attr)
-		p.cond.means = exists
+		p.cond = s.createCond
 	}
 	if read != nil {
 		p.cond.means = changed // Update retries, whatever the cause
@@ -437,6 +441,24 @@ func (s *Store[T]) checkMarshalled(av map[string]types.AttributeValue) error {
 	}
 	return nil
 }
+
+// versionCondition is the condition that the stored version is v.
+func (s *Store[T]) versionCondition(v uint64) condition {
+	c := s.versionCond
+	c.values = map[string]types.AttributeValue{":c0": versionValue(v)}
+	return c
+}
+
+// boolPtr points to a shared true or false: requests only read it, and a
+// pointer into a caller's config would move the config to the heap.
+func boolPtr(b bool) *bool {
+	if b {
+		return &trueValue
+	}
+	return &falseValue
+}
+
+var trueValue, falseValue = true, false
 
 func versionValue(v uint64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatUint(v, 10)}
@@ -559,8 +581,7 @@ func (s *Store[T]) prepareDelete(key *T) (map[string]types.AttributeValue, condi
 			return nil, cond, err
 		}
 		if v > 0 {
-			cond.equals(s.version.Attr, versionValue(v))
-			cond.means = staleOrGone
+			cond = s.versionCondition(v)
 		}
 	}
 	return km, cond, nil

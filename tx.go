@@ -73,11 +73,15 @@ func (s *Store[T]) TxDelete(key T) TxWrite {
 // commits the versions the caller read.
 func (s *Store[T]) TxCheck(key T) TxWrite {
 	return txAction{s.table, func(context.Context) (types.TransactWriteItem, func(), error) {
-		km, cond, err := s.prepareDelete(&key)
+		km, versioned, err := s.prepareDelete(&key)
 		if err != nil {
 			return types.TransactWriteItem{}, nil, err
 		}
+		var cond condition
 		cond.exists(s.keyAttrs[0].Attr)
+		if versioned.values != nil {
+			cond.equals(s.version.Attr, versioned.values[":c0"])
+		}
 		check := &types.ConditionCheck{TableName: &s.table, Key: km}
 		cond.apply(&check.ConditionExpression, &check.ExpressionAttributeNames, &check.ExpressionAttributeValues)
 		return types.TransactWriteItem{ConditionCheck: check}, func() {}, nil

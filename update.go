@@ -59,7 +59,7 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error, opts ..
 			}
 			s.setVersion(item, v)
 		}
-		err = s.put(ctx, item, writeConfig{}, read)
+		err = s.put(ctx, item, writeConfig{}, &read)
 		if err == nil {
 			return item, nil
 		}
@@ -100,10 +100,11 @@ func (s *Store[T]) updateIfVersion(ctx context.Context, key *T, want int64, fn f
 		return nil, err
 	}
 	s.setVersion(item, v)
-	if read.legacy == nil {
-		read = nil // the condition is the version, and its failure says stale or gone
-	}
-	if err := s.put(ctx, item, writeConfig{}, read); err != nil {
+	var asRead *readState
+	if read.legacy != nil {
+		asRead = &read
+	} // else the condition is the version, and its failure says stale or gone
+	if err := s.put(ctx, item, writeConfig{}, asRead); err != nil {
 		return nil, err
 	}
 	return item, nil
