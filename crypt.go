@@ -100,7 +100,7 @@ type codec struct {
 	logical    string // the logical table name, bound into every item key
 	headerAttr string
 	keyAttrs   []string // partition key, then sort key if any
-	encrypted  map[string]*[itemcrypt.NonceSize]byte
+	encrypted  map[string]*itemcrypt.Field
 	unsigned   map[string]bool
 	signedT    []string      // T's signed attributes, sorted: the usual signing order
 	ring       *keyring.Ring // nil: no Cipher, items stored as they are
@@ -113,7 +113,7 @@ func newCodec(sch *schema.Schema, keys []*schema.Field, logical, headerAttr stri
 	c := codec{
 		logical:    logical,
 		headerAttr: headerAttr,
-		encrypted:  map[string]*[itemcrypt.NonceSize]byte{},
+		encrypted:  map[string]*itemcrypt.Field{},
 		unsigned:   map[string]bool{},
 		ring:       ring,
 	}
@@ -121,8 +121,7 @@ func newCodec(sch *schema.Schema, keys []*schema.Field, logical, headerAttr stri
 		c.keyAttrs = append(c.keyAttrs, f.Attr)
 	}
 	for _, f := range sch.Encrypted() {
-		nonce := itemcrypt.Nonce(f.Attr)
-		c.encrypted[f.Attr] = &nonce
+		c.encrypted[f.Attr] = itemcrypt.NewField(f.Attr)
 	}
 	for _, attr := range unsigned {
 		c.unsigned[attr] = true
@@ -214,27 +213,51 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 		return err
 	}
 	defer keys.Release()
-	for name, nonce := range c.encrypted {
+	// One allocation for the ciphertexts and the header, one for their
+	// attribute values.
+	buf := make([]byte, 0, sealedSize(item, c.encrypted)+header.Size(len(wrapped)))
+	values := make([]types.AttributeValueMemberB, 0, len(c.encrypted)+1)
+	for name, f := range c.encrypted {
 		v, ok := item[name]
 		if !ok {
 			continue
 		}
-		sealed, err := keys.Seal(name, nonce, v)
-		if err != nil {
+		start := len(buf)
+		if buf, err = keys.Seal(buf, f, v); err != nil {
 			return fmt.Errorf("attribute %q: %w", name, err)
 		}
-		item[name] = &types.AttributeValueMemberB{Value: sealed}
+		values = append(values, types.AttributeValueMemberB{Value: buf[start:len(buf):len(buf)]})
+		item[name] = &values[len(values)-1]
 	}
-	hdr := make([]byte, 0, header.Size(len(wrapped)))
-	if hdr, err = header.AppendSigned(hdr, header.SuiteV1, salt, wrapped); err != nil {
+	start := len(buf)
+	if buf, err = header.AppendSigned(buf, header.SuiteV1, salt, wrapped); err != nil {
 		return err
 	}
 	var stack [32]string
-	if hdr, err = keys.Sign(hdr, hdr, c.signedNames(item, stack[:0]), item); err != nil {
+	if buf, err = keys.Sign(buf, buf[start:], c.signedNames(item, stack[:0]), item); err != nil {
 		return err
 	}
-	item[c.headerAttr] = &types.AttributeValueMemberB{Value: hdr}
+	values = append(values, types.AttributeValueMemberB{Value: buf[start:]})
+	item[c.headerAttr] = &values[len(values)-1]
 	return nil
+}
+
+// sealedSize estimates the bytes the encrypted attributes of item take
+// sealed: values, their canonical type and length, and the GCM tag.
+func sealedSize(item map[string]types.AttributeValue, encrypted map[string]*itemcrypt.Field) int {
+	n := 0
+	for name := range encrypted {
+		switch v := item[name].(type) {
+		case nil:
+		case *types.AttributeValueMemberS:
+			n += len(v.Value) + 8 + itemcrypt.Overhead
+		case *types.AttributeValueMemberB:
+			n += len(v.Value) + 8 + itemcrypt.Overhead
+		default:
+			n += 64 + itemcrypt.Overhead
+		}
+	}
+	return n
 }
 
 // signedNames appends to buf the names of item's signed attributes, in
@@ -319,7 +342,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 		}
 		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
 	}
-	for name, nonce := range c.encrypted {
+	for name, f := range c.encrypted {
 		v, ok := item[name]
 		if !ok {
 			continue
@@ -328,7 +351,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 		if !ok {
 			return integrity("encrypted attribute %q is not binary", name)
 		}
-		plain, err := keys.Open(name, nonce, b.Value)
+		plain, err := keys.Open(f, b.Value)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrIntegrity, err)
 		}

@@ -20,12 +20,11 @@ import (
 
 // vectorCodec and vectorItem are test vector 1 of FORMAT.md.
 func vectorCodec() *codec {
-	nonce := itemcrypt.Nonce("token")
 	return &codec{
 		logical:    "users",
 		headerAttr: DefaultHeaderAttribute,
 		keyAttrs:   []string{"id"},
-		encrypted:  map[string]*[itemcrypt.NonceSize]byte{"token": &nonce},
+		encrypted:  map[string]*itemcrypt.Field{"token": itemcrypt.NewField("token")},
 		unsigned:   map[string]bool{},
 	}
 }

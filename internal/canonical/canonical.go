@@ -71,9 +71,7 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 		dst = append(dst, tagN)
 		return appendString(dst, n), nil
 	case *types.AttributeValueMemberB:
-		dst = append(dst, tagB)
-		dst = binary.AppendUvarint(dst, uint64(len(v.Value)))
-		return append(dst, v.Value...), nil
+		return append(AppendBinaryPrefix(dst, len(v.Value)), v.Value...), nil
 	case *types.AttributeValueMemberBOOL:
 		b := byte(0)
 		if v.Value {
@@ -183,6 +181,14 @@ func SortedKeys(m map[string]types.AttributeValue) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// AppendBinaryPrefix appends what the canonical encoding of a B value of n
+// bytes puts before the bytes themselves, for callers that hash the value
+// without copying it.
+func AppendBinaryPrefix(dst []byte, n int) []byte {
+	dst = append(dst, tagB)
+	return binary.AppendUvarint(dst, uint64(n))
 }
 
 // AppendName appends an attribute name as the signature encodes it: its

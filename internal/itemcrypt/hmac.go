@@ -1,7 +1,9 @@
 package itemcrypt
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"hash"
 )
 
@@ -14,6 +16,7 @@ import (
 // against crypto/hmac and crypto/hkdf on random inputs.
 type hmacSHA256 struct {
 	inner, outer hash.Hash
+	key          [sha256.BlockSize]byte
 	ipad, opad   [sha256.BlockSize]byte
 	innerSum     [sha256.Size]byte
 	prk          [sha256.Size]byte
@@ -25,18 +28,18 @@ func newHMAC() *hmacSHA256 {
 	return &hmacSHA256{inner: sha256.New(), outer: sha256.New()}
 }
 
+// The bytes the key is XORed with, per RFC 2104.
+var ipadBytes, opadBytes = bytes.Repeat([]byte{0x36}, sha256.BlockSize), bytes.Repeat([]byte{0x5c}, sha256.BlockSize)
+
 // reset starts a MAC under key.
 func (h *hmacSHA256) reset(key []byte) {
 	if len(key) > sha256.BlockSize {
 		panic("itemcrypt: HMAC key longer than a block")
 	}
-	clear(h.ipad[:])
-	copy(h.ipad[:], key)
-	h.opad = h.ipad
-	for i := range h.ipad {
-		h.ipad[i] ^= 0x36
-		h.opad[i] ^= 0x5c
-	}
+	n := copy(h.key[:], key)
+	clear(h.key[n:])
+	subtle.XORBytes(h.ipad[:], h.key[:], ipadBytes)
+	subtle.XORBytes(h.opad[:], h.key[:], opadBytes)
 	h.inner.Reset()
 	h.inner.Write(h.ipad[:])
 }
@@ -74,6 +77,7 @@ func (h *hmacSHA256) hkdf(okm []byte, secret, salt, info []byte) {
 
 // wipe clears the key material the states and pads hold.
 func (h *hmacSHA256) wipe() {
+	clear(h.key[:])
 	clear(h.ipad[:])
 	clear(h.opad[:])
 	clear(h.innerSum[:])

@@ -46,17 +46,26 @@ type KeyAttr struct {
 	Value types.AttributeValue
 }
 
-// Nonce returns the GCM nonce for an attribute name. Each item write has its
-// own key (from its random salt) and names are unique within an item, so
-// every (key, nonce) pair is used once.
-func Nonce(name string) [NonceSize]byte {
+// Field is an encrypted attribute: its name, which is the associated data
+// of its ciphertexts, and its nonce. Each item write has its own key (from
+// its random salt) and names are unique within an item, so every (key,
+// nonce) pair is used once.
+type Field struct {
+	Name  string
+	Nonce [NonceSize]byte
+	aad   []byte
+}
+
+// NewField returns the Field of an attribute name: the nonce is
+// SHA-256(label || 0x00 || name)[0:12].
+func NewField(name string) *Field {
 	h := sha256.New()
 	h.Write([]byte(nonceLabel))
 	h.Write([]byte{0})
 	h.Write([]byte(name))
-	var n [NonceSize]byte
-	copy(n[:], h.Sum(nil))
-	return n
+	f := &Field{Name: name, aad: []byte(name)}
+	copy(f.Nonce[:], h.Sum(nil))
+	return f
 }
 
 // AppendInfo appends the HKDF info for an item to dst: label, suite, table
@@ -167,30 +176,32 @@ func (k *Keys) Release() {
 	keysPool.Put(k)
 }
 
-// Seal encrypts the canonical encoding of v under the attribute's nonce with
-// the attribute name as associated data.
-func (k *Keys) Seal(name string, nonce *[NonceSize]byte, v types.AttributeValue) ([]byte, error) {
+// Seal appends to dst the encryption of the canonical encoding of v under
+// the field's nonce, with the field's name as associated data. Like
+// cipher.AEAD's Seal, it writes in place when dst has room.
+func (k *Keys) Seal(dst []byte, f *Field, v types.AttributeValue) ([]byte, error) {
 	plain, err := canonical.Append(k.scratch[:0], v)
 	if err != nil {
 		return nil, err
 	}
 	k.scratch = plain
-	sealed := k.aead.Seal(make([]byte, 0, len(plain)+Overhead), nonce[:], plain, []byte(name))
+	dst = k.aead.Seal(dst, f.Nonce[:], plain, f.aad)
 	clear(plain)
-	return sealed, nil
+	return dst, nil
 }
 
-// Open authenticates and decrypts a sealed value and decodes it.
-func (k *Keys) Open(name string, nonce *[NonceSize]byte, sealed []byte) (types.AttributeValue, error) {
-	plain, err := k.aead.Open(k.scratch[:0], nonce[:], sealed, []byte(name))
+// Open authenticates and decrypts a sealed value of the field and decodes
+// it.
+func (k *Keys) Open(f *Field, sealed []byte) (types.AttributeValue, error) {
+	plain, err := k.aead.Open(k.scratch[:0], f.Nonce[:], sealed, f.aad)
 	if err != nil {
-		return nil, fmt.Errorf("attribute %q: %w: authentication failed", name, ErrOpen)
+		return nil, fmt.Errorf("attribute %q: %w: authentication failed", f.Name, ErrOpen)
 	}
 	k.scratch = plain
 	v, err := canonical.Decode(plain)
 	clear(plain)
 	if err != nil {
-		return nil, fmt.Errorf("attribute %q: %w: %v", name, ErrOpen, err)
+		return nil, fmt.Errorf("attribute %q: %w: %v", f.Name, ErrOpen, err)
 	}
 	return v, nil
 }
@@ -222,8 +233,14 @@ func (k *Keys) Sign(dst, headerSigned []byte, names []string, item map[string]ty
 	k.mac.write(headerSigned)
 	buf := k.scratch[:0]
 	for _, name := range names {
-		var err error
 		buf = canonical.AppendName(buf[:0], name)
+		if b, ok := item[name].(*types.AttributeValueMemberB); ok {
+			// Ciphertexts, the bulk of an item: hashed where they are.
+			k.mac.write(canonical.AppendBinaryPrefix(buf, len(b.Value)))
+			k.mac.write(b.Value)
+			continue
+		}
+		var err error
 		if buf, err = canonical.Append(buf, item[name]); err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", name, err)
 		}

@@ -35,35 +35,36 @@ func mustDerive(t *testing.T, root, salt, info []byte) *Keys {
 func TestSealOpenBinding(t *testing.T) {
 	root, salt := bytes.Repeat([]byte{1}, RootKeySize), bytes.Repeat([]byte{2}, 16)
 	keys := mustDerive(t, root, salt, mustInfo(t, "users", "u1"))
-	nonce := Nonce("token")
+	token := NewField("token")
 	v := &types.AttributeValueMemberS{Value: "secret"}
-	sealed, err := keys.Seal("token", &nonce, v)
+	sealed, err := keys.Seal(nil, token, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(sealed) != 1+1+len("secret")+Overhead {
 		t.Errorf("sealed %d bytes", len(sealed))
 	}
-	got, err := keys.Open("token", &nonce, sealed)
+	got, err := keys.Open(token, sealed)
 	if err != nil || got.(*types.AttributeValueMemberS).Value != "secret" {
 		t.Fatalf("Open: %#v, %v", got, err)
 	}
 
-	otherNonce := Nonce("card")
+	card := NewField("card")
+	otherNonce := &Field{Name: "token", Nonce: card.Nonce, aad: []byte("token")}
 	for name, open := range map[string]func() (types.AttributeValue, error){
-		"other attribute name": func() (types.AttributeValue, error) { return keys.Open("card", &otherNonce, sealed) },
-		"other nonce only":     func() (types.AttributeValue, error) { return keys.Open("token", &otherNonce, sealed) },
+		"other attribute name": func() (types.AttributeValue, error) { return keys.Open(card, sealed) },
+		"other nonce only":     func() (types.AttributeValue, error) { return keys.Open(otherNonce, sealed) },
 		"other item key": func() (types.AttributeValue, error) {
-			return mustDerive(t, root, salt, mustInfo(t, "users", "u2")).Open("token", &nonce, sealed)
+			return mustDerive(t, root, salt, mustInfo(t, "users", "u2")).Open(token, sealed)
 		},
 		"other table": func() (types.AttributeValue, error) {
-			return mustDerive(t, root, salt, mustInfo(t, "users2", "u1")).Open("token", &nonce, sealed)
+			return mustDerive(t, root, salt, mustInfo(t, "users2", "u1")).Open(token, sealed)
 		},
 		"other salt": func() (types.AttributeValue, error) {
-			return mustDerive(t, root, bytes.Repeat([]byte{3}, 16), mustInfo(t, "users", "u1")).Open("token", &nonce, sealed)
+			return mustDerive(t, root, bytes.Repeat([]byte{3}, 16), mustInfo(t, "users", "u1")).Open(token, sealed)
 		},
 		"other root": func() (types.AttributeValue, error) {
-			return mustDerive(t, bytes.Repeat([]byte{9}, RootKeySize), salt, mustInfo(t, "users", "u1")).Open("token", &nonce, sealed)
+			return mustDerive(t, bytes.Repeat([]byte{9}, RootKeySize), salt, mustInfo(t, "users", "u1")).Open(token, sealed)
 		},
 	} {
 		if v, err := open(); !errors.Is(err, ErrOpen) {
@@ -75,7 +76,7 @@ func TestSealOpenBinding(t *testing.T) {
 func TestNoncesDiffer(t *testing.T) {
 	seen := map[[NonceSize]byte]string{}
 	for _, name := range []string{"a", "b", "token", "Token", "token ", "card", ""} {
-		n := Nonce(name)
+		n := NewField(name).Nonce
 		if prev, dup := seen[n]; dup {
 			t.Errorf("names %q and %q share a nonce", prev, name)
 		}
