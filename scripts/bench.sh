@@ -19,6 +19,6 @@ go test -c -o "$bin/benchmarks.test" ./benchmarks
 (cd benchmarks && "$bin/benchmarks.test" -test.run '^TestKMSRequestsFor10000$' -test.v)
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"
-  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|ReferenceSHA256' -test.benchmem -test.cpu 1
+  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256' -test.benchmem -test.cpu 1
   (cd benchmarks && "$bin/benchmarks.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 2s)
 done
