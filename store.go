@@ -52,8 +52,8 @@ type Store[T any] struct {
 	sch      *schema.Schema
 	// The conditions of a create and of a write at a version, built once.
 	createCond, versionCond condition
-	codec    codec
-	now      func() time.Time // for cursor expiry; replaced in tests
+	codec                   codec
+	now                     func() time.Time // for cursor expiry; replaced in tests
 }
 
 // New returns a Store for table, after checking T and the options once: the
