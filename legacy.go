@@ -204,7 +204,7 @@ func (l *legacyReader) open(ctx context.Context, item map[string]types.Attribute
 		blob := v.(*types.AttributeValueMemberB).Value
 		// Under the Store's failure cache and limiter, as root keys are: a
 		// forger's junk blobs cost a few KMS requests, not one each.
-		plain, err := c.ring.Guard(ctx, keyring.Legacy, string(blob), func(ctx context.Context) ([]byte, error) {
+		plain, err := c.ring.Guard(ctx, keyring.Legacy, keyring.LegacyID(blob), func(ctx context.Context) ([]byte, error) {
 			out, err := l.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob, KeyId: &l.keyID})
 			if err != nil {
 				return nil, kmsError("Decrypt", l.keyID, err)

@@ -248,7 +248,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, 
 		k.lastRead.Store(&c)
 		return c.root, false, nil
 	}
-	if err := k.failedBefore(id, now); err != nil {
+	if err := k.failedBefore(RootID(wrapped), now); err != nil {
 		return nil, false, err
 	}
 	// One flight per source, so that a source whose limit is spent cannot
@@ -259,7 +259,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, 
 		if c, ok := k.cached(id, k.now()); ok {
 			return c.root, nil
 		}
-		if err := k.failedBefore(id, k.now()); err != nil {
+		if err := k.failedBefore(RootID(wrapped), k.now()); err != nil {
 			return nil, err
 		}
 		cctx, cancel := detach(ctx)
@@ -303,7 +303,7 @@ func (k *Ring) failedBefore(id string, now time.Time) error {
 
 // unwrap calls Decrypt under Guard, and checks the root key it returns.
 func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, error) {
-	plain, err := k.Guard(ctx, src, string(wrapped), func(ctx context.Context) ([]byte, error) {
+	plain, err := k.Guard(ctx, src, RootID(wrapped), func(ctx context.Context) ([]byte, error) {
 		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, k.cfg.Context)
 		if err == nil && len(plain) != KeySize {
 			clear(plain)
@@ -321,8 +321,16 @@ func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, e
 	return r, nil
 }
 
-// Guard makes a Cipher call about id (a wrapped key, a legacy ciphertext)
-// from source src: refused at once if id failed as invalid within
+// RootID and LegacyID name what Guard calls are about in its memory of
+// failures: a wrapped root key (decrypted under the table's context) or a
+// legacy ciphertext (decrypted with none). Kept apart, the same bytes sent as
+// both cannot make one fail for the other.
+func RootID(wrapped []byte) string { return "root:" + string(wrapped) }
+
+// LegacyID: see RootID.
+func LegacyID(blob []byte) string { return "legacy:" + string(blob) }
+
+// Guard makes a Cipher call about id (RootID or LegacyID) from source src: refused at once if id failed as invalid within
 // FailureTTL, made once src's limiter allows it, and remembered if it shows
 // id invalid. A panic in the call becomes an error.
 func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {

@@ -22,7 +22,10 @@ var ErrLimited = errors.New("root key not unwrapped: too many invalid wrapped ke
 //
 // So honest readers, whose unwraps succeed, are only bounded in
 // concurrency, and a forger who sends a thousand distinct wrapped keys costs
-// Burst Decrypts, then one per Refill.
+// Burst Decrypts, then one per Refill; twice Burst if the keys are genuine
+// (harvested from other cursors), since such an unwrap gives its place back
+// before its cursor fails its check (the charge is then paid by the next
+// place given back).
 type Limit struct {
 	Burst  int
 	Refill time.Duration
@@ -43,6 +46,7 @@ type limiter struct {
 	mu       sync.Mutex
 	free     int       // places available now
 	inFlight int       // places held by calls under way
+	debt     int       // charges that found no free place: paid by the next places back
 	refilled time.Time // when the last place came back
 	changed  chan struct{}
 }
@@ -84,17 +88,23 @@ func (l *limiter) release(failed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight--
-	if failed {
+	switch {
+	case failed:
 		l.useUp()
-	} else {
+	case l.debt > 0:
+		// A charge made while every place was taken: this place pays it,
+		// so that a flood of concurrent forgeries cannot slip its charges.
+		l.debt--
+		l.useUp()
+	default:
 		l.free++
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
 
-// charge uses up a free place, if there is one, for a failure that made
-// no Decrypt of its own.
+// charge uses up a place for a failure that made no Decrypt of its own: a
+// free one, or else the next one given back.
 func (l *limiter) charge() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -102,6 +112,8 @@ func (l *limiter) charge() {
 	if l.free > 0 {
 		l.free--
 		l.useUp()
+	} else if l.debt < l.limit.Burst {
+		l.debt++ // at most Burst unwraps were under way to owe it
 	}
 }
 
@@ -126,6 +138,8 @@ func (l *limiter) refill() {
 		return
 	}
 	n = min(n, used)
-	l.free += n
 	l.refilled = l.refilled.Add(time.Duration(n) * l.limit.Refill)
+	paid := min(n, l.debt) // a place back pays a debt first
+	l.debt -= paid
+	l.free += n - paid
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 )
 
@@ -11,8 +12,17 @@ import (
 // tags, which would be stored in plaintext. CheckValue looks at what such
 // fields hold, on every write of a type that has them.
 
-// mayHoldInterface reports whether a value of type t can contain an
-// interface value, through pointers, slices, arrays, maps and struct fields.
+// stored reports whether attributevalue marshals struct field f: exported
+// fields and anonymous ones (whose exported fields it promotes, even when
+// the embedded type is unexported), unless tagged dynamodbav:"-".
+func stored(f reflect.StructField) bool {
+	name, _, _ := strings.Cut(f.Tag.Get("dynamodbav"), ",")
+	return (f.IsExported() || f.Anonymous) && name != "-"
+}
+
+// mayHoldInterface reports whether a stored value of type t can contain an
+// interface value, through pointers, slices, arrays, maps and stored struct
+// fields.
 func mayHoldInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	if seen[t] {
 		return false
@@ -27,7 +37,7 @@ func mayHoldInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 		return mayHoldInterface(t.Key(), seen) || mayHoldInterface(t.Elem(), seen)
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
-			if f := t.Field(i); f.IsExported() && mayHoldInterface(f.Type, seen) {
+			if f := t.Field(i); stored(f) && mayHoldInterface(f.Type, seen) {
 				return true
 			}
 		}
@@ -48,7 +58,8 @@ func (s *Schema) dynamicFields() []*Field {
 }
 
 // typeChecks caches, per dynamic type, whether it carries encrypt tags.
-var typeChecks sync.Map // reflect.Type -> error (nil stored as errNone)
+// Types come from the program, not from data, so it stays small.
+var typeChecks sync.Map // reflect.Type -> error, or errNone
 
 var errNone = fmt.Errorf("none")
 
@@ -71,20 +82,25 @@ func checkDynamicType(t reflect.Type) error {
 	return err
 }
 
-// CheckValue refuses an item (a T, or a pointer to one) whose plaintext
-// fields hold, in interface values, structs with encrypt tags: dynacrypt
-// applies tags it saw at New only. Types without interface fields cost
-// nothing.
+// CheckValue refuses an item (a T) whose plaintext fields hold, in interface
+// values, structs with encrypt tags: dynacrypt applies tags it saw at New
+// only. It follows what attributevalue marshals, and stops at pointers and
+// maps it has seen, so cyclic values end. Types without interface fields
+// cost nothing.
 func (s *Schema) CheckValue(item reflect.Value) error {
+	if len(s.dynamic) == 0 {
+		return nil
+	}
+	seen := map[uintptr]bool{}
 	for _, f := range s.dynamic {
-		if err := checkValue(item.FieldByIndex(f.Index), f.Path); err != nil {
+		if err := checkValue(item.FieldByIndex(f.Index), f.Path, seen); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkValue(v reflect.Value, path string) error {
+func checkValue(v reflect.Value, path string, seen map[uintptr]bool) error {
 	switch v.Kind() {
 	case reflect.Interface:
 		if v.IsNil() {
@@ -93,34 +109,36 @@ func checkValue(v reflect.Value, path string) error {
 		if err := checkDynamicType(v.Elem().Type()); err != nil {
 			return fmt.Errorf("%s holds a %v: %w", path, v.Elem().Type(), err)
 		}
-		return checkValue(v.Elem(), path)
+		return checkValue(v.Elem(), path, seen)
 	case reflect.Pointer:
-		if v.IsNil() {
+		if v.IsNil() || seen[v.Pointer()] {
 			return nil
 		}
-		return checkValue(v.Elem(), path)
+		seen[v.Pointer()] = true
+		return checkValue(v.Elem(), path, seen)
 	case reflect.Slice, reflect.Array:
 		if !mayHoldInterface(v.Type().Elem(), map[reflect.Type]bool{}) {
 			return nil
 		}
 		for i := 0; i < v.Len(); i++ {
-			if err := checkValue(v.Index(i), path+"[]"); err != nil {
+			if err := checkValue(v.Index(i), path+"[]", seen); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
-		if !mayHoldInterface(v.Type().Elem(), map[reflect.Type]bool{}) {
+		if v.IsNil() || seen[v.Pointer()] || !mayHoldInterface(v.Type().Elem(), map[reflect.Type]bool{}) {
 			return nil
 		}
+		seen[v.Pointer()] = true
 		for it := v.MapRange(); it.Next(); {
-			if err := checkValue(it.Value(), path+"[]"); err != nil {
+			if err := checkValue(it.Value(), path+"[]", seen); err != nil {
 				return err
 			}
 		}
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			if sf := v.Type().Field(i); sf.IsExported() {
-				if err := checkValue(v.Field(i), path+"."+sf.Name); err != nil {
+			if sf := v.Type().Field(i); stored(sf) {
+				if err := checkValue(v.Field(i), path+"."+sf.Name, seen); err != nil {
 					return err
 				}
 			}

@@ -383,7 +383,7 @@ func checkTag(tag reflect.StructTag, path string) error {
 // namingTags are tag keys of well-known encoders whose value names the field
 // in another format, where "kms" is a name like any other.
 var namingTags = map[string]bool{
-	"json": true, "yaml": true, "xml": true, "toml": true, "bson": true, "db": true,
+	"dynamodbav": true, "json": true, "yaml": true, "xml": true, "toml": true, "bson": true, "db": true,
 	"mapstructure": true, "form": true, "query": true, "csv": true, "env": true, "protobuf": true,
 }
 
