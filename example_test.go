@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -280,4 +281,44 @@ func ExampleIfVersion() {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
+}
+
+// MarshalItem and UnmarshalItem seal and open items without a request, for
+// stream records, exports and hand-made requests; UnmarshalItem verifies as
+// Get does.
+func ExampleStore_UnmarshalItem() {
+	type User struct {
+		ID      string `dynamodbav:"id"`
+		Name    string `dynamodbav:"name"`
+		Token   string `dynamodbav:"token" encrypt:"kms"`
+		Version int64  `dynamodbav:"version"`
+	}
+	cipher, err := dynacrypt.NewAESCipher(make([]byte, 32)) // a real key comes from a secret store
+	if err != nil {
+		log.Fatal(err)
+	}
+	users, err := dynacrypt.New[User](dynamodb.New(dynamodb.Options{Region: "us-east-1"}), "users",
+		dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	stored, err := users.MarshalItem(ctx, &User{ID: "u1", Name: "ana", Token: "s3cret"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, encrypted := stored["token"].(*types.AttributeValueMemberB)
+	fmt.Println("token stored as ciphertext:", encrypted)
+
+	u, err := users.UnmarshalItem(ctx, stored)
+	fmt.Println(u.Name, u.Token, u.Version, err)
+
+	stored["name"] = &types.AttributeValueMemberS{Value: "eve"} // tampered with
+	_, err = users.UnmarshalItem(ctx, stored)
+	fmt.Println(errors.Is(err, dynacrypt.ErrIntegrity))
+	// Output:
+	// token stored as ciphertext: true
+	// ana s3cret 1 <nil>
+	// true
 }
