@@ -16,7 +16,6 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/header"
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 	"github.com/dynacrypt/dynacrypt/internal/keyring"
-	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
 // A Cipher wraps and unwraps the root keys that item keys derive from. The
@@ -107,28 +106,28 @@ type codec struct {
 	legacy     *legacyReader // nil: items without a header are rejected
 }
 
-// newCodec prepares the codec of a schema: the nonce of each encrypted
-// attribute and the signing order. unsigned must have been checked.
-func newCodec(sch *schema.Schema, keys []*schema.Field, logical, headerAttr string, unsigned []string, ring *keyring.Ring) codec {
+// newCodec prepares the codec of a table: the key attributes, the
+// encrypted ones (their nonces), the unsigned ones, and the attributes items
+// usually have (fields: T's, sorted once for the signing order). unsigned
+// must have been checked.
+func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsigned []string, ring *keyring.Ring) codec {
 	c := codec{
 		logical:    logical,
 		headerAttr: headerAttr,
+		keyAttrs:   keys,
 		encrypted:  map[string]*itemcrypt.Field{},
 		unsigned:   map[string]bool{},
 		ring:       ring,
 	}
-	for _, f := range keys {
-		c.keyAttrs = append(c.keyAttrs, f.Attr)
-	}
-	for _, f := range sch.Encrypted() {
-		c.encrypted[f.Attr] = itemcrypt.NewField(f.Attr)
+	for _, attr := range encrypted {
+		c.encrypted[attr] = itemcrypt.NewField(attr)
 	}
 	for _, attr := range unsigned {
 		c.unsigned[attr] = true
 	}
-	for _, f := range sch.Fields {
-		if !c.unsigned[f.Attr] {
-			c.signedT = append(c.signedT, f.Attr)
+	for _, attr := range fields {
+		if !c.unsigned[attr] {
+			c.signedT = append(c.signedT, attr)
 		}
 	}
 	slices.Sort(c.signedT)

@@ -3,7 +3,9 @@ package dynacrypt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -40,4 +42,107 @@ func (s *Store[T]) UnmarshalItem(ctx context.Context, av map[string]types.Attrib
 		return nil, s.fail("UnmarshalItem", err)
 	}
 	return item, nil
+}
+
+// Items seals and opens the items of a table as attribute maps, with no Go
+// type: for tools that work on any table, such as the dynacrypt command,
+// which know the table's keys and encrypted attributes by name. Items sealed
+// by a Store[T] of the same table, keys, Cipher and logical name open here,
+// and the reverse. It is safe for concurrent use.
+type Items struct {
+	table string
+	codec codec
+}
+
+// WithEncryptedAttributes names the attributes NewItems encrypts: with no
+// Go type, there are no tags to read. A Store takes its encrypted
+// attributes from T's tags and refuses this option.
+func WithEncryptedAttributes(attrs ...string) Option {
+	return func(c *config) { c.encryptedAttrs = append(c.encryptedAttrs, attrs...) }
+}
+
+// NewItems returns Items for table. It takes New's options that do not
+// depend on a Go type: WithPartitionKey (required), WithSortKey, WithCipher
+// (required), WithEncryptedAttributes, WithLogicalTableName,
+// WithHeaderAttribute, WithUnsignedAttributes, and the key cache options.
+func NewItems(table string, opts ...Option) (*Items, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	it, err := newItems(table, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynacrypt: NewItems for table %q: %w", table, err)
+	}
+	return it, nil
+}
+
+func newItems(table string, cfg config) (*Items, error) {
+	switch {
+	case table == "":
+		return nil, errors.New("empty table name")
+	case cfg.partitionKey == "":
+		return nil, errors.New("no partition key: use WithPartitionKey")
+	case cfg.cipher == nil:
+		return nil, errors.New("no Cipher: use WithCipher")
+	case cfg.version != "" || cfg.legacy != nil || len(cfg.indexes) > 0:
+		return nil, errors.New("WithVersion, WithLegacyKMS and indexes need a Store of a Go type")
+	}
+	if err := checkCipher(cfg.cipher); err != nil {
+		return nil, fmt.Errorf("WithCipher: %w", err)
+	}
+	keys := []string{cfg.partitionKey}
+	if cfg.sortKey != "" {
+		keys = append(keys, cfg.sortKey)
+	}
+	for _, attr := range append(append([]string{}, cfg.encryptedAttrs...), cfg.unsigned...) {
+		if slices.Contains(keys, attr) || attr == cfg.headerAttr {
+			return nil, fmt.Errorf("attribute %q is a key or the header: it can be neither encrypted nor unsigned", attr)
+		}
+	}
+	for _, attr := range cfg.unsigned {
+		if slices.Contains(cfg.encryptedAttrs, attr) {
+			return nil, fmt.Errorf("attribute %q cannot be both encrypted and unsigned", attr)
+		}
+	}
+	logical := cfg.logicalName
+	if logical == "" {
+		logical = table
+	}
+	ring, err := newRing(cfg.cipher, logical, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring)}, nil
+}
+
+// Key returns the key attributes of an item.
+func (it *Items) Key(av map[string]types.AttributeValue) map[string]types.AttributeValue {
+	return it.codec.keyOf(av)
+}
+
+// Open verifies a stored item and returns it decrypted, without its header,
+// as Store.UnmarshalItem does before unmarshalling. av is not changed.
+// Errors are OpErrors of operation "Open": ErrIntegrity for an item that
+// fails verification.
+func (it *Items) Open(ctx context.Context, av map[string]types.AttributeValue, opts ...ReadOption) (map[string]types.AttributeValue, error) {
+	out := maps.Clone(av)
+	if err := it.codec.open(ctx, out, readConfigOf(opts).skipDecrypt); err != nil {
+		return nil, newOpError("Open", it.table, err)
+	}
+	return out, nil
+}
+
+// Seal returns an item encrypted and signed, with its header, as a Store
+// writes it. av is not changed; its values must be storable as they are
+// (valid UTF-8, sets without repeats).
+func (it *Items) Seal(ctx context.Context, av map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out := maps.Clone(av)
+	if _, ok := out[it.codec.headerAttr]; ok {
+		return nil, newOpError("Seal", it.table, fmt.Errorf("item has an attribute named like the header, %q", it.codec.headerAttr))
+	}
+	if err := it.codec.seal(ctx, out); err != nil {
+		return nil, newOpError("Seal", it.table, err)
+	}
+	return out, nil
 }

@@ -57,3 +57,54 @@ func TestMarshalItem(t *testing.T) {
 		t.Error("MarshalItem of an item without its key succeeded")
 	}
 }
+
+// TestItems: the type-free Items opens what a Store wrote and seals what a
+// Store reads, given the same keys, encrypted attributes and Cipher.
+func TestItems(t *testing.T) {
+	ctx := context.Background()
+	db, table := usersTable(t)
+	cipher := newAES(t)
+	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher))
+	items, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithEncryptedAttributes("token"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Put(ctx, &User{ID: "u1", Username: "ana", Token: "s3cret"}); err != nil {
+		t.Fatal(err)
+	}
+	opened, err := items.Open(ctx, rawGet(t, db, table, "u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]types.AttributeValue{
+		"id": &types.AttributeValueMemberS{Value: "u1"}, "username": &types.AttributeValueMemberS{Value: "ana"},
+		"token": &types.AttributeValueMemberS{Value: "s3cret"}, "version": &types.AttributeValueMemberN{Value: "1"},
+	}
+	if !reflect.DeepEqual(opened, want) {
+		t.Errorf("Items.Open: %v, want %v", opened, want)
+	}
+	want["id"] = &types.AttributeValueMemberS{Value: "u2"}
+	sealed, err := items.Seal(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawPut(t, db, table, sealed)
+	if u, err := users.Get(ctx, User{ID: "u2"}, dynacrypt.ConsistentRead()); err != nil || u.Token != "s3cret" || u.Version != 1 {
+		t.Errorf("Store.Get of an item Items sealed: %+v, %v", u, err)
+	}
+	sealed["username"] = &types.AttributeValueMemberS{Value: "eve"}
+	if _, err := items.Open(ctx, sealed); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("Items.Open of a tampered item: %v, want ErrIntegrity", err)
+	}
+	for name, opts := range map[string][]dynacrypt.Option{
+		"no cipher":     {dynacrypt.WithPartitionKey("id")},
+		"encrypted key": {dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher), dynacrypt.WithEncryptedAttributes("id")},
+	} {
+		if _, err := dynacrypt.NewItems(table, opts...); err == nil {
+			t.Errorf("NewItems with %s succeeded", name)
+		}
+	}
+	if err := newErr[User](dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher), dynacrypt.WithEncryptedAttributes("username")); err == nil {
+		t.Error("New accepted WithEncryptedAttributes")
+	}
+}

@@ -48,6 +48,7 @@ type config struct {
 	unwrapLimit    keyring.Limit
 	cursorTTL      time.Duration
 	legacy         *legacyOptions
+	encryptedAttrs []string // NewItems only
 }
 
 func defaultConfig() config {

@@ -90,6 +90,9 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if cfg.partitionKey == "" {
 		return nil, errors.New("no partition key: use WithPartitionKey")
 	}
+	if cfg.encryptedAttrs != nil {
+		return nil, fmt.Errorf("WithEncryptedAttributes is for NewItems: tag the fields of %v %s:%q", sch.Type, schema.EncryptTag, schema.EncryptKMS)
+	}
 	if s.keyAttrs, err = keyFields(sch, cfg.partitionKey, cfg.sortKey); err != nil {
 		return nil, err
 	}
@@ -148,7 +151,17 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	case len(encrypted) > 0:
 		return nil, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
 	}
-	s.codec = newCodec(sch, s.keyAttrs, logical, cfg.headerAttr, cfg.unsigned, ring)
+	var keys, encrypted, fields []string
+	for _, f := range s.keyAttrs {
+		keys = append(keys, f.Attr)
+	}
+	for _, f := range sch.Encrypted() {
+		encrypted = append(encrypted, f.Attr)
+	}
+	for _, f := range sch.Fields {
+		fields = append(fields, f.Attr)
+	}
+	s.codec = newCodec(keys, encrypted, fields, logical, cfg.headerAttr, cfg.unsigned, ring)
 	if cfg.legacy != nil {
 		if ring == nil {
 			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
