@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/export"
+)
+
+// progressEvery is how often export-decrypt reports its progress.
+const progressEvery = time.Second
+
+// exportDecrypt reads a table export, verifies and decrypts every item, and
+// writes them as JSON lines. An item that fails verification is reported by
+// its line and key on standard error and skipped; the exit code is then 1.
+func exportDecrypt(ctx context.Context, args []string, std streams) int {
+	fs := flag.NewFlagSet("export-decrypt", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	var tf tableFlags
+	tf.register(fs)
+	in := fs.String("in", "-", "export file, DynamoDB JSON lines, plain or gzip; - for standard input")
+	out := fs.String("out", "-", "output file of JSON lines; - for standard output")
+	strict := fs.Bool("strict", false, "stop at the first item that fails")
+	fs.Usage = func() {
+		fmt.Fprintln(std.err, "usage: dynacrypt export-decrypt -table T -partition-key K -encrypted A,B -key KMS-KEY [flags] < export > items.jsonl")
+		fmt.Fprintln(std.err, "\nDecrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),")
+		fmt.Fprintln(std.err, "verifying every item, into JSON lines: strings, numbers (exact), base64 binaries, arrays and objects.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	items, err := tf.items(ctx)
+	if errors.Is(err, errUsage) {
+		fs.Usage()
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintln(std.err, "dynacrypt:", err)
+		return exitFailure
+	}
+	r, w := std.in, std.out
+	if *in != "-" {
+		f, err := os.Open(*in)
+		if err != nil {
+			fmt.Fprintln(std.err, "dynacrypt:", err)
+			return exitFailure
+		}
+		defer f.Close()
+		r = f
+	}
+	var outFile *os.File
+	if *out != "-" {
+		if outFile, err = os.Create(*out); err != nil {
+			fmt.Fprintln(std.err, "dynacrypt:", err)
+			return exitFailure
+		}
+		w = outFile
+	}
+	bw := bufio.NewWriter(w)
+	written, failed, err := decryptLines(ctx, items, r, bw, std.err, *strict)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if outFile != nil {
+		if cerr := outFile.Close(); err == nil {
+			err = cerr
+		}
+	}
+	fmt.Fprintf(std.err, "\r%d items written, %d failed\n", written, failed)
+	switch {
+	case err != nil:
+		fmt.Fprintln(std.err, "dynacrypt:", err)
+		return exitFailure
+	case failed > 0:
+		return exitItems
+	}
+	return exitOK
+}
+
+// opener verifies and decrypts one item; *dynacrypt.Items is one.
+type opener interface {
+	Open(ctx context.Context, av map[string]types.AttributeValue, opts ...dynacrypt.ReadOption) (map[string]types.AttributeValue, error)
+	Key(av map[string]types.AttributeValue) map[string]types.AttributeValue
+}
+
+// decryptLines decrypts every item of an export from r to w, reporting
+// failures and progress on log.
+func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, log io.Writer, strict bool) (written, failed int, err error) {
+	last := time.Now()
+	var buf []byte
+	for line, err := range export.Items(r) {
+		if ctx.Err() != nil {
+			return written, failed, ctx.Err()
+		}
+		if err == nil {
+			var item map[string]types.AttributeValue
+			if item, err = items.Open(ctx, line.Item); err == nil {
+				if buf, err = appendJSONItem(buf[:0], item); err == nil {
+					_, err = w.Write(buf)
+					if err != nil {
+						return written, failed, err
+					}
+					written++
+				}
+			}
+			if err != nil {
+				key, _ := appendJSONItem(nil, items.Key(line.Item))
+				err = fmt.Errorf("line %d, key %s: %w", line.Number, bytes.TrimSpace(key), err)
+			}
+		}
+		if err != nil {
+			failed++
+			fmt.Fprintf(log, "\r%v\n", err)
+			if strict {
+				return written, failed, nil
+			}
+		}
+		if time.Since(last) >= progressEvery {
+			fmt.Fprintf(log, "\r%d items written, %d failed", written, failed)
+			last = time.Now()
+		}
+	}
+	return written, failed, nil
+}
