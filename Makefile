@@ -1,5 +1,7 @@
 # make test   installs the pinned test servers (first run), starts them on loopback,
 #             runs gofmt, go vet, staticcheck and the race-enabled tests, and stops them.
+#             -short scales the benchmarks' 10,000-request count to 1,000; make bench
+#             runs it whole.
 # make demo   the same servers, then the users service of examples/users, driven end to end.
 # make fuzz   runs each fuzz target for FUZZTIME (default 5m).
 # make bench  runs the benchmarks in BENCH_COUNT interleaved rounds and writes BENCHMARKS.md.
@@ -26,7 +28,7 @@ lint: tools
 	@$(call each_module,go vet $(GO_PACKAGES) && $(CURDIR)/.tools/bin/staticcheck $(GO_PACKAGES))
 
 test: tools deps lint
-	scripts/with-servers.sh sh -c '$(call each_module,go test -race -count=1 $(GO_PACKAGES))'
+	scripts/with-servers.sh sh -c '$(call each_module,go test -race -short -count=1 $(GO_PACKAGES))'
 
 demo: tools deps
 	scripts/with-servers.sh go run ./examples/users -demo

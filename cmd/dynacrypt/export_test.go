@@ -88,11 +88,7 @@ func writeExport(t *testing.T, n, tampered int) (string, string) {
 // decrypts completely but for one tampered line, which is reported by key
 // with exit code 1; with -strict the command stops there.
 func TestExportDecrypt(t *testing.T) {
-	n := 10_000
-	if testing.Short() {
-		n = 500
-	}
-	const tampered = 42
+	const n, tampered = 10_000, 42
 	table, file := writeExport(t, n, tampered)
 	out := filepath.Join(t.TempDir(), "users.jsonl")
 	args := []string{"export-decrypt", "-table", table, "-partition-key", "id", "-encrypted", "token,tags",
