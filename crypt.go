@@ -104,6 +104,7 @@ type codec struct {
 	signedT    []string      // T's signed attributes, sorted: the usual signing order
 	ring       *keyring.Ring // nil: no Cipher, items stored as they are
 	legacy     *legacyReader // nil: items without a header are rejected
+	beacons    beacons
 }
 
 // newCodec prepares the codec of a table: the key attributes, the
@@ -190,6 +191,9 @@ func derive(root *keyring.Root, salt, info []byte) (*itemcrypt.Keys, error) {
 func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) error {
 	if c.ring == nil {
 		return nil
+	}
+	if err := c.beacons.add(item); err != nil {
+		return err
 	}
 	root, err := c.ring.ForWrite(ctx)
 	if err != nil {

@@ -14,14 +14,17 @@ import (
 )
 
 // keyFields looks up a partition key and a sort key ("" for none) in the
-// schema and checks their types.
-func keyFields(sch *schema.Schema, partitionKey, sortKey string) ([]*schema.Field, error) {
+// schema, or in extra (beacon attributes), and checks their types.
+func keyFields(sch *schema.Schema, extra map[string]*schema.Field, partitionKey, sortKey string) ([]*schema.Field, error) {
 	var fields []*schema.Field
 	for i, attr := range []string{partitionKey, sortKey} {
 		if attr == "" {
 			continue
 		}
 		f, ok := sch.Field(attr)
+		if !ok {
+			f, ok = extra[attr]
+		}
 		if !ok {
 			return nil, fmt.Errorf("key attribute %q is not a field of %v, whose attributes are %s", attr, sch.Type, sch.AttributeList())
 		}

@@ -49,6 +49,8 @@ type config struct {
 	cursorTTL      time.Duration
 	legacy         *legacyOptions
 	encryptedAttrs []string // NewItems only
+	beaconKey      []byte
+	compounds      []compoundConfig
 }
 
 func defaultConfig() config {

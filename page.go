@@ -85,11 +85,13 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 				return page, nil
 			}
 			last = s.startKeyAfter(av, r.qc.index)
-			item, err := s.decode(ctx, av, r.qc.skipDecrypt)
+			item, err := s.decodeMatch(ctx, av, r)
 			if err != nil {
 				return nil, s.fail(r.op, err)
 			}
-			page.Items = append(page.Items, item)
+			if item != nil {
+				page.Items = append(page.Items, item)
+			}
 		}
 		if next == nil {
 			return page, nil

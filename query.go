@@ -38,11 +38,14 @@ func queryConfigOf(opts []QueryOption) queryConfig {
 
 // request is a prepared Query or Scan: everything but the start key.
 type request struct {
-	op          string // "Query" or "Scan"
+	op          string // "Query", "Scan" or "Lookup"
 	query       *dynamodb.QueryInput
 	scan        *dynamodb.ScanInput
 	qc          queryConfig
 	fingerprint []byte // what a cursor binds to
+	// match, if set, keeps only the items whose verified, decrypted
+	// attributes it accepts: Lookup's removal of false positives.
+	match func(map[string]types.AttributeValue) bool
 }
 
 // fetch runs one request from start and returns its items and the key to
@@ -129,10 +132,13 @@ func (s *Store[T]) run(ctx context.Context, r *request, start map[string]types.A
 			return
 		}
 		for _, av := range items {
-			item, err := s.decode(ctx, av, r.qc.skipDecrypt)
+			item, err := s.decodeMatch(ctx, av, r)
 			if err != nil {
 				yield(nil, s.fail(r.op, err))
 				return
+			}
+			if item == nil {
+				continue // a false positive of a Lookup
 			}
 			if !yield(item, nil) {
 				return
@@ -212,11 +218,21 @@ func (s *Store[T]) queryRequest(key *T, qc queryConfig) (*request, error) {
 	if qc.totalSegments != 0 || qc.parallel != 0 {
 		return nil, errors.New("Segment and Parallel apply to Scan only")
 	}
+	if fields[0].Index == nil {
+		return nil, fmt.Errorf("index %q is keyed by a beacon: use Lookup", qc.index)
+	}
 	pk, err := marshalKey(key, fields[:1])
 	if err != nil {
 		return nil, err
 	}
-	cond := expression.Key(fields[0].Attr).Equal(exprValue(pk[fields[0].Attr]))
+	return s.partitionRequest("Query", fields, index, pk[fields[0].Attr], qc)
+}
+
+// partitionRequest prepares a Query of the partition whose key is pk, on the
+// table or the index with these key fields.
+func (s *Store[T]) partitionRequest(op string, fields []*schema.Field, index *string, pk types.AttributeValue, qc queryConfig) (*request, error) {
+	var err error
+	cond := expression.Key(fields[0].Attr).Equal(exprValue(pk))
 	if qc.sortOp != "" {
 		if len(fields) < 2 {
 			return nil, fmt.Errorf("sort key condition on a table or index without a sort key")
@@ -240,11 +256,11 @@ func (s *Store[T]) queryRequest(key *T, qc queryConfig) (*request, error) {
 		ScanIndexForward:          new(bool),
 	}
 	*in.ScanIndexForward = !qc.descending
-	fp, err := fingerprint("Query", index, expr, qc)
+	fp, err := fingerprint(op, index, expr, qc)
 	if err != nil {
 		return nil, err
 	}
-	return &request{op: "Query", query: in, qc: qc, fingerprint: fp}, nil
+	return &request{op: op, query: in, qc: qc, fingerprint: fp}, nil
 }
 
 // scanRequest prepares a Scan under qc.

@@ -54,7 +54,8 @@ type ReencryptProgress struct {
 const rewriteAttempts = 10
 
 // Reencrypt walks the whole table with a parallel Scan and rewrites every
-// item that needs it: items of the legacy per-field KMS format that the
+// item that needs it: items that lack a beacon declared after they were
+// written, items of the legacy per-field KMS format that the
 // manifest lists (with [WithLegacyKMS] and [LegacyManifest]; with
 // [LegacyUnverified] it refuses to run), and items whose root key is wrapped
 // under a key other than the Cipher's current one (for a Cipher that is a
@@ -256,6 +257,9 @@ func (s *Store[T]) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 	h, err := header.Parse(hv.Value)
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	if s.codec.beacons.missing(raw) {
+		return true, nil // a beacon declared after the item was written
 	}
 	checker, ok := s.cfg.cipher.(CurrentKeyChecker)
 	return ok && !checker.UnderCurrentKey(h.Wrapped), nil

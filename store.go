@@ -93,8 +93,22 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if cfg.encryptedAttrs != nil {
 		return nil, fmt.Errorf("WithEncryptedAttributes is for NewItems: tag the fields of %v %s:%q", sch.Type, schema.EncryptTag, schema.EncryptKMS)
 	}
-	if s.keyAttrs, err = keyFields(sch, cfg.partitionKey, cfg.sortKey); err != nil {
+	if s.keyAttrs, err = keyFields(sch, nil, cfg.partitionKey, cfg.sortKey); err != nil {
 		return nil, err
+	}
+	logical := cfg.logicalName
+	if logical == "" {
+		logical = table
+	}
+	beacons, err := newBeacons(sch, &cfg, logical)
+	if err != nil {
+		return nil, err
+	}
+	// Indexes may be keyed by beacons: S attributes of the item, not
+	// fields of T (Index nil), which Lookup queries.
+	beaconFields := map[string]*schema.Field{}
+	for _, name := range beacons.names() {
+		beaconFields[name] = &schema.Field{Attr: name, Path: "beacon " + name, Type: reflect.TypeFor[string]()}
 	}
 	s.indexes = map[string][]*schema.Field{}
 	for _, ix := range cfg.indexes {
@@ -104,7 +118,7 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 		if ix.name == "" || ix.partitionKey == "" || s.indexes[ix.name] != nil || (ix.local && ix.sortKey == "") {
 			return nil, fmt.Errorf("index %q: a unique name and a partition key (and for a local index, a sort key) are required", ix.name)
 		}
-		if s.indexes[ix.name], err = keyFields(sch, ix.partitionKey, ix.sortKey); err != nil {
+		if s.indexes[ix.name], err = keyFields(sch, beaconFields, ix.partitionKey, ix.sortKey); err != nil {
 			return nil, fmt.Errorf("index %q: %w", ix.name, err)
 		}
 	}
@@ -135,10 +149,6 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if err := s.checkUnsigned(sch); err != nil {
 		return nil, err
 	}
-	logical := cfg.logicalName
-	if logical == "" {
-		logical = table
-	}
 	var ring *keyring.Ring
 	switch encrypted := sch.Encrypted(); {
 	case cfg.cipher != nil:
@@ -161,7 +171,8 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	for _, f := range sch.Fields {
 		fields = append(fields, f.Attr)
 	}
-	s.codec = newCodec(keys, encrypted, fields, logical, cfg.headerAttr, cfg.unsigned, ring)
+	s.codec = newCodec(keys, encrypted, append(fields, beacons.names()...), logical, cfg.headerAttr, cfg.unsigned, ring)
+	s.codec.beacons = beacons
 	if cfg.legacy != nil {
 		if ring == nil {
 			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
@@ -291,14 +302,34 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, readStat
 	return item, read, err
 }
 
-// decode opens a stored item and unmarshals it into a T. Attributes that
-// are not fields of T are dropped first: attributevalue matches names
-// case-insensitively, so an unsigned "Token" could otherwise fill a field
-// "token".
+// decodeMatch decodes an item of a request's answer: nil, with no error,
+// for one the request's match refuses.
+func (s *Store[T]) decodeMatch(ctx context.Context, av map[string]types.AttributeValue, r *request) (*T, error) {
+	if r.match == nil {
+		return s.decode(ctx, av, r.qc.skipDecrypt)
+	}
+	if err := s.codec.open(ctx, av, r.qc.skipDecrypt); err != nil {
+		return nil, err
+	}
+	if !r.match(av) {
+		return nil, nil
+	}
+	return s.unmarshalOpened(av)
+}
+
+// decode opens a stored item and unmarshals it into a T.
 func (s *Store[T]) decode(ctx context.Context, av map[string]types.AttributeValue, skipDecrypt bool) (*T, error) {
 	if err := s.codec.open(ctx, av, skipDecrypt); err != nil {
 		return nil, err
 	}
+	return s.unmarshalOpened(av)
+}
+
+// unmarshalOpened unmarshals an opened item into a T. Attributes that are
+// not fields of T are dropped first: attributevalue matches names
+// case-insensitively, so an unsigned "Token" could otherwise fill a field
+// "token".
+func (s *Store[T]) unmarshalOpened(av map[string]types.AttributeValue) (*T, error) {
 	for name := range av {
 		if !s.attrs[name] {
 			delete(av, name)

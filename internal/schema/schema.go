@@ -29,7 +29,16 @@ type Field struct {
 	Index     []int        // for reflect.Value.FieldByIndex
 	Type      reflect.Type // the field's type
 	Encrypted bool         // tagged encrypt:"kms"
+	Beacon    *Beacon      // encrypt:"kms,beacon=N,...": a beacon of the field, or nil
 	tagOpts   []string     // dynamodbav options after the name
+}
+
+// Beacon is a field's beacon, declared in its encrypt tag:
+// encrypt:"kms,beacon=16,lower,trim".
+type Beacon struct {
+	Bits  int  // 1 to 63: how many bits of the HMAC the beacon keeps
+	Lower bool // strings are lower-cased before the HMAC
+	Trim  bool // strings lose leading and trailing white space first
 }
 
 // Schema describes a struct type's attributes.
@@ -83,8 +92,12 @@ func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error 
 			return errNotUTF8(fpath)
 		}
 		enc, hasEnc := sf.Tag.Lookup(EncryptTag)
-		if hasEnc && enc != EncryptKMS {
-			return fmt.Errorf("%s: unknown %s tag value %q (the one value is %q)", fpath, EncryptTag, enc, EncryptKMS)
+		var beacon *Beacon
+		if hasEnc {
+			var err error
+			if beacon, err = parseEncryptTag(enc); err != nil {
+				return fmt.Errorf("%s: %w", fpath, err)
+			}
 		}
 		if name == "-" {
 			if hasEnc {
@@ -150,6 +163,7 @@ func (s *Schema) walk(t reflect.Type, index []int, path string, in inner) error 
 			Index:     idx,
 			Type:      ft,
 			Encrypted: hasEnc,
+			Beacon:    beacon,
 			tagOpts:   strings.Split(opts, ","),
 		})
 		if err := in.walk(ft, fpath, fpath, hasEnc); err != nil {
@@ -217,6 +231,40 @@ func (s *Schema) Field(attr string) (*Field, bool) {
 		return nil, false
 	}
 	return &s.Fields[i], true
+}
+
+// parseEncryptTag reads an encrypt tag's value: "kms", then options. The
+// one option family today declares a beacon: beacon=N (1 to 63 bits), and
+// lower and trim, which normalise strings first.
+func parseEncryptTag(v string) (*Beacon, error) {
+	parts := strings.Split(v, ",")
+	if parts[0] != EncryptKMS {
+		return nil, fmt.Errorf("unknown %s tag value %q (the one value is %q, with options beacon=N, lower, trim)", EncryptTag, v, EncryptKMS)
+	}
+	if len(parts) == 1 {
+		return nil, nil
+	}
+	b := &Beacon{}
+	for _, opt := range parts[1:] {
+		switch name, arg, _ := strings.Cut(opt, "="); name {
+		case "beacon":
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 || n > 63 {
+				return nil, fmt.Errorf("%s tag option %q: a beacon keeps 1 to 63 bits", EncryptTag, opt)
+			}
+			b.Bits = n
+		case "lower":
+			b.Lower = true
+		case "trim":
+			b.Trim = true
+		default:
+			return nil, fmt.Errorf("unknown %s tag option %q (options: beacon=N, lower, trim)", EncryptTag, opt)
+		}
+	}
+	if b.Bits == 0 {
+		return nil, fmt.Errorf("%s tag %q: lower and trim apply to a beacon: add beacon=N", EncryptTag, v)
+	}
+	return b, nil
 }
 
 // FieldFold returns the field whose attribute name equals attr under

@@ -1,0 +1,264 @@
+package dynacrypt
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/beacon"
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/schema"
+)
+
+// Beacons let an index find items by an encrypted field. A field tagged
+//
+//	Email string `dynamodbav:"email" encrypt:"kms,beacon=16,lower,trim"`
+//
+// is stored encrypted, and beside it, in the plaintext S attribute
+// BeaconAttribute("email"), a beacon: the low 16 bits of an HMAC of its
+// (lower-cased, trimmed) value under a key of its own. A global secondary
+// index on that attribute, declared with WithIndex, serves Store.Lookup,
+// which queries it with the probe's beacon, then verifies, decrypts and
+// compares every candidate, so that the false positives a short beacon
+// admits never reach the caller. README says how to choose the length and
+// what beacons reveal.
+
+// BeaconAttribute returns the name of the attribute that holds the beacon
+// of field attr, with the default header attribute: "_dynacrypt_b_" + attr.
+// (With WithHeaderAttribute(h) it is h + "_b_" + attr.) Declare indexes on
+// it with WithIndex.
+func BeaconAttribute(attr string) string { return DefaultHeaderAttribute + beaconInfix + attr }
+
+const beaconInfix = "_b_"
+
+// WithBeaconKey sets the 32-byte key beacons derive from, for a Store whose
+// type declares beacons. It must be secret and stay the same for as long as
+// beacons written with it exist: a new key means rewriting every beacon
+// (Store.Reencrypt). The key is copied.
+func WithBeaconKey(key []byte) Option {
+	return func(c *config) { c.beaconKey = append([]byte(nil), key...) }
+}
+
+// A BeaconPart is one part of a compound beacon: a prefix, then either the
+// beacon of an encrypted field that has one, or the value of a plaintext
+// field (a string or a number).
+type BeaconPart struct {
+	Prefix string
+	Attr   string
+}
+
+// WithCompoundBeacon declares a compound beacon: an S attribute named name,
+// made of parts joined by separator, such as "T-acme.E-3f2a" for the parts
+// {"T-", "tenant"} and {"E-", "email"}. It serves as the partition key of an
+// index for lookups on several fields at once, or as a sort key with
+// begins_with and ranges on its leading plaintext parts. A part whose
+// attribute an item lacks leaves the item without the compound beacon; a
+// plaintext value that contains the separator is refused at write.
+func WithCompoundBeacon(name, separator string, parts ...BeaconPart) Option {
+	return func(c *config) {
+		c.compounds = append(c.compounds, compoundConfig{name, separator, parts})
+	}
+}
+
+type compoundConfig struct {
+	name, separator string
+	parts           []BeaconPart
+}
+
+// beaconSpec is a standard beacon, ready to compute.
+type beaconSpec struct {
+	field string // the encrypted attribute
+	attr  string // where its beacon is stored
+	*schema.Beacon
+	values *beacon.Beacon // under the key derived for this table and beacon
+}
+
+// compoundSpec is a compound beacon, ready to compute.
+type compoundSpec struct {
+	attr, separator string
+	parts           []compoundPart
+}
+
+type compoundPart struct {
+	prefix, field string
+	beacon        *beaconSpec // nil: the field's plaintext
+}
+
+// beacons is what a codec knows of a type's beacons.
+type beacons struct {
+	standard  []*beaconSpec
+	compounds []*compoundSpec
+}
+
+// names returns the attributes beacons are stored in.
+func (b *beacons) names() []string {
+	var out []string
+	for _, s := range b.standard {
+		out = append(out, s.attr)
+	}
+	for _, c := range b.compounds {
+		out = append(out, c.attr)
+	}
+	return out
+}
+
+// newBeacons checks the declared beacons against the schema and derives
+// their keys.
+func newBeacons(sch *schema.Schema, cfg *config, logical string) (beacons, error) {
+	var b beacons
+	byField := map[string]*beaconSpec{}
+	for _, f := range sch.Fields {
+		if f.Beacon == nil {
+			continue
+		}
+		if cfg.beaconKey == nil {
+			return b, fmt.Errorf("%s declares a beacon but the Store has no beacon key: use WithBeaconKey", f.Path)
+		}
+		spec := &beaconSpec{field: f.Attr, attr: cfg.headerAttr + beaconInfix + f.Attr, Beacon: f.Beacon}
+		key, err := beacon.Key(cfg.beaconKey, logical, spec.attr)
+		if err == nil {
+			spec.values, err = beacon.New(key, f.Beacon.Bits)
+		}
+		if err != nil {
+			return b, fmt.Errorf("WithBeaconKey: %w", err)
+		}
+		b.standard = append(b.standard, spec)
+		byField[f.Attr] = spec
+	}
+	for _, cc := range cfg.compounds {
+		if cc.name == "" || cc.separator == "" || len(cc.parts) == 0 {
+			return b, fmt.Errorf("compound beacon %q: a name, a separator and parts are required", cc.name)
+		}
+		spec := &compoundSpec{attr: cc.name, separator: cc.separator}
+		for _, p := range cc.parts {
+			f, ok := sch.Field(p.Attr)
+			switch {
+			case !ok:
+				return b, fmt.Errorf("compound beacon %q: %q is not a field of %v", cc.name, p.Attr, sch.Type)
+			case strings.Contains(p.Prefix, cc.separator):
+				return b, fmt.Errorf("compound beacon %q: prefix %q contains the separator %q", cc.name, p.Prefix, cc.separator)
+			case f.Encrypted && byField[f.Attr] == nil:
+				return b, fmt.Errorf("compound beacon %q: %s is encrypted without a beacon: its plaintext cannot be a part; declare beacon=N on it", cc.name, f.Path)
+			case slices.Contains(cfg.unsigned, f.Attr):
+				return b, fmt.Errorf("compound beacon %q: %q is unsigned, and a part must be signed", cc.name, f.Attr)
+			}
+			spec.parts = append(spec.parts, compoundPart{prefix: p.Prefix, field: f.Attr, beacon: byField[f.Attr]})
+		}
+		b.compounds = append(b.compounds, spec)
+	}
+	seen := map[string]bool{}
+	for _, name := range b.names() {
+		if _, clash := sch.FieldFold(name); clash || seen[name] || name == cfg.headerAttr {
+			return b, fmt.Errorf("beacon attribute %q is used twice, or by a field: rename one", name)
+		}
+		seen[name] = true
+	}
+	return b, nil
+}
+
+// value returns the beacon of a field's plaintext value.
+func (s *beaconSpec) value(v types.AttributeValue) (string, error) {
+	return s.values.Value(beacon.Normalize(v, s.Lower, s.Trim))
+}
+
+// value returns the compound beacon of an item's plaintext attributes, or ok
+// false if a part's attribute is missing.
+func (c *compoundSpec) value(item map[string]types.AttributeValue) (string, bool, error) {
+	var b strings.Builder
+	for i, p := range c.parts {
+		v, ok := item[p.field]
+		if !ok {
+			return "", false, nil
+		}
+		var part string
+		if p.beacon != nil {
+			var err error
+			if part, err = p.beacon.value(v); err != nil {
+				return "", false, fmt.Errorf("attribute %q: %w", p.field, err)
+			}
+		} else {
+			switch v := v.(type) {
+			case *types.AttributeValueMemberS:
+				part = v.Value
+			case *types.AttributeValueMemberN:
+				n, err := canonical.NormalizeNumber(v.Value)
+				if err != nil {
+					return "", false, fmt.Errorf("attribute %q: %w", p.field, err)
+				}
+				part = n
+			default:
+				return "", false, fmt.Errorf("attribute %q: a compound beacon part must be a string or a number, not %T", p.field, v)
+			}
+			if strings.Contains(part, c.separator) {
+				return "", false, fmt.Errorf("attribute %q contains the compound beacon %q's separator %q", p.field, c.attr, c.separator)
+			}
+		}
+		if i > 0 {
+			b.WriteString(c.separator)
+		}
+		b.WriteString(p.prefix)
+		b.WriteString(part)
+	}
+	return b.String(), true, nil
+}
+
+// add stores the beacons of an item's plaintext attributes in it, replacing
+// any it had (a rewritten item's, or a forger's).
+func (b *beacons) add(item map[string]types.AttributeValue) error {
+	for _, s := range b.standard {
+		delete(item, s.attr)
+		v, ok := item[s.field]
+		if !ok {
+			continue
+		}
+		bv, err := s.value(v)
+		if err != nil {
+			return fmt.Errorf("attribute %q: %w", s.field, err)
+		}
+		item[s.attr] = &types.AttributeValueMemberS{Value: bv}
+	}
+	for _, c := range b.compounds {
+		delete(item, c.attr)
+		v, ok, err := c.value(item)
+		if err != nil {
+			return err
+		}
+		if ok {
+			item[c.attr] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
+	return nil
+}
+
+// missing reports whether a stored item lacks a beacon it should have: one
+// declared after the item was written.
+func (b *beacons) missing(item map[string]types.AttributeValue) bool {
+	for _, s := range b.standard {
+		if _, has := item[s.field]; has {
+			if _, ok := item[s.attr]; !ok {
+				return true
+			}
+		}
+	}
+	for _, c := range b.compounds {
+		if _, ok := item[c.attr]; ok {
+			continue
+		}
+		complete := true
+		for _, p := range c.parts {
+			if _, has := item[p.field]; !has {
+				complete = false
+			}
+		}
+		if complete {
+			return true
+		}
+	}
+	return false
+}
+
+// errNoBeacon is Lookup's error for an index whose key is not a beacon.
+var errNoBeacon = errors.New("the index's partition key is not a beacon declared on the item type: use Query")

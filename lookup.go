@@ -1,0 +1,137 @@
+package dynacrypt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/beacon"
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
+)
+
+// Lookup yields the items whose fields equal probe's, through index: an
+// index declared with WithIndex whose partition key is the beacon of an
+// encrypted field (BeaconAttribute) or a compound beacon. The probe holds the
+// values to find, in the fields the beacon is made of:
+//
+//	for u, err := range users.Lookup(ctx, User{Email: "Ana@Example.com"}, "by-email") {
+//
+// Lookup queries the index with the probe's beacon, then verifies and
+// decrypts every candidate and compares its fields with the probe's (as the
+// beacon normalises them), so the false positives a short beacon admits never
+// reach the caller. Query's options apply (sort key conditions on the index's
+// sort key, Filter, Limit, PageSize), except SkipDecryption, which would leave
+// nothing to compare.
+func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...QueryOption) iter.Seq2[*T, error] {
+	qc := queryConfigOf(opts)
+	return func(yield func(*T, error) bool) {
+		r, err := s.lookupRequest(&probe, index, qc)
+		if err != nil {
+			yield(nil, s.fail("Lookup", err))
+			return
+		}
+		s.run(ctx, r, nil, yield)
+	}
+}
+
+// LookupPage is Lookup by pages, with cursors as QueryPage's. A page may be
+// short before the end only when every candidate after it was a false
+// positive.
+func (s *Store[T]) LookupPage(ctx context.Context, probe T, index, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
+	r, err := s.lookupRequest(&probe, index, queryConfigOf(opts))
+	if err != nil {
+		return nil, s.fail("Lookup", err)
+	}
+	return s.page(ctx, r, cursor, size)
+}
+
+// lookupRequest prepares a Lookup: the Query of the partition of probe's
+// beacon, and the comparison that removes false positives.
+func (s *Store[T]) lookupRequest(probe *T, index string, qc queryConfig) (*request, error) {
+	if index == "" {
+		return nil, errors.New("Lookup needs an index keyed by a beacon")
+	}
+	if qc.skipDecrypt {
+		return nil, errors.New("SkipDecryption does not apply to Lookup: candidates are compared decrypted")
+	}
+	qc.index = index
+	fields, idx, err := s.keysFor(index)
+	if err != nil {
+		return nil, err
+	}
+	av, err := attributevalue.MarshalMap(probe)
+	if err != nil {
+		return nil, err
+	}
+	var pk string
+	var compared []*beaconSpec // the fields whose plaintext the beacon stands for
+	switch std, cmp := s.codec.beacons.find(fields[0].Attr); {
+	case std != nil:
+		v, ok := av[std.field]
+		if !ok {
+			return nil, fmt.Errorf("the probe has no value for %q, which index %q finds by", std.field, index)
+		}
+		if pk, err = std.value(v); err != nil {
+			return nil, err
+		}
+		compared = []*beaconSpec{std}
+	case cmp != nil:
+		var ok bool
+		if pk, ok, err = cmp.value(av); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, fmt.Errorf("the probe lacks a field of compound beacon %q, which index %q finds by", cmp.attr, index)
+		}
+		for _, p := range cmp.parts {
+			if p.beacon != nil {
+				compared = append(compared, p.beacon)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("index %q: %w", index, errNoBeacon)
+	}
+	r, err := s.partitionRequest("Lookup", fields, idx, &types.AttributeValueMemberS{Value: pk}, qc)
+	if err != nil {
+		return nil, err
+	}
+	want := make([][]byte, len(compared))
+	for i, b := range compared {
+		if want[i], err = canonical.Append(nil, beacon.Normalize(av[b.field], b.Lower, b.Trim)); err != nil {
+			return nil, fmt.Errorf("the probe's %q: %w", b.field, err)
+		}
+	}
+	r.match = func(item map[string]types.AttributeValue) bool {
+		for i, b := range compared {
+			v, ok := item[b.field]
+			if !ok {
+				return false
+			}
+			got, err := canonical.Append(nil, beacon.Normalize(v, b.Lower, b.Trim))
+			if err != nil || !bytes.Equal(got, want[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return r, nil
+}
+
+// find returns the standard or compound beacon stored in attr, if any.
+func (b *beacons) find(attr string) (*beaconSpec, *compoundSpec) {
+	for _, s := range b.standard {
+		if s.attr == attr {
+			return s, nil
+		}
+	}
+	for _, c := range b.compounds {
+		if c.attr == attr {
+			return nil, c
+		}
+	}
+	return nil, nil
+}
