@@ -1,0 +1,156 @@
+package streams
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+)
+
+// FromLambda converts the attribute values of a Lambda stream event (Keys,
+// NewImage or OldImage of an events.DynamoDBStreamRecord) to the DynamoDB
+// client's types, which [dynacrypt.Store.UnmarshalItem] verifies. The
+// conversion is exact, since the signature covers every byte: numbers stay
+// the strings DynamoDB sent, binaries the bytes Lambda decoded from base64,
+// sets keep their order, and lists and maps are converted all the way down.
+// The result shares byte slices with av.
+//
+// It fails on a value that holds no type (the zero
+// events.DynamoDBAttributeValue), naming the attribute, never its value.
+func FromLambda(av map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
+	return convertMap(av, "", fromLambda)
+}
+
+// FromStreams converts the attribute values of a DynamoDB Streams API
+// record (Keys, NewImage or OldImage of a types.StreamRecord from
+// GetRecords) to the DynamoDB client's types, exactly, as [FromLambda] does.
+// The two SDK packages describe the same wire format with distinct Go types.
+//
+// It fails on a union member the SDK did not know (*UnknownUnionMember),
+// naming the attribute.
+func FromStreams(av map[string]streamstypes.AttributeValue) (map[string]types.AttributeValue, error) {
+	return convertMap(av, "", fromStreams)
+}
+
+// convertMap converts every value of m with conv; path names m within its
+// item, for errors. Empty maps and lists come out non-nil, as the DynamoDB
+// client decodes them.
+func convertMap[V any](m map[string]V, path string, conv func(V, string) (types.AttributeValue, error)) (map[string]types.AttributeValue, error) {
+	if m == nil {
+		return nil, nil
+	}
+	out := make(map[string]types.AttributeValue, len(m))
+	for name, v := range m {
+		c, err := conv(v, join(path, name))
+		if err != nil {
+			return nil, err
+		}
+		out[name] = c
+	}
+	return out, nil
+}
+
+func convertList[V any](l []V, path string, conv func(V, string) (types.AttributeValue, error)) ([]types.AttributeValue, error) {
+	out := make([]types.AttributeValue, len(l))
+	for i, v := range l {
+		c, err := conv(v, path+"["+strconv.Itoa(i)+"]")
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// join names attribute name inside the map at path.
+func join(path, name string) string {
+	if path == "" {
+		return strconv.Quote(name)
+	}
+	return path + "." + strconv.Quote(name)
+}
+
+func fromLambda(v events.DynamoDBAttributeValue, path string) (types.AttributeValue, error) {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return &types.AttributeValueMemberS{Value: v.String()}, nil
+	case events.DataTypeNumber:
+		return &types.AttributeValueMemberN{Value: v.Number()}, nil
+	case events.DataTypeBinary:
+		// The zero DynamoDBAttributeValue claims to be a binary and holds
+		// nothing; Binary would panic on it.
+		if v.IsNull() {
+			return nil, fmt.Errorf("attribute %s: empty attribute value (no type)", path)
+		}
+		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
+	case events.DataTypeBoolean:
+		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
+	case events.DataTypeNull:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case events.DataTypeStringSet:
+		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
+	case events.DataTypeNumberSet:
+		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
+	case events.DataTypeBinarySet:
+		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
+	case events.DataTypeList:
+		l, err := convertList(v.List(), path, fromLambda)
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberL{Value: l}, nil
+	case events.DataTypeMap:
+		m, err := convertMap(v.Map(), path, fromLambda)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			m = map[string]types.AttributeValue{}
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	}
+	return nil, fmt.Errorf("attribute %s: unknown Lambda data type %d", path, v.DataType())
+}
+
+func fromStreams(v streamstypes.AttributeValue, path string) (types.AttributeValue, error) {
+	switch v := v.(type) {
+	case *streamstypes.AttributeValueMemberS:
+		return &types.AttributeValueMemberS{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberN:
+		return &types.AttributeValueMemberN{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberB:
+		return &types.AttributeValueMemberB{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberBOOL:
+		return &types.AttributeValueMemberBOOL{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberNULL:
+		return &types.AttributeValueMemberNULL{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberSS:
+		return &types.AttributeValueMemberSS{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberNS:
+		return &types.AttributeValueMemberNS{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberBS:
+		return &types.AttributeValueMemberBS{Value: v.Value}, nil
+	case *streamstypes.AttributeValueMemberL:
+		l, err := convertList(v.Value, path, fromStreams)
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberL{Value: l}, nil
+	case *streamstypes.AttributeValueMemberM:
+		m, err := convertMap(v.Value, path, fromStreams)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			m = map[string]types.AttributeValue{}
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	case *streamstypes.UnknownUnionMember:
+		return nil, fmt.Errorf("attribute %s: attribute value of a type this SDK does not know (%q)", path, v.Tag)
+	case nil:
+		return nil, fmt.Errorf("attribute %s: nil attribute value", path)
+	}
+	return nil, fmt.Errorf("attribute %s: unexpected attribute value type %T", path, v)
+}
