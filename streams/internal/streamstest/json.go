@@ -20,9 +20,9 @@ type Record struct {
 	EventID        string // defaults to a value made from SequenceNumber
 	EventName      string // INSERT, MODIFY, REMOVE
 	SequenceNumber string
-	ViewType       string // KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES
-	Table          string // for the Lambda record's eventSourceARN
-	Time           time.Time
+	ViewType       string    // KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES
+	Table          string    // for the Lambda record's eventSourceARN
+	Time           time.Time // defaults to DefaultTime
 	Keys, Old, New map[string]types.AttributeValue
 }
 
@@ -101,7 +101,13 @@ func (r Record) eventID() string {
 	return "event-" + r.SequenceNumber
 }
 
+// DefaultTime is the time of records that do not set one.
+var DefaultTime = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+
 func (r Record) stream() streamRecord {
+	if r.Time.IsZero() {
+		r.Time = DefaultTime
+	}
 	s := streamRecord{
 		ApproximateCreationDateTime: r.Time.Unix(),
 		Keys:                        Item(r.Keys),
