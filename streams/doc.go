@@ -19,13 +19,14 @@
 //		return nil
 //	}
 //
-// StreamsRecords does the same for records read with the DynamoDB Streams
-// API (GetRecords), and FromLambda and FromStreams convert single attribute
-// maps to the DynamoDB client's types, for [dynacrypt.Store.UnmarshalItem].
+// [StreamsRecords] does the same for records read with the DynamoDB Streams
+// API (GetRecords), and [FromLambda] and [FromStreams] convert single
+// attribute maps to the DynamoDB client's types, for
+// [dynacrypt.Store.UnmarshalItem].
 //
 // A record with an image that was changed, or that a Store with another
-// Cipher or table wrote, fails with a *RecordError wrapping
-// dynacrypt.ErrIntegrity, and the other records of the batch still decode.
+// Cipher or table wrote, fails with a *[RecordError] wrapping
+// [dynacrypt.ErrIntegrity], and the other records of the batch still decode.
 // Records of streams of every view type decode; the images the view type
 // leaves out are nil.
 //

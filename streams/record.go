@@ -54,8 +54,9 @@ type RecordError struct {
 	Table          string // the Store's table
 	SequenceNumber string
 	EventID        string
-	// Part is the part of the record that failed: "Keys", "OldImage" or
-	// "NewImage".
+	// Part is the part of the record that failed: "Keys", "OldImage",
+	// "NewImage", or "dynamodb" for a Streams API record without its
+	// stream record.
 	Part string
 	Err  error // the cause, often a *dynacrypt.OpError
 }

@@ -16,9 +16,10 @@ import (
 )
 
 // Records decodes the records of a Lambda DynamoDB stream event
-// (events.DynamoDBEvent.Records) of store's table, in order: each image is
+// ([events.DynamoDBEvent].Records) of store's table, in order: each image is
 // verified and decrypted as [dynacrypt.Store.Get] does with an item, with
-// opts (SkipDecryption, say) applied to each.
+// opts applied to each ([dynacrypt.SkipDecryption], for a consumer without
+// the Cipher, reads plaintext fields without verifying, as Get does).
 //
 // A record that fails yields its error, a *[RecordError], with a Record that
 // has the record's event ID, name, sequence number, time and view type, Key
