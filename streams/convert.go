@@ -28,8 +28,10 @@ func FromLambda(av map[string]events.DynamoDBAttributeValue) (map[string]types.A
 // GetRecords) to the DynamoDB client's types, exactly, as [FromLambda] does.
 // The two SDK packages describe the same wire format with distinct Go types.
 //
-// It fails on a union member the SDK did not know (*UnknownUnionMember),
-// naming the attribute.
+// It is attributevalue.FromDynamoDBStreamsMap, except that a nil map stays
+// nil (a record's missing image, not an empty item) and that errors name the
+// attribute: it fails on a union member the SDK did not know
+// (*UnknownUnionMember) or a nil value.
 func FromStreams(av map[string]streamstypes.AttributeValue) (map[string]types.AttributeValue, error) {
 	return convertMap(av, "", fromStreams)
 }

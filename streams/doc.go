@@ -31,6 +31,8 @@
 // leaves out are nil.
 //
 // This package is a module of its own, github.com/dynacrypt/dynacrypt/streams,
-// so that aws-lambda-go and the DynamoDB Streams client enter the builds of
-// the programs that import it and no other.
+// so that aws-lambda-go enters the module graphs of the programs that import
+// it and no other: a service that uses dynacrypt alone does not get it in
+// its go.mod. (The Streams API's types come with attributevalue, which
+// dynacrypt uses anyway.)
 package streams
