@@ -20,7 +20,7 @@ import (
 // It fails on a value that holds no type (the zero
 // events.DynamoDBAttributeValue), naming the attribute, never its value.
 func FromLambda(av map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
-	return convertMap(av, "", fromLambda)
+	return convertMap(av, fromLambda)
 }
 
 // FromStreams converts the attribute values of a DynamoDB Streams API
@@ -33,48 +33,72 @@ func FromLambda(av map[string]events.DynamoDBAttributeValue) (map[string]types.A
 // attribute: it fails on a union member the SDK did not know
 // (*UnknownUnionMember) or a nil value.
 func FromStreams(av map[string]streamstypes.AttributeValue) (map[string]types.AttributeValue, error) {
-	return convertMap(av, "", fromStreams)
+	return convertMap(av, fromStreams)
 }
 
-// convertMap converts every value of m with conv; path names m within its
-// item, for errors. Empty maps and lists come out non-nil, as the DynamoDB
-// client decodes them.
-func convertMap[V any](m map[string]V, path string, conv func(V, string) (types.AttributeValue, error)) (map[string]types.AttributeValue, error) {
+// convertMap converts every value of m with conv. Empty maps and lists come
+// out non-nil, as the DynamoDB client decodes them.
+func convertMap[V any](m map[string]V, conv func(V) (types.AttributeValue, error)) (map[string]types.AttributeValue, error) {
 	if m == nil {
 		return nil, nil
 	}
 	out := make(map[string]types.AttributeValue, len(m))
 	for name, v := range m {
-		c, err := conv(v, join(path, name))
+		c, err := conv(v)
 		if err != nil {
-			return nil, err
+			return nil, within(err, name, -1)
 		}
 		out[name] = c
 	}
 	return out, nil
 }
 
-func convertList[V any](l []V, path string, conv func(V, string) (types.AttributeValue, error)) ([]types.AttributeValue, error) {
+func convertList[V any](l []V, conv func(V) (types.AttributeValue, error)) ([]types.AttributeValue, error) {
 	out := make([]types.AttributeValue, len(l))
 	for i, v := range l {
-		c, err := conv(v, path+"["+strconv.Itoa(i)+"]")
+		c, err := conv(v)
 		if err != nil {
-			return nil, err
+			return nil, within(err, "", i)
 		}
 		out[i] = c
 	}
 	return out, nil
 }
 
-// join names attribute name inside the map at path.
-func join(path, name string) string {
-	if path == "" {
-		return strconv.Quote(name)
-	}
-	return path + "." + strconv.Quote(name)
+// convError is a value that could not be converted, at path in its item:
+// "tags"[2], "address"."street". The path is built as the error goes up
+// through the maps and lists that hold the value, so that a conversion that
+// succeeds builds none.
+type convError struct {
+	path string
+	what string
 }
 
-func fromLambda(v events.DynamoDBAttributeValue, path string) (types.AttributeValue, error) {
+func (e *convError) Error() string { return "attribute " + e.path + ": " + e.what }
+
+func failed(format string, args ...any) error {
+	return &convError{what: fmt.Sprintf(format, args...)}
+}
+
+// within puts err's path inside the map element name, or if index is not
+// negative, inside the list element index.
+func within(err error, name string, index int) error {
+	ce, ok := err.(*convError)
+	if !ok {
+		return err
+	}
+	switch {
+	case index >= 0:
+		ce.path = "[" + strconv.Itoa(index) + "]" + ce.path
+	case ce.path == "" || ce.path[0] == '[':
+		ce.path = strconv.Quote(name) + ce.path
+	default:
+		ce.path = strconv.Quote(name) + "." + ce.path
+	}
+	return ce
+}
+
+func fromLambda(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
 	switch v.DataType() {
 	case events.DataTypeString:
 		return &types.AttributeValueMemberS{Value: v.String()}, nil
@@ -84,7 +108,7 @@ func fromLambda(v events.DynamoDBAttributeValue, path string) (types.AttributeVa
 		// The zero DynamoDBAttributeValue claims to be a binary and holds
 		// nothing; Binary would panic on it.
 		if v.IsNull() {
-			return nil, fmt.Errorf("attribute %s: empty attribute value (no type)", path)
+			return nil, failed("empty attribute value (no type)")
 		}
 		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
 	case events.DataTypeBoolean:
@@ -98,13 +122,13 @@ func fromLambda(v events.DynamoDBAttributeValue, path string) (types.AttributeVa
 	case events.DataTypeBinarySet:
 		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
 	case events.DataTypeList:
-		l, err := convertList(v.List(), path, fromLambda)
+		l, err := convertList(v.List(), fromLambda)
 		if err != nil {
 			return nil, err
 		}
 		return &types.AttributeValueMemberL{Value: l}, nil
 	case events.DataTypeMap:
-		m, err := convertMap(v.Map(), path, fromLambda)
+		m, err := convertMap(v.Map(), fromLambda)
 		if err != nil {
 			return nil, err
 		}
@@ -113,10 +137,10 @@ func fromLambda(v events.DynamoDBAttributeValue, path string) (types.AttributeVa
 		}
 		return &types.AttributeValueMemberM{Value: m}, nil
 	}
-	return nil, fmt.Errorf("attribute %s: unknown Lambda data type %d", path, v.DataType())
+	return nil, failed("unknown Lambda data type %d", v.DataType())
 }
 
-func fromStreams(v streamstypes.AttributeValue, path string) (types.AttributeValue, error) {
+func fromStreams(v streamstypes.AttributeValue) (types.AttributeValue, error) {
 	switch v := v.(type) {
 	case *streamstypes.AttributeValueMemberS:
 		return &types.AttributeValueMemberS{Value: v.Value}, nil
@@ -135,13 +159,13 @@ func fromStreams(v streamstypes.AttributeValue, path string) (types.AttributeVal
 	case *streamstypes.AttributeValueMemberBS:
 		return &types.AttributeValueMemberBS{Value: v.Value}, nil
 	case *streamstypes.AttributeValueMemberL:
-		l, err := convertList(v.Value, path, fromStreams)
+		l, err := convertList(v.Value, fromStreams)
 		if err != nil {
 			return nil, err
 		}
 		return &types.AttributeValueMemberL{Value: l}, nil
 	case *streamstypes.AttributeValueMemberM:
-		m, err := convertMap(v.Value, path, fromStreams)
+		m, err := convertMap(v.Value, fromStreams)
 		if err != nil {
 			return nil, err
 		}
@@ -150,9 +174,9 @@ func fromStreams(v streamstypes.AttributeValue, path string) (types.AttributeVal
 		}
 		return &types.AttributeValueMemberM{Value: m}, nil
 	case *streamstypes.UnknownUnionMember:
-		return nil, fmt.Errorf("attribute %s: attribute value of a type this SDK does not know (%q)", path, v.Tag)
+		return nil, failed("attribute value of a type this SDK does not know (%q)", v.Tag)
 	case nil:
-		return nil, fmt.Errorf("attribute %s: nil attribute value", path)
+		return nil, failed("nil attribute value")
 	}
-	return nil, fmt.Errorf("attribute %s: unexpected attribute value type %T", path, v)
+	return nil, failed("unexpected attribute value type %T", v)
 }

@@ -29,18 +29,19 @@ import (
 // Retrying such a record cannot help: log it, alert, and carry on. Other
 // errors (a Cipher that cannot be reached, a cancelled ctx) are worth a
 // retry, which Lambda does for the records reported in
-// events.DynamoDBEventResponse's BatchItemFailures, by sequence number.
+// [events.DynamoDBEventResponse]'s BatchItemFailures, by sequence number.
 //
 // Breaking out of the loop stops the decoding.
 func Records[T any](ctx context.Context, store *dynacrypt.Store[T], records []events.DynamoDBEventRecord, opts ...dynacrypt.ReadOption) iter.Seq2[Record[T], error] {
 	return func(yield func(Record[T], error) bool) {
+		d := newDecoder(ctx, store, opts)
 		for i := range records {
 			r := &records[i]
 			rec := Record[T]{
 				EventID: r.EventID, EventName: r.EventName, SequenceNumber: r.Change.SequenceNumber,
 				Time: r.Change.ApproximateCreationDateTime.Time, ViewType: r.Change.StreamViewType,
 			}
-			err := decode(ctx, store, opts, &rec, r.Change.Keys, r.Change.OldImage, r.Change.NewImage, fromLambda)
+			err := decode(d, &rec, r.Change.Keys, r.Change.OldImage, r.Change.NewImage, fromLambda)
 			if !yield(rec, err) {
 				return
 			}
@@ -54,6 +55,7 @@ func Records[T any](ctx context.Context, store *dynacrypt.Store[T], records []ev
 // their table: make sure the stream is that of store's table.
 func StreamsRecords[T any](ctx context.Context, store *dynacrypt.Store[T], records []streamstypes.Record, opts ...dynacrypt.ReadOption) iter.Seq2[Record[T], error] {
 	return func(yield func(Record[T], error) bool) {
+		d := newDecoder(ctx, store, opts)
 		for i := range records {
 			r := &records[i]
 			rec := Record[T]{EventID: aws.ToString(r.EventID), EventName: string(r.EventName)}
@@ -62,7 +64,7 @@ func StreamsRecords[T any](ctx context.Context, store *dynacrypt.Store[T], recor
 				err = &RecordError{Table: store.Table(), EventID: rec.EventID, Part: "dynamodb", Err: errors.New("the record has no stream record")}
 			} else {
 				rec.SequenceNumber, rec.Time, rec.ViewType = aws.ToString(c.SequenceNumber), aws.ToTime(c.ApproximateCreationDateTime), string(c.StreamViewType)
-				err = decode(ctx, store, opts, &rec, c.Keys, c.OldImage, c.NewImage, fromStreams)
+				err = decode(d, &rec, c.Keys, c.OldImage, c.NewImage, fromStreams)
 			}
 			if !yield(rec, err) {
 				return
@@ -71,35 +73,44 @@ func StreamsRecords[T any](ctx context.Context, store *dynacrypt.Store[T], recor
 	}
 }
 
+// decoder holds what decoding the records of one batch shares.
+type decoder[T any] struct {
+	ctx   context.Context
+	store *dynacrypt.Store[T]
+	opts  []dynacrypt.ReadOption
+	keys  *attributevalue.Decoder // reused: UnmarshalMap makes one per call
+}
+
+func newDecoder[T any](ctx context.Context, store *dynacrypt.Store[T], opts []dynacrypt.ReadOption) *decoder[T] {
+	return &decoder[T]{ctx: ctx, store: store, opts: opts, keys: attributevalue.NewDecoder()}
+}
+
 // decode fills rec's Key, Old and New from a record's keys and images,
 // converted by conv. On failure it leaves Old and New nil and returns a
 // *RecordError.
-func decode[T, V any](ctx context.Context, store *dynacrypt.Store[T], opts []dynacrypt.ReadOption, rec *Record[T],
-	keys, old, new map[string]V, conv func(V, string) (types.AttributeValue, error)) error {
+func decode[T, V any](d *decoder[T], rec *Record[T], keys, old, new map[string]V, conv func(V) (types.AttributeValue, error)) error {
 	fail := func(part string, err error) error {
-		return &RecordError{Table: store.Table(), SequenceNumber: rec.SequenceNumber, EventID: rec.EventID, Part: part, Err: err}
+		return &RecordError{Table: d.store.Table(), SequenceNumber: rec.SequenceNumber, EventID: rec.EventID, Part: part, Err: err}
 	}
-	keyAV, err := convertMap(keys, "", conv)
+	keyAV, err := convertMap(keys, conv)
 	if err != nil {
 		return fail("Keys", err)
 	}
-	if err := unmarshalKeys(keyAV, &rec.Key); err != nil {
+	if err := d.unmarshalKeys(keyAV, &rec.Key); err != nil {
 		return fail("Keys", err)
 	}
 	var images [2]*T
-	for i, img := range []struct {
-		part string
-		av   map[string]V
-	}{{"OldImage", old}, {"NewImage", new}} {
-		if img.av == nil {
+	for i, img := range [2]map[string]V{old, new} {
+		part := [2]string{"OldImage", "NewImage"}[i]
+		if img == nil {
 			continue
 		}
-		av, err := convertMap(img.av, "", conv)
+		av, err := convertMap(img, conv)
 		if err != nil {
-			return fail(img.part, err)
+			return fail(part, err)
 		}
-		if images[i], err = store.UnmarshalItem(ctx, av, opts...); err != nil {
-			return fail(img.part, err)
+		if images[i], err = d.store.UnmarshalItem(d.ctx, av, d.opts...); err != nil {
+			return fail(part, err)
 		}
 		if err := sameKeys(keyAV, av); err != nil {
 			return fail("Keys", err)
@@ -112,13 +123,13 @@ func decode[T, V any](ctx context.Context, store *dynacrypt.Store[T], opts []dyn
 // unmarshalKeys is attributevalue.UnmarshalMap of unverified keys, with its
 // panics (a binary of the wrong length for a [N]byte field, say) turned into
 // errors, as the Store does for what it has not verified.
-func unmarshalKeys[T any](av map[string]types.AttributeValue, key *T) (err error) {
+func (d *decoder[T]) unmarshalKeys(av map[string]types.AttributeValue, key *T) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("attributevalue panicked unmarshalling the keys into %T", key)
 		}
 	}()
-	return attributevalue.UnmarshalMap(av, key)
+	return d.keys.Decode(&types.AttributeValueMemberM{Value: av}, key)
 }
 
 // sameKeys checks that every key attribute of a record equals the one in its
