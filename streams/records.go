@@ -1,0 +1,163 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/dynacrypt/dynacrypt"
+)
+
+// Records decodes the records of a Lambda DynamoDB stream event
+// ([events.DynamoDBEvent].Records) of store's table, in order: each image is
+// verified and decrypted as [dynacrypt.Store.Get] does with an item, with
+// opts applied to each ([dynacrypt.SkipDecryption], for a consumer without
+// the Cipher, reads plaintext fields without verifying, as Get does).
+//
+// A record that fails yields its error, a *[RecordError], with a Record that
+// has the record's event ID, name, sequence number, time and view type, Key
+// if the keys decoded, and no images; the loop can go on to the next record.
+// An image that was changed, or was not written by a Store with this
+// table's Cipher, fails with an error wrapping [dynacrypt.ErrIntegrity].
+// Retrying such a record cannot help: log it, alert, and carry on. Other
+// errors (a Cipher that cannot be reached, a cancelled ctx) are worth a
+// retry, which Lambda does for the records reported in
+// [events.DynamoDBEventResponse]'s BatchItemFailures, by sequence number.
+//
+// Breaking out of the loop stops the decoding.
+func Records[T any](ctx context.Context, store *dynacrypt.Store[T], records []events.DynamoDBEventRecord, opts ...dynacrypt.ReadOption) iter.Seq2[Record[T], error] {
+	return func(yield func(Record[T], error) bool) {
+		d := newDecoder(ctx, store, opts)
+		for i := range records {
+			r := &records[i]
+			rec := Record[T]{
+				EventID: r.EventID, EventName: r.EventName, SequenceNumber: r.Change.SequenceNumber,
+				Time: r.Change.ApproximateCreationDateTime.Time, ViewType: r.Change.StreamViewType,
+			}
+			err := decode(d, &rec, r.Change.Keys, r.Change.OldImage, r.Change.NewImage, fromLambda)
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// StreamsRecords decodes records from the DynamoDB Streams API
+// (dynamodbstreams.GetRecordsOutput.Records) of store's table, in order, as
+// [Records] does those of a Lambda event. The API's records do not name
+// their table: make sure the stream is that of store's table.
+func StreamsRecords[T any](ctx context.Context, store *dynacrypt.Store[T], records []streamstypes.Record, opts ...dynacrypt.ReadOption) iter.Seq2[Record[T], error] {
+	return func(yield func(Record[T], error) bool) {
+		d := newDecoder(ctx, store, opts)
+		for i := range records {
+			r := &records[i]
+			rec := Record[T]{EventID: aws.ToString(r.EventID), EventName: string(r.EventName)}
+			var err error
+			if c := r.Dynamodb; c == nil {
+				err = &RecordError{Table: store.Table(), EventID: rec.EventID, Part: "dynamodb", Err: errors.New("the record has no stream record")}
+			} else {
+				rec.SequenceNumber, rec.Time, rec.ViewType = aws.ToString(c.SequenceNumber), aws.ToTime(c.ApproximateCreationDateTime), string(c.StreamViewType)
+				err = decode(d, &rec, c.Keys, c.OldImage, c.NewImage, fromStreams)
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// decoder holds what decoding the records of one batch shares.
+type decoder[T any] struct {
+	ctx   context.Context
+	store *dynacrypt.Store[T]
+	opts  []dynacrypt.ReadOption
+	keys  *attributevalue.Decoder // reused: UnmarshalMap makes one per call
+}
+
+func newDecoder[T any](ctx context.Context, store *dynacrypt.Store[T], opts []dynacrypt.ReadOption) *decoder[T] {
+	return &decoder[T]{ctx: ctx, store: store, opts: opts, keys: attributevalue.NewDecoder()}
+}
+
+// decode fills rec's Key, Old and New from a record's keys and images,
+// converted by conv. On failure it leaves Old and New nil and returns a
+// *RecordError.
+func decode[T, V any](d *decoder[T], rec *Record[T], keys, old, new map[string]V, conv func(V) (types.AttributeValue, error)) error {
+	fail := func(part string, err error) error {
+		return &RecordError{Table: d.store.Table(), SequenceNumber: rec.SequenceNumber, EventID: rec.EventID, Part: part, Err: err}
+	}
+	keyAV, err := convertMap(keys, conv)
+	if err != nil {
+		return fail("Keys", err)
+	}
+	if err := d.unmarshalKeys(keyAV, &rec.Key); err != nil {
+		return fail("Keys", err)
+	}
+	var images [2]*T
+	for i, img := range [2]map[string]V{old, new} {
+		part := [2]string{"OldImage", "NewImage"}[i]
+		if img == nil {
+			continue
+		}
+		av, err := convertMap(img, conv)
+		if err != nil {
+			return fail(part, err)
+		}
+		if images[i], err = d.store.UnmarshalItem(d.ctx, av, d.opts...); err != nil {
+			return fail(part, err)
+		}
+		if err := sameKeys(keyAV, av); err != nil {
+			return fail("Keys", err)
+		}
+	}
+	rec.Old, rec.New = images[0], images[1]
+	return nil
+}
+
+// unmarshalKeys is attributevalue.UnmarshalMap of unverified keys, with its
+// panics (a binary of the wrong length for a [N]byte field, say) turned into
+// errors, as the Store does for what it has not verified.
+func (d *decoder[T]) unmarshalKeys(av map[string]types.AttributeValue, key *T) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("attributevalue panicked unmarshalling the keys into %T", key)
+		}
+	}()
+	return d.keys.Decode(&types.AttributeValueMemberM{Value: av}, key)
+}
+
+// sameKeys checks that every key attribute of a record equals the one in its
+// image, which the image's signature covers: Keys are not signed, and a
+// consumer that acts on Key should act on the item whose image it verified.
+func sameKeys(keys, image map[string]types.AttributeValue) error {
+	for name, k := range keys {
+		if !sameScalar(k, image[name]) {
+			return fmt.Errorf("%w: key attribute %q differs from the verified image's", dynacrypt.ErrIntegrity, name)
+		}
+	}
+	return nil
+}
+
+// sameScalar reports whether a and b are the same string, number or binary,
+// the types key attributes can have. Numbers are compared as DynamoDB sent
+// them, which it does normalised.
+func sameScalar(a, b types.AttributeValue) bool {
+	switch a := a.(type) {
+	case *types.AttributeValueMemberS:
+		b, ok := b.(*types.AttributeValueMemberS)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberN:
+		b, ok := b.(*types.AttributeValueMemberN)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberB:
+		b, ok := b.(*types.AttributeValueMemberB)
+		return ok && string(a.Value) == string(b.Value)
+	}
+	return false
+}
