@@ -18,6 +18,7 @@ go test -c -o "$bin/benchmarks.test" ./benchmarks
 (cd streams && go test -c -o "$bin/streams.test" .)
 
 (cd benchmarks && "$bin/benchmarks.test" -test.run '^TestKMSRequestsFor10000$' -test.v)
+"$bin/dynacrypt.test" -test.run '^TestBeaconLookup$' -test.v | grep 'beacon-lookup:'
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"
   "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256' -test.benchmem -test.cpu 1

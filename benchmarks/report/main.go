@@ -25,18 +25,29 @@ import (
 type results map[string]map[string][]float64
 
 var (
-	benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
-	kmsLine   = regexp.MustCompile(`kms-requests-10000: (\S+) (\d+)`)
+	benchLine  = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+	kmsLine    = regexp.MustCompile(`kms-requests-10000: (\S+) (\d+)`)
+	beaconLine = regexp.MustCompile(`beacon-lookup: (.*)$`)
 )
 
-func parse(r io.Reader) (results, map[string]string, error) {
+// logs are what the tests that make bench runs once print for the report.
+type logs struct {
+	kms     map[string]string // approach -> KMS requests for 10,000 Puts and Gets
+	beacons []string          // TestBeaconLookup's lines
+}
+
+func parse(r io.Reader) (results, logs, error) {
 	res := results{}
-	kms := map[string]string{}
+	lg := logs{kms: map[string]string{}}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		if m := kmsLine.FindStringSubmatch(line); m != nil {
-			kms[m[1]] = m[2]
+			lg.kms[m[1]] = m[2]
+			continue
+		}
+		if m := beaconLine.FindStringSubmatch(line); m != nil {
+			lg.beacons = append(lg.beacons, m[1])
 			continue
 		}
 		m := benchLine.FindStringSubmatch(line)
@@ -55,7 +66,7 @@ func parse(r io.Reader) (results, map[string]string, error) {
 			res[m[1]][fields[i+1]] = append(res[m[1]][fields[i+1]], v)
 		}
 	}
-	return res, kms, sc.Err()
+	return res, lg, sc.Err()
 }
 
 func (r results) median(name, unit string) (float64, bool) {
@@ -167,7 +178,7 @@ func cpuModel() string {
 func main() {
 	command := flag.String("command", "make bench", "the command that produced the input, for the report")
 	flag.Parse()
-	res, kms, err := parse(os.Stdin)
+	res, lg, err := parse(os.Stdin)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -285,7 +296,7 @@ func main() {
 	p("| approach | KMS requests |")
 	p("|---|---|")
 	for _, a := range []string{"article-kms-per-field", "dynacrypt"} {
-		v := kms[a]
+		v := lg.kms[a]
 		if v == "" {
 			v = "-"
 		}
@@ -301,6 +312,18 @@ func main() {
 	p("|---|---|")
 	p("| %s | %s |", res.cell("BenchmarkUpdateContention", "retries/update"), res.cell("BenchmarkUpdateContention", "updates/s"))
 	p("")
+
+	if len(lg.beacons) > 0 {
+		p("## Lookups by an encrypted e-mail, against dynalite")
+		p("")
+		p("TestBeaconLookup: 10,000 members with random e-mails, each looked up through a global index on a beacon")
+		p("of N bits, and through a plaintext index for comparison. Theory: (10,000 - 1) / 2^N false positives per lookup.")
+		p("")
+		for _, l := range lg.beacons {
+			p("- %s", l)
+		}
+		p("")
+	}
 
 	p("## Bulk load of 10,000 items into an empty table, against dynalite")
 	p("")
