@@ -86,6 +86,9 @@ func (ks *KeyStore) unwrapMaterial(ctx context.Context, r *record) ([]byte, erro
 		return nil, kmsError("Decrypt", ks.key.id, err)
 	}
 	reported, ok := keyIDOfARN(aws.ToString(out.KeyId))
+	if ok {
+		ks.key.learn(reported) // KMS's word on which key the alias names
+	}
 	switch {
 	case !ok:
 		clear(out.Plaintext)
@@ -97,7 +100,6 @@ func (ks *KeyStore) unwrapMaterial(ctx context.Context, r *record) ([]byte, erro
 		clear(out.Plaintext)
 		return nil, integrity("%s record: KMS returned %d bytes of material, want %d", r.typ, len(out.Plaintext), KeySize)
 	}
-	ks.key.learn(reported)
 	return out.Plaintext, nil
 }
 
