@@ -14,8 +14,7 @@ import (
 // *types.ConditionalCheckFailedException.
 var (
 	// ErrBranchKeyNotFound means the key store holds no record of the
-	// branch key (or of the version) asked for: it was never created, or
-	// it was deleted. After [KeyStore.Delete] (crypto-shredding) this is
+	// branch key asked for: it was never created, or it was deleted. After [KeyStore.Delete] (crypto-shredding) this is
 	// what reading an item it protected returns, so that "the key is gone"
 	// can be told from tampering: it never wraps dynacrypt.ErrIntegrity.
 	// It does not prove an item genuine either: anyone who can write the
@@ -34,8 +33,10 @@ var (
 	// writes it: an attribute missing or of the wrong type, a version that
 	// does not match its sort key, a branch:ACTIVE record that differs from
 	// the record of the version it names, a kms-arn naming another KMS key.
-	// Such a record is refused before any KMS request. It wraps
-	// dynacrypt.ErrIntegrity: the key store was altered.
+	// Such a record is refused before any KMS request (but for a kms-arn
+	// read by a key store configured with an alias it has not resolved
+	// yet: KMS's answer tells). It wraps dynacrypt.ErrIntegrity: the key
+	// store was altered.
 	ErrInvalidRecord = fmt.Errorf("%w: key store record not valid", dynacrypt.ErrIntegrity)
 
 	// ErrRotateConflict means [KeyStore.Rotate] lost the race to replace

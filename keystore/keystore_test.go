@@ -385,3 +385,44 @@ type denyEncrypt struct{ *kms.Client }
 func (denyEncrypt) Encrypt(context.Context, *kms.EncryptInput, ...func(*kms.Options)) (*kms.EncryptOutput, error) {
 	return nil, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform kms:Encrypt"}
 }
+
+// TestDeleteDuringRotations: a Delete while rotations of the same branch
+// key run leaves no record behind: rotations that lose to it remove the
+// version they wrote.
+func TestDeleteDuringRotations(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.create("fleet")
+	var wg sync.WaitGroup
+	rotated := make(chan struct{}, 64)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, err := r.ks.Rotate(ctx, "fleet")
+				if errors.Is(err, keystore.ErrBranchKeyNotFound) {
+					return
+				}
+				if err != nil && !errors.Is(err, keystore.ErrRotateConflict) {
+					t.Errorf("Rotate: %v", err)
+					return
+				}
+				select {
+				case rotated <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-rotated
+	}
+	if err := r.ks.Delete(ctx, "fleet"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n := r.recordCount("fleet"); n != 0 {
+		t.Errorf("%d records left after a Delete during rotations", n)
+	}
+}
