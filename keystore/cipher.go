@@ -68,7 +68,8 @@ func WithCacheSize(n int) CipherOption { return func(c *cipherConfig) { c.size =
 // version is not found, or not authentic) is remembered, so that reads
 // naming it fail without another request (DefaultFailureTTL). Failures of
 // the moment, such as throttling, are not remembered. [Cipher.Forget]
-// drops them.
+// drops them; so, after a branch key is created, does the end of this TTL
+// in a process that found it missing before.
 func WithFailureTTL(d time.Duration) CipherOption { return func(c *cipherConfig) { c.failureTTL = d } }
 
 // WithBranchKeyIDSupplier sets how a tenant maps to its branch key id. By
