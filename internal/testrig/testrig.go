@@ -33,6 +33,10 @@ const (
 	// The error test disables Disabled; nothing else may use it.
 	Disabled   = "alias/dynacrypt-disabled"
 	DisabledID = "5a7c9e1b-3d5f-4a7c-9e1b-3d5f7a9c1e3b"
+	// The key store's error test (package keystore) disables
+	// KeystoreDisabled; nothing else may use it.
+	KeystoreDisabled   = "alias/dynacrypt-keystore-disabled"
+	KeystoreDisabledID = "7c9e1b3d-5f7a-4c9e-8b3d-5f7a9c1e3b5d"
 
 	// The key IDs behind KeyA and KeyB.
 	KeyAID = "6f1a3c52-7d1e-4f0b-9a0e-2b8c1d4e5f60"

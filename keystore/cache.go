@@ -1,0 +1,207 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/dynacrypt/dynacrypt"
+)
+
+// cache keeps unwrapped branch key versions for a Cipher: an LRU of
+// versions and an LRU of which version is active per id, each entry valid
+// for ttl; one fetch in flight per (id, version) and per active id; and
+// the failures that are verdicts on the key store (not found, not
+// authentic) remembered for failureTTL, so that a flood of reads naming a
+// bad version costs one fetch, not one per read.
+type cache struct {
+	ttl, failureTTL time.Duration
+	now             func() time.Time
+
+	// mu orders forget against the caching of fetches, and gen counts the
+	// forgets, so that a fetch under way when its id is forgotten is not
+	// cached afterwards.
+	mu  sync.Mutex
+	gen uint64
+
+	versions *lru.Cache[string, cachedKey] // version || id (versions are 32 bytes)
+	active   *lru.Cache[string, cachedKey] // id
+	failures *lru.Cache[string, failure]   // flight key
+	flights  singleflight.Group
+}
+
+type cachedKey struct {
+	key     *BranchKey
+	expires time.Time
+}
+
+type failure struct {
+	err     error
+	expires time.Time
+}
+
+func newCache(size int, ttl, failureTTL time.Duration) (*cache, error) {
+	c := &cache{ttl: ttl, failureTTL: failureTTL, now: time.Now}
+	var err error
+	if c.versions, err = lru.New[string, cachedKey](size); err != nil {
+		return nil, err
+	}
+	if c.active, err = lru.New[string, cachedKey](size); err != nil {
+		return nil, err
+	}
+	if c.failures, err = lru.New[string, failure](size); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// fetchTimeout bounds a fetch that several callers wait on. It runs under
+// a context detached from the caller that started it, since that caller
+// may leave while others still wait.
+const fetchTimeout = 30 * time.Second
+
+// activeKey returns the active version of id, from the cache or from fetch.
+// A fetched active version is cached as a version too, so that reading what
+// this process wrote needs no fetch.
+func (c *cache) activeKey(ctx context.Context, id string, fetch func(context.Context) (*BranchKey, error)) (*BranchKey, error) {
+	return c.load(ctx, "a"+id,
+		func(now time.Time) *BranchKey { return fresh(c.active, id, now) },
+		fetch,
+		func(k *BranchKey, expires time.Time) {
+			c.active.Add(id, cachedKey{k, expires})
+			c.versions.Add(k.Version+id, cachedKey{k, expires})
+		})
+}
+
+// versionKey returns a version of id, from the cache or from fetch.
+func (c *cache) versionKey(ctx context.Context, id, version string, fetch func(context.Context) (*BranchKey, error)) (*BranchKey, error) {
+	return c.load(ctx, "v"+version+id,
+		func(now time.Time) *BranchKey { return fresh(c.versions, version+id, now) },
+		fetch,
+		func(k *BranchKey, expires time.Time) { c.versions.Add(version+id, cachedKey{k, expires}) })
+}
+
+// lastActive returns the active version of id as last fetched, even if its
+// entry has expired, or "".
+func (c *cache) lastActive(id string) string {
+	if e, ok := c.active.Peek(id); ok {
+		return e.key.Version
+	}
+	return ""
+}
+
+func fresh(l *lru.Cache[string, cachedKey], key string, now time.Time) *BranchKey {
+	if e, ok := l.Get(key); ok && now.Before(e.expires) {
+		return e.key
+	}
+	return nil
+}
+
+// load returns what cached finds, or a failure remembered for flight, or
+// else the result of one fetch shared by every caller asking meanwhile,
+// which keep caches. Each caller waits under its own context.
+func (c *cache) load(ctx context.Context, flight string, cached func(time.Time) *BranchKey,
+	fetch func(context.Context) (*BranchKey, error), keep func(*BranchKey, time.Time)) (*BranchKey, error) {
+	if k := cached(c.now()); k != nil {
+		return k, nil
+	}
+	if err := c.failedBefore(flight); err != nil {
+		return nil, err
+	}
+	ch := c.flights.DoChan(flight, func() (any, error) {
+		// A flight that ended between the miss above and this one has
+		// cached its key, or its failure, already.
+		if k := cached(c.now()); k != nil {
+			return k, nil
+		}
+		if err := c.failedBefore(flight); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		gen := c.gen
+		c.mu.Unlock()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		k, err := safely(fctx, fetch)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gen != gen { // forgotten meanwhile: answer the callers, keep nothing
+			return k, err
+		}
+		if err != nil {
+			if verdict(err) {
+				c.failures.Add(flight, failure{err, c.now().Add(c.failureTTL)})
+			}
+			return nil, err
+		}
+		keep(k, c.now().Add(c.ttl))
+		return k, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*BranchKey), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// verdict reports whether a failed fetch says something lasting about the
+// key store (the key is gone, or a record is not authentic), as opposed to
+// a failure of the moment (throttling, network, a disabled KMS key), which
+// the next read should try again.
+func verdict(err error) bool {
+	return errors.Is(err, ErrBranchKeyNotFound) || errors.Is(err, dynacrypt.ErrIntegrity)
+}
+
+// failedBefore returns the error of a fetch for flight that failed with a
+// verdict less than failureTTL ago.
+func (c *cache) failedBefore(flight string) error {
+	if f, ok := c.failures.Get(flight); ok && c.now().Before(f.expires) {
+		return f.err
+	}
+	return nil
+}
+
+// forget drops everything cached of id: versions, active version, failures,
+// and the result of any fetch of it under way.
+func (c *cache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.active.Remove(id)
+	for _, k := range c.versions.Keys() {
+		if k[versionLen:] == id {
+			c.versions.Remove(k)
+		}
+	}
+	for _, k := range c.failures.Keys() {
+		if k == "a"+id || k[0] == 'v' && k[1+versionLen:] == id {
+			c.failures.Remove(k)
+		}
+	}
+}
+
+// safely runs a fetch, turning a panic into an error: fetches run in
+// goroutines of their own, where a panic would end the process.
+func safely(ctx context.Context, fetch func(context.Context) (*BranchKey, error)) (k *BranchKey, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			k = nil
+			if re, ok := p.(runtime.Error); ok {
+				err = fmt.Errorf("branch key fetch panicked: %w", re)
+			} else {
+				err = fmt.Errorf("branch key fetch panicked with a %T", p)
+			}
+		}
+	}()
+	return fetch(ctx)
+}

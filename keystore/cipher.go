@@ -1,0 +1,278 @@
+package keystore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/dynacrypt/dynacrypt"
+)
+
+// A BranchKeySource is where a [Cipher] gets branch keys. [*KeyStore] is
+// the one to use; another source (a fixed key built with [NewBranchKey])
+// serves tests and examples that have no key store. The Cipher caches what
+// it returns, so each method is called about once per branch key version
+// and cache TTL.
+type BranchKeySource interface {
+	// ActiveBranchKey returns the version of branch key id that new root
+	// keys are wrapped under.
+	ActiveBranchKey(ctx context.Context, id string) (*BranchKey, error)
+	// BranchKeyVersion returns a version of branch key id. A version that
+	// does not exist (any more) gives an error wrapping
+	// ErrBranchKeyNotFound; one that is not authentic, an error wrapping
+	// dynacrypt.ErrIntegrity.
+	BranchKeyVersion(ctx context.Context, id, version string) (*BranchKey, error)
+}
+
+// Defaults of the Cipher's options.
+const (
+	DefaultCacheTTL   = 10 * time.Minute
+	DefaultCacheSize  = 1000
+	DefaultFailureTTL = time.Minute
+)
+
+// TenantContextKey is the encryption context key under which a Store
+// declared with a tenant attribute passes an item's tenant. The Cipher then
+// wraps and unwraps under the tenant's branch key (see
+// [WithBranchKeyIDSupplier]).
+const TenantContextKey = "dynacrypt-tenant"
+
+// A BranchKeyIDSupplier maps a tenant (the TenantContextKey value of an
+// encryption context) to the id of its branch key.
+type BranchKeyIDSupplier func(ctx context.Context, tenant string) (string, error)
+
+// A CipherOption configures a Cipher.
+type CipherOption func(*cipherConfig)
+
+type cipherConfig struct {
+	ttl, failureTTL time.Duration
+	size            int
+	supplier        BranchKeyIDSupplier
+}
+
+// WithCacheTTL sets how long an unwrapped branch key version, and which
+// version is active, stay cached (DefaultCacheTTL). It bounds how long a
+// process goes on wrapping under a version after a rotation elsewhere, and
+// reading after a shredding elsewhere.
+func WithCacheTTL(d time.Duration) CipherOption { return func(c *cipherConfig) { c.ttl = d } }
+
+// WithCacheSize bounds how many branch key versions stay cached
+// (DefaultCacheSize); as many active versions, and as many failures, are
+// remembered besides.
+func WithCacheSize(n int) CipherOption { return func(c *cipherConfig) { c.size = n } }
+
+// WithFailureTTL sets how long a fetch that failed with a verdict (the
+// version is not found, or not authentic) is remembered, so that reads
+// naming it fail without another request (DefaultFailureTTL). Failures of
+// the moment, such as throttling, are not remembered. [Cipher.Forget]
+// drops them; so, after a branch key is created, does the end of this TTL
+// in a process that found it missing before.
+func WithFailureTTL(d time.Duration) CipherOption { return func(c *cipherConfig) { c.failureTTL = d } }
+
+// WithBranchKeyIDSupplier sets how a tenant maps to its branch key id. By
+// default a tenant's branch key id is the tenant itself.
+func WithBranchKeyIDSupplier(f BranchKeyIDSupplier) CipherOption {
+	return func(c *cipherConfig) { c.supplier = f }
+}
+
+// Cipher is a dynacrypt.Cipher that wraps root keys locally under branch
+// keys from a key store: the role of AWS's hierarchical keyring. A fleet
+// shares the branch key, so each process calls KMS about once per branch
+// key version and cache TTL, however many root keys its writers make, and
+// needs KMS Decrypt only (never Encrypt).
+//
+// Encrypt wraps under the active version of the branch key: HKDF-SHA-256
+// of the branch key with a fresh salt, bound to the branch key id, the
+// version and the encryption context, keys an AES-256-GCM that seals the
+// root key once (FORMAT.md §11). Decrypt reads the id and version from the
+// wrapped root, refuses with dynacrypt.ErrIntegrity and no request an id
+// that is not the one this cipher uses for the encryption context, fetches
+// that version if it is not cached, and opens the root key.
+//
+// Which branch key: the one named at NewCipher, unless the encryption
+// context holds a tenant (TenantContextKey); then the tenant's, as
+// [WithBranchKeyIDSupplier] maps it (the tenant itself by default). A root
+// key wrapped under another tenant's branch key is refused before any fetch.
+//
+// Versions are cached in an LRU (WithCacheSize) for WithCacheTTL; misses
+// for the same version share one fetch; fetches that failed with a verdict
+// are remembered for WithFailureTTL. A version that no longer exists
+// (shredded by [KeyStore.Delete]) gives an error wrapping
+// ErrBranchKeyNotFound and not dynacrypt.ErrIntegrity. The active version
+// is cached too: after a rotation this process wraps under the old version
+// until its TTL ends or [Cipher.Forget] is called.
+//
+// A Cipher is safe for concurrent use. Share one per process.
+type Cipher struct {
+	src      BranchKeySource
+	id       string
+	supplier BranchKeyIDSupplier
+	cache    *cache
+}
+
+var _ dynacrypt.Cipher = (*Cipher)(nil)
+var _ dynacrypt.CurrentKeyChecker = (*Cipher)(nil)
+
+// NewCipher returns a Cipher over src (usually a *KeyStore) that wraps
+// under branch key branchKeyID. branchKeyID may be empty only if every
+// encryption context will hold a tenant. It makes no request.
+func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*Cipher, error) {
+	cfg := cipherConfig{ttl: DefaultCacheTTL, size: DefaultCacheSize, failureTTL: DefaultFailureTTL}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case isNil(src):
+		return nil, errors.New("keystore: NewCipher: no branch key source")
+	case cfg.ttl <= 0 || cfg.size <= 0 || cfg.failureTTL <= 0:
+		return nil, errors.New("keystore: NewCipher: cache TTL, cache size and failure TTL must be positive")
+	}
+	if branchKeyID != "" {
+		if err := checkID(branchKeyID); err != nil {
+			return nil, fmt.Errorf("keystore: NewCipher: %w", err)
+		}
+	}
+	c, err := newCache(cfg.size, cfg.ttl, cfg.failureTTL)
+	if err != nil {
+		return nil, err
+	}
+	return &Cipher{src: src, id: branchKeyID, supplier: cfg.supplier, cache: c}, nil
+}
+
+// BranchKeyID returns the branch key the cipher wraps under when the
+// encryption context holds no tenant.
+func (c *Cipher) BranchKeyID() string { return c.id }
+
+// branchKeyID returns the branch key id for an encryption context: the
+// tenant's, if it holds one, else the cipher's. It makes no key store
+// request (a supplier may make its own).
+func (c *Cipher) branchKeyID(ctx context.Context, ec map[string]string) (string, error) {
+	tenant, ok := ec[TenantContextKey]
+	if !ok {
+		if c.id == "" {
+			return "", fmt.Errorf("the encryption context has no %s, and the cipher has no branch key id of its own", TenantContextKey)
+		}
+		return c.id, nil
+	}
+	id := tenant
+	if c.supplier != nil {
+		var err error
+		if id, err = c.supplier(ctx, tenant); err != nil {
+			return "", fmt.Errorf("branch key id of tenant %q: %w", tenant, err)
+		}
+	}
+	if err := checkID(id); err != nil {
+		return "", fmt.Errorf("branch key id of tenant %q: %w", tenant, err)
+	}
+	return id, nil
+}
+
+// Encrypt wraps a 32-byte root key under the active version of the branch
+// key the encryption context selects. It fetches that version only when it
+// is not cached: two GetItem requests and one KMS Decrypt, per TTL.
+func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error) {
+	if len(plaintext) != KeySize {
+		return nil, &Error{Op: "Encrypt", Err: fmt.Errorf("root key is %d bytes, want %d", len(plaintext), KeySize)}
+	}
+	id, err := c.branchKeyID(ctx, encryptionContext)
+	if err != nil {
+		return nil, &Error{Op: "Encrypt", Err: err}
+	}
+	k, err := c.cache.activeKey(ctx, id, func(ctx context.Context) (*BranchKey, error) {
+		k, err := c.src.ActiveBranchKey(ctx, id)
+		if err == nil {
+			err = checkFetched(k, id, "")
+		}
+		return k, err
+	})
+	if err != nil {
+		return nil, opError("Encrypt", id, "", err)
+	}
+	var salt [wrapSalt]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, err
+	}
+	out, err := wrap(k.key[:], k.ID, k.Version, salt[:], plaintext, encryptionContext)
+	runtime.KeepAlive(k) // its key material is zeroed once unreachable
+	if err != nil {
+		return nil, &Error{Op: "Encrypt", ID: id, Version: k.Version, Err: err}
+	}
+	return out, nil
+}
+
+// Decrypt unwraps a root key that Encrypt wrapped under the same
+// encryption context. It refuses, with an error wrapping
+// dynacrypt.ErrIntegrity and no request, bytes that are not a wrapped root
+// key and a root key wrapped under a branch key other than the one the
+// context selects; then it fetches the version the wrapped root names if
+// it is not cached (one GetItem request and one KMS Decrypt) and opens the
+// root key. A version that no longer exists gives ErrBranchKeyNotFound.
+func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
+	w, err := parseWrapped(ciphertext)
+	if err != nil {
+		return nil, &Error{Op: "Decrypt", Err: err}
+	}
+	want, err := c.branchKeyID(ctx, encryptionContext)
+	if err != nil {
+		return nil, &Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err}
+	}
+	if w.id != want {
+		return nil, &Error{Op: "Decrypt", ID: w.id, Version: w.version,
+			Err: integrity("root key wrapped under another branch key than %q, the one for this encryption context", want)}
+	}
+	k, err := c.cache.versionKey(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
+		k, err := c.src.BranchKeyVersion(ctx, w.id, w.version)
+		if err == nil {
+			err = checkFetched(k, w.id, w.version)
+		}
+		return k, err
+	})
+	if err != nil {
+		return nil, opError("Decrypt", w.id, w.version, err)
+	}
+	root, err := unwrap(k.key[:], w, encryptionContext)
+	runtime.KeepAlive(k) // its key material is zeroed once unreachable
+	if err != nil {
+		return nil, &Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err}
+	}
+	return root, nil
+}
+
+// checkFetched refuses what a source returned for another branch key or
+// version than asked for (version "": any), or without material.
+func checkFetched(k *BranchKey, id, version string) error {
+	switch {
+	case k == nil || k.key == nil:
+		return errors.New("the branch key source returned no key (use NewBranchKey)")
+	case k.ID != id || version != "" && k.Version != version || !validVersion(k.Version):
+		return integrity("asked for branch key %q version %q, the source returned %q version %q", id, version, k.ID, k.Version)
+	}
+	return nil
+}
+
+// UnderCurrentKey reports whether a wrapped root key names the active
+// version of its branch key, as this cipher last fetched it. It makes no
+// request, and is false for a branch key whose active version this cipher
+// has not fetched (by Encrypt) since it was made or told to Forget it.
+// Store.Reencrypt uses it to find the items to rewrap after a rotation.
+//
+// Run that walk with a Store made after the Cipher learnt of the rotation
+// (after Forget, or its TTL): a Store wraps new items under the root key it
+// holds, for its WithRootKeyMaxAge, and a Store made before would rewrite
+// items under a root key wrapped under the old version.
+func (c *Cipher) UnderCurrentKey(ciphertext []byte) bool {
+	w, err := parseWrapped(ciphertext)
+	return err == nil && w.version == c.cache.lastActive(w.id)
+}
+
+// Forget drops at once everything this cipher cached of a branch key: its
+// versions, which version is active, and remembered failures. Call it
+// after deleting a branch key, so that this process stops reading what it
+// protected without waiting for the TTL, or after rotating it, so that this
+// process wraps under the new version at once. Other processes learn within
+// their cache TTL. (A dynacrypt.Store also caches unwrapped root keys, for
+// its WithRootKeyMaxAge.)
+func (c *Cipher) Forget(branchKeyID string) { c.cache.forget(branchKeyID) }

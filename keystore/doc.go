@@ -1,0 +1,49 @@
+// Package keystore keeps branch keys in a DynamoDB table and provides a
+// dynacrypt.Cipher that wraps root keys under them: the role of AWS's
+// hierarchical keyring, in dynacrypt's format.
+//
+// A branch key is 32 random bytes, wrapped by KMS in the key store table and
+// shared by every process of a fleet. A [Cipher] wraps the Store's root keys
+// under it locally (HKDF and AES-GCM), so a process calls KMS about once per
+// branch key version and cache TTL however many root keys its writers make,
+// and needs only kms:Decrypt. Rotating a branch key makes a new version;
+// older versions stay readable. Deleting a branch key (all its versions) is
+// crypto-shredding: every item whose root key was wrapped under it becomes
+// unreadable, in the table and in every backup or export of it. With one
+// branch key per tenant, that is how a tenant's data is erased.
+//
+// The table (partition key "branch-key-id", sort key "type") holds per
+// branch key id:
+//
+//   - "branch:version:<v>": one record per version, kept until the branch
+//     key is deleted;
+//   - "branch:ACTIVE": the active version's record again, its "version"
+//     attribute naming it;
+//   - "beacon:ACTIVE": the beacon key, 32 bytes from which beacons (lookups
+//     on encrypted fields) derive. It does not rotate.
+//
+// Each record's "enc" attribute is its material wrapped by KMS Encrypt
+// under the encryption context {"dynacrypt-keystore": logical name,
+// "branch-key-id": id, "type": "branch:version:<v>" or "beacon:ACTIVE",
+// "create-time": t}. Reading checks every field of a record against that
+// context, so material moved to another version, branch key or key store
+// does not unwrap; records altered in ways that show without KMS are refused
+// before any KMS request ([ErrInvalidRecord]). FORMAT.md §11 specifies the
+// records and the wrapped root keys byte by byte.
+//
+// Setting up, for a fleet that shares one branch key:
+//
+//	ks, err := keystore.New(ddb, "branch-keys", "branch-keys", kmsClient, "alias/branch-keys")
+//	version, err := ks.Create(ctx, "users-fleet")        // once, by an operator
+//	cipher, err := keystore.NewCipher(ks, "users-fleet") // in every process
+//	users, err := dynacrypt.New[User](ddb, "users",
+//		dynacrypt.WithPartitionKey("id"),
+//		dynacrypt.WithCipher(cipher))
+//
+// The threat model is dynacrypt's: an attacker may read and write every
+// table, the key store's included, but cannot use the KMS key. Such an
+// attacker can delete branch keys (so can anyone who can delete the items),
+// and can put back an older branch:ACTIVE record, which makes writers use an
+// older version; they cannot read or forge material, nor make a reader
+// accept a root key it did not wrap.
+package keystore

@@ -1,0 +1,119 @@
+package keystore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/keystore"
+)
+
+// A fleet's set-up: the key store table and a branch key, made once by an
+// operator; then, in every process, a Cipher over the key store and a
+// Store using it. Rotating the branch key and re-encrypting, and deleting
+// it (crypto-shredding), are operators' tasks too.
+func ExampleKeyStore() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ddb, kmsClient := dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+	ks, err := keystore.New(ddb, "branch-keys", "branch-keys", kmsClient, "alias/branch-keys")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Once.
+	if err := ks.CreateTable(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := ks.Create(ctx, "users-fleet"); err != nil {
+		log.Fatal(err)
+	}
+
+	// In every process: the role needs kms:Decrypt only.
+	cipher, err := keystore.NewCipher(ks, "users-fleet")
+	if err != nil {
+		log.Fatal(err)
+	}
+	type User struct {
+		ID    string `dynamodbav:"id"`
+		Token string `dynamodbav:"token" encrypt:"kms"`
+	}
+	users, err := dynacrypt.New[User](ddb, "users", dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := users.Put(ctx, &User{ID: "u1", Token: "s3cret"}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Rotation: new root keys go under the new version (in this process
+	// at once with Forget, in others once their cache TTL ends). A Store
+	// made after it, whose root key is wrapped under the new version,
+	// rewraps the other items.
+	if _, err := ks.Rotate(ctx, "users-fleet"); err != nil {
+		log.Fatal(err)
+	}
+	cipher.Forget("users-fleet")
+	walker, err := dynacrypt.New[User](ddb, "users", dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := walker.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Crypto-shredding: every item of the fleet becomes unreadable, in
+	// the table and in its backups.
+	if err := ks.Delete(ctx, "users-fleet"); err != nil {
+		log.Fatal(err)
+	}
+	cipher.Forget("users-fleet")
+}
+
+// With a branch key per tenant, a tenant's items are wrapped under its own
+// branch key, and deleting that branch key shreds the tenant's data alone.
+// The encryption context names the tenant (a Store with a tenant attribute
+// adds it); the supplier maps it to a branch key id. A root key of one
+// tenant is refused for another before any key store request.
+func ExampleWithBranchKeyIDSupplier() {
+	ctx := context.Background()
+	var keys fixedKeys
+	for i, id := range []string{"tenant-acme", "tenant-globex"} {
+		k, err := keystore.NewBranchKey(id, fmt.Sprintf("%032x", i), time.Now(), bytes.Repeat([]byte{byte(i)}, 32))
+		if err != nil {
+			log.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	cipher, err := keystore.NewCipher(keys, "", keystore.WithBranchKeyIDSupplier(
+		func(_ context.Context, tenant string) (string, error) { return "tenant-" + tenant, nil }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	contextOf := func(tenant string) map[string]string {
+		return map[string]string{"dynacrypt-table": "orders", keystore.TenantContextKey: tenant}
+	}
+
+	wrapped, err := cipher.Encrypt(ctx, make([]byte, keystore.KeySize), contextOf("acme"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, _, _ := keystore.WrappedBy(wrapped)
+	fmt.Println("acme's root key is wrapped under", id)
+	_, err = cipher.Decrypt(ctx, wrapped, contextOf("globex"))
+	fmt.Println("read as globex's:", errors.Is(err, dynacrypt.ErrIntegrity))
+	// Output:
+	// acme's root key is wrapped under tenant-acme
+	// read as globex's: true
+}

@@ -1,0 +1,171 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/tables"
+)
+
+// DB is the part of *dynamodb.Client a KeyStore uses.
+type DB interface {
+	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, params *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// TableAdmin is the part of *dynamodb.Client that [KeyStore.CreateTable]
+// uses besides DB. It calls it on the KeyStore's DB, which must implement
+// it (as *dynamodb.Client does).
+type TableAdmin interface {
+	CreateTable(ctx context.Context, params *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, params *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// A KeyStore keeps branch keys in a DynamoDB table, each version wrapped by
+// KMS. It makes, rotates and deletes them, and unwraps them for a [Cipher]
+// (and for beacons). It caches nothing: every read is a GetItem and a KMS
+// Decrypt, which the Cipher's cache makes rare. A KeyStore is safe for
+// concurrent use, and any number of processes may share its table.
+//
+// Only Create and Rotate call KMS Encrypt; reading needs KMS Decrypt only.
+type KeyStore struct {
+	db      DB
+	table   string
+	logical string
+	kms     dynacrypt.KMSClient
+	key     *kmsKey
+	now     func() time.Time
+}
+
+// New returns a KeyStore over the table (see [KeyStore.CreateTable] for its
+// layout) whose material is wrapped under the KMS key kmsKeyID (a key ID,
+// key ARN, alias name or alias ARN) through kmsClient.
+//
+// logicalName is bound into the KMS encryption context of every branch key
+// (ContextKeyStore): set it when the key store is created and never change
+// it, not even when the table is restored under another name, or no branch
+// key will unwrap. Two key stores of different logical names cannot read
+// each other's material.
+//
+// New makes no request.
+func New(db DB, table, logicalName string, kmsClient dynacrypt.KMSClient, kmsKeyID string) (*KeyStore, error) {
+	switch {
+	case isNil(db):
+		return nil, errors.New("keystore: no DynamoDB client")
+	case isNil(kmsClient):
+		return nil, errors.New("keystore: no KMS client")
+	case table == "":
+		return nil, errors.New("keystore: no table name")
+	case logicalName == "":
+		return nil, errors.New("keystore: no logical name")
+	case kmsKeyID == "":
+		return nil, errors.New("keystore: no KMS key ID")
+	}
+	return &KeyStore{db: db, table: table, logical: logicalName, kms: kmsClient, key: newKMSKey(kmsKeyID), now: time.Now}, nil
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// Table returns the name of the key store's table.
+func (ks *KeyStore) Table() string { return ks.table }
+
+// LogicalName returns the key store's logical name.
+func (ks *KeyStore) LogicalName() string { return ks.logical }
+
+// KMSKeyID returns the KMS key the key store wraps material under, as
+// configured.
+func (ks *KeyStore) KMSKeyID() string { return ks.key.id }
+
+// tableSpec is the key store table's layout.
+var tableSpec = tables.Spec{
+	PartitionKey: tables.Attr{Name: attrID, Type: types.ScalarAttributeTypeS},
+	SortKey:      tables.Attr{Name: attrType, Type: types.ScalarAttributeTypeS},
+}
+
+// CreateTable creates the key store's table, with on-demand billing, and
+// waits until it is active: partition key "branch-key-id" (S), sort key
+// "type" (S). It is for first set-up and tests; production tables are
+// usually made by infrastructure code, with point-in-time recovery and
+// deletion protection.
+func (ks *KeyStore) CreateTable(ctx context.Context) error {
+	admin, ok := ks.db.(TableAdmin)
+	if !ok {
+		return fmt.Errorf("keystore: CreateTable: the KeyStore's DB (%T) has no CreateTable and DescribeTable methods (TableAdmin)", ks.db)
+	}
+	if err := tables.Create(ctx, admin, ks.table, tableSpec); err != nil {
+		return fmt.Errorf("keystore: CreateTable %s: %w", ks.table, err)
+	}
+	return nil
+}
+
+// keyOf returns the table key of a record.
+func keyOf(id, typ string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrID:   &types.AttributeValueMemberS{Value: id},
+		attrType: &types.AttributeValueMemberS{Value: typ},
+	}
+}
+
+// get reads a record, consistently: a version just made elsewhere must not
+// read as missing, since missing means shredded. It returns nil, nil if
+// there is none.
+func (ks *KeyStore) get(ctx context.Context, id, typ string) (map[string]types.AttributeValue, error) {
+	out, err := ks.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &ks.table,
+		Key:            keyOf(id, typ),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s record from %s: %w", typ, ks.table, err)
+	}
+	return out.Item, nil
+}
+
+// putNew writes a record that must not exist yet.
+func (ks *KeyStore) putNew(ctx context.Context, r *record) error {
+	_, err := ks.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &ks.table,
+		Item:                     r.item(),
+		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": attrID},
+	})
+	if err != nil {
+		return fmt.Errorf("writing %s record to %s: %w", r.typ, ks.table, err)
+	}
+	return nil
+}
+
+// remove deletes a record this call wrote, when what it was for failed. It
+// runs even if ctx has ended, so as to leave no half-made branch key.
+func (ks *KeyStore) remove(ctx context.Context, id, typ string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := ks.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &ks.table, Key: keyOf(id, typ)})
+	return err
+}
+
+// conditionFailed reports whether err is a failed write condition.
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}

@@ -1,0 +1,332 @@
+package keystore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// RotateAttempts bounds how many times Rotate tries to make its version
+// active while concurrent rotations of the same branch key win the race.
+const RotateAttempts = 20
+
+// deletePasses bounds how many times Delete lists and removes the records
+// of an id while concurrent writers keep adding some.
+const deletePasses = 5
+
+// newRecord makes fresh material for a record of type typ and wraps it
+// under KMS. The material itself is cleared: the key store only ever holds
+// it wrapped.
+func (ks *KeyStore) newRecord(ctx context.Context, id, typ, version string, created time.Time) (*record, error) {
+	r := &record{id: id, typ: typ, version: version, createTime: formatTime(created)}
+	r.created, _ = time.Parse(time.RFC3339Nano, r.createTime)
+	var material [KeySize]byte
+	defer clear(material[:])
+	if _, err := rand.Read(material[:]); err != nil {
+		return nil, err
+	}
+	if err := ks.wrapMaterial(ctx, r, material[:]); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Create makes a branch key: its first version and its beacon key, each 32
+// bytes from crypto/rand wrapped by KMS Encrypt, and returns the version.
+// It writes the branch:version:<v> record, then the beacon:ACTIVE record,
+// then the branch:ACTIVE record, each only if absent: a branch:ACTIVE
+// record exists only for a branch key complete. Create never overwrites a
+// branch key: for an id that has records it fails with ErrBranchKeyExists
+// (before any KMS request when the id is complete) and removes what it
+// wrote.
+func (ks *KeyStore) Create(ctx context.Context, id string) (string, error) {
+	version, err := ks.create(ctx, id)
+	if err != nil {
+		return "", &Error{Op: "Create", ID: id, Version: version, Err: err}
+	}
+	return version, nil
+}
+
+func (ks *KeyStore) create(ctx context.Context, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	if item, err := ks.get(ctx, id, typeActive); err != nil {
+		return "", err
+	} else if item != nil {
+		return "", ErrBranchKeyExists
+	}
+	version, err := newVersion()
+	if err != nil {
+		return "", err
+	}
+	now := ks.now()
+	branch, err := ks.newRecord(ctx, id, versionType(version), version, now)
+	if err != nil {
+		return "", err
+	}
+	beacon, err := ks.newRecord(ctx, id, typeBeacon, "", now)
+	if err != nil {
+		return "", err
+	}
+	// undo removes the records written so far, and says so if it cannot.
+	undo := func(cause error, written ...*record) error {
+		for _, r := range written {
+			if err := ks.remove(ctx, r.id, r.typ); err != nil {
+				return fmt.Errorf("%w (and removing the %s record it wrote failed: %w)", cause, r.typ, err)
+			}
+		}
+		return cause
+	}
+	exists := func(err error) error {
+		if conditionFailed(err) {
+			return fmt.Errorf("%w: %w", ErrBranchKeyExists, err)
+		}
+		return err
+	}
+	if err := ks.putNew(ctx, branch); err != nil {
+		return "", err
+	}
+	if err := ks.putNew(ctx, beacon); err != nil {
+		return "", undo(exists(err), branch)
+	}
+	if err := ks.putNew(ctx, branch.as(typeActive)); err != nil {
+		return "", undo(exists(err), beacon, branch)
+	}
+	return version, nil
+}
+
+// Rotate makes a new version of a branch key active and returns it. Root
+// keys wrapped from then on (once a Cipher's cache has learnt of it: see
+// [Cipher]) use the new version; those wrapped under older versions still
+// read, and Store.Reencrypt rewraps them.
+//
+// It writes the branch:version:<v> record, then replaces the branch:ACTIVE
+// record on condition that it still names the version read. When a
+// concurrent rotation replaced it first, Rotate reads it again and retries
+// with its version, up to RotateAttempts times, then fails with
+// ErrRotateConflict; either way no version is lost, and one version only is
+// active. A version that lost stays in the table, readable, never used.
+//
+// Rotate needs a branch:ACTIVE record with a valid version attribute and
+// nothing else of it, so it also repairs an ACTIVE record that was altered.
+func (ks *KeyStore) Rotate(ctx context.Context, id string) (string, error) {
+	version, err := ks.rotate(ctx, id)
+	if err != nil {
+		return "", &Error{Op: "Rotate", ID: id, Version: version, Err: err}
+	}
+	return version, nil
+}
+
+func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	current, err := ks.activeVersion(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	version, err := newVersion()
+	if err != nil {
+		return "", err
+	}
+	branch, err := ks.newRecord(ctx, id, versionType(version), version, ks.now())
+	if err != nil {
+		return "", err
+	}
+	if err := ks.putNew(ctx, branch); err != nil {
+		return "", err
+	}
+	active := branch.as(typeActive)
+	delay := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := ks.replaceActive(ctx, active, current)
+		if err == nil || !conditionFailed(err) {
+			return version, err
+		}
+		if attempt == RotateAttempts {
+			return version, fmt.Errorf("%w: lost %d times, version %s left unused: %w", ErrRotateConflict, attempt, version, err)
+		}
+		// Full jitter, so that concurrent losers do not collide again.
+		select {
+		case <-time.After(time.Duration(mrand.Int64N(int64(delay)))):
+		case <-ctx.Done():
+			return version, ctx.Err()
+		}
+		delay = min(2*delay, time.Second)
+		if current, err = ks.activeVersion(ctx, id); errors.Is(err, ErrBranchKeyNotFound) {
+			// Deleted meanwhile: leave nothing of it behind.
+			if rerr := ks.remove(ctx, id, branch.typ); rerr != nil {
+				return version, fmt.Errorf("%w (and removing the new version's record failed: %w)", err, rerr)
+			}
+			return "", err
+		} else if err != nil {
+			return version, err
+		}
+	}
+}
+
+// activeVersion returns the version the branch:ACTIVE record of id names.
+func (ks *KeyStore) activeVersion(ctx context.Context, id string) (string, error) {
+	item, err := ks.get(ctx, id, typeActive)
+	if err != nil {
+		return "", err
+	}
+	if item == nil {
+		return "", ErrBranchKeyNotFound
+	}
+	v, ok := item[attrVersion].(*types.AttributeValueMemberS)
+	if !ok || !validVersion(v.Value) {
+		return "", invalidRecord(typeActive, "%s missing or not %d lowercase hex digits", attrVersion, versionLen)
+	}
+	return v.Value, nil
+}
+
+// replaceActive writes the branch:ACTIVE record on condition that it names
+// version current.
+func (ks *KeyStore) replaceActive(ctx context.Context, active *record, current string) error {
+	_, err := ks.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 &ks.table,
+		Item:                      active.item(),
+		ConditionExpression:       aws.String("#v = :v"),
+		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: current}},
+	})
+	if err != nil {
+		return fmt.Errorf("replacing %s record in %s: %w", typeActive, ks.table, err)
+	}
+	return nil
+}
+
+// Delete removes every record of a branch key: crypto-shredding. Root keys
+// wrapped under any of its versions no longer unwrap, so the items they
+// protect no longer read (with ErrBranchKeyNotFound), wherever their copies
+// are: backups and exports of the items' tables included. Backups of the key
+// store's own table keep the branch key, until they expire.
+//
+// Processes that cached a version of it keep reading for their cache's TTL
+// (see [Cipher.Forget]), and a Store keeps the root keys it unwrapped for
+// its own WithRootKeyMaxAge.
+//
+// Delete removes the branch:ACTIVE record first, so that writers and
+// rotations stop, then lists and removes the other records, page by page,
+// and lists again until none is left (a version a concurrent Rotate was
+// writing, say). It fails with ErrBranchKeyNotFound if the id had no
+// record.
+func (ks *KeyStore) Delete(ctx context.Context, id string) error {
+	if err := ks.delete(ctx, id); err != nil {
+		return &Error{Op: "Delete", ID: id, Err: err}
+	}
+	return nil
+}
+
+func (ks *KeyStore) delete(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	out, err := ks.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:    &ks.table,
+		Key:          keyOf(id, typeActive),
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return fmt.Errorf("deleting %s record from %s: %w", typeActive, ks.table, err)
+	}
+	found := out.Attributes != nil
+	for pass := 0; pass < deletePasses; pass++ {
+		n := 0
+		for keys, err := range ks.query(ctx, id, true) {
+			if err != nil {
+				return err
+			}
+			if err := ks.batchDelete(ctx, keys); err != nil {
+				return err
+			}
+			n += len(keys)
+		}
+		if n == 0 {
+			if !found {
+				return ErrBranchKeyNotFound
+			}
+			return nil
+		}
+		found = true
+	}
+	return fmt.Errorf("records of the branch key kept appearing during %d passes: is it still being rotated?", deletePasses)
+}
+
+// query yields the records of id (only their keys, if keysOnly), a page at
+// a time, read consistently.
+func (ks *KeyStore) query(ctx context.Context, id string, keysOnly bool) func(yield func([]map[string]types.AttributeValue, error) bool) {
+	return func(yield func([]map[string]types.AttributeValue, error) bool) {
+		in := &dynamodb.QueryInput{
+			TableName:                 &ks.table,
+			KeyConditionExpression:    aws.String("#id = :id"),
+			ExpressionAttributeNames:  map[string]string{"#id": attrID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
+			ConsistentRead:            aws.Bool(true),
+		}
+		if keysOnly {
+			in.ProjectionExpression = aws.String("#id, #t")
+			in.ExpressionAttributeNames["#t"] = attrType
+		}
+		for {
+			out, err := ks.db.Query(ctx, in)
+			if err != nil {
+				yield(nil, fmt.Errorf("listing the records of the branch key in %s: %w", ks.table, err))
+				return
+			}
+			if !yield(out.Items, nil) || len(out.LastEvaluatedKey) == 0 {
+				return
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+}
+
+// batchWriteAttempts bounds the BatchWriteItem requests per batch, while
+// DynamoDB leaves items unprocessed.
+const batchWriteAttempts = 10
+
+// batchDelete deletes records by key, 25 a request, retrying what DynamoDB
+// leaves unprocessed.
+func (ks *KeyStore) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	for len(keys) > 0 {
+		n := min(len(keys), 25)
+		reqs := make([]types.WriteRequest, n)
+		for i, k := range keys[:n] {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+		}
+		keys = keys[n:]
+		delay := 20 * time.Millisecond
+		for attempt := 1; len(reqs) > 0; attempt++ {
+			out, err := ks.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{ks.table: reqs},
+			})
+			if err != nil {
+				return fmt.Errorf("deleting records from %s: %w", ks.table, err)
+			}
+			reqs = out.UnprocessedItems[ks.table]
+			if len(reqs) == 0 {
+				break
+			}
+			if attempt == batchWriteAttempts {
+				return fmt.Errorf("deleting records from %s: %d left unprocessed after %d attempts", ks.table, len(reqs), attempt)
+			}
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			delay = min(2*delay, time.Second)
+		}
+	}
+	return nil
+}
