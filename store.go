@@ -186,6 +186,10 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 
 // newRing returns the keyring of a Store with Cipher c.
 func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
+	var current func([]byte) bool
+	if checker, ok := c.(CurrentKeyChecker); ok {
+		current = checker.UnderCurrentKey
+	}
 	return keyring.New(keyring.Config{
 		Cipher:     c,
 		Context:    map[string]string{TableContextKey: logical},
@@ -196,6 +200,7 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 		Invalid:    func(err error) bool { return errors.Is(err, ErrIntegrity) },
 		FailureTTL: failedKeyTTL,
 		Limit:      cfg.unwrapLimit,
+		Current:    current,
 	})
 }
 

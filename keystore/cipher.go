@@ -257,12 +257,10 @@ func checkFetched(k *BranchKey, id, version string) error {
 // version of its branch key, as this cipher last fetched it. It makes no
 // request, and is false for a branch key whose active version this cipher
 // has not fetched (by Encrypt) since it was made or told to Forget it.
-// Store.Reencrypt uses it to find the items to rewrap after a rotation.
-//
-// Run that walk with a Store made after the Cipher learnt of the rotation
-// (after Forget, or its TTL): a Store wraps new items under the root key it
-// holds, for its WithRootKeyMaxAge, and a Store made before would rewrite
-// items under a root key wrapped under the old version.
+// A dynacrypt.Store uses it to stop writing under a root key wrapped
+// under an older version, and Store.Reencrypt to find the items to rewrap
+// after a rotation (run it once the Cipher has learnt of the rotation: in
+// the process that rotated, after Forget; elsewhere, after the TTL).
 func (c *Cipher) UnderCurrentKey(ciphertext []byte) bool {
 	w, err := parseWrapped(ciphertext)
 	return err == nil && w.version == c.cache.lastActive(w.id)

@@ -58,18 +58,13 @@ func ExampleKeyStore() {
 	}
 
 	// Rotation: new root keys go under the new version (in this process
-	// at once with Forget, in others once their cache TTL ends). A Store
-	// made after it, whose root key is wrapped under the new version,
-	// rewraps the other items.
+	// at once with Forget, in others once their cache TTL ends), and
+	// Reencrypt rewraps the other items.
 	if _, err := ks.Rotate(ctx, "users-fleet"); err != nil {
 		log.Fatal(err)
 	}
 	cipher.Forget("users-fleet")
-	walker, err := dynacrypt.New[User](ddb, "users", dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
-	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := walker.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); err != nil {
+	if _, err := users.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); err != nil {
 		log.Fatal(err)
 	}
 

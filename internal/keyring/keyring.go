@@ -73,6 +73,11 @@ type Config struct {
 	// without another Decrypt.
 	FailureTTL time.Duration
 	Limit      Limit
+	// Current, if set, reports whether a wrapped root key is under the
+	// Cipher's current key. Writers stop using a root it says is not, so
+	// a Cipher that learns of a rotation has every later write wrapped
+	// under the new key, without waiting for MaxAge.
+	Current func(wrapped []byte) bool
 }
 
 // Ring makes, wraps, caches and unwraps root keys. It is safe for
@@ -196,7 +201,8 @@ func (k *Ring) ForWrite(ctx context.Context) (*Root, error) {
 // usable returns the current root if it may serve another write. k.mu must
 // be held.
 func (k *Ring) usable() *current {
-	if c := k.current; c != nil && c.uses < k.cfg.MaxItems && k.now().Before(c.expires) {
+	if c := k.current; c != nil && c.uses < k.cfg.MaxItems && k.now().Before(c.expires) &&
+		(k.cfg.Current == nil || k.cfg.Current(c.root.wrapped)) {
 		return c
 	}
 	return nil

@@ -95,6 +95,32 @@ func TestWriteBounds(t *testing.T) {
 	}
 }
 
+// TestWriteRootFollowsCurrentKey: a root the Cipher no longer calls current
+// (it learnt of a rotation) serves no more writes, however young.
+func TestWriteRootFollowsCurrentKey(t *testing.T) {
+	var stale atomic.Pointer[[]byte]
+	k, c, _ := testRing(t, func(c *keyring.Config) {
+		c.Current = func(w []byte) bool { s := stale.Load(); return s == nil || !bytes.Equal(*s, w) }
+	})
+	ctx := context.Background()
+	first, err := k.ForWrite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := k.ForWrite(ctx); r != first || c.encrypts.Load() != 1 {
+		t.Fatal("a current root key was not reused")
+	}
+	w := first.Wrapped()
+	stale.Store(&w)
+	r, err := k.ForWrite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r == first || c.encrypts.Load() != 2 {
+		t.Errorf("a root key no longer current served a write (%d wraps)", c.encrypts.Load())
+	}
+}
+
 func TestReadCache(t *testing.T) {
 	k, c, now := testRing(t, func(c *keyring.Config) { c.MaxAge = time.Minute })
 	ctx := context.Background()
