@@ -103,7 +103,7 @@ type Ring struct {
 	tenants *lru.Cache[string, *current] // the others', with TenantKey
 	// gen counts Forget calls: a root made or unwrapped by a flight that
 	// began before one is not kept.
-	gen uint64
+	gen     uint64
 	wraps   singleflight.Group
 	unwraps singleflight.Group
 	cache   *lru.Cache[string, cached]
