@@ -256,14 +256,13 @@ func TestAttack2ChargeLostUnderFlood(t *testing.T) {
 		forged[i] = rtCursor(b)
 		return nil
 	})
-	worst := int64(0)
 	for round := 0; round < 3; round++ {
 		client, requests := testrig.KMS(t)
 		victim := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)))
 		if _, err := victim.Get(ctx, User{ID: userID(0)}); err != nil {
 			t.Fatal(err)
 		}
-		before := requests.Requests()
+		before, began := requests.Requests(), time.Now()
 		var wg sync.WaitGroup
 		var odd atomic.Int64
 		start := make(chan struct{})
@@ -281,14 +280,16 @@ func TestAttack2ChargeLostUnderFlood(t *testing.T) {
 		close(start)
 		wg.Wait()
 		cost := requests.Requests() - before
-		t.Logf("round %d: %d forged cursors at once, each with its own genuine wrapped key: %d KMS requests (%d odd outcomes)", round, k, cost, odd.Load())
-		worst = max(worst, cost)
+		// A slow machine may take longer than a refill period: each
+		// place that came back meanwhile allows one more request.
+		bound := rtBound + int64(time.Since(began)/dynacrypt.DefaultUnwrapRefill)
+		t.Logf("round %d: %d forged cursors at once, each with its own genuine wrapped key: %d KMS requests in %v (%d odd outcomes)", round, k, cost, time.Since(began).Round(time.Millisecond), odd.Load())
 		if odd.Load() > 0 {
 			t.Errorf("%d forged cursors not refused as invalid or limited", odd.Load())
 		}
-	}
-	if worst > rtBound {
-		t.Errorf("HOLE (KMS cost): %d concurrent forged cursors cost up to %d KMS requests, want at most %d (burst %d): charges made while no place was free were dropped", k, worst, rtBound, dynacrypt.DefaultUnwrapBurst)
+		if cost > bound {
+			t.Errorf("HOLE (KMS cost): %d concurrent forged cursors cost %d KMS requests, want at most %d (burst %d): charges made while no place was free were dropped", k, cost, bound, dynacrypt.DefaultUnwrapBurst)
+		}
 	}
 }
 
