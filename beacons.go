@@ -1,12 +1,15 @@
 package dynacrypt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dynacrypt/dynacrypt/internal/beacon"
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
@@ -35,7 +38,9 @@ func BeaconAttribute(attr string) string { return DefaultHeaderAttribute + beaco
 const beaconInfix = "_b_"
 
 // WithBeaconKey sets the 32-byte key beacons derive from, for a Store whose
-// type declares beacons. It must be secret and stay the same for as long as
+// type declares beacons (in a Store with tenants, each tenant's beacons
+// derive from it and the tenant, unless WithTenantBeaconKeys is set). It
+// must be secret and stay the same for as long as
 // beacons written with it exist: a new key means rewriting every beacon
 // (Store.Reencrypt). The key is copied.
 func WithBeaconKey(key []byte) Option {
@@ -73,8 +78,12 @@ type beaconSpec struct {
 	field string // the encrypted attribute
 	attr  string // where its beacon is stored
 	*schema.Beacon
-	values *beacon.Beacon // under the key derived for this table and beacon
+	i int // its place in a beaconKeys
 }
+
+// beaconKeys computes the values of each standard beacon, in order, under
+// the keys of one table (and tenant).
+type beaconKeys []*beacon.Beacon
 
 // compoundSpec is a compound beacon, ready to compute.
 type compoundSpec struct {
@@ -91,6 +100,13 @@ type compoundPart struct {
 type beacons struct {
 	standard  []*beaconSpec
 	compounds []*compoundSpec
+	logical   string
+	keys      beaconKeys // without tenants
+	// With tenants: where a tenant's beacon key comes from, and the keys
+	// derived from it, by tenant.
+	source  BeaconKeySource
+	tenants *lru.Cache[string, beaconKeys]
+	fetches singleflight.Group
 }
 
 // names returns the attributes beacons are stored in.
@@ -107,26 +123,38 @@ func (b *beacons) names() []string {
 
 // newBeacons checks the declared beacons against the schema and derives
 // their keys.
-func newBeacons(sch *schema.Schema, cfg *config, logical string) (beacons, error) {
-	var b beacons
+func newBeacons(sch *schema.Schema, cfg *config, logical string) (*beacons, error) {
+	b := &beacons{logical: logical}
 	byField := map[string]*beaconSpec{}
 	for _, f := range sch.Fields {
 		if f.Beacon == nil {
 			continue
 		}
-		if cfg.beaconKey == nil {
-			return b, fmt.Errorf("%s declares a beacon but the Store has no beacon key: use WithBeaconKey", f.Path)
+		if cfg.beaconKey == nil && cfg.tenantBeaconKeys == nil {
+			return b, fmt.Errorf("%s declares a beacon but the Store has no beacon key: use WithBeaconKey (or, with tenants, WithTenantBeaconKeys)", f.Path)
 		}
-		spec := &beaconSpec{field: f.Attr, attr: cfg.headerAttr + beaconInfix + f.Attr, Beacon: f.Beacon}
-		key, err := beacon.Key(cfg.beaconKey, logical, spec.attr)
-		if err == nil {
-			spec.values, err = beacon.New(key, f.Beacon.Bits)
-		}
-		if err != nil {
-			return b, fmt.Errorf("WithBeaconKey: %w", err)
-		}
+		spec := &beaconSpec{field: f.Attr, attr: cfg.headerAttr + beaconInfix + f.Attr, Beacon: f.Beacon, i: len(b.standard)}
 		b.standard = append(b.standard, spec)
 		byField[f.Attr] = spec
+	}
+	var err error
+	switch {
+	case len(b.standard) == 0:
+	case cfg.tenantAttr == "" && cfg.tenantBeaconKeys == nil:
+		if b.keys, err = b.derive(cfg.beaconKey, ""); err != nil {
+			return b, fmt.Errorf("WithBeaconKey: %w", err)
+		}
+	default:
+		if b.source = cfg.tenantBeaconKeys; b.source == nil {
+			key := cfg.beaconKey
+			if len(key) != beacon.KeySize {
+				return b, fmt.Errorf("WithBeaconKey: the key is %d bytes, want %d", len(key), beacon.KeySize)
+			}
+			b.source = func(context.Context, string) ([]byte, error) { return key, nil }
+		}
+		if b.tenants, err = lru.New[string, beaconKeys](cfg.cacheSize); err != nil {
+			return b, err
+		}
 	}
 	for _, cc := range cfg.compounds {
 		if cc.name == "" || cc.separator == "" || len(cc.parts) == 0 {
@@ -159,14 +187,60 @@ func newBeacons(sch *schema.Schema, cfg *config, logical string) (beacons, error
 	return b, nil
 }
 
+// derive derives the keys of the standard beacons from a beacon key, for a
+// tenant or none.
+func (b *beacons) derive(beaconKey []byte, tenant string) (beaconKeys, error) {
+	keys := make(beaconKeys, len(b.standard))
+	for i, s := range b.standard {
+		key, err := beacon.Key(beaconKey, b.logical, s.attr, tenant)
+		if err != nil {
+			return nil, err
+		}
+		if keys[i], err = beacon.New(key, s.Bits); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// keysOf returns the beacon keys of a tenant ("": none), fetching its beacon
+// key once per tenant kept in the cache.
+func (b *beacons) keysOf(ctx context.Context, tenant string) (beaconKeys, error) {
+	if b.source == nil || len(b.standard) == 0 {
+		return b.keys, nil
+	}
+	if keys, ok := b.tenants.Get(tenant); ok {
+		return keys, nil
+	}
+	v, err, _ := b.fetches.Do(tenant, func() (any, error) {
+		if keys, ok := b.tenants.Get(tenant); ok {
+			return keys, nil
+		}
+		key, err := b.source(ctx, tenant)
+		if err != nil {
+			return nil, fmt.Errorf("beacon key of tenant %q: %w", tenant, err)
+		}
+		keys, err := b.derive(key, tenant)
+		if err != nil {
+			return nil, fmt.Errorf("beacon key of tenant %q: %w", tenant, err)
+		}
+		b.tenants.Add(tenant, keys)
+		return keys, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(beaconKeys), nil
+}
+
 // value returns the beacon of a field's plaintext value.
-func (s *beaconSpec) value(v types.AttributeValue) (string, error) {
-	return s.values.Value(beacon.Normalize(v, s.Lower, s.Trim))
+func (s *beaconSpec) value(keys beaconKeys, v types.AttributeValue) (string, error) {
+	return keys[s.i].Value(beacon.Normalize(v, s.Lower, s.Trim))
 }
 
 // value returns the compound beacon of an item's plaintext attributes, or ok
 // false if a part's attribute is missing.
-func (c *compoundSpec) value(item map[string]types.AttributeValue) (string, bool, error) {
+func (c *compoundSpec) value(keys beaconKeys, item map[string]types.AttributeValue) (string, bool, error) {
 	var b strings.Builder
 	for i, p := range c.parts {
 		v, ok := item[p.field]
@@ -176,7 +250,7 @@ func (c *compoundSpec) value(item map[string]types.AttributeValue) (string, bool
 		var part string
 		if p.beacon != nil {
 			var err error
-			if part, err = p.beacon.value(v); err != nil {
+			if part, err = p.beacon.value(keys, v); err != nil {
 				return "", false, fmt.Errorf("attribute %q: %w", p.field, err)
 			}
 		} else {
@@ -205,16 +279,24 @@ func (c *compoundSpec) value(item map[string]types.AttributeValue) (string, bool
 	return b.String(), true, nil
 }
 
-// add stores the beacons of an item's plaintext attributes in it, replacing
-// any it had (a rewritten item's, or a forger's).
-func (b *beacons) add(item map[string]types.AttributeValue) error {
+// add stores the beacons of an item of tenant ("": none) in it, computed
+// from its plaintext attributes, replacing any it had (a rewritten item's,
+// or a forger's).
+func (b *beacons) add(ctx context.Context, item map[string]types.AttributeValue, tenant string) error {
+	if len(b.standard)+len(b.compounds) == 0 {
+		return nil
+	}
+	keys, err := b.keysOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
 	for _, s := range b.standard {
 		delete(item, s.attr)
 		v, ok := item[s.field]
 		if !ok {
 			continue
 		}
-		bv, err := s.value(v)
+		bv, err := s.value(keys, v)
 		if err != nil {
 			return fmt.Errorf("attribute %q: %w", s.field, err)
 		}
@@ -222,7 +304,7 @@ func (b *beacons) add(item map[string]types.AttributeValue) error {
 	}
 	for _, c := range b.compounds {
 		delete(item, c.attr)
-		v, ok, err := c.value(item)
+		v, ok, err := c.value(keys, item)
 		if err != nil {
 			return err
 		}

@@ -104,7 +104,8 @@ type codec struct {
 	signedT    []string      // T's signed attributes, sorted: the usual signing order
 	ring       *keyring.Ring // nil: no Cipher, items stored as they are
 	legacy     *legacyReader // nil: items without a header are rejected
-	beacons    beacons
+	beacons    *beacons
+	tenantAttr string // "": items have no tenant
 }
 
 // newCodec prepares the codec of a table: the key attributes, the
@@ -119,6 +120,7 @@ func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsi
 		encrypted:  map[string]*itemcrypt.Field{},
 		unsigned:   map[string]bool{},
 		ring:       ring,
+		beacons:    &beacons{},
 	}
 	for _, attr := range encrypted {
 		c.encrypted[attr] = itemcrypt.NewField(attr)
@@ -192,10 +194,14 @@ func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) 
 	if c.ring == nil {
 		return nil
 	}
-	if err := c.beacons.add(item); err != nil {
+	tenant, err := c.tenantOf(item)
+	if err != nil {
 		return err
 	}
-	root, err := c.ring.ForWrite(ctx)
+	if err := c.beacons.add(ctx, item, tenant); err != nil {
+		return err
+	}
+	root, err := c.ring.ForWrite(ctx, tenant)
 	if err != nil {
 		return fmt.Errorf("wrapping root key: %w", err)
 	}
@@ -324,7 +330,11 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	if _, err := c.keyValues(item); err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	root, fresh, err := c.ring.ForRead(ctx, h.Wrapped, keyring.Items)
+	tenant, err := c.tenantOf(item)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	root, fresh, err := c.ring.ForRead(ctx, h.Wrapped, tenant, keyring.Items)
 	if err != nil {
 		return fmt.Errorf("unwrapping root key: %w", err)
 	}

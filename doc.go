@@ -58,7 +58,18 @@
 //
 // Ciphers: KMSCipher (AWS KMS, with the encryption context
 // {"dynacrypt-table": table} that key policies can match), AESCipher (a local
-// key), and the fake in package dynacrypttest for tests.
+// key), the fake in package dynacrypttest for tests, and keystore.Cipher,
+// which wraps root keys under branch keys kept in a DynamoDB table, so that a
+// fleet of processes calls KMS about once per process and cache TTL.
+//
+// # Tenants
+//
+// [WithTenantAttribute] names the field that holds each item's tenant. Root
+// keys are then wrapped under a context that names the tenant
+// ([TenantContextKey]), which keystore.Cipher maps to the tenant's branch
+// key: each tenant's items are under its own key, an item moved to another
+// tenant fails verification, and deleting a tenant's branch key makes its
+// items unreadable ([ErrKeyGone]) while the others' read on.
 //
 // # Adoption and rotation
 //

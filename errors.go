@@ -38,6 +38,15 @@ var (
 	// header. The item was changed, moved, or written by something else.
 	ErrIntegrity = errors.New("integrity check failed")
 
+	// ErrKeyGone means an item's root key did not unwrap because the key
+	// that protects it does not exist: with a key store, its branch key was
+	// deleted (crypto-shredding), or never created. It is told apart from ErrIntegrity,
+	// which it never wraps, but proves nothing about the item: whoever can
+	// delete keys can make a read end so. A Cipher's errors wrap it only
+	// when it found the key gone without a call it is billed for (the
+	// Store does not count them against WithUnwrapLimit).
+	ErrKeyGone = errors.New("key gone (deleted)")
+
 	// ErrInvalidCursor means a page cursor was altered, forged, truncated,
 	// expired, or made for another query, table or Store configuration.
 	ErrInvalidCursor = errors.New("invalid cursor")
@@ -54,7 +63,7 @@ var (
 var errGone = fmt.Errorf("%w: %w", ErrConflict, ErrNotFound)
 
 // kinds are the kinds OpError.Kind reports, most specific first.
-var kinds = []error{ErrInvalidCursor, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
+var kinds = []error{ErrInvalidCursor, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrKeyGone, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
 
 // kindOf returns the first of kinds that err wraps, or nil.
 func kindOf(err error) error {

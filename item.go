@@ -64,7 +64,8 @@ func WithEncryptedAttributes(attrs ...string) Option {
 // NewItems returns Items for table. It takes New's options that do not
 // depend on a Go type: WithPartitionKey (required), WithSortKey, WithCipher
 // (required), WithEncryptedAttributes, WithLogicalTableName,
-// WithHeaderAttribute, WithUnsignedAttributes, and the key cache options.
+// WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, and the
+// key cache options.
 func NewItems(table string, opts ...Option) (*Items, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -105,6 +106,9 @@ func newItems(table string, cfg config) (*Items, error) {
 			return nil, fmt.Errorf("attribute %q cannot be both encrypted and unsigned", attr)
 		}
 	}
+	if t := cfg.tenantAttr; t != "" && (slices.Contains(cfg.encryptedAttrs, t) || slices.Contains(cfg.unsigned, t)) {
+		return nil, fmt.Errorf("tenant attribute %q can be neither encrypted nor unsigned", t)
+	}
 	logical := cfg.logicalName
 	if logical == "" {
 		logical = table
@@ -113,7 +117,9 @@ func newItems(table string, cfg config) (*Items, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring)}, nil
+	it := &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring)}
+	it.codec.tenantAttr = cfg.tenantAttr
+	return it, nil
 }
 
 // Key returns the key attributes of an item.

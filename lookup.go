@@ -30,7 +30,7 @@ import (
 func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...QueryOption) iter.Seq2[*T, error] {
 	qc := queryConfigOf(opts)
 	return func(yield func(*T, error) bool) {
-		r, err := s.lookupRequest(&probe, index, qc)
+		r, err := s.lookupRequest(ctx, &probe, index, qc)
 		if err != nil {
 			yield(nil, s.fail("Lookup", err))
 			return
@@ -43,7 +43,7 @@ func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...Qu
 // short before the end only when every candidate after it was a false
 // positive.
 func (s *Store[T]) LookupPage(ctx context.Context, probe T, index, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
-	r, err := s.lookupRequest(&probe, index, queryConfigOf(opts))
+	r, err := s.lookupRequest(ctx, &probe, index, queryConfigOf(opts))
 	if err != nil {
 		return nil, s.fail("Lookup", err)
 	}
@@ -52,7 +52,7 @@ func (s *Store[T]) LookupPage(ctx context.Context, probe T, index, cursor string
 
 // lookupRequest prepares a Lookup: the Query of the partition of probe's
 // beacon, and the comparison that removes false positives.
-func (s *Store[T]) lookupRequest(probe *T, index string, qc queryConfig) (*request, error) {
+func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc queryConfig) (*request, error) {
 	if index == "" {
 		return nil, errors.New("Lookup needs an index keyed by a beacon")
 	}
@@ -68,6 +68,14 @@ func (s *Store[T]) lookupRequest(probe *T, index string, qc queryConfig) (*reque
 	if err != nil {
 		return nil, err
 	}
+	tenant, err := s.codec.tenantOf(av)
+	if err != nil {
+		return nil, fmt.Errorf("a Lookup on a Store with tenants needs the probe's tenant: %w", err)
+	}
+	keys, err := s.codec.beacons.keysOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
 	var pk string
 	var compared []*beaconSpec // the fields whose plaintext the beacon stands for
 	switch std, cmp := s.codec.beacons.find(fields[0].Attr); {
@@ -76,13 +84,13 @@ func (s *Store[T]) lookupRequest(probe *T, index string, qc queryConfig) (*reque
 		if !ok {
 			return nil, fmt.Errorf("the probe has no value for %q, which index %q finds by", std.field, index)
 		}
-		if pk, err = std.value(v); err != nil {
+		if pk, err = std.value(keys, v); err != nil {
 			return nil, err
 		}
 		compared = []*beaconSpec{std}
 	case cmp != nil:
 		var ok bool
-		if pk, ok, err = cmp.value(av); err != nil {
+		if pk, ok, err = cmp.value(keys, av); err != nil {
 			return nil, err
 		} else if !ok {
 			return nil, fmt.Errorf("the probe lacks a field of compound beacon %q, which index %q finds by", cmp.attr, index)
@@ -98,6 +106,11 @@ func (s *Store[T]) lookupRequest(probe *T, index string, qc queryConfig) (*reque
 	r, err := s.partitionRequest("Lookup", fields, idx, &types.AttributeValueMemberS{Value: pk}, qc)
 	if err != nil {
 		return nil, err
+	}
+	if tenant != "" {
+		// A cursor of one tenant's Lookup does not resume another's.
+		r.tenant = tenant
+		r.fingerprint = canonical.AppendName(r.fingerprint, tenant)
 	}
 	want := make([][]byte, len(compared))
 	for i, b := range compared {

@@ -109,7 +109,7 @@ func legacyDigest(c *codec, item map[string]types.AttributeValue) ([digestSize]b
 // under a key derived from the root key, the salt and the logical table
 // name.
 func sealManifest(ctx context.Context, c *codec, digests [][digestSize]byte) ([]byte, error) {
-	root, err := c.ring.ForWrite(ctx)
+	root, err := c.ring.ForWrite(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("wrapping root key: %w", err)
 	}
@@ -199,7 +199,7 @@ func (m *manifest) verify(ctx context.Context, c *codec) error {
 	if m.verified.Load() {
 		return nil
 	}
-	root, fresh, err := c.ring.ForRead(ctx, m.hdr.Wrapped, keyring.Items)
+	root, fresh, err := c.ring.ForRead(ctx, m.hdr.Wrapped, "", keyring.Items)
 	if err != nil {
 		return fmt.Errorf("legacy manifest: unwrapping its root key: %w", err)
 	}

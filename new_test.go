@@ -1,6 +1,7 @@
 package dynacrypt_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -128,8 +129,19 @@ func TestNewRejects(t *testing.T) {
 		ID  string `dynamodbav:"id"`
 		Bad string `dynamodbav:"\xff"`
 	}
+	type Tenanted struct {
+		ID     string `dynamodbav:"id"`
+		Tenant string `dynamodbav:"tenant"`
+		Org    int    `dynamodbav:"org"`
+		Token  string `dynamodbav:"token" encrypt:"kms"`
+	}
+	type TenantedPlain struct {
+		ID     string `dynamodbav:"id"`
+		Tenant string `dynamodbav:"tenant"`
+	}
 	c := dynacrypt.WithCipher(dynacrypttest.NewCipher())
 	pk := dynacrypt.WithPartitionKey("id")
+	tenantKeys := dynacrypt.WithTenantBeaconKeys(func(context.Context, string) ([]byte, error) { return nil, nil })
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -170,6 +182,12 @@ func TestNewRejects(t *testing.T) {
 		{"misspelled nested key", newErr[MisspelledNested](pk, c), []string{"MisspelledNested.Profile.Email", `"Encrypt"`}},
 		{"case-folded twins", newErr[Twins](pk, c), []string{"Twins.Other", "Twins.Username", `"Username"`, `"username"`}},
 		{"attribute name not UTF-8", newErr[BadName](pk, c), []string{"BadName.Bad", "UTF-8"}},
+		{"tenant not a field", newErr[Tenanted](pk, c, dynacrypt.WithTenantAttribute("org_id")), []string{`"org_id"`, "not a field"}},
+		{"encrypted tenant", newErr[Tenanted](pk, c, dynacrypt.WithTenantAttribute("token")), []string{"Tenanted.Token", "cannot be encrypted"}},
+		{"tenant not a string", newErr[Tenanted](pk, c, dynacrypt.WithTenantAttribute("org")), []string{"Tenanted.Org", "must be a string"}},
+		{"unsigned tenant", newErr[Tenanted](pk, c, dynacrypt.WithTenantAttribute("tenant"), dynacrypt.WithUnsignedAttributes("tenant")), []string{`"tenant"`, "unsigned"}},
+		{"tenant without a cipher", newErr[TenantedPlain](pk, dynacrypt.WithTenantAttribute("tenant")), []string{"WithTenantAttribute", "Cipher"}},
+		{"tenant beacon keys without tenants", newErr[Tenanted](pk, c, tenantKeys), []string{"WithTenantBeaconKeys", "WithTenantAttribute"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {

@@ -32,25 +32,27 @@ const failedKeyTTL = time.Minute
 type Option func(*config)
 
 type config struct {
-	logicalName    string
-	partitionKey   string
-	sortKey        string
-	indexes        []indexConfig
-	version        string
-	cipher         Cipher
-	headerAttr     string
-	unsigned       []string
-	rootMaxAge     time.Duration
-	rootMaxItems   int
-	cacheSize      int
-	noCache        bool
-	updateAttempts int
-	unwrapLimit    keyring.Limit
-	cursorTTL      time.Duration
-	legacy         *legacyOptions
-	encryptedAttrs []string // NewItems only
-	beaconKey      []byte
-	compounds      []compoundConfig
+	logicalName      string
+	partitionKey     string
+	sortKey          string
+	indexes          []indexConfig
+	version          string
+	cipher           Cipher
+	headerAttr       string
+	unsigned         []string
+	rootMaxAge       time.Duration
+	rootMaxItems     int
+	cacheSize        int
+	noCache          bool
+	updateAttempts   int
+	unwrapLimit      keyring.Limit
+	cursorTTL        time.Duration
+	legacy           *legacyOptions
+	encryptedAttrs   []string // NewItems only
+	beaconKey        []byte
+	compounds        []compoundConfig
+	tenantAttr       string
+	tenantBeaconKeys BeaconKeySource
 }
 
 func defaultConfig() config {

@@ -128,7 +128,7 @@ func (s *Store[T]) startKeyAfter(item map[string]types.AttributeValue, index str
 // salt, the logical table name and the request's fingerprint, as item keys
 // do.
 func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.AttributeValue, fp []byte) (string, error) {
-	root, err := s.codec.ring.ForWrite(ctx)
+	root, err := s.codec.ring.ForWrite(ctx, "")
 	if err != nil {
 		return "", fmt.Errorf("wrapping root key: %w", err)
 	}
@@ -175,7 +175,7 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 	if !s.now().Before(expires) {
 		return nil, bad("expired")
 	}
-	root, fresh, err := s.codec.ring.ForRead(ctx, h.Wrapped, keyring.Cursors)
+	root, fresh, err := s.codec.ring.ForRead(ctx, h.Wrapped, "", keyring.Cursors)
 	if err != nil {
 		if errors.Is(err, ErrIntegrity) {
 			return nil, bad("its key does not unwrap")

@@ -46,6 +46,9 @@ type request struct {
 	// match, if set, keeps only the items whose verified, decrypted
 	// attributes it accepts: Lookup's removal of false positives.
 	match func(map[string]types.AttributeValue) bool
+	// tenant, if set, is the only tenant whose items Lookup opens: the
+	// others' are dropped unread, keys unfetched.
+	tenant string
 }
 
 // fetch runs one request from start and returns its items and the key to

@@ -78,8 +78,9 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 	// A Cipher that learns its current key from its key service (a
 	// KMSCipher configured by alias) tells current items only once it has
 	// wrapped under that key: make the write root the walk needs anyway.
-	if _, ok := s.cfg.cipher.(CurrentKeyChecker); ok {
-		if _, err := s.codec.ring.ForWrite(ctx); err != nil {
+	// (A tenant Store's Cipher learns each tenant's key as it rewrites.)
+	if _, ok := s.cfg.cipher.(CurrentKeyChecker); ok && s.cfg.tenantAttr == "" {
+		if _, err := s.codec.ring.ForWrite(ctx, ""); err != nil {
 			return ReencryptProgress{}, s.fail("Reencrypt", fmt.Errorf("wrapping root key: %w", err))
 		}
 	}

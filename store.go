@@ -149,6 +149,9 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if err := s.checkUnsigned(sch); err != nil {
 		return nil, err
 	}
+	if err := checkTenant(sch, &cfg); err != nil {
+		return nil, err
+	}
 	var ring *keyring.Ring
 	switch encrypted := sch.Encrypted(); {
 	case cfg.cipher != nil:
@@ -173,6 +176,7 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	}
 	s.codec = newCodec(keys, encrypted, append(fields, beacons.names()...), logical, cfg.headerAttr, cfg.unsigned, ring)
 	s.codec.beacons = beacons
+	s.codec.tenantAttr = cfg.tenantAttr
 	if cfg.legacy != nil {
 		if ring == nil {
 			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
@@ -190,8 +194,14 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 	if checker, ok := c.(CurrentKeyChecker); ok {
 		current = checker.UnderCurrentKey
 	}
+	var tenantKey string
+	if cfg.tenantAttr != "" {
+		tenantKey = TenantContextKey
+	}
 	return keyring.New(keyring.Config{
 		Cipher:     c,
+		TenantKey:  tenantKey,
+		Gone:       func(err error) bool { return errors.Is(err, ErrKeyGone) },
 		Context:    map[string]string{TableContextKey: logical},
 		MaxAge:     cfg.rootMaxAge,
 		MaxItems:   cfg.rootMaxItems,
@@ -312,6 +322,11 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, readStat
 func (s *Store[T]) decodeMatch(ctx context.Context, av map[string]types.AttributeValue, r *request) (*T, error) {
 	if r.match == nil {
 		return s.decode(ctx, av, r.qc.skipDecrypt)
+	}
+	if r.tenant != "" {
+		if tenant, _ := s.codec.tenantOf(av); tenant != r.tenant {
+			return nil, nil
+		}
 	}
 	if err := s.codec.open(ctx, av, r.qc.skipDecrypt); err != nil {
 		return nil, err

@@ -35,10 +35,10 @@ const (
 )
 
 // TenantContextKey is the encryption context key under which a Store
-// declared with a tenant attribute passes an item's tenant. The Cipher then
-// wraps and unwraps under the tenant's branch key (see
+// declared dynacrypt.WithTenantAttribute passes an item's tenant. The Cipher
+// then wraps and unwraps under the tenant's branch key (see
 // [WithBranchKeyIDSupplier]).
-const TenantContextKey = "dynacrypt-tenant"
+const TenantContextKey = dynacrypt.TenantContextKey
 
 // A BranchKeyIDSupplier maps a tenant (the TenantContextKey value of an
 // encryption context) to the id of its branch key.

@@ -40,6 +40,13 @@
 //		dynacrypt.WithPartitionKey("id"),
 //		dynacrypt.WithCipher(cipher))
 //
+// With tenants (dynacrypt.WithTenantAttribute), each item's root key is
+// wrapped under its tenant's branch key: the encryption context names the
+// tenant ([TenantContextKey]) and [WithBranchKeyIDSupplier] maps it to a
+// branch key id (by default, the tenant itself). A root key wrapped under
+// another branch key than the one its tenant maps to is refused before any
+// fetch; deleting a tenant's branch key erases that tenant's data alone.
+//
 // The threat model is dynacrypt's: an attacker may read and write every
 // table, the key store's included, but cannot use the KMS key. Such an
 // attacker can delete branch keys (so can anyone who can delete the items),

@@ -20,8 +20,10 @@ var (
 	// It does not prove an item genuine either: anyone who can write the
 	// key store or the item's table can make a read end this way, as they
 	// can delete the records. Treat it as "unreadable", not as proof of a
-	// shredding.
-	ErrBranchKeyNotFound = errors.New("branch key not found (never created, or deleted)")
+	// shredding. It wraps dynacrypt.ErrKeyGone, which a Store does not
+	// count against its unwrap limit: finding a key gone costs key store
+	// reads, never a KMS request.
+	ErrBranchKeyNotFound = fmt.Errorf("%w: branch key not found (never created, or deleted)", dynacrypt.ErrKeyGone)
 
 	// ErrBranchKeyExists is the failure of [KeyStore.Create] for an id
 	// that has records already. Create never overwrites a branch key. An

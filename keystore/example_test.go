@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -76,11 +77,11 @@ func ExampleKeyStore() {
 	cipher.Forget("users-fleet")
 }
 
-// With a branch key per tenant, a tenant's items are wrapped under its own
-// branch key, and deleting that branch key shreds the tenant's data alone.
-// The encryption context names the tenant (a Store with a tenant attribute
-// adds it); the supplier maps it to a branch key id. A root key of one
-// tenant is refused for another before any key store request.
+// Tenants: a Store declared dynacrypt.WithTenantAttribute wraps each
+// item's root key under its tenant's branch key, and deleting that branch
+// key shreds the tenant's data alone. The supplier maps a tenant to its
+// branch key id. An item whose tenant is edited is refused before any key
+// store request.
 func ExampleWithBranchKeyIDSupplier() {
 	ctx := context.Background()
 	var keys fixedKeys
@@ -96,19 +97,33 @@ func ExampleWithBranchKeyIDSupplier() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	contextOf := func(tenant string) map[string]string {
-		return map[string]string{"dynacrypt-table": "orders", keystore.TenantContextKey: tenant}
-	}
-
-	wrapped, err := cipher.Encrypt(ctx, make([]byte, keystore.KeySize), contextOf("acme"))
+	// Items seals and opens as a Store of the table does.
+	orders, err := dynacrypt.NewItems("orders",
+		dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("id"),
+		dynacrypt.WithTenantAttribute("tenant"),
+		dynacrypt.WithEncryptedAttributes("card"),
+		dynacrypt.WithCipher(cipher))
 	if err != nil {
 		log.Fatal(err)
 	}
-	id, _, _ := keystore.WrappedBy(wrapped)
-	fmt.Println("acme's root key is wrapped under", id)
-	_, err = cipher.Decrypt(ctx, wrapped, contextOf("globex"))
-	fmt.Println("read as globex's:", errors.Is(err, dynacrypt.ErrIntegrity))
+	sealed, err := orders.Seal(ctx, map[string]types.AttributeValue{
+		"tenant": &types.AttributeValueMemberS{Value: "acme"},
+		"id":     &types.AttributeValueMemberS{Value: "o1"},
+		"card":   &types.AttributeValueMemberS{Value: "4111 1111 1111 1111"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	opened, err := orders.Open(ctx, sealed)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("acme's card:", opened["card"].(*types.AttributeValueMemberS).Value)
+
+	sealed["tenant"] = &types.AttributeValueMemberS{Value: "globex"}
+	_, err = orders.Open(ctx, sealed)
+	fmt.Println("made globex's:", errors.Is(err, dynacrypt.ErrIntegrity))
 	// Output:
-	// acme's root key is wrapped under tenant-acme
-	// read as globex's: true
+	// acme's card: 4111 1111 1111 1111
+	// made globex's: true
 }

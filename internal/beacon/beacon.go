@@ -27,21 +27,26 @@ const KeySize = 32
 const label = "dynacrypt beacon v1"
 
 // Key derives the key of one beacon from the beacon key: HKDF-SHA-256 with
-// no salt and info = label || lp(table) || lp(beacon name), where lp is a
-// 2-byte big-endian length and the bytes. Each beacon of each table has its
-// own key, so equal values under two beacons, or two tables, do not match.
-func Key(beaconKey []byte, table, name string) ([]byte, error) {
+// no salt and info = label || lp(table) || lp(beacon name), followed by
+// lp(tenant) for a tenant's beacon, where lp is a 2-byte big-endian length
+// and the bytes. Each beacon of each table (and tenant) has its own key, so
+// equal values under two beacons, tables or tenants do not match.
+func Key(beaconKey []byte, table, name, tenant string) ([]byte, error) {
 	if len(beaconKey) != KeySize {
 		return nil, fmt.Errorf("beacon key is %d bytes, want %d", len(beaconKey), KeySize)
 	}
-	if len(table) > 0xffff || len(name) > 0xffff {
-		return nil, errors.New("table or beacon name too long")
+	if len(table) > 0xffff || len(name) > 0xffff || len(tenant) > 0xffff {
+		return nil, errors.New("table, beacon name or tenant too long")
 	}
 	info := []byte(label)
 	info = binary.BigEndian.AppendUint16(info, uint16(len(table)))
 	info = append(info, table...)
 	info = binary.BigEndian.AppendUint16(info, uint16(len(name)))
 	info = append(info, name...)
+	if tenant != "" {
+		info = binary.BigEndian.AppendUint16(info, uint16(len(tenant)))
+		info = append(info, tenant...)
+	}
 	return hkdf.Key(sha256.New, beaconKey, nil, string(info), sha256.Size)
 }
 

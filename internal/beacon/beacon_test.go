@@ -2,6 +2,7 @@ package beacon
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -12,7 +13,7 @@ import (
 )
 
 func TestValue(t *testing.T) {
-	key, err := Key(bytes.Repeat([]byte{7}, KeySize), "users", "email")
+	key, err := Key(bytes.Repeat([]byte{7}, KeySize), "users", "email", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +40,19 @@ func TestValue(t *testing.T) {
 	if a != b || a == c {
 		t.Errorf("normalised %q and %q should match, unnormalised %q should not", a, b, c)
 	}
-	other, _ := Key(bytes.Repeat([]byte{7}, KeySize), "users", "phone")
+	other, _ := Key(bytes.Repeat([]byte{7}, KeySize), "users", "phone", "")
 	if d := value(other, 16, ana); d == a {
 		t.Error("two beacons of one value under different names match")
+	}
+	acme, _ := Key(bytes.Repeat([]byte{7}, KeySize), "users", "email", "acme")
+	globex, _ := Key(bytes.Repeat([]byte{7}, KeySize), "users", "email", "globex")
+	if value(acme, 63, ana) == value(globex, 63, ana) || bytes.Equal(acme, key) {
+		t.Error("one value has the same beacon under two tenants, or a tenant's key is the table's")
+	}
+	// The tenant's info, by hand: the table's, then lp(tenant).
+	info := "dynacrypt beacon v1\x00\x05users\x00\x05email\x00\x04acme"
+	if byHand, _ := hkdf.Key(sha256.New, bytes.Repeat([]byte{7}, KeySize), nil, info, 32); !bytes.Equal(byHand, acme) {
+		t.Error("a tenant's beacon key differs from its definition")
 	}
 	if _, err := New(key, 64); err == nil {
 		t.Error("a 64-bit beacon was accepted")

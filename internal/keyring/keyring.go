@@ -4,8 +4,8 @@
 // from being called more than it must, by honest readers and writers as by
 // forgers.
 //
-// Writers share one current root key until it is MaxAge old or has served
-// MaxItems writes; then the next writer makes a new one while concurrent
+// Writers share one current root key (one per tenant, with TenantKey) until
+// it is MaxAge old or has served MaxItems writes; then the next writer makes a new one while concurrent
 // writers wait for that single Cipher.Encrypt. Readers keep unwrapped roots
 // in an LRU keyed by the wrapped bytes, each entry valid for MaxAge; misses
 // for the same wrapped key share one Cipher.Decrypt. Wrapped keys that did
@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -73,6 +74,16 @@ type Config struct {
 	// without another Decrypt.
 	FailureTTL time.Duration
 	Limit      Limit
+	// TenantKey, if set, is the encryption context key of a tenant:
+	// ForWrite and ForRead then take a tenant, which joins the context of
+	// its root keys, and each tenant has a current root key of its own.
+	TenantKey string
+	// Gone, if set, reports whether a Decrypt error means the key that
+	// wrapped a root key no longer exists (it was shredded), found out
+	// without a key service call: such failures are not counted against
+	// the Limit, so that reading a shredded tenant's items does not stop
+	// the cold reads of the others.
+	Gone func(error) bool
 	// Current, if set, reports whether a wrapped root key is under the
 	// Cipher's current key. Writers stop using a root it says is not, so
 	// a Cipher that learns of a rotation has every later write wrapped
@@ -87,7 +98,8 @@ type Ring struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	current *current
+	current *current                     // tenant ""
+	tenants *lru.Cache[string, *current] // the others', with TenantKey
 	wraps   singleflight.Group
 	unwraps singleflight.Group
 	cache   *lru.Cache[string, cached]
@@ -107,6 +119,7 @@ type current struct {
 
 type cached struct {
 	root    *Root
+	tenant  string
 	expires time.Time
 }
 
@@ -131,6 +144,11 @@ func New(cfg Config) (*Ring, error) {
 	if k.failed, err = lru.New[string, failure](cfg.CacheSize); err != nil {
 		return nil, err
 	}
+	if cfg.TenantKey != "" {
+		if k.tenants, err = lru.New[string, *current](cfg.CacheSize); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.NoCache {
 		if k.cache, err = lru.New[string, cached](cfg.CacheSize); err != nil {
 			return nil, err
@@ -147,14 +165,18 @@ func (k *Ring) clock() time.Time { return k.now() }
 // SetClock replaces the ring's clock, for tests.
 func (k *Ring) SetClock(now func() time.Time) { k.now = now }
 
-// ForWrite returns a root key for one item write.
-func (k *Ring) ForWrite(ctx context.Context) (*Root, error) {
+// ForWrite returns a root key for one write of tenant's item (tenant "":
+// an item of no tenant, a cursor or a manifest).
+func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
+	if tenant != "" && k.cfg.TenantKey == "" {
+		return nil, errors.New("a tenant's root key, but the ring has no TenantKey")
+	}
 	if k.cfg.NoCache {
-		return k.newRoot(ctx)
+		return k.newRoot(ctx, tenant)
 	}
 	for {
 		k.mu.Lock()
-		if c := k.usable(); c != nil {
+		if c := k.usable(tenant); c != nil {
 			c.uses++
 			k.mu.Unlock()
 			return c.root, nil
@@ -163,26 +185,31 @@ func (k *Ring) ForWrite(ctx context.Context) (*Root, error) {
 
 		// One caller makes the new root; the others wait for it, each
 		// under its own context.
-		ch := k.wraps.DoChan("", func() (any, error) {
+		ch := k.wraps.DoChan(tenant, func() (any, error) {
 			// A flight that ended just before this one began may have
 			// made a root already.
 			k.mu.Lock()
-			fresh := k.usable() != nil
+			fresh := k.usable(tenant) != nil
 			k.mu.Unlock()
 			if fresh {
 				return nil, nil
 			}
 			cctx, cancel := detach(ctx)
 			defer cancel()
-			r, err := k.newRoot(cctx)
+			r, err := k.newRoot(cctx, tenant)
 			if err != nil {
 				return nil, err
 			}
 			expires := k.now().Add(k.cfg.MaxAge)
+			c := &current{root: r, expires: expires}
 			k.mu.Lock()
-			k.current = &current{root: r, expires: expires}
+			if tenant == "" {
+				k.current = c
+			} else {
+				k.tenants.Add(tenant, c)
+			}
 			k.mu.Unlock()
-			k.cache.Add(string(r.wrapped), cached{root: r, expires: expires})
+			k.cache.Add(k.readID(r.wrapped, tenant), cached{root: r, tenant: tenant, expires: expires})
 			return nil, nil
 		})
 		select {
@@ -198,10 +225,14 @@ func (k *Ring) ForWrite(ctx context.Context) (*Root, error) {
 	}
 }
 
-// usable returns the current root if it may serve another write. k.mu must
-// be held.
-func (k *Ring) usable() *current {
-	if c := k.current; c != nil && c.uses < k.cfg.MaxItems && k.now().Before(c.expires) &&
+// usable returns tenant's current root if it may serve another write. k.mu
+// must be held.
+func (k *Ring) usable(tenant string) *current {
+	c := k.current
+	if tenant != "" {
+		c, _ = k.tenants.Get(tenant)
+	}
+	if c != nil && c.uses < k.cfg.MaxItems && k.now().Before(c.expires) &&
 		(k.cfg.Current == nil || k.cfg.Current(c.root.wrapped)) {
 		return c
 	}
@@ -219,12 +250,26 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), sharedCallTimeout)
 }
 
-func (k *Ring) newRoot(ctx context.Context) (*Root, error) {
+// encryptionContext returns the encryption context of tenant's root keys.
+func (k *Ring) encryptionContext(tenant string) map[string]string {
+	if tenant == "" {
+		return k.cfg.Context
+	}
+	ec := make(map[string]string, len(k.cfg.Context)+1)
+	for name, v := range k.cfg.Context {
+		ec[name] = v
+	}
+	ec[k.cfg.TenantKey] = tenant
+	return ec
+}
+
+func (k *Ring) newRoot(ctx context.Context, tenant string) (*Root, error) {
 	r := newRoot()
 	if _, err := rand.Read(r.material[:]); err != nil {
 		return nil, err
 	}
-	wrapped, err := call(func() ([]byte, error) { return k.cfg.Cipher.Encrypt(ctx, r.material[:], k.cfg.Context) })
+	ec := k.encryptionContext(tenant)
+	wrapped, err := call(func() ([]byte, error) { return k.cfg.Cipher.Encrypt(ctx, r.material[:], ec) })
 	if err != nil {
 		return nil, err
 	}
@@ -239,22 +284,26 @@ func (k *Ring) newRoot(ctx context.Context) (*Root, error) {
 // call had the Cipher unwrap it (rather than finding it cached): a caller
 // that then finds the item or cursor forged should Charge the source, since
 // the forger made the Store call the Cipher. src names where wrapped came
-// from, for the limiter.
-func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, bool, error) {
+// from, for the limiter; tenant is the tenant the item says it is of ("":
+// none), whose context the root key must unwrap under.
+func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src Source) (*Root, bool, error) {
+	if tenant != "" && k.cfg.TenantKey == "" {
+		return nil, false, errors.New("a tenant's root key, but the ring has no TenantKey")
+	}
 	if k.cfg.NoCache {
-		r, err := k.unwrap(ctx, wrapped, src)
+		r, err := k.unwrap(ctx, wrapped, tenant, src, k.readID(wrapped, tenant))
 		return r, err == nil, err
 	}
 	now := k.now()
-	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.root.wrapped, wrapped) && now.Before(last.expires) {
+	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.root.wrapped, wrapped) && last.tenant == tenant && now.Before(last.expires) {
 		return last.root, false, nil
 	}
-	id := string(wrapped)
+	id := k.readID(wrapped, tenant)
 	if c, ok := k.cached(id, now); ok {
 		k.lastRead.Store(&c)
 		return c.root, false, nil
 	}
-	if err := k.failedBefore(RootID(wrapped), now); err != nil {
+	if err := k.failedBefore(RootID(id), now); err != nil {
 		return nil, false, err
 	}
 	// One flight per source, so that a source whose limit is spent cannot
@@ -265,16 +314,16 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, 
 		if c, ok := k.cached(id, k.now()); ok {
 			return c.root, nil
 		}
-		if err := k.failedBefore(RootID(wrapped), k.now()); err != nil {
+		if err := k.failedBefore(RootID(id), k.now()); err != nil {
 			return nil, err
 		}
 		cctx, cancel := detach(ctx)
 		defer cancel()
-		r, err := k.unwrap(cctx, wrapped, src)
+		r, err := k.unwrap(cctx, wrapped, tenant, src, id)
 		if err != nil {
 			return nil, err
 		}
-		k.cache.Add(id, cached{root: r, expires: k.now().Add(k.cfg.MaxAge)})
+		k.cache.Add(id, cached{root: r, tenant: tenant, expires: k.now().Add(k.cfg.MaxAge)})
 		return r, nil
 	})
 	select {
@@ -285,6 +334,30 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, src Source) (*Root, 
 		return res.Val.(*Root), true, nil
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
+	}
+}
+
+// Forget drops the root keys of tenant ("": of no tenant) that the ring
+// holds: the one writers use and those cached for reading. Reads in flight
+// may cache theirs again.
+func (k *Ring) Forget(tenant string) {
+	k.mu.Lock()
+	if tenant == "" {
+		k.current = nil
+	} else if k.tenants != nil {
+		k.tenants.Remove(tenant)
+	}
+	k.mu.Unlock()
+	if last := k.lastRead.Load(); last != nil && last.tenant == tenant {
+		k.lastRead.CompareAndSwap(last, nil)
+	}
+	if k.cache == nil {
+		return
+	}
+	for _, id := range k.cache.Keys() {
+		if c, ok := k.cache.Peek(id); ok && c.tenant == tenant {
+			k.cache.Remove(id)
+		}
 	}
 }
 
@@ -307,10 +380,27 @@ func (k *Ring) failedBefore(id string, now time.Time) error {
 	return nil
 }
 
-// unwrap calls Decrypt under Guard, and checks the root key it returns.
-func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, error) {
-	plain, err := k.Guard(ctx, src, RootID(wrapped), func(ctx context.Context) ([]byte, error) {
-		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, k.cfg.Context)
+// readID is what the read cache and the memory of failures know a wrapped
+// root key by: with TenantKey, prefixed by the tenant (its length, as a
+// uvarint, then its bytes), since the same bytes are a different question
+// under each tenant's context, and a root found under one must not serve
+// another.
+func (k *Ring) readID(wrapped []byte, tenant string) string {
+	if k.cfg.TenantKey == "" {
+		return string(wrapped)
+	}
+	b := make([]byte, 0, binary.MaxVarintLen64+len(tenant)+len(wrapped))
+	b = binary.AppendUvarint(b, uint64(len(tenant)))
+	b = append(b, tenant...)
+	return string(append(b, wrapped...))
+}
+
+// unwrap calls Decrypt under Guard, and checks the root key it returns. id
+// is readID(wrapped, tenant).
+func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src Source, id string) (*Root, error) {
+	ec := k.encryptionContext(tenant)
+	plain, err := k.Guard(ctx, src, RootID(id), func(ctx context.Context) ([]byte, error) {
+		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, ec)
 		if err == nil && len(plain) != KeySize {
 			clear(plain)
 			return nil, fmt.Errorf("cipher returned a root key of %d bytes, want %d", len(plain), KeySize)
@@ -328,10 +418,10 @@ func (k *Ring) unwrap(ctx context.Context, wrapped []byte, src Source) (*Root, e
 }
 
 // RootID and LegacyID name what Guard calls are about in its memory of
-// failures: a wrapped root key (decrypted under the table's context) or a
-// legacy ciphertext (decrypted with none). Kept apart, the same bytes sent as
-// both cannot make one fail for the other.
-func RootID(wrapped []byte) string { return "root:" + string(wrapped) }
+// failures: a wrapped root key (decrypted under the table's context, and a
+// tenant's: its readID) or a legacy ciphertext (decrypted with none). Kept
+// apart, the same bytes sent as both cannot make one fail for the other.
+func RootID(readID string) string { return "root:" + readID }
 
 // LegacyID: see RootID.
 func LegacyID(blob []byte) string { return "legacy:" + string(blob) }
@@ -349,7 +439,8 @@ func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.
 	}
 	out, err := call(func() ([]byte, error) { return f(ctx) })
 	invalid := err != nil && k.cfg.Invalid(err)
-	lim.release(err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
+	gone := err != nil && k.cfg.Gone != nil && k.cfg.Gone(err)
+	lim.release(err != nil && !gone && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
 	if invalid {
 		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
 	}

@@ -77,7 +77,7 @@ func TestWriteBounds(t *testing.T) {
 	ctx := context.Background()
 	var wrapped [][]byte
 	for i := 0; i < 7; i++ {
-		r, err := k.ForWrite(ctx)
+		r, err := k.ForWrite(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestWriteBounds(t *testing.T) {
 		t.Error("root keys did not change every 3 writes")
 	}
 	*now = now.Add(time.Minute)
-	if r, _ := k.ForWrite(ctx); bytes.Equal(r.Wrapped(), wrapped[6]) || c.encrypts.Load() != 4 {
+	if r, _ := k.ForWrite(ctx, ""); bytes.Equal(r.Wrapped(), wrapped[6]) || c.encrypts.Load() != 4 {
 		t.Error("an expired root key was used for writing")
 	}
 }
@@ -103,16 +103,16 @@ func TestWriteRootFollowsCurrentKey(t *testing.T) {
 		c.Current = func(w []byte) bool { s := stale.Load(); return s == nil || !bytes.Equal(*s, w) }
 	})
 	ctx := context.Background()
-	first, err := k.ForWrite(ctx)
+	first, err := k.ForWrite(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := k.ForWrite(ctx); r != first || c.encrypts.Load() != 1 {
+	if r, _ := k.ForWrite(ctx, ""); r != first || c.encrypts.Load() != 1 {
 		t.Fatal("a current root key was not reused")
 	}
 	w := first.Wrapped()
 	stale.Store(&w)
-	r, err := k.ForWrite(ctx)
+	r, err := k.ForWrite(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,21 +124,21 @@ func TestWriteRootFollowsCurrentKey(t *testing.T) {
 func TestReadCache(t *testing.T) {
 	k, c, now := testRing(t, func(c *keyring.Config) { c.MaxAge = time.Minute })
 	ctx := context.Background()
-	w, err := k.ForWrite(ctx)
+	w, err := k.ForWrite(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := bytes.Clone(w.Key())
 	// The writer's root is readable without a Decrypt.
-	got, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items)
+	got, _, err := k.ForRead(ctx, w.Wrapped(), "", keyring.Items)
 	if err != nil || !bytes.Equal(got.Key(), root) || c.decrypts.Load() != 0 {
 		t.Fatalf("read of the writer's root: %v, %d decrypts", err, c.decrypts.Load())
 	}
 	*now = now.Add(time.Minute)
-	if got, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items); err != nil || !bytes.Equal(got.Key(), root) || c.decrypts.Load() != 1 {
+	if got, _, err := k.ForRead(ctx, w.Wrapped(), "", keyring.Items); err != nil || !bytes.Equal(got.Key(), root) || c.decrypts.Load() != 1 {
 		t.Fatalf("read after expiry: %v, %d decrypts, want 1", err, c.decrypts.Load())
 	}
-	if _, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Items); err != nil || c.decrypts.Load() != 1 {
+	if _, _, err := k.ForRead(ctx, w.Wrapped(), "", keyring.Items); err != nil || c.decrypts.Load() != 1 {
 		t.Fatalf("read after re-caching: %v, %d decrypts, want still 1", err, c.decrypts.Load())
 	}
 }
@@ -147,7 +147,7 @@ func TestReadCache(t *testing.T) {
 // and a caller whose context ends stops waiting without failing the others.
 func TestSingleflight(t *testing.T) {
 	writer, _, _ := testRing(t, nil)
-	w, err := writer.ForWrite(context.Background())
+	w, err := writer.ForWrite(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestSingleflight(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	impatient := make(chan error)
-	go func() { _, _, err := reader.ForRead(ctx, w.Wrapped(), keyring.Items); impatient <- err }()
+	go func() { _, _, err := reader.ForRead(ctx, w.Wrapped(), "", keyring.Items); impatient <- err }()
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -164,7 +164,7 @@ func TestSingleflight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := reader.ForRead(context.Background(), w.Wrapped(), keyring.Items)
+			_, _, err := reader.ForRead(context.Background(), w.Wrapped(), "", keyring.Items)
 			errs <- err
 		}()
 	}
@@ -188,10 +188,10 @@ func TestSingleflight(t *testing.T) {
 func TestWithoutCache(t *testing.T) {
 	k, c, _ := testRing(t, func(c *keyring.Config) { c.NoCache = true })
 	ctx := context.Background()
-	w1, _ := k.ForWrite(ctx)
-	w2, _ := k.ForWrite(ctx)
-	k.ForRead(ctx, w1.Wrapped(), keyring.Items)
-	k.ForRead(ctx, w1.Wrapped(), keyring.Items)
+	w1, _ := k.ForWrite(ctx, "")
+	w2, _ := k.ForWrite(ctx, "")
+	k.ForRead(ctx, w1.Wrapped(), "", keyring.Items)
+	k.ForRead(ctx, w1.Wrapped(), "", keyring.Items)
 	if bytes.Equal(w1.Wrapped(), w2.Wrapped()) || c.encrypts.Load() != 2 || c.decrypts.Load() != 2 {
 		t.Errorf("uncached: %d encrypts, %d decrypts, want 2 and 2", c.encrypts.Load(), c.decrypts.Load())
 	}
@@ -213,7 +213,7 @@ func forged(n int) [][]byte {
 func TestForgedKeysCostLittle(t *testing.T) {
 	k, c, now := testRing(t, nil)
 	ctx := context.Background()
-	good, err := k.ForWrite(ctx) // cached: reads of it need no Decrypt
+	good, err := k.ForWrite(ctx, "") // cached: reads of it need no Decrypt
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestForgedKeysCostLittle(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := k.ForRead(ctx, w, keyring.Cursors)
+			_, _, err := k.ForRead(ctx, w, "", keyring.Cursors)
 			switch {
 			case errors.Is(err, dynacrypt.ErrIntegrity):
 				integrity.Add(1)
@@ -243,16 +243,16 @@ func TestForgedKeysCostLittle(t *testing.T) {
 			n, integrity.Load(), limited.Load())
 	}
 	// Cached roots keep serving, and the items' source is untouched.
-	if _, _, err := k.ForRead(ctx, good.Wrapped(), keyring.Cursors); err != nil {
+	if _, _, err := k.ForRead(ctx, good.Wrapped(), "", keyring.Cursors); err != nil {
 		t.Fatalf("cached root during the attack: %v", err)
 	}
 	writer, _, _ := testRing(t, nil)
-	other, _ := writer.ForWrite(ctx)
-	if _, _, err := k.ForRead(ctx, other.Wrapped(), keyring.Items); err != nil || c.decrypts.Load() != 6 {
+	other, _ := writer.ForWrite(ctx, "")
+	if _, _, err := k.ForRead(ctx, other.Wrapped(), "", keyring.Items); err != nil || c.decrypts.Load() != 6 {
 		t.Fatalf("an uncached item root during a cursor attack: %v (%d decrypts)", err, c.decrypts.Load())
 	}
 	// A forged key seen before is refused from memory, without a Decrypt.
-	if _, _, err := k.ForRead(ctx, *seenInvalid.Load(), keyring.Items); !errors.Is(err, dynacrypt.ErrIntegrity) || c.decrypts.Load() != 6 {
+	if _, _, err := k.ForRead(ctx, *seenInvalid.Load(), "", keyring.Items); !errors.Is(err, dynacrypt.ErrIntegrity) || c.decrypts.Load() != 6 {
 		t.Fatalf("a forged key seen before: %v, %d decrypts, want no new one", err, c.decrypts.Load())
 	}
 	// One place comes back per Refill.
@@ -260,7 +260,7 @@ func TestForgedKeysCostLittle(t *testing.T) {
 	more := forged(1003)[1000:] // never seen
 
 	for _, w := range more {
-		k.ForRead(ctx, w, keyring.Cursors)
+		k.ForRead(ctx, w, "", keyring.Cursors)
 	}
 	if n := c.decrypts.Load(); n != 7 {
 		t.Fatalf("after one refill, 3 more forged keys made %d Decrypts in all, want 7", n)
@@ -270,11 +270,11 @@ func TestForgedKeysCostLittle(t *testing.T) {
 	fresh, _, _ := testRing(t, func(c *keyring.Config) { c.NoCache = true })
 	before := c.decrypts.Load()
 	for i := 0; i < 20; i++ {
-		w, err := fresh.ForWrite(ctx)
+		w, err := fresh.ForWrite(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := k.ForRead(ctx, w.Wrapped(), keyring.Cursors); err != nil {
+		if _, _, err := k.ForRead(ctx, w.Wrapped(), "", keyring.Cursors); err != nil {
 			t.Fatalf("honest unwrap %d after the attack: %v", i, err)
 		}
 	}
@@ -307,8 +307,8 @@ func TestCipherPanics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, werr := k.ForWrite(context.Background())
-		_, _, rerr := k.ForRead(context.Background(), []byte("wrapped"), keyring.Items)
+		_, werr := k.ForWrite(context.Background(), "")
+		_, _, rerr := k.ForRead(context.Background(), []byte("wrapped"), "", keyring.Items)
 		for _, err := range []error{werr, rerr} {
 			var pe *keyring.PanicError
 			if !errors.As(err, &pe) || strings.Contains(err.Error(), "secret") || (rt && !strings.Contains(err.Error(), "index out of range")) {
@@ -322,7 +322,7 @@ func TestCipherPanics(t *testing.T) {
 // holds its Root.
 func TestKeyZeroedWhenUnreachable(t *testing.T) {
 	k, _, _ := testRing(t, func(c *keyring.Config) { c.NoCache = true })
-	r, err := k.ForWrite(context.Background())
+	r, err := k.ForWrite(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
