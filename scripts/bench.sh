@@ -18,7 +18,7 @@ go test -c -o "$bin/benchmarks.test" ./benchmarks
 go test -c -o "$bin/keystore.test" ./keystore
 (cd streams && go test -c -o "$bin/streams.test" .)
 
-(cd benchmarks && "$bin/benchmarks.test" -test.run '^(TestKMSRequestsFor10000|TestFleetKMSRequests)$' -test.v)
+(cd benchmarks && "$bin/benchmarks.test" -test.run '^(TestKMSRequestsFor10000|TestFleetKMSRequests|TestTenantsKMSRequests)$' -test.v)
 "$bin/dynacrypt.test" -test.run '^TestBeaconLookup$' -test.v | grep 'beacon-lookup:'
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"

@@ -30,33 +30,35 @@ func (p fleetPoint) processes() int { return p.writers + p.readers }
 // lacks one is an error: the report would otherwise print zeros as if
 // measured.
 func parseFleet(fields string) (fleetPoint, error) {
+	var p fleetPoint
+	var w, r, puts, gets int64
+	err := keyValues("fleet-kms", fields, &p.cipher, map[string]*int64{"writers": &w, "readers": &r,
+		"puts-per-writer": &puts, "gets-per-reader": &gets, "kms-requests": &p.kms, "keystore-getitems": &p.keyStoreGets})
+	p.writers, p.readers, p.putsPerWriter, p.getsPerRead = int(w), int(r), int(puts), int(gets)
+	return p, err
+}
+
+// keyValues reads the fields "cipher=NAME key=N ..." of a line the tests
+// print for the report into cipher and the integers named.
+func keyValues(what, fields string, cipher *string, ints map[string]*int64) error {
 	kv := map[string]string{}
 	for _, f := range strings.Fields(fields) {
 		if k, v, ok := strings.Cut(f, "="); ok {
 			kv[k] = v
 		}
 	}
-	var p fleetPoint
-	p.cipher = kv["cipher"]
-	if p.cipher == "" {
-		return p, fmt.Errorf("fleet-kms line without cipher: %q", fields)
+	*cipher = kv["cipher"]
+	if *cipher == "" {
+		return fmt.Errorf("%s line without cipher: %q", what, fields)
 	}
-	for name, dst := range map[string]*int{"writers": &p.writers, "readers": &p.readers,
-		"puts-per-writer": &p.putsPerWriter, "gets-per-reader": &p.getsPerRead} {
-		n, err := strconv.Atoi(kv[name])
-		if err != nil {
-			return p, fmt.Errorf("fleet-kms line, %s: %w", name, err)
-		}
-		*dst = n
-	}
-	for name, dst := range map[string]*int64{"kms-requests": &p.kms, "keystore-getitems": &p.keyStoreGets} {
+	for name, dst := range ints {
 		n, err := strconv.ParseInt(kv[name], 10, 64)
 		if err != nil {
-			return p, fmt.Errorf("fleet-kms line, %s: %w", name, err)
+			return fmt.Errorf("%s line, %s: %w", what, name, err)
 		}
 		*dst = n
 	}
-	return p, nil
+	return nil
 }
 
 // fleetCiphers are the ciphers of the fleet figures, in the order shown,

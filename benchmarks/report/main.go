@@ -35,6 +35,7 @@ type logs struct {
 	kms     map[string]string // approach -> KMS requests for 10,000 Puts and Gets
 	beacons []string          // TestBeaconLookup's lines
 	fleet   []fleetPoint      // TestFleetKMSRequests's fleets
+	tenants []tenantsRun      // TestTenantsKMSRequests's runs
 }
 
 // keystorePrefix marks the benchmarks of package keystore, whose names
@@ -68,6 +69,14 @@ func parse(r io.Reader) (results, logs, error) {
 				return nil, lg, err
 			}
 			lg.fleet = append(lg.fleet, pt)
+			continue
+		}
+		if m := tenantsLine.FindStringSubmatch(line); m != nil {
+			run, err := parseTenants(m[1])
+			if err != nil {
+				return nil, lg, err
+			}
+			lg.tenants = append(lg.tenants, run)
 			continue
 		}
 		if m := beaconLine.FindStringSubmatch(line); m != nil {
@@ -340,6 +349,7 @@ func main() {
 	if len(lg.fleet) > 0 {
 		writeFleet(p, lg.fleet, svgLink)
 	}
+	writeTenants(p, lg.tenants)
 
 	writeKeyStoreCiphers(p, res)
 

@@ -179,3 +179,31 @@ BenchmarkPutGet/raw-sdk-2 10 100 cpu-ns/op
 		t.Errorf("key store section lacks %q:\n%s", want, out.String())
 	}
 }
+
+func TestTenantsLines(t *testing.T) {
+	in := `    tenants_test.go:206: tenants: cipher=kms-cipher tenants=1000 items-per-tenant=10 setup-kms-requests=0 writer-kms-requests=1000 reader-kms-requests=1000 writer-keystore-getitems=0 reader-keystore-getitems=0 writer-heap-bytes=874640 reader-heap-bytes=697792 empty-heap-bytes=-424
+    tenants_test.go:206: tenants: cipher=keystore tenants=1000 items-per-tenant=10 setup-kms-requests=2000 writer-kms-requests=1000 reader-kms-requests=1001 writer-keystore-getitems=2000 reader-keystore-getitems=1000 writer-heap-bytes=1361216 reader-heap-bytes=1017760 empty-heap-bytes=6176
+`
+	_, lg, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.tenants) != 2 {
+		t.Fatalf("%d tenants runs, want 2", len(lg.tenants))
+	}
+	if _, _, err := parse(strings.NewReader("tenants: cipher=keystore tenants=1000\n")); err == nil {
+		t.Error("a tenants line missing fields parsed")
+	}
+	var out strings.Builder
+	writeTenants(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, lg.tenants)
+	for _, s := range []string{
+		"## 1,000 tenants × 10 items",
+		"| KMSCipher | 0 | 1,000 | 1,000 | - | 854 KiB (874 B per tenant) | 681 KiB (697 B per tenant) |",
+		"| key store Cipher | 2,000 | 1,000 | 1,001 | 2,000, 1,000 | 1.30 MiB (1,361 B per tenant) | 994 KiB (1,017 B per tenant) |",
+		"served nothing hold under 7 KiB.",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("tenants section lacks %q:\n%s", s, out.String())
+		}
+	}
+}
