@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"sync"
+	"time"
+
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
@@ -102,11 +105,23 @@ type beacons struct {
 	compounds []*compoundSpec
 	logical   string
 	keys      beaconKeys // without tenants
-	// With tenants: where a tenant's beacon key comes from, and the keys
-	// derived from it, by tenant.
+	// With tenants: where a tenant's beacon key comes from, the keys
+	// derived from it, by tenant, and the fetches that failed with a
+	// verdict (a record not authentic, a key gone), remembered so that
+	// probes cannot turn into a KMS request each.
 	source  BeaconKeySource
 	tenants *lru.Cache[string, beaconKeys]
+	failed  *lru.Cache[string, beaconFailure]
 	fetches singleflight.Group
+	// mu orders forget against the caching of fetches; gen counts the
+	// forgets, so that a fetch under way during one is not kept.
+	mu  sync.Mutex
+	gen uint64
+}
+
+type beaconFailure struct {
+	err     error
+	expires time.Time
 }
 
 // names returns the attributes beacons are stored in.
@@ -153,6 +168,9 @@ func newBeacons(sch *schema.Schema, cfg *config, logical string) (*beacons, erro
 			b.source = func(context.Context, string) ([]byte, error) { return key, nil }
 		}
 		if b.tenants, err = lru.New[string, beaconKeys](cfg.cacheSize); err != nil {
+			return b, err
+		}
+		if b.failed, err = lru.New[string, beaconFailure](cfg.cacheSize); err != nil {
 			return b, err
 		}
 	}
@@ -204,7 +222,9 @@ func (b *beacons) derive(beaconKey []byte, tenant string) (beaconKeys, error) {
 }
 
 // keysOf returns the beacon keys of a tenant ("": none), fetching its beacon
-// key once per tenant kept in the cache.
+// key once per tenant kept in the cache. Callers asking meanwhile share the
+// fetch, each waiting under its own context; a fetch that failed with a
+// verdict is remembered for failedKeyTTL.
 func (b *beacons) keysOf(ctx context.Context, tenant string) (beaconKeys, error) {
 	if b.source == nil || len(b.standard) == 0 {
 		return b.keys, nil
@@ -212,25 +232,86 @@ func (b *beacons) keysOf(ctx context.Context, tenant string) (beaconKeys, error)
 	if keys, ok := b.tenants.Get(tenant); ok {
 		return keys, nil
 	}
-	v, err, _ := b.fetches.Do(tenant, func() (any, error) {
+	if err := b.failedBefore(tenant); err != nil {
+		return nil, err
+	}
+	ch := b.fetches.DoChan(tenant, func() (any, error) {
 		if keys, ok := b.tenants.Get(tenant); ok {
 			return keys, nil
 		}
-		key, err := b.source(ctx, tenant)
-		if err != nil {
-			return nil, fmt.Errorf("beacon key of tenant %q: %w", tenant, err)
+		if err := b.failedBefore(tenant); err != nil {
+			return nil, err
 		}
-		keys, err := b.derive(key, tenant)
-		if err != nil {
-			return nil, fmt.Errorf("beacon key of tenant %q: %w", tenant, err)
+		b.mu.Lock()
+		gen := b.gen
+		b.mu.Unlock()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), beaconFetchTimeout)
+		defer cancel()
+		keys, err := b.fetch(fctx, tenant)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch {
+		case b.gen != gen: // forgotten meanwhile: answer, keep nothing
+		case err == nil:
+			b.tenants.Add(tenant, keys)
+		case errors.Is(err, ErrIntegrity) || errors.Is(err, ErrKeyGone):
+			b.failed.Add(tenant, beaconFailure{err, time.Now().Add(failedKeyTTL)})
 		}
-		b.tenants.Add(tenant, keys)
-		return keys, nil
+		return keys, err
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(beaconKeys), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return v.(beaconKeys), nil
+}
+
+// beaconFetchTimeout bounds a beacon key fetch that several callers wait on.
+const beaconFetchTimeout = 30 * time.Second
+
+// fetch gets a tenant's beacon key from the source and derives the beacon
+// keys; a panic of the source becomes an error, since it runs in a
+// goroutine of its own.
+func (b *beacons) fetch(ctx context.Context, tenant string) (keys beaconKeys, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			keys, err = nil, fmt.Errorf("beacon key of tenant %q: the source panicked with a %T", tenant, p)
+		}
+	}()
+	key, err := b.source(ctx, tenant)
+	if err == nil {
+		keys, err = b.derive(key, tenant)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("beacon key of tenant %q: %w", tenant, err)
+	}
+	return keys, nil
+}
+
+// failedBefore returns the error of a fetch of tenant's beacon key that
+// failed with a verdict less than failedKeyTTL ago.
+func (b *beacons) failedBefore(tenant string) error {
+	if f, ok := b.failed.Get(tenant); ok && time.Now().Before(f.expires) {
+		return f.err
+	}
+	return nil
+}
+
+// forget drops what is cached of tenant's beacon keys, and what a fetch
+// under way would cache.
+func (b *beacons) forget(tenant string) {
+	if b.tenants == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gen++
+	b.tenants.Remove(tenant)
+	b.failed.Remove(tenant)
 }
 
 // value returns the beacon of a field's plaintext value.

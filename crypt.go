@@ -33,11 +33,27 @@ import (
 // arguments. Errors must not contain the plaintext. A panic in either is
 // recovered and returned as an error of the Store call.
 //
+// A Decrypt error that has a method Local() bool returning true (in its
+// chain, as errors.As finds it) says the Cipher refused the ciphertext
+// without calling its key service: it is malformed, names a key the Cipher
+// does not use for this context, or failed before. The Store then does not
+// count it against [WithUnwrapLimit], which bounds the key service calls
+// forged input can cause, so that refusals that cost nothing do not stop
+// the cold reads of genuine items. Errors wrapping [ErrKeyGone] are not
+// counted either.
+//
 // The Store passes the context {"dynacrypt-table": <logical table name>}
 // (see [WithLogicalTableName]).
 type Cipher interface {
 	Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error)
 	Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error)
+}
+
+// refusedLocally reports whether a Decrypt error says the Cipher refused
+// without calling its key service (see [Cipher]).
+func refusedLocally(err error) bool {
+	var l interface{ Local() bool }
+	return errors.As(err, &l) && l.Local()
 }
 
 // A CurrentKeyChecker is a Cipher that can tell, without calling its key

@@ -41,6 +41,20 @@
 // Transact commits Store.TxPut, Store.TxDelete and Store.TxCheck actions of
 // several stores atomically; TransactGet reads with Store.TxGet.
 //
+// # Lookups on encrypted fields
+//
+// A field tagged encrypt:"kms,beacon=N" (with lower and trim to normalise
+// strings first) is stored with a beacon beside its ciphertext: the low N
+// bits of an HMAC of its plaintext, in the S attribute [BeaconAttribute]
+// names, under a key derived from [WithBeaconKey]. [Store.Lookup] and
+// [Store.LookupPage] find items by the field's value through a global index
+// on that attribute ([WithIndex]): they query it with the beacon of the value
+// asked for, then verify, decrypt and compare every candidate, so that the
+// false positives a short beacon admits never reach the caller.
+// [WithCompoundBeacon] joins several fields into one beacon, for lookups on
+// all of them at once. Beacons show which items share a value, up to
+// truncation; README says how to choose N, and FORMAT.md specifies them.
+//
 // # Encryption
 //
 // Each Store makes a random 256-bit root key, has its Cipher wrap it (one KMS

@@ -76,8 +76,15 @@ func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc
 	if err != nil {
 		return nil, err
 	}
+	// The fields whose values the beacon stands for, to compare with the
+	// probe's as the beacon normalises them.
+	type comparison struct {
+		field       string
+		lower, trim bool
+		want        []byte
+	}
 	var pk string
-	var compared []*beaconSpec // the fields whose plaintext the beacon stands for
+	var cmps []comparison
 	switch std, cmp := s.codec.beacons.find(fields[0].Attr); {
 	case std != nil:
 		v, ok := av[std.field]
@@ -87,7 +94,7 @@ func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc
 		if pk, err = std.value(keys, v); err != nil {
 			return nil, err
 		}
-		compared = []*beaconSpec{std}
+		cmps = []comparison{{field: std.field, lower: std.Lower, trim: std.Trim}}
 	case cmp != nil:
 		var ok bool
 		if pk, ok, err = cmp.value(keys, av); err != nil {
@@ -95,10 +102,14 @@ func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc
 		} else if !ok {
 			return nil, fmt.Errorf("the probe lacks a field of compound beacon %q, which index %q finds by", cmp.attr, index)
 		}
+		// Plaintext parts are compared too: with a separator longer
+		// than a character, two sets of parts can join into one string.
 		for _, p := range cmp.parts {
+			c := comparison{field: p.field}
 			if p.beacon != nil {
-				compared = append(compared, p.beacon)
+				c.lower, c.trim = p.beacon.Lower, p.beacon.Trim
 			}
+			cmps = append(cmps, c)
 		}
 	default:
 		return nil, fmt.Errorf("index %q: %w", index, errNoBeacon)
@@ -112,20 +123,20 @@ func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc
 		r.tenant = tenant
 		r.fingerprint = canonical.AppendName(r.fingerprint, tenant)
 	}
-	want := make([][]byte, len(compared))
-	for i, b := range compared {
-		if want[i], err = canonical.Append(nil, beacon.Normalize(av[b.field], b.Lower, b.Trim)); err != nil {
-			return nil, fmt.Errorf("the probe's %q: %w", b.field, err)
+	for i := range cmps {
+		c := &cmps[i]
+		if c.want, err = canonical.Append(nil, beacon.Normalize(av[c.field], c.lower, c.trim)); err != nil {
+			return nil, fmt.Errorf("the probe's %q: %w", c.field, err)
 		}
 	}
 	r.match = func(item map[string]types.AttributeValue) bool {
-		for i, b := range compared {
-			v, ok := item[b.field]
+		for _, c := range cmps {
+			v, ok := item[c.field]
 			if !ok {
 				return false
 			}
-			got, err := canonical.Append(nil, beacon.Normalize(v, b.Lower, b.Trim))
-			if err != nil || !bytes.Equal(got, want[i]) {
+			got, err := canonical.Append(nil, beacon.Normalize(v, c.lower, c.trim))
+			if err != nil || !bytes.Equal(got, c.want) {
 				return false
 			}
 		}

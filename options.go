@@ -90,7 +90,9 @@ type indexConfig struct {
 
 // WithIndex declares a global secondary index that Query and Scan can use
 // with UsingIndex: its name and its key attributes (sortKey empty if it has
-// none). The key attributes must be plaintext fields of the item type. The
+// none). The key attributes must be plaintext fields of the item type, or
+// beacons ([BeaconAttribute], [WithCompoundBeacon]); an index whose
+// partition key is a beacon serves [Store.Lookup] instead of Query. The
 // index must project all attributes (ProjectionType ALL): items are verified
 // whole. [Store.CreateTable] creates it and [Store.CheckTable] checks it.
 func WithIndex(name, partitionKey, sortKey string) Option {

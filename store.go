@@ -201,7 +201,7 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 	return keyring.New(keyring.Config{
 		Cipher:     c,
 		TenantKey:  tenantKey,
-		Gone:       func(err error) bool { return errors.Is(err, ErrKeyGone) },
+		Free:       func(err error) bool { return errors.Is(err, ErrKeyGone) || refusedLocally(err) },
 		Context:    map[string]string{TableContextKey: logical},
 		MaxAge:     cfg.rootMaxAge,
 		MaxItems:   cfg.rootMaxItems,

@@ -103,7 +103,5 @@ func (s *Store[T]) ForgetRootKeys(tenant string) {
 	if s.codec.ring != nil {
 		s.codec.ring.Forget(tenant)
 	}
-	if b := s.codec.beacons; b.tenants != nil {
-		b.tenants.Remove(tenant)
-	}
+	s.codec.beacons.forget(tenant)
 }

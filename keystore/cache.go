@@ -33,7 +33,11 @@ type cache struct {
 	versions *lru.Cache[string, cachedKey] // version || id (versions are 32 bytes)
 	active   *lru.Cache[string, cachedKey] // id
 	failures *lru.Cache[string, failure]   // flight key
-	flights  singleflight.Group
+	// newest is the latest creation time of a version of id fetched (and
+	// so authenticated by KMS), kept across forgets: an active version
+	// older than it was put back by someone (see Cipher.Encrypt).
+	newest  *lru.Cache[string, time.Time]
+	flights singleflight.Group
 }
 
 type cachedKey struct {
@@ -58,6 +62,9 @@ func newCache(size int, ttl, failureTTL time.Duration) (*cache, error) {
 	if c.failures, err = lru.New[string, failure](size); err != nil {
 		return nil, err
 	}
+	if c.newest, err = lru.New[string, time.Time](size); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -76,6 +83,7 @@ func (c *cache) activeKey(ctx context.Context, id string, fetch func(context.Con
 		func(k *BranchKey, expires time.Time) {
 			c.active.Add(id, cachedKey{k, expires})
 			c.versions.Add(k.Version+id, cachedKey{k, expires})
+			c.saw(k)
 		})
 }
 
@@ -84,7 +92,24 @@ func (c *cache) versionKey(ctx context.Context, id, version string, fetch func(c
 	return c.load(ctx, "v"+version+id,
 		func(now time.Time) *BranchKey { return fresh(c.versions, version+id, now) },
 		fetch,
-		func(k *BranchKey, expires time.Time) { c.versions.Add(version+id, cachedKey{k, expires}) })
+		func(k *BranchKey, expires time.Time) {
+			c.versions.Add(version+id, cachedKey{k, expires})
+			c.saw(k)
+		})
+}
+
+// saw notes the creation time of a fetched version. c.mu is held.
+func (c *cache) saw(k *BranchKey) {
+	if t, ok := c.newest.Peek(k.ID); !ok || k.CreateTime.After(t) {
+		c.newest.Add(k.ID, k.CreateTime)
+	}
+}
+
+// newerThan returns the creation time of a version of k's branch key
+// fetched before, if it is later than k's.
+func (c *cache) newerThan(k *BranchKey) (time.Time, bool) {
+	t, ok := c.newest.Get(k.ID)
+	return t, ok && t.After(k.CreateTime)
 }
 
 // lastActive returns the active version of id as last fetched, even if its

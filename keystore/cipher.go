@@ -173,6 +173,15 @@ func (c *Cipher) branchKeyID(ctx context.Context, ec map[string]string) (string,
 // Encrypt wraps a 32-byte root key under the active version of the branch
 // key the encryption context selects. It fetches that version only when it
 // is not cached: two GetItem requests and one KMS Decrypt, per TTL.
+//
+// It refuses (dynacrypt.ErrIntegrity) to wrap under an active version
+// older than a version of the same branch key this cipher has fetched:
+// someone who can write the key store put an older branch:ACTIVE record
+// back, to have new data, and Store.Reencrypt's rewrites, wrapped under a
+// version rotated away from. (A process that never read the newer version
+// cannot tell.) Creation times come from the rotating machine's clock: a
+// rotation from a clock far behind the previous one's is refused too;
+// rotate again from a correct clock.
 func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error) {
 	if len(plaintext) != KeySize {
 		return nil, &Error{Op: "Encrypt", Err: fmt.Errorf("root key is %d bytes, want %d", len(plaintext), KeySize)}
@@ -190,6 +199,11 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	})
 	if err != nil {
 		return nil, opError("Encrypt", id, "", err)
+	}
+	if t, newer := c.cache.newerThan(k); newer {
+		return nil, &Error{Op: "Encrypt", ID: id, Version: k.Version, Err: integrity(
+			"the active version was created at %v, before a version of this branch key this process has read (%v): the branch:ACTIVE record was put back; rotate the branch key",
+			k.CreateTime.UTC(), t.UTC())}
 	}
 	var salt [wrapSalt]byte
 	if _, err := rand.Read(salt[:]); err != nil {
@@ -210,20 +224,30 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 // context selects; then it fetches the version the wrapped root names if
 // it is not cached (one GetItem request and one KMS Decrypt) and opens the
 // root key. A version that no longer exists gives ErrBranchKeyNotFound.
+//
+// Its errors say, with a method Local returning true, that no key store or
+// KMS request was made for this call (as dynacrypt.Cipher describes): the
+// wrapped root was malformed, named another branch key, failed before, or
+// did not open under a version already fetched. A Store does not count
+// those against its unwrap limit.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
 	w, err := parseWrapped(ciphertext)
 	if err != nil {
-		return nil, &Error{Op: "Decrypt", Err: err}
+		return nil, local(&Error{Op: "Decrypt", Err: err})
 	}
 	want, err := c.branchKeyID(ctx, encryptionContext)
 	if err != nil {
-		return nil, &Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err}
+		return nil, local(&Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err})
 	}
 	if w.id != want {
-		return nil, &Error{Op: "Decrypt", ID: w.id, Version: w.version,
-			Err: integrity("root key wrapped under another branch key than %q, the one for this encryption context", want)}
+		return nil, local(&Error{Op: "Decrypt", ID: w.id, Version: w.version,
+			Err: integrity("root key wrapped under another branch key than %q, the one for this encryption context", want)})
 	}
+	// fetched is set by the fetch this call starts, if it starts one; it
+	// is read only once the fetch has answered.
+	fetched := false
 	k, err := c.cache.versionKey(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
+		fetched = true
 		k, err := c.src.BranchKeyVersion(ctx, w.id, w.version)
 		if err == nil {
 			err = checkFetched(k, w.id, w.version)
@@ -231,12 +255,16 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 		return k, err
 	})
 	if err != nil {
-		return nil, opError("Decrypt", w.id, w.version, err)
+		err = opError("Decrypt", w.id, w.version, err)
+		if ctx.Err() == nil && !fetched {
+			err = local(err)
+		}
+		return nil, err
 	}
 	root, err := unwrap(k.key[:], w, encryptionContext)
 	runtime.KeepAlive(k) // its key material is zeroed once unreachable
 	if err != nil {
-		return nil, &Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err}
+		return nil, local(&Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err})
 	}
 	return root, nil
 }

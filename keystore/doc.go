@@ -50,7 +50,11 @@
 // The threat model is dynacrypt's: an attacker may read and write every
 // table, the key store's included, but cannot use the KMS key. Such an
 // attacker can delete branch keys (so can anyone who can delete the items),
-// and can put back an older branch:ACTIVE record, which makes writers use an
-// older version; they cannot read or forge material, nor make a reader
-// accept a root key it did not wrap.
+// put back records deleted from a backup of the key store (which undoes a
+// shredding while the KMS key lives: keep the key store's backups no longer
+// than a shredding may take), and put back an older branch:ACTIVE record,
+// which makes writers that never read the newer version use the older one
+// (a Cipher that has read a newer version refuses, and so Store.Reencrypt
+// never rewraps items onto the older version). They cannot read or forge
+// material, nor make a reader accept a root key it did not wrap.
 package keystore

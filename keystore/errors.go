@@ -79,6 +79,16 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// localError marks an error decided without a request (see Cipher.Decrypt).
+type localError struct{ error }
+
+func (e localError) Unwrap() error { return e.error }
+
+// Local reports that the refusal cost no key store or KMS request.
+func (localError) Local() bool { return true }
+
+func local(err error) error { return localError{err} }
+
 // opError wraps err in an *Error, unless it is one already: errors of the
 // key store reach the Cipher with their operation and id said.
 func opError(op, id, version string, err error) error {

@@ -286,7 +286,7 @@ func TestTenantShredding(t *testing.T) {
 		shredded("Query", err)
 		break
 	}
-	_, err := cold.BatchGet(ctx, []Account{{Tenant: "globex", ID: "0"}, {Tenant: "acme", ID: "0"}})
+	_, err := cold.BatchGet(ctx, []Account{{Tenant: "globex", ID: "0"}, {Tenant: "globex", ID: "1"}})
 	shredded("BatchGet", err)
 	if _, kmsN := r.since(0, k0); kmsN != 0 {
 		t.Errorf("reading the shredded tenant made %d KMS requests, want none", kmsN)

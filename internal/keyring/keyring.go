@@ -78,12 +78,13 @@ type Config struct {
 	// ForWrite and ForRead then take a tenant, which joins the context of
 	// its root keys, and each tenant has a current root key of its own.
 	TenantKey string
-	// Gone, if set, reports whether a Decrypt error means the key that
-	// wrapped a root key no longer exists (it was shredded), found out
-	// without a key service call: such failures are not counted against
-	// the Limit, so that reading a shredded tenant's items does not stop
-	// the cold reads of the others.
-	Gone func(error) bool
+	// Free, if set, reports whether a Decrypt error cost no key service
+	// call: a key found gone (shredded), or a wrapped key the Cipher
+	// refused by itself. The Limit protects the key service, so such
+	// failures are not counted against it, and reading a shredded
+	// tenant's items, or forgeries refused at no cost, does not stop the
+	// cold reads of the others.
+	Free func(error) bool
 	// Current, if set, reports whether a wrapped root key is under the
 	// Cipher's current key. Writers stop using a root it says is not, so
 	// a Cipher that learns of a rotation has every later write wrapped
@@ -100,6 +101,9 @@ type Ring struct {
 	mu      sync.Mutex
 	current *current                     // tenant ""
 	tenants *lru.Cache[string, *current] // the others', with TenantKey
+	// gen counts Forget calls: a root made or unwrapped by a flight that
+	// began before one is not kept.
+	gen     uint64
 	wraps   singleflight.Group
 	unwraps singleflight.Group
 	cache   *lru.Cache[string, cached]
@@ -194,6 +198,7 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 			if fresh {
 				return nil, nil
 			}
+			gen := k.generation()
 			cctx, cancel := detach(ctx)
 			defer cancel()
 			r, err := k.newRoot(cctx, tenant)
@@ -203,12 +208,15 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 			expires := k.now().Add(k.cfg.MaxAge)
 			c := &current{root: r, expires: expires}
 			k.mu.Lock()
+			defer k.mu.Unlock()
+			if k.gen != gen {
+				return nil, nil // forgotten meanwhile: the writers make another
+			}
 			if tenant == "" {
 				k.current = c
 			} else {
 				k.tenants.Add(tenant, c)
 			}
-			k.mu.Unlock()
 			k.cache.Add(k.readID(r.wrapped, tenant), cached{root: r, tenant: tenant, expires: expires})
 			return nil, nil
 		})
@@ -317,13 +325,18 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 		if err := k.failedBefore(RootID(id), k.now()); err != nil {
 			return nil, err
 		}
+		gen := k.generation()
 		cctx, cancel := detach(ctx)
 		defer cancel()
 		r, err := k.unwrap(cctx, wrapped, tenant, src, id)
 		if err != nil {
 			return nil, err
 		}
-		k.cache.Add(id, cached{root: r, tenant: tenant, expires: k.now().Add(k.cfg.MaxAge)})
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.gen == gen { // not forgotten meanwhile
+			k.cache.Add(id, cached{root: r, tenant: tenant, expires: k.now().Add(k.cfg.MaxAge)})
+		}
 		return r, nil
 	})
 	select {
@@ -337,11 +350,19 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 	}
 }
 
+// generation returns the count of Forget calls so far.
+func (k *Ring) generation() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gen
+}
+
 // Forget drops the root keys of tenant ("": of no tenant) that the ring
-// holds: the one writers use and those cached for reading. Reads in flight
-// may cache theirs again.
+// holds: the one writers use and those cached for reading. What reads and
+// writes under way when it is called make is not kept either.
 func (k *Ring) Forget(tenant string) {
 	k.mu.Lock()
+	k.gen++
 	if tenant == "" {
 		k.current = nil
 	} else if k.tenants != nil {
@@ -439,8 +460,8 @@ func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.
 	}
 	out, err := call(func() ([]byte, error) { return f(ctx) })
 	invalid := err != nil && k.cfg.Invalid(err)
-	gone := err != nil && k.cfg.Gone != nil && k.cfg.Gone(err)
-	lim.release(err != nil && !gone && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
+	free := err != nil && k.cfg.Free != nil && k.cfg.Free(err)
+	lim.release(err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
 	if invalid {
 		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
 	}

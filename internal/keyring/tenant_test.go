@@ -72,7 +72,7 @@ func TestGoneIsNotCharged(t *testing.T) {
 	ctx := context.Background()
 	k, err := keyring.New(func() keyring.Config {
 		cfg := testConfig(goneCipher{})
-		cfg.Gone = func(err error) bool { return errors.Is(err, dynacrypt.ErrKeyGone) }
+		cfg.Free = func(err error) bool { return errors.Is(err, dynacrypt.ErrKeyGone) }
 		return cfg
 	}())
 	if err != nil {
