@@ -4,7 +4,8 @@
 #             runs it whole.
 # make demo   the same servers, then the users service of examples/users, driven end to end.
 # make fuzz   runs each fuzz target for FUZZTIME (default 5m).
-# make bench  runs the benchmarks in BENCH_COUNT interleaved rounds and writes BENCHMARKS.md.
+# make bench  runs the benchmarks in BENCH_COUNT interleaved rounds and writes BENCHMARKS.md,
+#             and the fleet chart it shows, benchmarks/fleet.svg.
 
 FUZZTIME ?= 5m
 GO_PACKAGES := ./...
@@ -43,4 +44,4 @@ BENCH_COUNT ?= 7
 bench: tools deps
 	scripts/with-servers.sh scripts/bench.sh $(BENCH_COUNT) > .tools/bench.txt; \
 	  rc=$$?; cat .tools/bench.txt; [ $$rc -eq 0 ] || exit $$rc
-	go run ./benchmarks/report -command "make bench" < .tools/bench.txt > BENCHMARKS.md
+	go run ./benchmarks/report -command "make bench" -fleet-svg benchmarks/fleet.svg < .tools/bench.txt > BENCHMARKS.md

@@ -34,16 +34,49 @@ var (
 type logs struct {
 	kms     map[string]string // approach -> KMS requests for 10,000 Puts and Gets
 	beacons []string          // TestBeaconLookup's lines
+	fleet   []fleetPoint      // TestFleetKMSRequests's fleets
+	tenants []tenantsRun      // TestTenantsKMSRequests's runs
 }
+
+// keystorePrefix marks the benchmarks of package keystore, whose names
+// (BenchmarkItemRoundTrip/aes) would otherwise sit among the root
+// package's (BenchmarkItemRoundTrip) with nothing to tell a reader of the
+// code which is which.
+const keystorePrefix = "keystore."
 
 func parse(r io.Reader) (results, logs, error) {
 	res := results{}
 	lg := logs{kms: map[string]string{}}
 	sc := bufio.NewScanner(r)
+	prefix := ""
 	for sc.Scan() {
 		line := sc.Text()
+		if pkg, ok := strings.CutPrefix(line, "pkg: "); ok {
+			// Each test binary names its package before its benchmarks.
+			prefix = ""
+			if strings.HasSuffix(strings.TrimSpace(pkg), "/keystore") {
+				prefix = keystorePrefix
+			}
+			continue
+		}
 		if m := kmsLine.FindStringSubmatch(line); m != nil {
 			lg.kms[m[1]] = m[2]
+			continue
+		}
+		if m := fleetLine.FindStringSubmatch(line); m != nil {
+			pt, err := parseFleet(m[1])
+			if err != nil {
+				return nil, lg, err
+			}
+			lg.fleet = append(lg.fleet, pt)
+			continue
+		}
+		if m := tenantsLine.FindStringSubmatch(line); m != nil {
+			run, err := parseTenants(m[1])
+			if err != nil {
+				return nil, lg, err
+			}
+			lg.tenants = append(lg.tenants, run)
 			continue
 		}
 		if m := beaconLine.FindStringSubmatch(line); m != nil {
@@ -54,16 +87,17 @@ func parse(r io.Reader) (results, logs, error) {
 		if m == nil {
 			continue
 		}
+		name := prefix + m[1]
 		fields := strings.Fields(m[2])
 		for i := 0; i+1 < len(fields); i += 2 {
 			v, err := strconv.ParseFloat(fields[i], 64)
 			if err != nil {
 				continue
 			}
-			if res[m[1]] == nil {
-				res[m[1]] = map[string][]float64{}
+			if res[name] == nil {
+				res[name] = map[string][]float64{}
 			}
-			res[m[1]][fields[i+1]] = append(res[m[1]][fields[i+1]], v)
+			res[name][fields[i+1]] = append(res[name][fields[i+1]], v)
 		}
 	}
 	return res, lg, sc.Err()
@@ -177,6 +211,7 @@ func cpuModel() string {
 
 func main() {
 	command := flag.String("command", "make bench", "the command that produced the input, for the report")
+	fleetSVG := flag.String("fleet-svg", "", "write the fleet chart to this file, and link it from the report by this path\n(so give it relative to where the report goes)")
 	flag.Parse()
 	res, lg, err := parse(os.Stdin)
 	if err != nil {
@@ -184,6 +219,13 @@ func main() {
 	}
 	if len(res) == 0 {
 		log.Fatal("no benchmark results on standard input")
+	}
+	svgLink := ""
+	if *fleetSVG != "" && len(lg.fleet) > 0 {
+		if err := os.WriteFile(*fleetSVG, fleetChart(lg.fleet), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		svgLink = *fleetSVG
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
@@ -304,6 +346,13 @@ func main() {
 	}
 	p("")
 
+	if len(lg.fleet) > 0 {
+		writeFleet(p, lg.fleet, svgLink)
+	}
+	writeTenants(p, lg.tenants)
+
+	writeKeyStoreCiphers(p, res)
+
 	p("## Update under contention, against dynalite")
 	p("")
 	p("16 workers increment one item through two Stores with `Update`.")
@@ -336,4 +385,35 @@ func main() {
 	p("| with `Overwrite` | %s |", res.cell("BenchmarkBulkLoad/overwrite", "items/s"))
 	p("")
 	p("Overwrite / conditional = %s.", res.ratioSpread("BenchmarkBulkLoad/overwrite", "BenchmarkBulkLoad/conditional", "items/s"))
+}
+
+// writeKeyStoreCiphers writes the section on package keystore's benchmarks,
+// if they ran.
+func writeKeyStoreCiphers(p func(string, ...any), res results) {
+	names := []string{"ItemRoundTrip", "ItemRoundTripUncachedRoot", "WrapUnwrap"}
+	k := func(name, cipher string) string { return keystorePrefix + "Benchmark" + name + "/" + cipher }
+	if _, ok := res[k("ItemRoundTrip", "keystore")]; !ok {
+		return
+	}
+	p("## Key store Cipher against the AES cipher, one core, no I/O")
+	p("")
+	p("| benchmark (package keystore) | cipher | ns/op | B/op | allocs/op | keystore / aes, ns/op |")
+	p("|---|---|---|---|---|---|")
+	for _, name := range names {
+		for _, c := range []string{"aes", "keystore"} {
+			ratio := ""
+			if c == "keystore" {
+				ratio = res.ratioSpread(k(name, "keystore"), k(name, "aes"), "ns/op")
+			}
+			p("| %s | %s | %s | %s | %s | %s |", name, c, res.cell(k(name, c), "ns/op"), res.cell(k(name, c), "B/op"),
+				res.cell(k(name, c), "allocs/op"), ratio)
+		}
+	}
+	p("")
+	p("ItemRoundTrip: seal and open the 1 KB item with each Cipher and the Store's root key cached, as in steady")
+	p("state, so the Cipher is not called (target: key store within 5%% of AES). ItemRoundTripUncachedRoot: the same")
+	p("without the root key cache, so every seal wraps a new root key and every open unwraps it; the branch key stays")
+	p("cached, and the key store Cipher wraps locally with one HKDF more than the AES cipher. WrapUnwrap: one root key")
+	p("wrapped and unwrapped, branch key cached.")
+	p("")
 }

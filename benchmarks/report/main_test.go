@@ -1,6 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -33,6 +39,171 @@ BenchmarkPutGet/dynacrypt-2 10 150 cpu-ns/op
 	for i, tc := range tests {
 		if tc.got != tc.want {
 			t.Errorf("%d: got %q, want %q", i, tc.got, tc.want)
+		}
+	}
+}
+
+// fleetInput is what TestFleetKMSRequests prints, among the rest of a run.
+const fleetInput = `=== RUN   TestFleetKMSRequests
+    fleet_test.go:237: fleet-kms: cipher=kms-cipher writers=5 readers=5 puts-per-writer=100 gets-per-reader=1000 kms-requests=30 keystore-getitems=0
+    fleet_test.go:237: fleet-kms: cipher=keystore writers=5 readers=5 puts-per-writer=100 gets-per-reader=1000 kms-requests=12 keystore-getitems=16
+    fleet_test.go:237: fleet-kms: cipher=kms-cipher writers=100 readers=100 puts-per-writer=100 gets-per-reader=1000 kms-requests=10100 keystore-getitems=0
+    fleet_test.go:237: fleet-kms: cipher=keystore writers=100 readers=100 puts-per-writer=100 gets-per-reader=1000 kms-requests=202 keystore-getitems=301
+--- PASS: TestFleetKMSRequests (30.00s)
+`
+
+func TestFleetLines(t *testing.T) {
+	_, lg, err := parse(strings.NewReader(fleetInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.fleet) != 4 {
+		t.Fatalf("%d fleet points, want 4", len(lg.fleet))
+	}
+	want := fleetPoint{cipher: "keystore", writers: 100, readers: 100, putsPerWriter: 100, getsPerRead: 1000, kms: 202, keyStoreGets: 301}
+	if got := lg.fleet[3]; got != want {
+		t.Errorf("last point = %+v, want %+v", got, want)
+	}
+	if _, _, err := parse(strings.NewReader("fleet-kms: cipher=keystore writers=1\n")); err == nil {
+		t.Error("a fleet line missing fields parsed")
+	}
+
+	var out strings.Builder
+	writeFleet(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, lg.fleet, "benchmarks/fleet.svg")
+	for _, s := range []string{
+		"| 10 | 5 | 5 | 30 | 30 | 12 | 20 | 16 |",
+		"| 200 | 100 | 100 | 10,100 | 10,100 | 202 | 210 | 301 |",
+		"Each writer puts 100 items, then each reader gets 1,000 items",
+		"](benchmarks/fleet.svg)",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("fleet section lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+func TestFleetChart(t *testing.T) {
+	_, lg, err := parse(strings.NewReader(fleetInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := fleetChart(lg.fleet)
+	if !bytes.Equal(svg, fleetChart(lg.fleet)) {
+		t.Error("the chart differs between two drawings of the same points")
+	}
+	// Well-formed XML, an svg root, and per cipher a line through its two
+	// points.
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	var root string
+	var lines [][]float64 // y of each point, per polyline
+	var texts []string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v\n%s", err, svg)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				root = el.Name.Local
+			}
+			if el.Name.Local == "polyline" {
+				var ys []float64
+				for _, a := range el.Attr {
+					if a.Name.Local != "points" {
+						continue
+					}
+					for _, pt := range strings.Fields(a.Value) {
+						_, y, _ := strings.Cut(pt, ",")
+						v, err := strconv.ParseFloat(y, 64)
+						if err != nil {
+							t.Fatal(err)
+						}
+						ys = append(ys, v)
+					}
+				}
+				lines = append(lines, ys)
+			}
+		case xml.CharData:
+			texts = append(texts, string(el))
+		}
+	}
+	if root != "svg" {
+		t.Errorf("root element %q, want svg", root)
+	}
+	if len(lines) != 2 || len(lines[0]) != 2 || len(lines[1]) != 2 {
+		t.Fatalf("polylines %v, want 2 of 2 points", lines)
+	}
+	// SVG's y grows downwards. On a log scale from 10 to 100,000, 30 to
+	// 10,100 (a factor 337) rises more than 12 to 202 (a factor 17), and
+	// the KMSCipher line ends above the key store's.
+	rise := func(ys []float64) float64 { return ys[0] - ys[1] }
+	if rise(lines[0]) <= rise(lines[1]) || lines[0][1] >= lines[1][1] {
+		t.Errorf("KMSCipher line %v, key store line %v: not as a log scale draws them", lines[0], lines[1])
+	}
+	if math.Abs(rise(lines[0])/rise(lines[1])-math.Log10(10100.0/30)/math.Log10(202.0/12)) > 0.01 {
+		t.Errorf("rises %v and %v are not in the ratio of the logs of the counts", rise(lines[0]), rise(lines[1]))
+	}
+	all := strings.Join(texts, "|")
+	for _, s := range []string{"100,000", "10,100", "202", "KMSCipher", "key store Cipher", "processes in the fleet"} {
+		if !strings.Contains(all, s) {
+			t.Errorf("chart lacks the text %q", s)
+		}
+	}
+}
+
+func TestKeyStoreBenchmarksArePrefixed(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt
+BenchmarkItemRoundTrip 	 1000	 19000 ns/op
+pkg: github.com/dynacrypt/dynacrypt/keystore
+BenchmarkItemRoundTrip/aes 	 1000	 15000 ns/op
+BenchmarkItemRoundTrip/keystore 	 1000	 15300 ns/op
+pkg: github.com/dynacrypt/dynacrypt/benchmarks
+BenchmarkPutGet/raw-sdk-2 10 100 cpu-ns/op
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"BenchmarkItemRoundTrip", "keystore.BenchmarkItemRoundTrip/aes", "keystore.BenchmarkItemRoundTrip/keystore", "BenchmarkPutGet/raw-sdk"} {
+		if _, ok := res[name]; !ok {
+			t.Errorf("no results for %s: %v", name, res)
+		}
+	}
+	var out strings.Builder
+	writeKeyStoreCiphers(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, res)
+	if want := "| ItemRoundTrip | keystore | 15300 | - | - | 1.02 |"; !strings.Contains(out.String(), want) {
+		t.Errorf("key store section lacks %q:\n%s", want, out.String())
+	}
+}
+
+func TestTenantsLines(t *testing.T) {
+	in := `    tenants_test.go:206: tenants: cipher=kms-cipher tenants=1000 items-per-tenant=10 setup-kms-requests=0 writer-kms-requests=1000 reader-kms-requests=1000 writer-keystore-getitems=0 reader-keystore-getitems=0 writer-heap-bytes=874640 reader-heap-bytes=697792 empty-heap-bytes=-424
+    tenants_test.go:206: tenants: cipher=keystore tenants=1000 items-per-tenant=10 setup-kms-requests=2000 writer-kms-requests=1000 reader-kms-requests=1001 writer-keystore-getitems=2000 reader-keystore-getitems=1000 writer-heap-bytes=1361216 reader-heap-bytes=1017760 empty-heap-bytes=6176
+`
+	_, lg, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.tenants) != 2 {
+		t.Fatalf("%d tenants runs, want 2", len(lg.tenants))
+	}
+	if _, _, err := parse(strings.NewReader("tenants: cipher=keystore tenants=1000\n")); err == nil {
+		t.Error("a tenants line missing fields parsed")
+	}
+	var out strings.Builder
+	writeTenants(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, lg.tenants)
+	for _, s := range []string{
+		"## 1,000 tenants × 10 items",
+		"| KMSCipher | 0 | 1,000 | 1,000 | - | 854 KiB (874 B per tenant) | 681 KiB (697 B per tenant) |",
+		"| key store Cipher | 2,000 | 1,000 | 1,001 | 2,000, 1,000 | 1.30 MiB (1,361 B per tenant) | 994 KiB (1,017 B per tenant) |",
+		"served nothing hold under 7 KiB.",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("tenants section lacks %q:\n%s", s, out.String())
 		}
 	}
 }
