@@ -3,6 +3,7 @@ package dynacrypt_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -14,7 +15,8 @@ import (
 // TestItemsReencrypt: Items with no Go type walk a table a Store wrote
 // under key A to key B, incrementing the version as a Store's walk does;
 // a second walk finds nothing to do; with All, every item is rewritten
-// again, under a new header, and still reads, by Items and by a Store.
+// again, under a new header, and still reads, by Items and by a Store;
+// Items that leave out the encrypted attribute rewrite nothing.
 func TestItemsReencrypt(t *testing.T) {
 	const n = 120
 	ctx := context.Background()
@@ -65,6 +67,18 @@ func TestItemsReencrypt(t *testing.T) {
 	check(3)
 	if all, err := readB.Reencrypt(ctx, dynacrypt.ReencryptOptions{All: true}); err != nil || all.Rewritten != n {
 		t.Fatalf("Store walk with All: %+v, %v; want every item rewritten", all, err)
+	}
+	check(4)
+
+	// An encrypted attribute left out of the list: every item fails and
+	// stays as it was, rather than keep a ciphertext whose root key it loses.
+	forgetful, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(dynacrypt.NewKMSCipher(k, testrig.KeyB)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress, err = forgetful.Reencrypt(ctx, db, dynacrypt.ReencryptOptions{All: true})
+	if err == nil || !strings.Contains(err.Error(), `attribute "token" is encrypted, but not declared`) || progress.Failed != n || progress.Rewritten != 0 {
+		t.Errorf("walk without the encrypted attribute: %+v, %v; want every item failed", progress, err)
 	}
 	check(4)
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -72,6 +73,10 @@ const rewriteAttempts = 10
 // concurrent change is never overwritten; the item is read again and
 // rewritten if still needed.
 //
+// An item with a binary attribute that is not declared encrypted but opens
+// as an encrypted one (its encrypt tag was dropped, say) fails and is left
+// as it is: rewritten, it would keep a ciphertext whose root key it loses.
+//
 // The walk is idempotent, so running it again after an interruption finishes
 // the job; passing the last progress Checkpoint skips what was done. Failed
 // items are counted and the walk goes on; the error returned then describes
@@ -96,7 +101,8 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 // the Cipher's current one, or with ReencryptOptions.All every item, and
 // increments the version attribute if WithVersion names one. Items keeps no
 // client, so the walk is given one. Its errors are OpErrors of operation
-// "Reencrypt".
+// "Reencrypt". An attribute left out of WithEncryptedAttributes is caught:
+// the items it is encrypted in fail and stay as they are.
 func (it *Items) Reencrypt(ctx context.Context, db DB, opts ReencryptOptions) (ReencryptProgress, error) {
 	if db == nil || isNilPointer(db) {
 		return ReencryptProgress{}, newOpError("Reencrypt", it.table, errors.New("nil DB"))
@@ -117,8 +123,9 @@ type rewriter struct {
 	table       string
 	codec       *codec
 	cipher      Cipher
-	versionAttr string // incremented by every rewrite; "" for none
-	all         bool   // rewrite every item, needed or not
+	versionAttr string   // incremented by every rewrite; "" for none
+	all         bool     // rewrite every item, needed or not
+	probes      sync.Map // attribute name -> *codec declaring it encrypted too: see checkDeclared
 }
 
 // needsRewrite reports whether a stored item is legacy, lacks a beacon, or
@@ -180,6 +187,9 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	}
 	av := maps.Clone(raw)
 	if err := r.codec.open(ctx, av, false); err != nil {
+		return err
+	}
+	if err := r.checkDeclared(ctx, raw); err != nil {
 		return err
 	}
 	if r.versionAttr != "" {
