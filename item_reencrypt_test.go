@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -76,9 +77,16 @@ func TestItemsReencrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	progress, err = forgetful.Reencrypt(ctx, db, dynacrypt.ReencryptOptions{All: true})
+	var failed sync.Map
+	progress, err = forgetful.Reencrypt(ctx, db, dynacrypt.ReencryptOptions{All: true,
+		Failed: func(key map[string]types.AttributeValue, err error) {
+			failed.Store(key["id"].(*types.AttributeValueMemberS).Value, err)
+		}})
 	if err == nil || !strings.Contains(err.Error(), `attribute "token" is encrypted, but not declared`) || progress.Failed != n || progress.Rewritten != 0 {
 		t.Errorf("walk without the encrypted attribute: %+v, %v; want every item failed", progress, err)
+	}
+	if err, _ := failed.Load(userID(7)); err == nil || !strings.Contains(err.(error).Error(), `"token"`) {
+		t.Errorf("Failed was called for %s with %v, want the reason", userID(7), err)
 	}
 	check(4)
 

@@ -34,6 +34,11 @@ type ReencryptOptions struct {
 	// manifest's source. Calls may come from several goroutines at once.
 	// Items have no legacy format: Items.Reencrypt never calls it.
 	Promoted func(key map[string]types.AttributeValue)
+	// Failed, if set, is called with the key attributes of every item the
+	// walk could not rewrite, and why, so that each can be looked at. The
+	// walk goes on; the error Reencrypt returns describes the first. Calls
+	// may come from several goroutines at once.
+	Failed func(key map[string]types.AttributeValue, err error)
 	// All rewrites every item the walk reads, not only those that need it:
 	// each gets the walker's current root key, a fresh salt and fresh
 	// ciphertexts. It is for a suspected compromise of root keys (or of the

@@ -99,6 +99,9 @@ func (r *rewriter) walkSegment(ctx context.Context, w *walkState, seg int) {
 			case err != nil:
 				page.Failed++
 				w.fail(err)
+				if w.opts.Failed != nil {
+					w.opts.Failed(r.codec.keyOf(raw), err)
+				}
 			case rewritten:
 				page.Rewritten++
 			default:
