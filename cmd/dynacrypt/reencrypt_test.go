@@ -92,7 +92,7 @@ func counts(t *testing.T, o outcome) (scanned, rewritten, current, failed int) {
 // command: a branch key made with it, items written by a service under its
 // first version, a rotation, then the walk, interrupted by SIGINT once it
 // shows its progress line and run again: it resumes from its checkpoint
-// file and finishes. Every item then reads under the new version only (a
+// file (which another walk refuses) and finishes. Every item then reads under the new version only (a
 // walk run again has nothing to do); -all rewrites every item again; a
 // walk told of one encrypted attribute of two rewrites nothing and names
 // the items it refused, by key.
@@ -137,6 +137,13 @@ func TestReencryptBranchKeyRotation(t *testing.T) {
 	first := interruptAtProgress(t, dir, walk)
 	if !strings.Contains(first.stderr, "interrupted after") || !fileExists(checkpoint) {
 		t.Fatalf("first walk, interrupted: no checkpoint file, or no word of it: %s", first)
+	}
+	// The checkpoint resumes that walk only.
+	for _, other := range [][]string{{"-all"}, {"-segments", "2"}} {
+		o := runBinary(t, "", append(walk, other...)...).want(t, exitFailure, "another walk from the checkpoint: "+strings.Join(other, " "))
+		if !strings.Contains(o.stderr, "the checkpoint file is from a walk of table "+table) {
+			t.Errorf("another walk from the checkpoint: %s", o)
+		}
 	}
 	second := runBinary(t, "", walk...).want(t, exitOK, "resumed walk")
 	scanned, rewritten, current, failed := counts(t, second)
