@@ -62,16 +62,18 @@ func (f *cipherFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.previousKeys, "previous-keys", "", "comma-separated older KMS keys items may still be wrapped under (with -key)")
 	f.keystore.registerTable(fs)
 	f.keystore.registerKMS(fs)
-	f.keystore.registerBranchKey(fs)
+	fs.StringVar(&f.keystore.branchKey, "branch-key", "", "branch key of the key store that wraps the table's root keys; with -tenant, each item's is its tenant's, named like the tenant, and this flag is not needed")
 }
 
 // cipher returns the Cipher the flags choose, or errUsage unless they
-// choose exactly one.
-func (f *cipherFlags) cipher(c *awsClients) (dynacrypt.Cipher, error) {
+// choose exactly one. For a table of tenants (-tenant), a key store needs
+// no -branch-key: each tenant's items are under the branch key named like
+// the tenant (keystore.Cipher's default mapping).
+func (f *cipherFlags) cipher(c *awsClients, tenants bool) (dynacrypt.Cipher, error) {
 	switch {
 	case f.key != "" && f.keystore.table == "":
 		return dynacrypt.NewKMSCipher(c.kms, f.key).WithPreviousKeys(list(f.previousKeys)...), nil
-	case f.key == "" && f.previousKeys == "" && f.keystore.table != "" && f.keystore.branchKey != "":
+	case f.key == "" && f.previousKeys == "" && f.keystore.table != "" && (f.keystore.branchKey != "" || tenants):
 		ks, err := f.keystore.open(c, true)
 		if err != nil {
 			return nil, err

@@ -47,7 +47,7 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	cipher, err := cf.cipher(clients)
+	cipher, err := cf.cipher(clients, tf.tenant != "")
 	if err != nil {
 		return fail(fs, std, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -19,5 +20,23 @@ func TestBar(t *testing.T) {
 		if got := bar(p, tc.total); got != tc.want {
 			t.Errorf("bar(total %d) = %q, want %q", tc.total, got, tc.want)
 		}
+	}
+}
+
+// TestStatusLine: messages between redraws of the progress line get lines
+// of their own; the line is ended once.
+func TestStatusLine(t *testing.T) {
+	var out strings.Builder
+	l := &statusLine{w: &out}
+	l.draw("1 scanned")
+	l.draw("2 scanned")
+	l.println("key {\"id\":\"a\"}: failed")
+	l.println("key {\"id\":\"b\"}: failed")
+	l.draw("3 scanned")
+	l.end()
+	l.end()
+	want := "\r1 scanned\r2 scanned\nkey {\"id\":\"a\"}: failed\nkey {\"id\":\"b\"}: failed\n\r3 scanned\n"
+	if out.String() != want {
+		t.Errorf("status line wrote %q, want %q", out.String(), want)
 	}
 }

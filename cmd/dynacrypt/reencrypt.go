@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] (-key KMS-KEY [-previous-keys K,...] | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-all] [flags]",
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T] (-key KMS-KEY [-previous-keys K,...] | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-all] [flags]",
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -33,6 +33,10 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"every item the rotation concerns, and a walk run again finds nothing left to do. With -all\n"+
 			"every item is rewritten: after a suspected compromise of root keys, whose items are still\n"+
 			"under the current key.\n\n"+
+			"For a table of tenants (-tenant) under a key store, each item is rewritten under its\n"+
+			"tenant's branch key, named like the tenant (no -branch-key needed). A run learns each\n"+
+			"tenant's active version as it first writes for that tenant: the first items it meets of\n"+
+			"each tenant are rewritten whatever their version.\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
@@ -63,7 +67,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	cipher, err := cf.cipher(clients)
+	cipher, err := cf.cipher(clients, tf.tenant != "")
 	if err != nil {
 		return fail(fs, std, err)
 	}
@@ -131,6 +135,7 @@ func (w *walk) run(ctx context.Context) int {
 		fmt.Fprintf(w.std.err, "resuming from %s\n", w.file)
 	}
 	start := time.Now()
+	status := &statusLine{w: w.std.err}
 	var lastDraw, lastSave time.Time
 	var saveErr error
 	progress, err := w.items.Reencrypt(ctx, w.db, dynacrypt.ReencryptOptions{
@@ -145,18 +150,19 @@ func (w *walk) run(ctx context.Context) int {
 				lastSave = time.Now()
 			}
 			if time.Since(lastDraw) >= redrawEvery {
-				fmt.Fprintf(w.std.err, "\r%s", bar(p, w.total))
+				status.draw(bar(p, w.total))
 				lastDraw = time.Now()
 			}
 		},
 		Failed: func(key map[string]types.AttributeValue, err error) {
 			if ctx.Err() == nil { // once interrupted, items in flight fail: no news
 				k, _ := appendJSONItem(nil, key)
-				fmt.Fprintf(w.std.err, "\rkey %s: %v\n", bytes.TrimSpace(k), err)
+				status.println(fmt.Sprintf("key %s: %v", bytes.TrimSpace(k), err))
 			}
 		},
 	})
-	fmt.Fprintf(w.std.err, "\r%s\n", bar(progress, w.total))
+	status.draw(bar(progress, w.total))
+	status.end()
 	done := err == nil
 	if !done && w.state.Checkpoint != "" {
 		if serr := w.state.save(w.file); serr != nil {

@@ -41,11 +41,11 @@ func accountsTable(t *testing.T, db *dynamodb.Client) string {
 	return dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S("tenant"), SortKey: dynacrypttest.N("seq")})
 }
 
-// accounts returns a Store of the table with cipher.
-func accounts(t *testing.T, db *dynamodb.Client, table string, cipher dynacrypt.Cipher) *dynacrypt.Store[account] {
+// accounts returns a Store of the table with cipher; opts come last.
+func accounts(t *testing.T, db *dynamodb.Client, table string, cipher dynacrypt.Cipher, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
 	t.Helper()
-	s, err := dynacrypt.New[account](db, table, dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
-		dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher))
+	s, err := dynacrypt.New[account](db, table, append([]dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
+		dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ type tableFlags struct {
 	encrypted      string
 	unsigned       string
 	header         string
+	tenant         string
 }
 
 func (f *tableFlags) register(fs *flag.FlagSet) {
@@ -23,6 +24,7 @@ func (f *tableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.encrypted, "encrypted", "", "comma-separated encrypted attributes (required)")
 	fs.StringVar(&f.unsigned, "unsigned", "", "comma-separated unsigned attributes (WithUnsignedAttributes)")
 	fs.StringVar(&f.header, "header", dynacrypt.DefaultHeaderAttribute, "header attribute")
+	fs.StringVar(&f.tenant, "tenant", "", "attribute holding each item's tenant, if the Store sets one (WithTenantAttribute); with -keystore, each tenant's branch key is the one named like the tenant")
 }
 
 // keyFlags name a table's key attributes, for commands that do not read
@@ -57,6 +59,9 @@ func (f *tableFlags) items(keys keyFlags, cipher dynacrypt.Cipher, opts ...dynac
 	}
 	if f.logical != "" {
 		all = append(all, dynacrypt.WithLogicalTableName(f.logical))
+	}
+	if f.tenant != "" {
+		all = append(all, dynacrypt.WithTenantAttribute(f.tenant))
 	}
 	return dynacrypt.NewItems(f.table, append(all, opts...)...)
 }
