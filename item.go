@@ -45,13 +45,16 @@ func (s *Store[T]) UnmarshalItem(ctx context.Context, av map[string]types.Attrib
 }
 
 // Items seals and opens the items of a table as attribute maps, with no Go
-// type: for tools that work on any table, such as the dynacrypt command,
-// which know the table's keys and encrypted attributes by name. Items sealed
+// type, and re-encrypts the whole table (Reencrypt): for tools that work on
+// any table, such as the dynacrypt command, which know the table's keys and
+// encrypted attributes by name. Items sealed
 // by a Store[T] of the same table, keys, Cipher and logical name open here,
 // and the reverse. It is safe for concurrent use.
 type Items struct {
-	table string
-	codec codec
+	table   string
+	codec   codec
+	cipher  Cipher
+	version string // the version attribute Reencrypt increments; "" for none
 }
 
 // WithEncryptedAttributes names the attributes NewItems encrypts: with no
@@ -64,8 +67,10 @@ func WithEncryptedAttributes(attrs ...string) Option {
 // NewItems returns Items for table. It takes New's options that do not
 // depend on a Go type: WithPartitionKey (required), WithSortKey, WithCipher
 // (required), WithEncryptedAttributes, WithLogicalTableName,
-// WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, and the
-// key cache options.
+// WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, the key
+// cache options, and WithVersion, which only Reencrypt uses: it increments
+// the version of every item it rewrites, as a Store's does (Seal and Open
+// leave it as it is).
 func NewItems(table string, opts ...Option) (*Items, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -86,8 +91,8 @@ func newItems(table string, cfg config) (*Items, error) {
 		return nil, errors.New("no partition key: use WithPartitionKey")
 	case cfg.cipher == nil:
 		return nil, errors.New("no Cipher: use WithCipher")
-	case cfg.version != "" || cfg.legacy != nil || len(cfg.indexes) > 0:
-		return nil, errors.New("WithVersion, WithLegacyKMS and indexes need a Store of a Go type")
+	case cfg.legacy != nil || len(cfg.indexes) > 0:
+		return nil, errors.New("WithLegacyKMS and indexes need a Store of a Go type")
 	}
 	if err := checkCipher(cfg.cipher); err != nil {
 		return nil, fmt.Errorf("WithCipher: %w", err)
@@ -109,6 +114,10 @@ func newItems(table string, cfg config) (*Items, error) {
 	if t := cfg.tenantAttr; t != "" && (slices.Contains(cfg.encryptedAttrs, t) || slices.Contains(cfg.unsigned, t)) {
 		return nil, fmt.Errorf("tenant attribute %q can be neither encrypted nor unsigned", t)
 	}
+	if v := cfg.version; v != "" && (slices.Contains(keys, v) || v == cfg.headerAttr ||
+		slices.Contains(cfg.encryptedAttrs, v) || slices.Contains(cfg.unsigned, v)) {
+		return nil, fmt.Errorf("version attribute %q cannot be a key, the header, encrypted or unsigned", v)
+	}
 	logical := cfg.logicalName
 	if logical == "" {
 		logical = table
@@ -117,7 +126,8 @@ func newItems(table string, cfg config) (*Items, error) {
 	if err != nil {
 		return nil, err
 	}
-	it := &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring)}
+	it := &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring),
+		cipher: cfg.cipher, version: cfg.version}
 	it.codec.tenantAttr = cfg.tenantAttr
 	return it, nil
 }

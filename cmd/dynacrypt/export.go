@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,30 +22,38 @@ const progressEvery = time.Second
 // writes them as JSON lines. An item that fails verification is reported by
 // its line and key on standard error and skipped; the exit code is then 1.
 func exportDecrypt(ctx context.Context, args []string, std streams) int {
-	fs := flag.NewFlagSet("export-decrypt", flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	var tf tableFlags
+	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [flags] < export > items.jsonl",
+		"Decrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),\n"+
+			"verifying every item, into JSON lines: strings, numbers (exact), base64 binaries, arrays and objects.\n"+
+			"An item that fails verification is reported by its line and key, and the exit code is 1.", std)
+	var (
+		tf tableFlags
+		kf keyFlags
+		cf cipherFlags
+	)
 	tf.register(fs)
+	kf.register(fs)
+	cf.register(fs)
 	in := fs.String("in", "-", "export file, DynamoDB JSON lines, plain or gzip; - for standard input")
 	out := fs.String("out", "-", "output file of JSON lines; - for standard output")
 	strict := fs.Bool("strict", false, "stop at the first item that fails")
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: dynacrypt export-decrypt -table T -partition-key K -encrypted A,B -key KMS-KEY [flags] < export > items.jsonl")
-		fmt.Fprintln(std.err, "\nDecrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),")
-		fmt.Fprintln(std.err, "verifying every item, into JSON lines: strings, numbers (exact), base64 binaries, arrays and objects.")
-		fs.PrintDefaults()
+	if code, ok := parse(fs, args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if tf.table == "" || kf.partitionKey == "" || tf.encrypted == "" {
+		return fail(fs, std, errUsage)
 	}
-	items, err := tf.items(ctx)
-	if errors.Is(err, errUsage) {
-		fs.Usage()
-		return exitUsage
-	}
+	clients, err := loadClients(ctx)
 	if err != nil {
-		fmt.Fprintln(std.err, "dynacrypt:", err)
-		return exitFailure
+		return fail(fs, std, err)
+	}
+	cipher, err := cf.cipher(clients, tf.tenant != "")
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	items, err := tf.items(kf, cipher)
+	if err != nil {
+		return fail(fs, std, err)
 	}
 	r, w := std.in, std.out
 	if *in != "-" {

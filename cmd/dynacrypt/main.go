@@ -1,25 +1,69 @@
 // Command dynacrypt is the operator's tool for tables that dynacrypt
-// encrypts: it works on any such table, without the service's Go types,
-// given the table's keys and encrypted attributes by name.
+// encrypts and for their key stores. It works on any such table, without
+// the service's Go types, given the table's encrypted attributes by name.
+//
+// Install it with
+//
+//	go install github.com/dynacrypt/dynacrypt/cmd/dynacrypt@latest
+//
+// Key stores (package keystore): make the table once, then branch keys,
+// rotate them, list their versions, and delete them (crypto-shredding: the
+// items under a deleted branch key never read again, backups included):
+//
+//	dynacrypt keystore create-table -keystore branch-keys
+//	dynacrypt keystore create -keystore branch-keys -keystore-key alias/branch-keys -branch-key users-fleet
+//	dynacrypt keystore rotate -keystore branch-keys -keystore-key alias/branch-keys -branch-key users-fleet
+//	dynacrypt keystore list -keystore branch-keys -branch-key users-fleet
+//	dynacrypt keystore delete -keystore branch-keys -branch-key tenant-42   # asks first, unless -yes
+//
+// Re-encryption of a whole table, after a rotation (of a branch key, or to
+// a new KMS key with the old one in -previous-keys). The table's keys come
+// from DescribeTable; the walk scans in parallel segments, rewrites each
+// item with a conditional write (a concurrent change is read again, never
+// overwritten), shows its progress and saves a checkpoint file after every
+// page: interrupt it (Ctrl-C) and run the same command again to resume.
+// By default it rewrites the items under an old key only; -all rewrites
+// every item, for a suspected compromise of root keys. Every rewritten item
+// gets a root key this run made, a fresh salt and fresh ciphertexts.
+//
+//	dynacrypt reencrypt -table users -encrypted token -version version \
+//		-keystore branch-keys -keystore-key alias/branch-keys -branch-key users-fleet
+//	dynacrypt reencrypt -table users -encrypted token -key alias/users-2026 -previous-keys alias/users-2025
+//	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
+//		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
+//
+// Exports: decrypt a table export into JSON lines, verifying every item:
 //
 //	dynacrypt export-decrypt -table users -key alias/users -partition-key id -encrypted token < export.json.gz > users.jsonl
 //
-// Run `dynacrypt COMMAND -h` for a command's flags. It reaches AWS (or the
-// endpoints named by AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_KMS) with
-// the SDK's default configuration.
+// A table's root keys are wrapped either by a KMS key (-key) or by a
+// branch key of a key store (-keystore, -keystore-key, -branch-key); the
+// flags naming a key store are the same in every command. Run
+// `dynacrypt COMMAND -h` for a command's flags. It reaches AWS (or the
+// endpoints named by AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_KMS)
+// with the SDK's default configuration.
 //
-// Exit codes: 0 success; 1 the command ran but some items failed (their keys
-// are reported on standard error); 2 bad usage; 3 any other failure.
+// Exit codes: 0 success, and after -h; 1 the command ran but some items
+// failed (their keys are reported on standard error); 2 bad usage (a flag
+// unknown, missing or contradicting another); 3 any other failure,
+// including an interrupted walk, a failed request, and a delete not
+// confirmed.
+//
+// An interrupt (Ctrl-C) or SIGTERM stops a command cleanly; a second one
+// ends it at once.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Exit codes.
@@ -42,43 +86,100 @@ type streams struct {
 	out, err io.Writer
 }
 
+// commands are the top-level commands; keystore has commands of its own
+// (keystoreCommands).
 var commands = map[string]command{
 	"export-decrypt": {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
+	"keystore":       {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
+	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably", reencrypt},
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal ends the process at once
+	}()
 	code := run(ctx, os.Args[1:], streams{os.Stdin, os.Stdout, os.Stderr})
 	stop()
 	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, io streams) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "help" {
-		usage(io.err)
+	return dispatch(ctx, "dynacrypt", commands, args, io)
+}
+
+// dispatch runs the command args[0] of set, named prefix + " " + args[0].
+func dispatch(ctx context.Context, prefix string, set map[string]command, args []string, io streams) int {
+	if len(args) == 0 {
+		usage(io.err, prefix, set)
 		return exitUsage
 	}
-	c, ok := commands[args[0]]
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(io.err, prefix, set)
+		return exitOK
+	}
+	c, ok := set[args[0]]
 	if !ok {
-		fmt.Fprintf(io.err, "dynacrypt: unknown command %q\n", args[0])
-		usage(io.err)
+		fmt.Fprintf(io.err, "%s: unknown command %q\n", prefix, args[0])
+		usage(io.err, prefix, set)
 		return exitUsage
 	}
 	return c.run(ctx, args[1:], io)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: dynacrypt COMMAND [flags]   (dynacrypt COMMAND -h for its flags)")
+func usage(w io.Writer, prefix string, set map[string]command) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags]   (%s COMMAND -h for its flags)\n", prefix, prefix)
 	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(commands))
-	for name := range commands {
+	names := make([]string, 0, len(set))
+	for name := range set {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-16s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-16s %s\n", name, set[name].summary)
 	}
-	fmt.Fprintln(w, "\nexit codes: 0 success, 1 some items failed, 2 bad usage, 3 other failure")
+	fmt.Fprintln(w, "\nexit codes: 0 success (and -h), 1 some items failed, 2 bad usage, 3 other failure")
+}
+
+// newFlagSet returns the flag set of a command, printing to std.err a usage
+// line, what the command does, and its flags.
+func newFlagSet(name, synopsis, about string, std streams) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	fs.Usage = func() {
+		fmt.Fprintf(std.err, "usage: dynacrypt %s %s\n\n%s\n\nflags:\n", name, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses a command's flags. When the command must stop there it
+// returns false and the exit code: 0 after -h (the usage was printed),
+// 2 after a flag error or arguments left over.
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	case err != nil:
+		return exitUsage, false // the flag package printed the error and the usage
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		fs.Usage()
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// fail reports a command's error: the usage for errUsage (exit code 2),
+// the error itself otherwise (exit code 3).
+func fail(fs *flag.FlagSet, std streams, err error) int {
+	if errors.Is(err, errUsage) {
+		fs.Usage()
+		return exitUsage
+	}
+	fmt.Fprintln(std.err, "dynacrypt:", err)
+	return exitFailure
 }
 
 // list splits a comma-separated flag value, dropping empty parts.

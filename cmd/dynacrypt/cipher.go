@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/keystore"
+)
+
+// keystoreFlags name a key store and a branch key in it, the same way in
+// every command: the keystore subcommands and the cipher of the others.
+type keystoreFlags struct {
+	table     string // -keystore
+	name      string // -keystore-name, default table
+	kmsKey    string // -keystore-key
+	branchKey string // -branch-key
+}
+
+func (f *keystoreFlags) registerTable(fs *flag.FlagSet) {
+	fs.StringVar(&f.table, "keystore", "", "key store table, which keeps the branch keys (see dynacrypt keystore -h)")
+}
+
+func (f *keystoreFlags) registerKMS(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "keystore-name", "", "the key store's logical name, fixed when it was created (bound into every branch key); default -keystore")
+	fs.StringVar(&f.kmsKey, "keystore-key", "", "KMS key the key store's branch keys are wrapped under")
+}
+
+func (f *keystoreFlags) registerBranchKey(fs *flag.FlagSet) {
+	fs.StringVar(&f.branchKey, "branch-key", "", "branch key id")
+}
+
+// unusedKMSKey stands for the KMS key of a KeyStore whose command makes no
+// KMS request (delete, list): keystore.New wants one anyway.
+const unusedKMSKey = "unused: this command makes no KMS request"
+
+// open returns the KeyStore the flags name. A command that makes no KMS
+// request passes needKMS false and need not name the KMS key.
+func (f *keystoreFlags) open(c *awsClients, needKMS bool) (*keystore.KeyStore, error) {
+	if f.table == "" || (needKMS && f.kmsKey == "") {
+		return nil, errUsage
+	}
+	name, kmsKey := f.name, f.kmsKey
+	if name == "" {
+		name = f.table
+	}
+	if !needKMS && kmsKey == "" {
+		kmsKey = unusedKMSKey
+	}
+	return keystore.New(c.dynamodb, f.table, name, c.kms, kmsKey)
+}
+
+// cipherFlags choose the Cipher a table's root keys are wrapped with:
+// a KMS key (-key, and -previous-keys items may still be under), or a
+// branch key of a key store (-keystore and its companions).
+type cipherFlags struct {
+	key, previousKeys string
+	keystore          keystoreFlags
+}
+
+func (f *cipherFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.key, "key", "", "KMS key the table's root keys are wrapped under (or -keystore and -branch-key: a branch key wraps them)")
+	fs.StringVar(&f.previousKeys, "previous-keys", "", "comma-separated older KMS keys items may still be wrapped under (with -key)")
+	f.keystore.registerTable(fs)
+	f.keystore.registerKMS(fs)
+	fs.StringVar(&f.keystore.branchKey, "branch-key", "", "branch key of the key store that wraps the table's root keys; with -tenant, each item's is its tenant's, named like the tenant, and this flag is not needed")
+}
+
+// cipher returns the Cipher the flags choose, or errUsage unless they
+// choose exactly one. For a table of tenants (-tenant), a key store needs
+// no -branch-key: each tenant's items are under the branch key named like
+// the tenant (keystore.Cipher's default mapping).
+func (f *cipherFlags) cipher(c *awsClients, tenants bool) (dynacrypt.Cipher, error) {
+	switch {
+	case f.key != "" && f.keystore.table == "":
+		return dynacrypt.NewKMSCipher(c.kms, f.key).WithPreviousKeys(list(f.previousKeys)...), nil
+	case f.key == "" && f.previousKeys == "" && f.keystore.table != "" && (f.keystore.branchKey != "" || tenants):
+		ks, err := f.keystore.open(c, true)
+		if err != nil {
+			return nil, err
+		}
+		return keystore.NewCipher(ks, f.keystore.branchKey)
+	}
+	return nil, errUsage
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt"
+)
+
+// redrawEvery is how often reencrypt redraws its progress line and saves
+// its checkpoint file. A walk killed between two saves does again what it
+// did since the last: each item's rewrite is idempotent.
+const redrawEvery = 250 * time.Millisecond
+
+// reencrypt walks a table and rewrites its items under fresh root keys
+// wrapped by the current key: by default the items under another key (a
+// previous KMS key, an older branch key version), with -all every item.
+func reencrypt(ctx context.Context, args []string, std streams) int {
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T] (-key KMS-KEY [-previous-keys K,...] | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-all] [flags]",
+		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
+			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
+			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
+			"attribute incremented as a Store does, and written on condition that it has not changed\n"+
+			"since it was read: a concurrent change is read again, never overwritten.\n\n"+
+			"By default only items whose root key is wrapped under another key are rewritten: after a\n"+
+			"rotation (of the branch key, or to a new KMS key with the old one in -previous-keys) that is\n"+
+			"every item the rotation concerns, and a walk run again finds nothing left to do. With -all\n"+
+			"every item is rewritten: after a suspected compromise of root keys, whose items are still\n"+
+			"under the current key.\n\n"+
+			"For a table of tenants (-tenant) under a key store, each item is rewritten under its\n"+
+			"tenant's branch key, named like the tenant (no -branch-key needed). A run learns each\n"+
+			"tenant's active version as it first writes for that tenant: the first items it meets of\n"+
+			"each tenant are rewritten whatever their version.\n\n"+
+			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
+			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
+			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
+			"(Ctrl-C, SIGTERM), the walk saves it and exits with code 3; killed, it leaves its last save.\n"+
+			"Either way, run the same command again to resume. Items that fail are reported by key on\n"+
+			"standard error (exit code 1), and a walk run again retries them.", std)
+	var (
+		tf tableFlags
+		cf cipherFlags
+	)
+	tf.register(fs)
+	version := fs.String("version", "", "the Store's version attribute (WithVersion), if it has one: every rewrite increments it")
+	cf.register(fs)
+	all := fs.Bool("all", false, "rewrite every item, not only those under an old key")
+	segments := fs.Int("segments", 4, "parallel Scan segments")
+	pageSize := fs.Int("page-size", 100, "items a Scan request reads: the grain of progress and checkpoints")
+	checkpoint := fs.String("checkpoint", "", "checkpoint file (default TABLE.reencrypt-checkpoint in the current directory)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if tf.table == "" || tf.encrypted == "" || *segments < 1 || *pageSize < 1 {
+		return fail(fs, std, errUsage)
+	}
+	if *checkpoint == "" {
+		*checkpoint = tf.table + ".reencrypt-checkpoint"
+	}
+	clients, err := loadClients(ctx)
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	cipher, err := cf.cipher(clients, tf.tenant != "")
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	keys, total, err := describeTable(ctx, clients.dynamodb, tf.table)
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	var opts []dynacrypt.Option
+	if *version != "" {
+		opts = append(opts, dynacrypt.WithVersion(*version))
+	}
+	items, err := tf.items(keys, cipher, opts...)
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, std: std,
+		state: checkpointFile{Table: tf.table, All: *all, Segments: *segments}, pageSize: *pageSize}
+	return w.run(ctx)
+}
+
+// describeTable returns a table's key attributes, and DynamoDB's estimate
+// of its item count (0 if unknown).
+func describeTable(ctx context.Context, db *dynamodb.Client, table string) (keyFlags, int64, error) {
+	var keys keyFlags
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+	if err != nil {
+		return keys, 0, err
+	}
+	for _, k := range out.Table.KeySchema {
+		switch k.KeyType {
+		case types.KeyTypeHash:
+			keys.partitionKey = aws.ToString(k.AttributeName)
+		case types.KeyTypeRange:
+			keys.sortKey = aws.ToString(k.AttributeName)
+		}
+	}
+	if keys.partitionKey == "" {
+		return keys, 0, fmt.Errorf("DescribeTable %s named no partition key", table)
+	}
+	return keys, aws.ToInt64(out.Table.ItemCount), nil
+}
+
+// walk is one run of reencrypt.
+type walk struct {
+	items    *dynacrypt.Items
+	db       dynacrypt.DB
+	file     string         // the checkpoint file
+	state    checkpointFile // what the walk saves there
+	pageSize int
+	total    int64 // items in the table, estimated; 0 if unknown
+	std      streams
+}
+
+func (w *walk) run(ctx context.Context) int {
+	saved, err := loadCheckpoint(w.file)
+	if err == nil && saved != nil {
+		err = saved.matches(w.state)
+	}
+	if err != nil {
+		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		return exitFailure
+	}
+	if saved != nil {
+		w.state.Checkpoint = saved.Checkpoint
+		fmt.Fprintf(w.std.err, "resuming from %s\n", w.file)
+	}
+	start := time.Now()
+	status := &statusLine{w: w.std.err}
+	var lastDraw, lastSave time.Time
+	var saveErr error
+	progress, err := w.items.Reencrypt(ctx, w.db, dynacrypt.ReencryptOptions{
+		Segments:   w.state.Segments,
+		PageSize:   w.pageSize,
+		Checkpoint: w.state.Checkpoint,
+		All:        w.state.All,
+		Progress: func(p dynacrypt.ReencryptProgress) { // one call at a time
+			w.state.Checkpoint = p.Checkpoint
+			if time.Since(lastSave) >= redrawEvery {
+				saveErr = w.state.save(w.file)
+				lastSave = time.Now()
+			}
+			if time.Since(lastDraw) >= redrawEvery {
+				status.draw(bar(p, w.total))
+				lastDraw = time.Now()
+			}
+		},
+		Failed: func(key map[string]types.AttributeValue, err error) {
+			if ctx.Err() == nil { // once interrupted, items in flight fail: no news
+				k, _ := appendJSONItem(nil, key)
+				status.println(fmt.Sprintf("key %s: %v", bytes.TrimSpace(k), err))
+			}
+		},
+	})
+	status.draw(bar(progress, w.total))
+	status.end()
+	done := err == nil
+	if !done && w.state.Checkpoint != "" {
+		if serr := w.state.save(w.file); serr != nil {
+			saveErr = serr
+		}
+	}
+	if saveErr != nil {
+		fmt.Fprintf(w.std.err, "dynacrypt: saving the checkpoint file %s: %v\n", w.file, saveErr)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(w.std.err, "interrupted after %d items: run the same command again to resume from %s\n", progress.Scanned, w.file)
+		return exitFailure
+	}
+	fmt.Fprintf(w.std.out, "%d items scanned in %s: %d rewritten, %d already current, %d failed\n",
+		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed)
+	switch {
+	case progress.Failed > 0:
+		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %v\nrun the same command again to retry them, from %s\n", progress.Failed, err, w.file)
+		return exitItems
+	case err != nil:
+		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		return exitFailure
+	}
+	if err := removeCheckpoint(w.file); err != nil {
+		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		return exitFailure
+	}
+	return exitOK
+}

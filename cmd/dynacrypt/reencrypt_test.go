@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/dynacrypttest"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
+	"github.com/dynacrypt/dynacrypt/keystore"
+)
+
+// account is a service's item with a sort key and two secrets, as the
+// command never sees it.
+type account struct {
+	Tenant  string `dynamodbav:"tenant"`
+	Seq     int    `dynamodbav:"seq"`
+	Secret  string `dynamodbav:"secret" encrypt:"kms"`
+	PIN     int    `dynamodbav:"pin" encrypt:"kms"`
+	Note    string `dynamodbav:"note"`
+	Version int64  `dynamodbav:"version"`
+}
+
+func accountOf(i int) *account {
+	return &account{Tenant: fmt.Sprint("t", i%7), Seq: i, Secret: fmt.Sprint("secret-", i), PIN: i * 3, Note: "n"}
+}
+
+// accountsTable makes a table keyed by tenant and seq.
+func accountsTable(t *testing.T, db *dynamodb.Client) string {
+	return dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S("tenant"), SortKey: dynacrypttest.N("seq")})
+}
+
+// accounts returns a Store of the table with cipher; opts come last.
+func accounts(t *testing.T, db *dynamodb.Client, table string, cipher dynacrypt.Cipher, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
+	t.Helper()
+	s, err := dynacrypt.New[account](db, table, append([]dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
+		dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkAccounts reads every account through store, with a parallel Scan:
+// each must verify, its secrets intact, at version.
+func checkAccounts(t *testing.T, store *dynacrypt.Store[account], n int, version int64) {
+	t.Helper()
+	seen := 0
+	for got, err := range store.Scan(context.Background(), dynacrypt.Parallel(4), dynacrypt.ConsistentRead()) {
+		if err != nil {
+			t.Fatalf("after %d accounts: %v", seen, err)
+		}
+		want := accountOf(got.Seq)
+		if got.Tenant != want.Tenant || got.Secret != want.Secret || got.PIN != want.PIN || got.Version != version {
+			t.Fatalf("account %d: %+v; want its secrets at version %d", got.Seq, got, version)
+		}
+		seen++
+	}
+	if seen != n {
+		t.Fatalf("%d accounts read, want %d", seen, n)
+	}
+}
+
+// summary reads the counts of a walk's last line on standard output.
+var summary = regexp.MustCompile(`(\d+) items scanned in \S+: (\d+) rewritten, (\d+) already current, (\d+) failed`)
+
+func counts(t *testing.T, o outcome) (scanned, rewritten, current, failed int) {
+	t.Helper()
+	m := summary.FindStringSubmatch(o.stdout)
+	if m == nil {
+		t.Fatalf("no summary: %s", o)
+	}
+	n := make([]int, 4)
+	for i := range n {
+		n[i], _ = strconv.Atoi(m[i+1])
+	}
+	return n[0], n[1], n[2], n[3]
+}
+
+// TestReencryptBranchKeyRotation runs the rotation runbook with the built
+// command: a branch key made with it, items written by a service under its
+// first version, a rotation, then the walk, interrupted by SIGINT once it
+// shows its progress line and run again: it resumes from its checkpoint
+// file (which another walk refuses) and finishes. Every item then reads under the new version only (a
+// walk run again has nothing to do); -all rewrites every item again; a
+// walk told of one encrypted attribute of two rewrites nothing and names
+// the items it refused, by key.
+func TestReencryptBranchKeyRotation(t *testing.T) {
+	const n = 1000
+	ctx := context.Background()
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	ksTable := uniqueName("dynacrypt-cli-ks")
+	deleteTableAtEnd(t, db, ksTable)
+	runBinary(t, "", "keystore", "create-table", "-keystore", ksTable).want(t, exitOK, "create-table")
+	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "create")
+
+	// The service writes under the first version.
+	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCipher := func() *keystore.Cipher {
+		c, err := keystore.NewCipher(ks, "fleet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	table := accountsTable(t, db)
+	service := accounts(t, db, table, newCipher())
+	all := make([]*account, n)
+	for i := range all {
+		all[i] = accountOf(i)
+	}
+	if err := service.BatchPut(ctx, all, dynacrypt.Overwrite()); err != nil {
+		t.Fatal(err)
+	}
+	runBinary(t, "", append([]string{"keystore", "rotate", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "rotate")
+
+	dir := t.TempDir()
+	checkpoint := filepath.Join(dir, "walk.checkpoint")
+	walk := append([]string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version",
+		"-branch-key", "fleet", "-segments", "3", "-page-size", "25", "-checkpoint", checkpoint}, keyStoreFlags(ksTable)...)
+
+	first := interruptAtProgress(t, dir, walk)
+	if !strings.Contains(first.stderr, "interrupted after") || !fileExists(checkpoint) {
+		t.Fatalf("first walk, interrupted: no checkpoint file, or no word of it: %s", first)
+	}
+	// The checkpoint resumes that walk only.
+	for _, other := range [][]string{{"-all"}, {"-segments", "2"}} {
+		o := runBinary(t, "", append(walk, other...)...).want(t, exitFailure, "another walk from the checkpoint: "+strings.Join(other, " "))
+		if !strings.Contains(o.stderr, "the checkpoint file is from a walk of table "+table) {
+			t.Errorf("another walk from the checkpoint: %s", o)
+		}
+	}
+	second := runBinary(t, "", walk...).want(t, exitOK, "resumed walk")
+	scanned, rewritten, current, failed := counts(t, second)
+	if !strings.Contains(second.stderr, "resuming from "+checkpoint) || scanned >= n || scanned == 0 || failed != 0 {
+		t.Fatalf("second walk did not resume (%d of %d items scanned): %s", scanned, n, second)
+	}
+	if !strings.Contains(second.stderr, " scanned, ") {
+		t.Errorf("second walk showed no progress line: %s", second)
+	}
+	t.Logf("resumed walk: %d scanned, %d rewritten, %d already current", scanned, rewritten, current)
+	if fileExists(checkpoint) {
+		t.Error("checkpoint file left after a complete walk")
+	}
+	checkAccounts(t, accounts(t, db, table, newCipher()), n, 2)
+
+	again := runBinary(t, "", walk...).want(t, exitOK, "walk after the walk")
+	if scanned, rewritten, current, _ := counts(t, again); scanned != n || rewritten != 0 || current != n {
+		t.Errorf("a walk after the walk: %d scanned, %d rewritten, %d current; want nothing left under the old version", scanned, rewritten, current)
+	}
+
+	everything := runBinary(t, "", append(walk, "-all")...).want(t, exitOK, "walk with -all")
+	if scanned, rewritten, _, _ := counts(t, everything); scanned != n || rewritten != n {
+		t.Errorf("walk with -all: %d scanned, %d rewritten; want every item", scanned, rewritten)
+	}
+	checkAccounts(t, accounts(t, db, table, newCipher()), n, 3)
+
+	// pin left out of -encrypted: every item refused, by key, none changed.
+	forgetful := append([]string{"reencrypt", "-table", table, "-encrypted", "secret", "-version", "version",
+		"-branch-key", "fleet", "-all", "-checkpoint", filepath.Join(dir, "forgetful")}, keyStoreFlags(ksTable)...)
+	o := runBinary(t, "", forgetful...).want(t, exitItems, "walk without pin in -encrypted")
+	if _, rewritten, _, failed := counts(t, o); rewritten != 0 || failed != n {
+		t.Errorf("walk without pin in -encrypted: %d rewritten, %d failed; want every item failed", rewritten, failed)
+	}
+	if !strings.Contains(o.stderr, `key {"seq":5,"tenant":"t5"}: `) || !strings.Contains(o.stderr, `attribute "pin" is encrypted, but not declared`) {
+		t.Errorf("walk without pin in -encrypted did not name the items and why: %.2000s", o.stderr)
+	}
+	if strings.Contains(o.stderr, "secret-") {
+		t.Error("the walk's errors show a secret")
+	}
+	checkAccounts(t, accounts(t, db, table, newCipher()), n, 3)
+}
+
+// interruptAtProgress starts the command, sends it SIGINT once its progress
+// line shows, and returns what it left: exit code 3.
+func interruptAtProgress(t *testing.T, dir string, args []string) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := binaryCommand(ctx, dir, "", args...)
+	var stdout bytes.Buffer
+	stderr := &watchedBuffer{want: " scanned, ", seen: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stderr.seen:
+	case <-ctx.Done():
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	o := outcome{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	return o.want(t, exitFailure, "walk interrupted by SIGINT")
+}
+
+// watchedBuffer collects a stream and closes seen once want shows in it.
+type watchedBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *watchedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.seen != nil && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+		w.seen = nil
+	}
+	return len(p), nil
+}
+
+func (w *watchedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestReencryptKMSKey: after a move from KMS key A to key B, the walk with
+// -key B -previous-keys A rewrites every item, incrementing its version,
+// and the items then read with key B alone.
+func TestReencryptKMSKey(t *testing.T) {
+	const n = 60
+	ctx := context.Background()
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	table := accountsTable(t, db)
+	underA := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
+	for i := 0; i < n; i++ {
+		if err := underA.Put(ctx, accountOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := runBinary(t, "", "reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version",
+		"-key", testrig.KeyB, "-previous-keys", testrig.KeyA).want(t, exitOK, "walk to key B")
+	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n {
+		t.Errorf("walk to key B: %s", o)
+	}
+	checkAccounts(t, accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyB)), n, 2)
+}
