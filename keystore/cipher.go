@@ -51,6 +51,8 @@ type cipherConfig struct {
 	ttl, failureTTL time.Duration
 	size            int
 	supplier        BranchKeyIDSupplier
+	previous        dynacrypt.Cipher
+	previousSet     bool // WithPreviousCipher was given, perhaps nil
 }
 
 // WithCacheTTL sets how long an unwrapped branch key version, and which
@@ -76,6 +78,17 @@ func WithFailureTTL(d time.Duration) CipherOption { return func(c *cipherConfig)
 // default a tenant's branch key id is the tenant itself.
 func WithBranchKeyIDSupplier(f BranchKeyIDSupplier) CipherOption {
 	return func(c *cipherConfig) { c.supplier = f }
+}
+
+// WithPreviousCipher lets the Cipher read root keys that another Cipher
+// wrapped: the [dynacrypt.KMSCipher] (or [dynacrypt.AESCipher]) a table
+// used before it moved to the key store. Decrypt hands it every wrapped
+// root that is not a key store's (FORMAT.md §11: the first byte tells);
+// Encrypt never uses it, and UnderCurrentKey is false for what it wrapped,
+// so Store.Reencrypt moves those items to the branch key. Once a walk has
+// found nothing left to move, drop the option.
+func WithPreviousCipher(previous dynacrypt.Cipher) CipherOption {
+	return func(c *cipherConfig) { c.previous, c.previousSet = previous, true }
 }
 
 // Cipher is a dynacrypt.Cipher that wraps root keys locally under branch
@@ -110,6 +123,7 @@ type Cipher struct {
 	src      BranchKeySource
 	id       string
 	supplier BranchKeyIDSupplier
+	previous dynacrypt.Cipher // reads what another Cipher wrapped; nil if none
 	cache    *cache
 }
 
@@ -127,6 +141,8 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 	switch {
 	case isNil(src):
 		return nil, errors.New("keystore: NewCipher: no branch key source")
+	case cfg.previousSet && isNil(cfg.previous):
+		return nil, errors.New("keystore: NewCipher: WithPreviousCipher of a nil Cipher")
 	case cfg.ttl <= 0 || cfg.size <= 0 || cfg.failureTTL <= 0:
 		return nil, errors.New("keystore: NewCipher: cache TTL, cache size and failure TTL must be positive")
 	}
@@ -139,7 +155,7 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 	if err != nil {
 		return nil, err
 	}
-	return &Cipher{src: src, id: branchKeyID, supplier: cfg.supplier, cache: c}, nil
+	return &Cipher{src: src, id: branchKeyID, supplier: cfg.supplier, previous: cfg.previous, cache: c}, nil
 }
 
 // BranchKeyID returns the branch key the cipher wraps under when the
@@ -230,7 +246,13 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 // wrapped root was malformed, named another branch key, failed before, or
 // did not open under a version already fetched. A Store does not count
 // those against its unwrap limit.
+//
+// With [WithPreviousCipher], a root key wrapped by another Cipher goes to
+// that Cipher, whose errors are returned as they are.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
+	if c.previous != nil && len(ciphertext) > 0 && ciphertext[0] != wrapFormat {
+		return c.previous.Decrypt(ctx, ciphertext, encryptionContext)
+	}
 	w, err := parseWrapped(ciphertext)
 	if err != nil {
 		return nil, local(&Error{Op: "Decrypt", Err: err})

@@ -13,6 +13,7 @@ import (
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 	"github.com/dynacrypt/dynacrypt/internal/header"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
@@ -282,5 +283,72 @@ func TestShredding(t *testing.T) {
 		if got, err := r.users(table, c).Get(ctx, User{ID: "b1"}); err != nil || got.Token != "b's secret" {
 			t.Errorf("%s read of another branch key's item: %v", name, err)
 		}
+	}
+}
+
+// TestMoveFromKMSCipher (issue 10): a table written with KMSCipher moves
+// to the key store by one walk of a Store whose Cipher reads the old root
+// keys through WithPreviousCipher; after it, a Cipher without the option
+// reads every item, with one KMS request for the branch key.
+func TestMoveFromKMSCipher(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.usersTable()
+	r.create("fleet")
+	old := dynacrypt.NewKMSCipher(r.kms, testrig.KeyB)
+	const n = 12
+	for i := range n {
+		u := &User{ID: fmt.Sprintf("u%d", i), Username: "ana", Token: fmt.Sprintf("secret %d", i)}
+		if err := r.users(table, old).Put(ctx, u); err != nil { // a Store each: a root key each
+			t.Fatal(err)
+		}
+	}
+	readAll := func(s *dynacrypt.Store[User]) error {
+		for i := range n {
+			got, err := s.Get(ctx, User{ID: fmt.Sprintf("u%d", i)})
+			if err != nil {
+				return err
+			}
+			if got.Token != fmt.Sprintf("secret %d", i) {
+				return fmt.Errorf("u%d: token %q", i, got.Token)
+			}
+		}
+		return nil
+	}
+
+	_, k0 := r.counts()
+	err := readAll(r.users(table, r.cipher("fleet")))
+	if _, kmsN := r.since(0, k0); !isIntegrity(err) || kmsN != 0 {
+		t.Fatalf("a key store Cipher without WithPreviousCipher read a KMSCipher item: %v, %d KMS requests; want ErrIntegrity and none", err, kmsN)
+	}
+
+	moving := r.cipher("fleet", keystore.WithPreviousCipher(old))
+	if err := readAll(r.users(table, moving)); err != nil {
+		t.Fatalf("reading through WithPreviousCipher: %v", err)
+	}
+	p, err := r.users(table, moving).Reencrypt(ctx, dynacrypt.ReencryptOptions{})
+	if err != nil || p.Rewritten != n {
+		t.Fatalf("the walk rewrote %d items (%v), want %d", p.Rewritten, err, n)
+	}
+	if p, err := r.users(table, moving).Reencrypt(ctx, dynacrypt.ReencryptOptions{}); err != nil || p.Rewritten != 0 {
+		t.Errorf("a second walk rewrote %d items (%v), want none", p.Rewritten, err)
+	}
+	for i := range n {
+		r.versionOf(table, fmt.Sprintf("u%d", i)) // fails the test unless under a branch key
+	}
+
+	_, k0 = r.counts()
+	if err := readAll(r.users(table, r.cipher("fleet"))); err != nil {
+		t.Fatalf("after the walk, without WithPreviousCipher: %v", err)
+	}
+	_, kmsN := r.since(0, k0)
+	t.Logf("%d items moved from KMSCipher; a cold reader of all of them made %d KMS requests", n, kmsN)
+	if kmsN != 1 {
+		t.Errorf("a cold reader made %d KMS requests, want 1 (the branch key)", kmsN)
+	}
+
+	var nilCipher *dynacrypt.KMSCipher
+	if _, err := keystore.NewCipher(r.ks, "fleet", keystore.WithPreviousCipher(nilCipher)); err == nil {
+		t.Error("NewCipher accepted WithPreviousCipher of a nil Cipher")
 	}
 }

@@ -50,8 +50,9 @@ func (f *keystoreFlags) open(c *awsClients, needKMS bool) (*keystore.KeyStore, e
 }
 
 // cipherFlags choose the Cipher a table's root keys are wrapped with:
-// a KMS key (-key, and -previous-keys items may still be under), or a
-// branch key of a key store (-keystore and its companions).
+// a KMS key (-key), or a branch key of a key store (-keystore and its
+// companions); with either, -previous-keys names KMS keys that items may
+// still be wrapped under.
 type cipherFlags struct {
 	key, previousKeys string
 	keystore          keystoreFlags
@@ -59,7 +60,7 @@ type cipherFlags struct {
 
 func (f *cipherFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "KMS key the table's root keys are wrapped under (or -keystore and -branch-key: a branch key wraps them)")
-	fs.StringVar(&f.previousKeys, "previous-keys", "", "comma-separated older KMS keys items may still be wrapped under (with -key)")
+	fs.StringVar(&f.previousKeys, "previous-keys", "", "comma-separated older KMS keys items may still be wrapped under: with -key, after a move to it; with -keystore, to move a table from KMS keys to the key store")
 	f.keystore.registerTable(fs)
 	f.keystore.registerKMS(fs)
 	fs.StringVar(&f.keystore.branchKey, "branch-key", "", "branch key of the key store that wraps the table's root keys; with -tenant, each item's is its tenant's, named like the tenant, and this flag is not needed")
@@ -73,12 +74,16 @@ func (f *cipherFlags) cipher(c *awsClients, tenants bool) (dynacrypt.Cipher, err
 	switch {
 	case f.key != "" && f.keystore.table == "":
 		return dynacrypt.NewKMSCipher(c.kms, f.key).WithPreviousKeys(list(f.previousKeys)...), nil
-	case f.key == "" && f.previousKeys == "" && f.keystore.table != "" && (f.keystore.branchKey != "" || tenants):
+	case f.key == "" && f.keystore.table != "" && (f.keystore.branchKey != "" || tenants):
 		ks, err := f.keystore.open(c, true)
 		if err != nil {
 			return nil, err
 		}
-		return keystore.NewCipher(ks, f.keystore.branchKey)
+		var opts []keystore.CipherOption
+		if previous := list(f.previousKeys); len(previous) > 0 {
+			opts = append(opts, keystore.WithPreviousCipher(dynacrypt.NewKMSCipher(c.kms, previous[0]).WithPreviousKeys(previous[1:]...)))
+		}
+		return keystore.NewCipher(ks, f.keystore.branchKey, opts...)
 	}
 	return nil, errUsage
 }

@@ -29,6 +29,8 @@
 //	dynacrypt reencrypt -table users -encrypted token -version version \
 //		-keystore branch-keys -keystore-key alias/branch-keys -branch-key users-fleet
 //	dynacrypt reencrypt -table users -encrypted token -key alias/users-2026 -previous-keys alias/users-2025
+//	dynacrypt reencrypt -table users -encrypted token -previous-keys alias/users \
+//		-keystore branch-keys -keystore-key alias/branch-keys -branch-key users-fleet   # from KMSCipher to a key store
 //	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //

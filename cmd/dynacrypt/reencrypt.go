@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T] (-key KMS-KEY [-previous-keys K,...] | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-all] [flags]",
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-all] [flags]",
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -30,7 +30,9 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"since it was read: a concurrent change is read again, never overwritten.\n\n"+
 			"By default only items whose root key is wrapped under another key are rewritten: after a\n"+
 			"rotation (of the branch key, or to a new KMS key with the old one in -previous-keys) that is\n"+
-			"every item the rotation concerns, and a walk run again finds nothing left to do. With -all\n"+
+			"every item the rotation concerns, and a walk run again finds nothing left to do. A table\n"+
+			"moves from KMS keys to a key store the same way: -keystore with the KMS keys in -previous-keys.\n"+
+			"With -all\n"+
 			"every item is rewritten: after a suspected compromise of root keys, whose items are still\n"+
 			"under the current key.\n\n"+
 			"For a table of tenants (-tenant) under a key store, each item is rewritten under its\n"+

@@ -258,3 +258,43 @@ func TestReencryptKMSKey(t *testing.T) {
 	}
 	checkAccounts(t, accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyB)), n, 2)
 }
+
+// TestReencryptKMSToKeyStore: a table written with KMSCipher moves to a
+// branch key with -keystore and the KMS key in -previous-keys; the items
+// then read with the key store Cipher alone.
+func TestReencryptKMSToKeyStore(t *testing.T) {
+	const n = 40
+	ctx := context.Background()
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	ksTable := uniqueName("dynacrypt-cli-ks")
+	deleteTableAtEnd(t, db, ksTable)
+	runBinary(t, "", "keystore", "create-table", "-keystore", ksTable).want(t, exitOK, "create-table")
+	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "create")
+	table := accountsTable(t, db)
+	underB := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyB))
+	for i := 0; i < n; i++ {
+		if err := underB.Put(ctx, accountOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk := append([]string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version",
+		"-branch-key", "fleet", "-previous-keys", testrig.KeyB}, keyStoreFlags(ksTable)...)
+	o := runBinary(t, "", walk...).want(t, exitOK, "walk to the key store")
+	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n {
+		t.Errorf("walk to the key store: %s", o)
+	}
+	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := keystore.NewCipher(ks, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounts(t, accounts(t, db, table, c), n, 2)
+	o = runBinary(t, "", walk...).want(t, exitOK, "the walk again")
+	if _, rewritten, current, _ := counts(t, o); rewritten != 0 || current != n {
+		t.Errorf("the walk run again: %s", o)
+	}
+}
