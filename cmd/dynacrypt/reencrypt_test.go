@@ -194,13 +194,14 @@ func interruptAtProgress(t *testing.T, dir string, args []string) outcome {
 	defer cancel()
 	cmd := binaryCommand(ctx, dir, "", args...)
 	var stdout bytes.Buffer
-	stderr := &watchedBuffer{want: " scanned, ", seen: make(chan struct{})}
+	seen := make(chan struct{}) // Write sets stderr.seen to nil once closed
+	stderr := &watchedBuffer{want: " scanned, ", seen: seen}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-stderr.seen:
+	case <-seen:
 	case <-ctx.Done():
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
