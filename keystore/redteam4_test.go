@@ -1,0 +1,264 @@
+package keystore_test
+
+// Red-team attacks on keystore.WithPreviousCipher (branch redteam4). Each
+// test asserts the safe behaviour, so it fails when the attack works.
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/header"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
+	"github.com/dynacrypt/dynacrypt/keystore"
+)
+
+// rt4WithWrapped returns a copy of a stored item whose header carries
+// wrapped in place of its wrapped root key (salt and signature kept).
+func rt4WithWrapped(t *testing.T, item map[string]types.AttributeValue, wrapped []byte) map[string]types.AttributeValue {
+	t.Helper()
+	h, err := header.Parse(item[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := header.AppendSigned(nil, h.Suite, h.Salt, wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := clone(item)
+	out[dynacrypt.DefaultHeaderAttribute] = &types.AttributeValueMemberB{Value: append(b, h.MAC...)}
+	return out
+}
+
+// rt4Junk returns n random bytes whose first is first.
+func rt4Junk(first byte, n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	b[0] = first
+	return b
+}
+
+// TestRedTeam4PreviousCipherJunkRootsSpendLimit: without WithPreviousCipher
+// a wrapped root that is not in key store format is refused by the Cipher
+// itself (Local), so forged items cost nothing and spend no unwrap limit
+// (the fix of TestRedTeamForgedItemsOfOneTenantBlockAnother). With the
+// option, every such root goes to the previous KMSCipher, whose own local
+// refusals ("unknown format", "key this cipher does not accept") are not
+// marked Local: an attacker who writes Burst items with junk headers (no
+// KMS request needed) spends the Items limit, and the genuine cold reads of
+// every tenant then fail with ErrUnwrapLimited.
+func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("mallory")
+	n := dynacrypt.DefaultUnwrapBurst
+	writer := r.accounts(table, r.cipher(""), nil, dynacrypt.WithRootKeyMaxItems(1))
+	putAccounts(t, writer, 3, "acme")
+	putAccounts(t, writer, 1, "mallory")
+
+	// The attacker's items: mallory's item with junk in place of the
+	// wrapped root (first byte 0x00: no Cipher's format).
+	src := r.rawAccount(table, "mallory", "0")
+	for i := range n {
+		f := rt4WithWrapped(t, src, rt4Junk(0x00, 120))
+		f["id"] = s(fmt.Sprint("junk-", i))
+		r.putRaw(table, f)
+	}
+
+	for _, withPrevious := range []bool{false, true} {
+		var opts []keystore.CipherOption
+		if withPrevious {
+			opts = append(opts, keystore.WithPreviousCipher(dynacrypt.NewKMSCipher(r.kms, testrig.KeyB)))
+		}
+		svc := r.accounts(table, r.cipher("", opts...), nil)
+		_, k0 := r.counts()
+		for i := range n {
+			if _, err := svc.Get(ctx, Account{Tenant: "mallory", ID: fmt.Sprint("junk-", i)}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+				t.Fatalf("previous=%t: junk item %d: %v, want ErrIntegrity", withPrevious, i, err)
+			}
+		}
+		_, kmsN := r.since(0, k0)
+		t.Logf("previous=%t: %d junk items refused with %d KMS requests", withPrevious, n, kmsN)
+		for _, id := range []string{"0", "1", "2"} {
+			a, err := svc.Get(ctx, Account{Tenant: "acme", ID: id})
+			if err != nil {
+				t.Errorf("ATTACK WORKS (previous=%t): acme's genuine item %s after %d junk items: %v (ErrUnwrapLimited: %v)",
+					withPrevious, id, n, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
+				break
+			}
+			if a.Token != "acme secret "+id {
+				t.Errorf("acme %s: wrong token", id)
+			}
+		}
+	}
+}
+
+// TestRedTeam4PreviousCipherMovedTenantCostsKMS: the README promises that
+// an item moved under another tenant "fails with ErrIntegrity before any
+// key is fetched" and that such forgeries "cost no KMS request and do not
+// spend the unwrap limit". During a move (WithPreviousCipher), an item
+// written before the move, copied under another tenant, goes to KMS with
+// the other tenant's context: each one costs a KMS Decrypt and spends the
+// limit, and then the genuine cold reads of every tenant fail.
+func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("mallory")
+	n := dynacrypt.DefaultUnwrapBurst
+	old := dynacrypt.NewKMSCipher(r.kms, testrig.KeyB)
+	// Before the move: acme's items under KMS, a root key each.
+	putAccounts(t, r.accounts(table, old, nil, dynacrypt.WithRootKeyMaxItems(1)), n, "acme")
+	// After the move: more acme items under the branch key.
+	ksWriter := r.accounts(table, r.cipher(""), nil, dynacrypt.WithRootKeyMaxItems(1))
+	for i := range 2 {
+		if err := ksWriter.Put(ctx, &Account{Tenant: "acme", ID: fmt.Sprint("new-", i), Email: "x@y", Token: fmt.Sprint("new secret ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The attacker copies acme's old items into mallory's partition.
+	for i := range n {
+		f := clone(r.rawAccount(table, "acme", fmt.Sprint(i)))
+		f["tenant"], f["id"] = s("mallory"), s(fmt.Sprint("moved-", i))
+		r.putRaw(table, f)
+	}
+
+	svc := r.accounts(table, r.cipher("", keystore.WithPreviousCipher(old)), nil)
+	_, k0 := r.counts()
+	for i := range n {
+		if _, err := svc.Get(ctx, Account{Tenant: "mallory", ID: fmt.Sprint("moved-", i)}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+			t.Fatalf("moved item %d: %v, want ErrIntegrity", i, err)
+		}
+	}
+	_, kmsN := r.since(0, k0)
+	t.Logf("%d items moved under another tenant cost %d KMS requests", n, kmsN)
+	if kmsN != 0 {
+		t.Errorf("ATTACK WORKS: %d items moved under another tenant cost %d KMS requests, want none", n, kmsN)
+	}
+	for i := range 2 {
+		if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: fmt.Sprint("new-", i)}); err != nil {
+			t.Errorf("ATTACK WORKS: acme's genuine item new-%d after the moved items: %v (ErrUnwrapLimited: %v)",
+				i, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
+			break
+		}
+	}
+}
+
+// TestRedTeam4PreviousCipherSupplierBypass: a service that serves acme only
+// (its WithBranchKeyIDSupplier refuses every other tenant) "never fetches
+// their keys" and cannot read their items. With WithPreviousCipher, a root
+// key in KMS format bypasses the supplier altogether: the Cipher hands it to
+// the KMSCipher before asking the supplier, so the acme-only service
+// decrypts globex's items written before the move (and pays KMS for it).
+func TestRedTeam4PreviousCipherSupplierBypass(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("globex")
+	old := dynacrypt.NewKMSCipher(r.kms, testrig.KeyB)
+	putAccounts(t, r.accounts(table, old, nil), 2, "acme", "globex")
+
+	acmeOnly := r.accounts(table, r.cipher("", onlyTenants("acme"), keystore.WithPreviousCipher(old)), r.beaconKeys([]string{"acme"}))
+	if _, err := acmeOnly.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil {
+		t.Fatalf("acme's own pre-move item: %v", err)
+	}
+	_, k0 := r.counts()
+	a, err := acmeOnly.Get(ctx, Account{Tenant: "globex", ID: "0"})
+	_, kmsN := r.since(0, k0)
+	switch {
+	case err == nil:
+		t.Errorf("ATTACK WORKS: the acme-only service read globex's item (token %q) through WithPreviousCipher, %d KMS requests; its supplier refuses globex",
+			a.Token, kmsN)
+	case kmsN != 0:
+		t.Errorf("ATTACK WORKS: refusing globex's item cost %d KMS requests (%v); the supplier's refusal is free", kmsN, err)
+	}
+}
+
+// TestRedTeam4PreviousCipherNoDowngrade: the option never makes the Cipher
+// wrap under the previous one (writes and walks put branch-key roots); a
+// branch-key root rewritten to look like a KMS one does not read; and after
+// a tenant is shredded, a pre-move copy put back by an attacker is not
+// rewrapped by a walk under any key (it stays as it is, counted Failed).
+func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("globex")
+	old := dynacrypt.NewKMSCipher(r.kms, testrig.KeyB)
+	putAccounts(t, r.accounts(table, old, nil), 2, "acme", "globex")
+	moving := r.cipher("", keystore.WithPreviousCipher(old))
+	svc := r.accounts(table, moving, nil)
+	if err := svc.Put(ctx, &Account{Tenant: "acme", ID: "fresh", Email: "f@x", Token: "fresh secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if branch, _ := r.wrappedOf(table, "acme", "fresh"); branch != "acme" {
+		t.Errorf("a write through WithPreviousCipher is under %q", branch)
+	}
+	preMoveGlobex := r.rawAccount(table, "globex", "0")
+	p, err := svc.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
+	if err != nil || p.Rewritten != 4 {
+		t.Fatalf("the move: %+v, %v", p, err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		for _, id := range []string{"0", "1"} {
+			if branch, _ := r.wrappedOf(table, tenant, id); branch != tenant {
+				t.Errorf("%s/%s moved under %q", tenant, id, branch)
+			}
+		}
+	}
+
+	// A branch-key root dressed as a KMS one (first byte 0x02).
+	fresh := r.rawAccount(table, "acme", "fresh")
+	h, _ := header.Parse(fresh[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
+	dressed := append([]byte{0x02}, h.Wrapped[1:]...)
+	f := rt4WithWrapped(t, fresh, dressed)
+	f["id"] = s("dressed")
+	r.putRaw(table, f)
+	if a, err := svc.Get(ctx, Account{Tenant: "acme", ID: "dressed"}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("ATTACK WORKS: a branch-key root dressed as KMS: %+v, %v", a, err)
+	}
+	if _, err := r.raw.DeleteItem(ctx, deleteInput(table, "acme", "dressed")); err != nil {
+		t.Fatal(err)
+	}
+
+	// globex is shredded; the attacker puts back its pre-move copy.
+	if err := r.ks.Delete(ctx, "globex"); err != nil {
+		t.Fatal(err)
+	}
+	moving.Forget("globex")
+	r.putRaw(table, preMoveGlobex)
+	if a, err := r.accounts(table, r.cipher("", keystore.WithPreviousCipher(old)), nil).Get(ctx, Account{Tenant: "globex", ID: "0"}); err == nil {
+		t.Logf("as documented, a shredded tenant's pre-move copy put back reads while WithPreviousCipher is on (token %q)", a.Token)
+	}
+	walker := r.accounts(table, r.cipher("", keystore.WithPreviousCipher(old)), nil)
+	p, err = walker.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
+	t.Logf("walk after globex's shredding, its pre-move copy put back: %+v, %v", p, err)
+	after := r.rawAccount(table, "globex", "0")
+	h2, _ := header.Parse(after[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
+	if _, _, ok := keystore.WrappedBy(h2.Wrapped); ok || p.Failed == 0 {
+		t.Errorf("ATTACK WORKS: the walk rewrapped a shredded tenant's put-back item (%+v)", p)
+	}
+	if r.recordCount("globex") != 0 {
+		t.Error("the walk made branch key records for a shredded tenant")
+	}
+	if err != nil && strings.Contains(err.Error(), "globex secret") {
+		t.Error("the walk's error shows plaintext")
+	}
+}
+
+// deleteInput deletes an account.
+func deleteInput(table, tenant, id string) *dynamodb.DeleteItemInput {
+	return &dynamodb.DeleteItemInput{TableName: &table, Key: accountKey(tenant, id)}
+}
