@@ -57,7 +57,8 @@ func (c *AESCipher) Encrypt(_ context.Context, plaintext []byte, encryptionConte
 	return c.aead.Seal(out, out[1:], plaintext, appendContext(nil, encryptionContext)), nil
 }
 
-var errAESCiphertext = fmt.Errorf("%w: AES ciphertext does not authenticate (wrong key, wrong encryption context, or altered)", ErrIntegrity)
+// errAESCiphertext is local: an AESCipher has no key service to call.
+var errAESCiphertext error = localRefusal{fmt.Errorf("%w: AES ciphertext does not authenticate (wrong key, wrong encryption context, or altered)", ErrIntegrity)}
 
 // Decrypt opens a ciphertext from Encrypt. A wrong key, a different
 // encryption context or an altered ciphertext give an error wrapping

@@ -49,6 +49,14 @@ type Cipher interface {
 	Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error)
 }
 
+// localRefusal marks an error of this package's Ciphers as made without a
+// call to the key service (see [Cipher]).
+type localRefusal struct{ err error }
+
+func (e localRefusal) Error() string { return e.err.Error() }
+func (e localRefusal) Unwrap() error { return e.err }
+func (localRefusal) Local() bool     { return true }
+
 // refusedLocally reports whether a Decrypt error says the Cipher refused
 // without calling its key service (see [Cipher]).
 func refusedLocally(err error) bool {

@@ -319,12 +319,12 @@ func (c *KMSCipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionCo
 		return nil, err
 	}
 	if len(ciphertext) <= 1+keyRefSize {
-		return nil, fmt.Errorf("%w: KMS ciphertext of %d bytes is too short", ErrIntegrity, len(ciphertext))
+		return nil, localRefusal{fmt.Errorf("%w: KMS ciphertext of %d bytes is too short", ErrIntegrity, len(ciphertext))}
 	}
 	if len(ciphertext) > 1+keyRefSize+maxKMSBlob {
 		// KMS would refuse it with a ValidationException, which is not
 		// its verdict on a ciphertext: refuse it here as what it is.
-		return nil, fmt.Errorf("%w: KMS ciphertext of %d bytes is longer than any KMS makes", ErrIntegrity, len(ciphertext))
+		return nil, localRefusal{fmt.Errorf("%w: KMS ciphertext of %d bytes is longer than any KMS makes", ErrIntegrity, len(ciphertext))}
 	}
 	blob := ciphertext[1+keyRefSize:]
 	switch ciphertext[0] {
@@ -335,13 +335,13 @@ func (c *KMSCipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionCo
 	case kmsFormatKeyID:
 		return c.decryptKeyID(ctx, keyRef(ciphertext[1:1+keyRefSize]), blob, encryptionContext)
 	default:
-		return nil, fmt.Errorf("%w: KMS ciphertext of unknown format %d", ErrIntegrity, ciphertext[0])
+		return nil, localRefusal{fmt.Errorf("%w: KMS ciphertext of unknown format %d", ErrIntegrity, ciphertext[0])}
 	}
 	return nil, errUnlistedKey()
 }
 
 func errUnlistedKey() error {
-	return fmt.Errorf("%w: root key wrapped under a KMS key this cipher does not accept (see KMSCipher.WithPreviousKeys)", ErrIntegrity)
+	return localRefusal{fmt.Errorf("%w: root key wrapped under a KMS key this cipher does not accept (see KMSCipher.WithPreviousKeys)", ErrIntegrity)}
 }
 
 // decryptKeyID decrypts a format-2 blob whose key reference is ref. It

@@ -186,10 +186,7 @@ func (r *rewriter) reencryptItem(ctx context.Context, raw map[string]types.Attri
 // key, on condition that it is unchanged. A failed condition wraps
 // ErrConflict.
 func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeValue) error {
-	read := &readState{header: raw[r.codec.headerAttr]}
-	if r.codec.isLegacy(raw) {
-		read.legacy = raw
-	}
+	read := r.codec.readStateOf(raw)
 	av := maps.Clone(raw)
 	if err := r.codec.open(ctx, av, false); err != nil {
 		return err
@@ -199,11 +196,15 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	}
 	if r.versionAttr != "" {
 		v := uint64(0)
-		if n, ok := av[r.versionAttr].(*types.AttributeValueMemberN); ok {
+		switch n := av[r.versionAttr].(type) {
+		case nil: // unversioned until now
+		case *types.AttributeValueMemberN:
 			var err error
 			if v, err = strconv.ParseUint(n.Value, 10, 64); err != nil {
-				return fmt.Errorf("version %q: %w", n.Value, err)
+				return fmt.Errorf("version attribute %q is not a whole number: %w", r.versionAttr, err)
 			}
+		default:
+			return fmt.Errorf("version attribute %q holds a %T, not a number: is it the version?", r.versionAttr, n)
 		}
 		av[r.versionAttr] = versionValue(v + 1)
 	}

@@ -274,19 +274,58 @@ func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, erro
 type readState struct {
 	header types.AttributeValue
 	legacy map[string]types.AttributeValue
+	// unsigned holds the unsigned attributes as read, which the header
+	// does not cover.
+	unsigned map[string]types.AttributeValue
+	// absent are the attributes the item may hold but did not: unsigned
+	// ones, or for a legacy item those of the legacy writer.
+	absent []string
+}
+
+// readStateOf returns what a conditional write of the stored item raw
+// needs to find it unchanged.
+func (c *codec) readStateOf(raw map[string]types.AttributeValue) readState {
+	r := readState{header: raw[c.headerAttr]}
+	mayHold := c.unsigned
+	if c.isLegacy(raw) {
+		r.legacy, mayHold = maps.Clone(raw), c.legacy.allowed
+	} else {
+		for name := range c.unsigned {
+			if v, ok := raw[name]; ok {
+				if r.unsigned == nil {
+					r.unsigned = map[string]types.AttributeValue{}
+				}
+				r.unsigned[name] = v
+			}
+		}
+	}
+	for name := range mayHold {
+		if _, ok := raw[name]; !ok {
+			r.absent = append(r.absent, name)
+		}
+	}
+	slices.Sort(r.absent)
+	return r
 }
 
 // condition adds the condition that the item is still as read: the same
-// header (it changes on every write), or for a legacy item, still no header
-// and every attribute as it was.
+// header (it changes on every write) and unsigned attributes, or for a
+// legacy item, still no header and every attribute as it was; and no
+// attribute added that it did not hold.
 func (r *readState) condition(headerAttr string, cond *condition) {
 	if r.legacy == nil {
 		cond.equals(headerAttr, r.header)
-		return
+		for _, name := range canonical.SortedKeys(r.unsigned) {
+			cond.equals(name, r.unsigned[name])
+		}
+	} else {
+		cond.notExists(headerAttr)
+		for _, name := range canonical.SortedKeys(r.legacy) {
+			cond.equals(name, r.legacy[name])
+		}
 	}
-	cond.notExists(headerAttr)
-	for _, name := range canonical.SortedKeys(r.legacy) {
-		cond.equals(name, r.legacy[name])
+	for _, name := range r.absent {
+		cond.notExists(name)
 	}
 }
 
@@ -309,10 +348,7 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, readStat
 	if out.Item == nil {
 		return nil, read, ErrNotFound
 	}
-	read.header = out.Item[s.codec.headerAttr]
-	if s.codec.isLegacy(out.Item) {
-		read.legacy = maps.Clone(out.Item)
-	}
+	read = s.codec.readStateOf(out.Item)
 	item, err := s.decode(ctx, out.Item, rc.skipDecrypt)
 	return item, read, err
 }

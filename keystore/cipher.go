@@ -248,18 +248,22 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 // those against its unwrap limit.
 //
 // With [WithPreviousCipher], a root key wrapped by another Cipher goes to
-// that Cipher, whose errors are returned as they are.
+// that Cipher, once the tenant's branch key id is known (a supplier that
+// refuses the tenant refuses those too); its errors are returned as they
+// are.
 func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
+	// The tenant's branch key first: a supplier that refuses the tenant
+	// refuses what the previous Cipher wrapped for it too.
+	want, err := c.branchKeyID(ctx, encryptionContext)
+	if err != nil {
+		return nil, local(&Error{Op: "Decrypt", Err: err})
+	}
 	if c.previous != nil && len(ciphertext) > 0 && ciphertext[0] != wrapFormat {
 		return c.previous.Decrypt(ctx, ciphertext, encryptionContext)
 	}
 	w, err := parseWrapped(ciphertext)
 	if err != nil {
 		return nil, local(&Error{Op: "Decrypt", Err: err})
-	}
-	want, err := c.branchKeyID(ctx, encryptionContext)
-	if err != nil {
-		return nil, local(&Error{Op: "Decrypt", ID: w.id, Version: w.version, Err: err})
 	}
 	if w.id != want {
 		return nil, local(&Error{Op: "Decrypt", ID: w.id, Version: w.version,
