@@ -639,11 +639,13 @@ func TestAttackManifestForgeries(t *testing.T) {
 			t.Errorf("BatchGet of forgery %s: %v", id, err)
 		}
 	}
-	if _, err := s.BatchGet(ctx, append(keys, LegacyUser{ID: userID(3)})); !errors.Is(err, dynacrypt.ErrIntegrity) {
-		t.Errorf("BatchGet of every forgery and a genuine item: %v", err)
-	}
 	if got := lt.kmsReqs.Requests() - before; got != 0 {
 		t.Errorf("refusing %d forgeries on every path made %d KMS requests, want 0", len(forgeries), got)
+	}
+	// (A batch with a genuine legacy item may decrypt it, with KMS, before
+	// it meets a forgery: it is checked after the count.)
+	if _, err := s.BatchGet(ctx, append(keys, LegacyUser{ID: userID(3)})); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("BatchGet of every forgery and a genuine item: %v", err)
 	}
 	// (A Scan also reads the genuine legacy items, with KMS: it is checked
 	// after the count.)
