@@ -1,6 +1,7 @@
 package dynacrypt_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -146,13 +147,18 @@ type Customer struct {
 
 func customerStore(t *testing.T, more ...dynacrypt.Option) (*dynacrypt.Store[Customer], *dynamodb.Client) {
 	db := testrig.DynamoDB(t)
-	opts := append([]dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("id"),
+	return dynacrypttest.NewStore[Customer](t, db, append(customerOptions(), more...)...), db
+}
+
+// customerOptions are the options of customerStore: beacon key beaconKey
+// (a later WithBeaconKey replaces it).
+func customerOptions() []dynacrypt.Option {
+	return []dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("id"),
 		dynacrypt.WithCipher(dynacrypttest.NewCipherWithKey("customers")), dynacrypt.WithBeaconKey(beaconKey),
 		dynacrypt.WithCompoundBeacon("tenant_email", ".", dynacrypt.BeaconPart{Prefix: "T-", Attr: "tenant"}, dynacrypt.BeaconPart{Prefix: "E-", Attr: "email"}),
 		dynacrypt.WithCompoundBeacon("region_email", ".", dynacrypt.BeaconPart{Prefix: "R-", Attr: "region"}, dynacrypt.BeaconPart{Prefix: "E-", Attr: "email"}),
 		dynacrypt.WithIndex("by-tenant-email", "tenant_email", ""),
-		dynacrypt.WithIndex("by-email-region", dynacrypt.BeaconAttribute("email"), "region_email")}, more...)
-	return dynacrypttest.NewStore[Customer](t, db, opts...), db
+		dynacrypt.WithIndex("by-email-region", dynacrypt.BeaconAttribute("email"), "region_email")}
 }
 
 // TestCompoundLongSeparator: with a separator of two characters, the parts
@@ -310,6 +316,21 @@ func TestBeaconsAddedByTheWalk(t *testing.T) {
 	}
 	if again, err := customers.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); err != nil || again.Rewritten != 0 {
 		t.Errorf("second walk: %+v, %v; want nothing to rewrite", again, err)
+	}
+
+	// A changed beacon key: the beacons there no longer match until a walk
+	// with All writes every item again.
+	otherKey := bytes.Repeat([]byte{7}, 32)
+	rekeyed := mustNew[Customer](t, db, customers.Table(), append(customerOptions(), dynacrypt.WithBeaconKey(otherKey))...)
+	customers = rekeyed
+	if n := find(); n != 0 {
+		t.Fatalf("found %d under another beacon key before the walk", n)
+	}
+	if p, err := rekeyed.Reencrypt(ctx, dynacrypt.ReencryptOptions{All: true}); err != nil || p.Rewritten != 20 {
+		t.Fatalf("walk with All after the beacon key changed: %+v, %v", p, err)
+	}
+	if n := find(); n != 1 {
+		t.Errorf("found %d under the new beacon key after the walk with All, want 1", n)
 	}
 }
 
