@@ -74,3 +74,6 @@ func (c *AESCipher) Decrypt(_ context.Context, ciphertext []byte, encryptionCont
 	}
 	return plain, nil
 }
+
+// UnwrapsLocally reports true: an AESCipher has no key service to call.
+func (c *AESCipher) UnwrapsLocally([]byte) bool { return true }

@@ -347,6 +347,11 @@ func (c rt2CountingCipher) Decrypt(ctx context.Context, ct []byte, ec map[string
 	return c.AESCipher.Decrypt(ctx, ct, ec)
 }
 
+// UnwrapsLocally is false: the counting cipher stands for one whose every
+// Decrypt calls a key service, as KMSCipher's does, so that the limit
+// applies (an AESCipher's unwraps are free, and not limited).
+func (rt2CountingCipher) UnwrapsLocally([]byte) bool { return false }
+
 // TestAttack2ChargeOnEveryReadPath: forged items carrying genuine wrapped
 // keys (each a copy of a genuine item under another key, so its MAC fails)
 // are charged on every read path, not only Get: BatchGet, Query, Scan,

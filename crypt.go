@@ -72,6 +72,17 @@ type CurrentKeyChecker interface {
 	UnderCurrentKey(ciphertext []byte) bool
 }
 
+// A LocalUnwrapper is a Cipher that can tell, without calling its key
+// service, that its Decrypt of a ciphertext will not call it either: the
+// key it needs is at hand, or it will refuse the ciphertext outright. The
+// Store does not count such unwraps against [WithUnwrapLimit], which bounds
+// the key service calls forged input can cause: they cost nothing, so a
+// limit that forgeries spent does not stop them. [AESCipher] and the key
+// store's Cipher implement it.
+type LocalUnwrapper interface {
+	UnwrapsLocally(ciphertext []byte) bool
+}
+
 // TableContextKey is the encryption context key under which the Store passes
 // its logical table name to the Cipher. A KMS key policy can match it with
 // the kms:EncryptionContext:dynacrypt-table condition key to limit a role to

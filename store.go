@@ -190,9 +190,12 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 
 // newRing returns the keyring of a Store with Cipher c.
 func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
-	var current func([]byte) bool
+	var current, local func([]byte) bool
 	if checker, ok := c.(CurrentKeyChecker); ok {
 		current = checker.UnderCurrentKey
+	}
+	if l, ok := c.(LocalUnwrapper); ok {
+		local = l.UnwrapsLocally
 	}
 	var tenantKey string
 	if cfg.tenantAttr != "" {
@@ -211,6 +214,7 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 		FailureTTL: failedKeyTTL,
 		Limit:      cfg.unwrapLimit,
 		Current:    current,
+		Local:      local,
 	})
 }
 

@@ -121,6 +121,17 @@ func (c *cache) lastActive(id string) string {
 	return ""
 }
 
+// holds reports whether a version of id is cached, or its fetch failed
+// with a verdict, so that asking for it makes no fetch.
+func (c *cache) holds(id, version string) bool {
+	now := c.now()
+	if e, ok := c.versions.Peek(version + id); ok && now.Before(e.expires) {
+		return true
+	}
+	f, ok := c.failures.Peek("v" + version + id)
+	return ok && now.Before(f.expires)
+}
+
 func fresh(l *lru.Cache[string, cachedKey], key string, now time.Time) *BranchKey {
 	if e, ok := l.Get(key); ok && now.Before(e.expires) {
 		return e.key

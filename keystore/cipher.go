@@ -129,6 +129,7 @@ type Cipher struct {
 
 var _ dynacrypt.Cipher = (*Cipher)(nil)
 var _ dynacrypt.CurrentKeyChecker = (*Cipher)(nil)
+var _ dynacrypt.LocalUnwrapper = (*Cipher)(nil)
 
 // NewCipher returns a Cipher over src (usually a *KeyStore) that wraps
 // under branch key branchKeyID. branchKeyID may be empty only if every
@@ -328,3 +329,17 @@ func (c *Cipher) UnderCurrentKey(ciphertext []byte) bool {
 // their cache TTL. (A dynacrypt.Store also caches unwrapped root keys, for
 // its WithRootKeyMaxAge.)
 func (c *Cipher) Forget(branchKeyID string) { c.cache.forget(branchKeyID) }
+
+// UnwrapsLocally reports whether Decrypt of ciphertext will make no key
+// store or KMS request: the version it names is cached (or known to have
+// failed), or the bytes are no wrapped root key at all. A root key for
+// [WithPreviousCipher] is asked of that Cipher, if it can tell. A Store uses
+// it to exempt such unwraps from its unwrap limit.
+func (c *Cipher) UnwrapsLocally(ciphertext []byte) bool {
+	if c.previous != nil && len(ciphertext) > 0 && ciphertext[0] != wrapFormat {
+		l, ok := c.previous.(dynacrypt.LocalUnwrapper)
+		return ok && l.UnwrapsLocally(ciphertext)
+	}
+	w, err := parseWrapped(ciphertext)
+	return err != nil || c.cache.holds(w.id, w.version)
+}

@@ -106,10 +106,10 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 // (WithPreviousCipher), an item written before the move and copied under
 // another tenant goes to KMS with the other tenant's context, which nothing
 // but KMS can check: it costs a KMS Decrypt, as it would with KMSCipher
-// alone (the red team found it spends the unwrap limit, so that cold reads
-// fail with ErrUnwrapLimited until it refills: the README states this
-// residual of the move window). What must hold: it is refused, it costs one
-// request at most, and reading it again costs none.
+// alone, and spends the unwrap limit. What must hold: it is refused, it
+// costs one request at most, reading it again costs none, and root keys
+// under a branch key the Cipher holds still unwrap (locally, unlimited);
+// only the cold fetch of a branch key waits for the limit to refill.
 func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -135,6 +135,9 @@ func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
 	}
 
 	svc := r.accounts(table, r.cipher("", keystore.WithPreviousCipher(old)), nil)
+	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "new-0"}); err != nil { // the branch key is cached
+		t.Fatal(err)
+	}
 	_, k0 := r.counts()
 	for i := range n {
 		if _, err := svc.Get(ctx, Account{Tenant: "mallory", ID: fmt.Sprint("moved-", i)}); !errors.Is(err, dynacrypt.ErrIntegrity) {
@@ -154,6 +157,11 @@ func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
 	}
 	if _, kmsN := r.since(0, k0); kmsN != 0 {
 		t.Errorf("ATTACK WORKS: reading the moved items again cost %d KMS requests, want none", kmsN)
+	}
+	// Another root key under the cached branch key unwraps locally: the
+	// limit the moved items spent does not apply to it.
+	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "new-1"}); err != nil {
+		t.Errorf("ATTACK WORKS: acme's genuine item new-1 after the moved items: %v (ErrUnwrapLimited: %v)", err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 	}
 }
 

@@ -90,6 +90,11 @@ type Config struct {
 	// a Cipher that learns of a rotation has every later write wrapped
 	// under the new key, without waiting for MaxAge.
 	Current func(wrapped []byte) bool
+	// Local, if set, reports whether the Cipher will unwrap wrapped
+	// without a key service call (its key is at hand). Such unwraps are
+	// not limited: they cost nothing, so forged input that spent the
+	// limit must not stop them.
+	Local func(wrapped []byte) bool
 }
 
 // Ring makes, wraps, caches and unwraps root keys. It is safe for
@@ -289,9 +294,10 @@ func (k *Ring) newRoot(ctx context.Context, tenant string) (*Root, error) {
 }
 
 // ForRead returns the root key that wrapped unwraps to, and whether this
-// call had the Cipher unwrap it (rather than finding it cached): a caller
-// that then finds the item or cursor forged should Charge the source, since
-// the forger made the Store call the Cipher. src names where wrapped came
+// call had the Cipher unwrap it with a key service call (rather than
+// finding it cached, or unwrapping it locally): a caller that then finds
+// the item or cursor forged should Charge the source, since the forger made
+// the Store call the key service. src names where wrapped came
 // from, for the limiter; tenant is the tenant the item says it is of ("":
 // none), whose context the root key must unwrap under.
 func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src Source) (*Root, bool, error) {
@@ -300,7 +306,10 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 	}
 	if k.cfg.NoCache {
 		r, err := k.unwrap(ctx, wrapped, tenant, src, k.readID(wrapped, tenant))
-		return r, err == nil, err
+		if err != nil {
+			return nil, false, err
+		}
+		return r.root, r.charged, nil
 	}
 	now := k.now()
 	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.root.wrapped, wrapped) && last.tenant == tenant && now.Before(last.expires) {
@@ -320,7 +329,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 		// A flight that ended between the cache miss above and this one
 		// has cached the root, or its failure, already.
 		if c, ok := k.cached(id, k.now()); ok {
-			return c.root, nil
+			return unwrapped{root: c.root}, nil
 		}
 		if err := k.failedBefore(RootID(id), k.now()); err != nil {
 			return nil, err
@@ -335,7 +344,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if k.gen == gen { // not forgotten meanwhile
-			k.cache.Add(id, cached{root: r, tenant: tenant, expires: k.now().Add(k.cfg.MaxAge)})
+			k.cache.Add(id, cached{root: r.root, tenant: tenant, expires: k.now().Add(k.cfg.MaxAge)})
 		}
 		return r, nil
 	})
@@ -344,7 +353,8 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 		if res.Err != nil {
 			return nil, false, res.Err
 		}
-		return res.Val.(*Root), true, nil
+		r := res.Val.(unwrapped)
+		return r.root, r.charged, nil
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
@@ -416,11 +426,20 @@ func (k *Ring) readID(wrapped []byte, tenant string) string {
 	return string(append(b, wrapped...))
 }
 
-// unwrap calls Decrypt under Guard, and checks the root key it returns. id
-// is readID(wrapped, tenant).
-func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src Source, id string) (*Root, error) {
+// unwrapped is a root key unwrapped, and whether the unwrap was limited
+// as one that calls the key service.
+type unwrapped struct {
+	root    *Root
+	charged bool
+}
+
+// unwrap calls Decrypt under Guard (unlimited if Local says it makes no
+// key service call), and checks the root key it returns. id is
+// readID(wrapped, tenant).
+func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src Source, id string) (unwrapped, error) {
 	ec := k.encryptionContext(tenant)
-	plain, err := k.Guard(ctx, src, RootID(id), func(ctx context.Context) ([]byte, error) {
+	limited := k.cfg.Local == nil || !k.cfg.Local(wrapped)
+	plain, err := k.guard(ctx, src, limited, RootID(id), func(ctx context.Context) ([]byte, error) {
 		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, ec)
 		if err == nil && len(plain) != KeySize {
 			clear(plain)
@@ -429,13 +448,13 @@ func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src So
 		return plain, err
 	})
 	if err != nil {
-		return nil, err
+		return unwrapped{}, err
 	}
 	r := newRoot()
 	copy(r.material[:], plain)
 	clear(plain)
 	r.wrapped = bytes.Clone(wrapped)
-	return r, nil
+	return unwrapped{root: r, charged: limited}, nil
 }
 
 // RootID and LegacyID name what Guard calls are about in its memory of
@@ -451,17 +470,26 @@ func LegacyID(blob []byte) string { return "legacy:" + string(blob) }
 // FailureTTL, made once src's limiter allows it, and remembered if it shows
 // id invalid. A panic in the call becomes an error.
 func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
+	return k.guard(ctx, src, true, id, f)
+}
+
+// guard is Guard, with src's limiter only if limited.
+func (k *Ring) guard(ctx context.Context, src Source, limited bool, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
 	if err := k.failedBefore(id, k.now()); err != nil {
 		return nil, err
 	}
 	lim := k.limits[src]
-	if err := lim.acquire(ctx); err != nil {
-		return nil, err
+	if limited {
+		if err := lim.acquire(ctx); err != nil {
+			return nil, err
+		}
 	}
 	out, err := call(func() ([]byte, error) { return f(ctx) })
 	invalid := err != nil && k.cfg.Invalid(err)
 	free := err != nil && k.cfg.Free != nil && k.cfg.Free(err)
-	lim.release(err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
+	if limited {
+		lim.release(err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
+	}
 	if invalid {
 		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
 	}

@@ -340,3 +340,37 @@ func TestKeyZeroedWhenUnreachable(t *testing.T) {
 	}
 	_ = r
 }
+
+// TestLocalUnwrapsUnlimited: once forged keys have spent a source's limit,
+// an unwrap that Config.Local says makes no key service call still goes
+// through, and is reported as not made by the key service (nothing to
+// charge); without Local it is limited.
+func TestLocalUnwrapsUnlimited(t *testing.T) {
+	ctx := context.Background()
+	writer, _, _ := testRing(t, nil)
+	genuine, err := writer.ForWrite(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, local := range []bool{false, true} {
+		k, c, _ := testRing(t, func(cfg *keyring.Config) {
+			if local {
+				cfg.Local = func(w []byte) bool { return bytes.Equal(w, genuine.Wrapped()) }
+			}
+		})
+		for _, w := range forged(5) {
+			if _, _, err := k.ForRead(ctx, w, "", keyring.Items); !errors.Is(err, dynacrypt.ErrIntegrity) {
+				t.Fatalf("forged key: %v", err)
+			}
+		}
+		_, charged, err := k.ForRead(ctx, genuine.Wrapped(), "", keyring.Items)
+		switch {
+		case !local && !errors.Is(err, keyring.ErrLimited):
+			t.Errorf("without Local, a genuine key once the limit is spent: %v, want ErrLimited", err)
+		case local && (err != nil || charged):
+			t.Errorf("with Local, a genuine key once the limit is spent: %v (charged %t), want it unwrapped, uncharged", err, charged)
+		case local && c.decrypts.Load() != 6:
+			t.Errorf("%d Decrypts, want 6", c.decrypts.Load())
+		}
+	}
+}
