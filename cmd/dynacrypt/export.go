@@ -19,13 +19,16 @@ import (
 const progressEvery = time.Second
 
 // exportDecrypt reads a table export, verifies and decrypts every item, and
-// writes them as JSON lines. An item that fails verification is reported by
-// its line and key on standard error and skipped; the exit code is then 1.
+// writes them as JSON lines. An item that fails verification, or holds an
+// encrypted attribute missing from -encrypted (Items.Open refuses it), is
+// reported by its line and key on standard error and skipped; the exit code
+// is then 1.
 func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [flags] < export > items.jsonl",
 		"Decrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),\n"+
 			"verifying every item, into JSON lines: strings, numbers (exact), base64 binaries, arrays and objects.\n"+
-			"An item that fails verification is reported by its line and key, and the exit code is 1.", std)
+			"An item that fails verification, or holds an encrypted attribute missing from -encrypted, is\n"+
+			"reported by its line and key, and the exit code is 1.", std)
 	var (
 		tf tableFlags
 		kf keyFlags
