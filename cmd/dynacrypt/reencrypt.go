@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -158,8 +157,7 @@ func (w *walk) run(ctx context.Context) int {
 		},
 		Failed: func(key map[string]types.AttributeValue, err error) {
 			if ctx.Err() == nil { // once interrupted, items in flight fail: no news
-				k, _ := appendJSONItem(nil, key)
-				status.println(fmt.Sprintf("key %s: %v", bytes.TrimSpace(k), err))
+				status.println(printable(fmt.Sprintf("key %s: %v", keyText(key), err))) // keys are the table's, anyone's
 			}
 		},
 	})
@@ -182,10 +180,10 @@ func (w *walk) run(ctx context.Context) int {
 		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed)
 	switch {
 	case progress.Failed > 0:
-		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %v\nrun the same command again to retry them, from %s\n", progress.Failed, err, w.file)
+		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(err.Error()), w.file)
 		return exitItems
 	case err != nil:
-		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
 		return exitFailure
 	}
 	if err := removeCheckpoint(w.file); err != nil {
