@@ -42,7 +42,9 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
 			"(Ctrl-C, SIGTERM), the walk saves it and exits with code 3; killed, it leaves its last save.\n"+
-			"Either way, run the same command again to resume. Items that fail are reported by key on\n"+
+			"Either way, run the same command again to resume. The file records the walk's flags (all but\n"+
+			"-page-size and -checkpoint): a walk with other flags refuses it (exit code 3) rather than skip\n"+
+			"what the other walk did; delete it to start over. Items that fail are reported by key on\n"+
 			"standard error (exit code 1), and a walk run again retries them.", std)
 	var (
 		tf tableFlags
@@ -85,7 +87,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 		return fail(fs, std, err)
 	}
 	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, std: std,
-		state: checkpointFile{Table: tf.table, All: *all, Segments: *segments}, pageSize: *pageSize}
+		state: checkpointFile{Table: tf.table, All: *all, Segments: *segments, Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
 	return w.run(ctx)
 }
 
@@ -125,10 +127,10 @@ type walk struct {
 func (w *walk) run(ctx context.Context) int {
 	saved, err := loadCheckpoint(w.file)
 	if err == nil && saved != nil {
-		err = saved.matches(w.state)
+		err = saved.matches(w.file, w.state)
 	}
 	if err != nil {
-		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
 		return exitFailure
 	}
 	if saved != nil {
@@ -176,8 +178,12 @@ func (w *walk) run(ctx context.Context) int {
 		fmt.Fprintf(w.std.err, "interrupted after %d items: run the same command again to resume from %s\n", progress.Scanned, w.file)
 		return exitFailure
 	}
-	fmt.Fprintf(w.std.out, "%d items scanned in %s: %d rewritten, %d already current, %d failed\n",
-		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed)
+	resumed := ""
+	if saved != nil {
+		resumed = " (resumed from " + w.file + ": what earlier runs did is not counted)"
+	}
+	fmt.Fprintf(w.std.out, "%d items scanned in %s: %d rewritten, %d already current, %d failed%s\n",
+		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed, resumed)
 	switch {
 	case progress.Failed > 0:
 		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(err.Error()), w.file)
