@@ -186,7 +186,7 @@ func (w *walk) run(ctx context.Context) int {
 		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed, resumed)
 	switch {
 	case progress.Failed > 0:
-		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(err.Error()), w.file)
+		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(fmt.Sprint(err)), w.file)
 		return exitItems
 	case err != nil:
 		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
