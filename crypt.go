@@ -141,6 +141,10 @@ type codec struct {
 	legacy     *legacyReader // nil: items without a header are rejected
 	beacons    *beacons
 	tenantAttr string // "": items have no tenant
+	// checkUndeclared makes open refuse items with an encrypted attribute
+	// not declared encrypted (see checkDeclared): set for Items, and for
+	// the codec of a Store's re-encryption walk.
+	checkUndeclared bool
 }
 
 // newCodec prepares the codec of a table: the key attributes, the
@@ -389,6 +393,11 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 			c.ring.Charge(keyring.Items) // a genuine wrapped key pasted into a forgery
 		}
 		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
+	}
+	if c.checkUndeclared {
+		if err := c.checkDeclared(keys, item); err != nil {
+			return err
+		}
 	}
 	for name, f := range c.encrypted {
 		v, ok := item[name]

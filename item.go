@@ -129,6 +129,7 @@ func newItems(table string, cfg config) (*Items, error) {
 	it := &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring),
 		cipher: cfg.cipher, version: cfg.version}
 	it.codec.tenantAttr = cfg.tenantAttr
+	it.codec.checkUndeclared = true
 	return it, nil
 }
 
@@ -140,7 +141,11 @@ func (it *Items) Key(av map[string]types.AttributeValue) map[string]types.Attrib
 // Open verifies a stored item and returns it decrypted, without its header,
 // as Store.UnmarshalItem does before unmarshalling. av is not changed.
 // Errors are OpErrors of operation "Open": ErrIntegrity for an item that
-// fails verification.
+// fails verification, and for one with an encrypted attribute left out of
+// WithEncryptedAttributes, which would otherwise come out as its
+// ciphertext: each binary attribute not declared is tried as encrypted
+// (one AES-GCM open; items without such attributes cost nothing more).
+// With SkipDecryption nothing is verified, and nothing tried.
 func (it *Items) Open(ctx context.Context, av map[string]types.AttributeValue, opts ...ReadOption) (map[string]types.AttributeValue, error) {
 	out := maps.Clone(av)
 	if err := it.codec.open(ctx, out, readConfigOf(opts).skipDecrypt); err != nil {

@@ -1,10 +1,12 @@
 package dynacrypt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -106,5 +108,50 @@ func TestItems(t *testing.T) {
 	}
 	if err := newErr[User](dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher), dynacrypt.WithEncryptedAttributes("username")); err == nil {
 		t.Error("New accepted WithEncryptedAttributes")
+	}
+}
+
+// TestItemsOpenUndeclared: Items that leave an encrypted attribute out of
+// WithEncryptedAttributes refuse the items it is in, naming it (ErrIntegrity,
+// no value in the message), rather than return its ciphertext as its value;
+// a plaintext binary attribute opens as it is.
+func TestItemsOpenUndeclared(t *testing.T) {
+	ctx := context.Background()
+	db, table := usersTable(t)
+	cipher := newAES(t)
+	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher))
+	if err := users.Put(ctx, &User{ID: "u1", Username: "ana", Token: "s3cret"}); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawGet(t, db, table, "u1")
+	forgetful, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := forgetful.Open(ctx, raw)
+	if !errors.Is(err, dynacrypt.ErrIntegrity) || got != nil || !strings.Contains(err.Error(), `attribute "token" is encrypted, but not declared`) ||
+		strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Open without the encrypted attribute: %v, %v; want ErrIntegrity naming token", got, err)
+	}
+	if _, err := forgetful.Open(ctx, raw, dynacrypt.SkipDecryption()); err != nil {
+		t.Errorf("Open with SkipDecryption, which verifies nothing: %v", err)
+	}
+
+	// A plaintext binary attribute is no ciphertext: it opens as it is,
+	// under Items that declare the encrypted attribute or not.
+	items, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithEncryptedAttributes("token"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	avatar := &types.AttributeValueMemberB{Value: bytes.Repeat([]byte{0xff, 0xd8, 1, 2}, 12)}
+	plain := map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "u2"}, "avatar": avatar}
+	for name, it := range map[string]*dynacrypt.Items{"declaring token": items, "without token": forgetful} {
+		sealed, err := it.Seal(ctx, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := it.Open(ctx, sealed); err != nil || !reflect.DeepEqual(got["avatar"], avatar) {
+			t.Errorf("Items %s: Open of an item with a plaintext binary attribute: %v, %v", name, got, err)
+		}
 	}
 }

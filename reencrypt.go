@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -90,7 +89,11 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 	if s.codec.legacy != nil && s.codec.legacy.manifest == nil {
 		return ReencryptProgress{}, s.fail("Reencrypt", errUnverifiedLegacy)
 	}
-	r := &rewriter{db: s.db, table: s.table, codec: &s.codec, cipher: s.cfg.cipher, all: opts.All}
+	// The walk refuses items with an encrypted attribute T does not
+	// declare; the Store's reads do not look for them.
+	codec := s.codec
+	codec.checkUndeclared = true
+	r := &rewriter{db: s.db, table: s.table, codec: &codec, cipher: s.cfg.cipher, all: opts.All}
 	if s.version != nil {
 		r.versionAttr = s.version.Attr
 	}
@@ -128,9 +131,8 @@ type rewriter struct {
 	table       string
 	codec       *codec
 	cipher      Cipher
-	versionAttr string   // incremented by every rewrite; "" for none
-	all         bool     // rewrite every item, needed or not
-	probes      sync.Map // attribute name -> *codec declaring it encrypted too: see checkDeclared
+	versionAttr string // incremented by every rewrite; "" for none
+	all         bool   // rewrite every item, needed or not
 }
 
 // needsRewrite reports whether a stored item is legacy, lacks a beacon, or
@@ -188,10 +190,7 @@ func (r *rewriter) reencryptItem(ctx context.Context, raw map[string]types.Attri
 func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeValue) error {
 	read := r.codec.readStateOf(raw)
 	av := maps.Clone(raw)
-	if err := r.codec.open(ctx, av, false); err != nil {
-		return err
-	}
-	if err := r.checkDeclared(ctx, raw); err != nil {
+	if err := r.codec.open(ctx, av, false); err != nil { // refuses undeclared encrypted attributes too
 		return err
 	}
 	if r.versionAttr != "" {

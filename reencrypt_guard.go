@@ -1,10 +1,6 @@
 package dynacrypt
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -12,32 +8,31 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 )
 
-// errUndeclaredCiphertext is why a walk refuses an item with an encrypted
-// attribute its Store or Items does not declare.
-var errUndeclaredCiphertext = errors.New("is encrypted, but not declared encrypted (an encrypt tag dropped, or an attribute left out of WithEncryptedAttributes): rewriting the item would keep its ciphertext and lose the root key it opens with")
-
-// checkDeclared refuses a stored item with a binary attribute that is not
+// checkDeclared refuses a verified item with a binary attribute that is not
 // declared encrypted but opens as an encrypted attribute under the item's
-// keys. A signature covers ciphertexts as it does any value, so such an
-// item verifies; rewritten, it would keep the ciphertext under a new root
-// key and salt, and the value would be gone for good. Each candidate is
-// tried by opening the item with a codec that declares it encrypted: a
-// cached root key, one key derivation and one verification per candidate,
-// and no candidate at all in most items.
-func (r *rewriter) checkDeclared(ctx context.Context, raw map[string]types.AttributeValue) error {
-	if r.codec.isLegacy(raw) {
-		return nil // legacy items have their own format, checked by the manifest
-	}
-	for name, v := range raw {
-		if _, binary := v.(*types.AttributeValueMemberB); !binary || !r.candidate(name) {
-			continue
+// keys: an encrypt tag dropped, or an attribute left out of
+// WithEncryptedAttributes. A signature covers ciphertexts as it does any
+// value, so such an item verifies. Opened, the attribute's value would be
+// its ciphertext, passed off as plaintext; rewritten by a walk, the item
+// would keep the ciphertext under a new root key and salt, and the value
+// would be gone for good. The codec's open calls it, once the signature
+// holds, when checkUndeclared is set: for Items (Open and Reencrypt) and
+// for a Store's walk. Each candidate costs one AES-GCM open with keys
+// already derived; an item without binary attributes other than its
+// declared ones costs nothing. The error wraps ErrIntegrity, names the
+// attribute and holds no value.
+func (c *codec) checkDeclared(keys *itemcrypt.Keys, item map[string]types.AttributeValue) error {
+	var candidates []string
+	for name, v := range item {
+		if _, binary := v.(*types.AttributeValueMemberB); binary && c.candidate(name) {
+			candidates = append(candidates, name)
 		}
-		err := r.probe(name).open(ctx, maps.Clone(raw), false)
-		switch {
-		case err == nil:
-			return fmt.Errorf("attribute %q %w", name, errUndeclaredCiphertext)
-		case !errors.Is(err, ErrIntegrity):
-			return fmt.Errorf("checking whether attribute %q is encrypted: %w", name, err)
+	}
+	slices.Sort(candidates) // the same attribute named whatever the map's order
+	for _, name := range candidates {
+		if _, err := keys.Open(itemcrypt.NewField(name), item[name].(*types.AttributeValueMemberB).Value); err == nil {
+			return integrity("attribute %q is encrypted, but not declared encrypted (an encrypt tag dropped, or an attribute left out of WithEncryptedAttributes): "+
+				"its value would be its ciphertext, and a rewrite would lose the root key it opens with", name)
 		}
 	}
 	return nil
@@ -45,19 +40,7 @@ func (r *rewriter) checkDeclared(ctx context.Context, raw map[string]types.Attri
 
 // candidate reports whether an attribute could be an undeclared encrypted
 // one: not the header, a key, or declared encrypted or unsigned.
-func (r *rewriter) candidate(name string) bool {
-	_, encrypted := r.codec.encrypted[name]
-	return name != r.codec.headerAttr && !encrypted && !r.codec.unsigned[name] && !slices.Contains(r.codec.keyAttrs, name)
-}
-
-// probe returns a copy of the codec that also declares name encrypted.
-func (r *rewriter) probe(name string) *codec {
-	if c, ok := r.probes.Load(name); ok {
-		return c.(*codec)
-	}
-	c := *r.codec
-	c.encrypted = maps.Clone(r.codec.encrypted)
-	c.encrypted[name] = itemcrypt.NewField(name)
-	actual, _ := r.probes.LoadOrStore(name, &c)
-	return actual.(*codec)
+func (c *codec) candidate(name string) bool {
+	_, encrypted := c.encrypted[name]
+	return name != c.headerAttr && !encrypted && !c.unsigned[name] && !slices.Contains(c.keyAttrs, name)
 }

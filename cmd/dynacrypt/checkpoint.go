@@ -5,17 +5,65 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // checkpointFile is what reencrypt saves to resume a walk: the library's
-// checkpoint, and what it is valid for.
+// checkpoint, and the walk it is valid for. A checkpoint says which parts
+// of the table a walk has done, and a resumed walk skips them: resumed by
+// another walk (last quarter's rotation, left under the default name; a
+// walk with other keys, attributes or -all), it would skip what that walk
+// never did for it, and report success. So the file records every flag
+// that decides what a walk does to an item, and only the same walk
+// resumes it.
 type checkpointFile struct {
-	Table      string `json:"table"`
-	All        bool   `json:"all"`
-	Segments   int    `json:"segments"`
-	Checkpoint string `json:"checkpoint"`
+	Table    string `json:"table"`
+	All      bool   `json:"all"`
+	Segments int    `json:"segments"`
+	// Flags are the walk's other flags, normalised (walkFlags); a file
+	// without them (an older dynacrypt's) resumes no walk.
+	Flags      map[string]string `json:"flags"`
+	Checkpoint string            `json:"checkpoint"`
+}
+
+// walkFlags returns the flags of a walk, but for -table, -all and
+// -segments, that decide what it does to an item: which Cipher, with
+// which keys, and how items are opened and sealed. Lists are sorted, and
+// defaults filled in, so that the same walk spelled otherwise matches.
+// -page-size and -checkpoint change nothing a walk does, and are left out.
+func walkFlags(tf tableFlags, cf cipherFlags, version string) map[string]string {
+	set := func(s string) string {
+		l := list(s)
+		slices.Sort(l)
+		return strings.Join(slices.Compact(l), ",")
+	}
+	or := func(s, def string) string {
+		if s == "" {
+			return def
+		}
+		return s
+	}
+	keystoreName := ""
+	if cf.keystore.table != "" {
+		keystoreName = or(cf.keystore.name, cf.keystore.table)
+	}
+	return map[string]string{
+		"-encrypted":     set(tf.encrypted),
+		"-unsigned":      set(tf.unsigned),
+		"-header":        tf.header,
+		"-logical-table": or(tf.logical, tf.table),
+		"-tenant":        tf.tenant,
+		"-version":       version,
+		"-key":           cf.key,
+		"-previous-keys": set(cf.previousKeys),
+		"-keystore":      cf.keystore.table,
+		"-keystore-name": keystoreName,
+		"-branch-key":    cf.keystore.branchKey,
+	}
 }
 
 // loadCheckpoint reads a checkpoint file; nil, nil if there is none.
@@ -34,12 +82,31 @@ func loadCheckpoint(file string) (*checkpointFile, error) {
 	return &c, nil
 }
 
-// matches says why a checkpoint cannot resume the walk want describes, if
-// it cannot.
-func (c *checkpointFile) matches(want checkpointFile) error {
+// matches says why the checkpoint file named file cannot resume the walk
+// want describes, if it cannot.
+func (c *checkpointFile) matches(file string, want checkpointFile) error {
 	if c.Table != want.Table || c.All != want.All || c.Segments != want.Segments {
-		return fmt.Errorf("the checkpoint file is from a walk of table %s with -all=%t -segments %d, not of %s with -all=%t -segments %d: run that walk, or remove the file to start over",
-			c.Table, c.All, c.Segments, want.Table, want.All, want.Segments)
+		return fmt.Errorf("the checkpoint file is from a walk of table %s with -all=%t -segments %d, not of %s with -all=%t -segments %d: run that walk to resume it, or delete %s to start over",
+			c.Table, c.All, c.Segments, want.Table, want.All, want.Segments, file)
+	}
+	if c.Flags == nil {
+		return fmt.Errorf("the checkpoint file is from a walk of table %s whose flags it does not record (written by an older dynacrypt, or by hand): delete %s to start over",
+			c.Table, file)
+	}
+	var diffs []string
+	for _, name := range slices.Sorted(maps.Keys(want.Flags)) {
+		if was, now := c.Flags[name], want.Flags[name]; was != now {
+			diffs = append(diffs, fmt.Sprintf("%s %q where this command has %q", name, was, now))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Flags)) {
+		if _, ok := want.Flags[name]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s %q, which this command does not know", name, c.Flags[name]))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("the checkpoint file is from a walk of table %s with other flags (%s): run the same command as that walk to resume it, or delete %s to start over",
+			c.Table, strings.Join(diffs, "; "), file)
 	}
 	return nil
 }

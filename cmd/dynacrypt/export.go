@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,13 +18,17 @@ import (
 const progressEvery = time.Second
 
 // exportDecrypt reads a table export, verifies and decrypts every item, and
-// writes them as JSON lines. An item that fails verification is reported by
-// its line and key on standard error and skipped; the exit code is then 1.
+// writes them as JSON lines. An item that fails verification, or holds an
+// encrypted attribute missing from -encrypted (Items.Open refuses it), is
+// reported by its line and key on standard error and skipped; the exit code
+// is then 1.
 func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [flags] < export > items.jsonl",
 		"Decrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),\n"+
-			"verifying every item, into JSON lines: strings, numbers (exact), base64 binaries, arrays and objects.\n"+
-			"An item that fails verification is reported by its line and key, and the exit code is 1.", std)
+			"verifying every item, into JSON lines: strings, numbers (exact, in plain decimal: +1, 01 and 1E2\n"+
+			"come out as 1, 1 and 100), base64 binaries, arrays and objects.\n"+
+			"An item that fails verification, or holds an encrypted attribute missing from -encrypted, is\n"+
+			"reported by its line and key (characters a terminal would act on escaped), and the exit code is 1.", std)
 	var (
 		tf tableFlags
 		kf keyFlags
@@ -121,13 +124,12 @@ func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, l
 				}
 			}
 			if err != nil {
-				key, _ := appendJSONItem(nil, items.Key(line.Item))
-				err = fmt.Errorf("line %d, key %s: %w", line.Number, bytes.TrimSpace(key), err)
+				err = fmt.Errorf("line %d, key %s: %w", line.Number, keyText(items.Key(line.Item)), err)
 			}
 		}
 		if err != nil {
 			failed++
-			fmt.Fprintf(log, "\r%v\n", err)
+			fmt.Fprintf(log, "\r%s\n", printable(err.Error())) // the key and the line are anyone's
 			if strict {
 				return written, failed, nil
 			}

@@ -3,14 +3,17 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
 )
 
 // appendJSONItem appends item as one line of plain JSON: strings, numbers
-// with their exact digits, base64 binaries, booleans, null, arrays for lists
+// exact and normalised, base64 binaries, booleans, null, arrays for lists
 // and sets, objects for maps; keys sorted.
 func appendJSONItem(dst []byte, item map[string]types.AttributeValue) ([]byte, error) {
 	dst, err := appendJSONMap(dst, item)
@@ -47,7 +50,7 @@ func appendJSONValue(dst []byte, v types.AttributeValue) ([]byte, error) {
 	case *types.AttributeValueMemberS:
 		return appendString(dst, v.Value), nil
 	case *types.AttributeValueMemberN:
-		return append(dst, v.Value...), nil // DynamoDB numbers are valid JSON numbers
+		return appendNumber(dst, v.Value)
 	case *types.AttributeValueMemberB:
 		return appendString(dst, base64.StdEncoding.EncodeToString(v.Value)), nil
 	case *types.AttributeValueMemberBOOL:
@@ -57,7 +60,7 @@ func appendJSONValue(dst []byte, v types.AttributeValue) ([]byte, error) {
 	case *types.AttributeValueMemberSS:
 		return appendArray(dst, len(v.Value), func(dst []byte, i int) ([]byte, error) { return appendString(dst, v.Value[i]), nil })
 	case *types.AttributeValueMemberNS:
-		return appendArray(dst, len(v.Value), func(dst []byte, i int) ([]byte, error) { return append(dst, v.Value[i]...), nil })
+		return appendArray(dst, len(v.Value), func(dst []byte, i int) ([]byte, error) { return appendNumber(dst, v.Value[i]) })
 	case *types.AttributeValueMemberBS:
 		return appendArray(dst, len(v.Value), func(dst []byte, i int) ([]byte, error) {
 			return appendString(dst, base64.StdEncoding.EncodeToString(v.Value[i])), nil
@@ -85,6 +88,18 @@ func appendArray(dst []byte, n int, elem func([]byte, int) ([]byte, error)) ([]b
 		}
 	}
 	return append(dst, ']'), nil
+}
+
+// appendNumber appends a DynamoDB number as a JSON number with the same
+// value, exactly: normalised (no "+", no leading zeros, no exponent, no
+// trailing zeros in the fraction), since DynamoDB and the signature accept
+// spellings such as "+1", "01" and "1E2" that JSON does not.
+func appendNumber(dst []byte, n string) ([]byte, error) {
+	norm, err := canonical.NormalizeNumber(n)
+	if err != nil {
+		return nil, errors.New("a number attribute is not a number") // its value may be anything: not shown
+	}
+	return append(dst, norm...), nil
 }
 
 func appendString(dst []byte, s string) []byte {

@@ -22,6 +22,8 @@
 // item with a conditional write (a concurrent change is read again, never
 // overwritten), shows its progress and saves a checkpoint file after every
 // page: interrupt it (Ctrl-C) and run the same command again to resume.
+// The file records the walk's flags, and a walk with other flags (another
+// key, other -encrypted, -version, -tenant, -all, ...) refuses it.
 // By default it rewrites the items under an old key only; -all rewrites
 // every item, for a suspected compromise of root keys. Every rewritten item
 // gets a root key this run made, a fresh salt and fresh ciphertexts.

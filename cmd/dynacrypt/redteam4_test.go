@@ -311,6 +311,14 @@ func TestRedTeam4CheckpointFromAnotherWalk(t *testing.T) {
 // segment is done (anyone who can write the directory, or a file copied
 // from another run) makes the walk exit 0 having read nothing, and remove
 // the file: the operator's only evidence.
+//
+// After the fix: a file that does not record the walk's flags (as this
+// forgery, or a file copied from another walk) is refused. One forged with
+// the walk's flags still resumes, and the walk reads nothing: the
+// checkpoint file is the operator's own, on the operator's machine,
+// outside the threat model (whoever writes it can run the command). What
+// is asked of the command then is to say so: that it resumed from the
+// file, and that it scanned 0 items.
 func TestRedTeam4CheckpointForgedDone(t *testing.T) {
 	const n = 30
 	db, table, walk := rt4CheckpointTable(t, n)
@@ -323,6 +331,19 @@ func TestRedTeam4CheckpointForgedDone(t *testing.T) {
 	t.Logf("walk from a checkpoint saying all is done: %s", o)
 	if o.code == exitOK {
 		rt4AllUnderB(t, db, table, n, o)
+	}
+
+	// Forged with the walk's flags: out of the threat model, but told.
+	flags := walkFlags(tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute},
+		cipherFlags{key: testrig.KeyB, previousKeys: testrig.KeyA}, "version")
+	if err := (&checkpointFile{Table: table, Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(inner)}).save(file); err != nil {
+		t.Fatal(err)
+	}
+	o = runBinary(t, "", append(walk, "-checkpoint", file)...)
+	t.Logf("walk from a checkpoint with its flags saying all is done: %s", o)
+	if scanned, _, _, _ := counts(t, o); o.code != exitOK || scanned != 0 || !strings.Contains(o.stderr, "resuming from "+file) ||
+		!strings.Contains(o.stdout, "(resumed from "+file) {
+		t.Errorf("a walk resumed from a forged checkpoint with its flags: want exit code 0, 0 items scanned and the file named: %s", o)
 	}
 }
 

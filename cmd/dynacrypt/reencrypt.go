@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -43,7 +42,9 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
 			"(Ctrl-C, SIGTERM), the walk saves it and exits with code 3; killed, it leaves its last save.\n"+
-			"Either way, run the same command again to resume. Items that fail are reported by key on\n"+
+			"Either way, run the same command again to resume. The file records the walk's flags (all but\n"+
+			"-page-size and -checkpoint): a walk with other flags refuses it (exit code 3) rather than skip\n"+
+			"what the other walk did; delete it to start over. Items that fail are reported by key on\n"+
 			"standard error (exit code 1), and a walk run again retries them.", std)
 	var (
 		tf tableFlags
@@ -86,7 +87,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 		return fail(fs, std, err)
 	}
 	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, std: std,
-		state: checkpointFile{Table: tf.table, All: *all, Segments: *segments}, pageSize: *pageSize}
+		state: checkpointFile{Table: tf.table, All: *all, Segments: *segments, Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
 	return w.run(ctx)
 }
 
@@ -126,10 +127,10 @@ type walk struct {
 func (w *walk) run(ctx context.Context) int {
 	saved, err := loadCheckpoint(w.file)
 	if err == nil && saved != nil {
-		err = saved.matches(w.state)
+		err = saved.matches(w.file, w.state)
 	}
 	if err != nil {
-		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
 		return exitFailure
 	}
 	if saved != nil {
@@ -158,8 +159,7 @@ func (w *walk) run(ctx context.Context) int {
 		},
 		Failed: func(key map[string]types.AttributeValue, err error) {
 			if ctx.Err() == nil { // once interrupted, items in flight fail: no news
-				k, _ := appendJSONItem(nil, key)
-				status.println(fmt.Sprintf("key %s: %v", bytes.TrimSpace(k), err))
+				status.println(printable(fmt.Sprintf("key %s: %v", keyText(key), err))) // keys are the table's, anyone's
 			}
 		},
 	})
@@ -178,14 +178,18 @@ func (w *walk) run(ctx context.Context) int {
 		fmt.Fprintf(w.std.err, "interrupted after %d items: run the same command again to resume from %s\n", progress.Scanned, w.file)
 		return exitFailure
 	}
-	fmt.Fprintf(w.std.out, "%d items scanned in %s: %d rewritten, %d already current, %d failed\n",
-		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed)
+	resumed := ""
+	if saved != nil {
+		resumed = " (resumed from " + w.file + ": what earlier runs did is not counted)"
+	}
+	fmt.Fprintf(w.std.out, "%d items scanned in %s: %d rewritten, %d already current, %d failed%s\n",
+		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed, resumed)
 	switch {
 	case progress.Failed > 0:
-		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %v\nrun the same command again to retry them, from %s\n", progress.Failed, err, w.file)
+		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(fmt.Sprint(err)), w.file)
 		return exitItems
 	case err != nil:
-		fmt.Fprintln(w.std.err, "dynacrypt:", err)
+		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
 		return exitFailure
 	}
 	if err := removeCheckpoint(w.file); err != nil {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
+)
+
+// TestCheckpointBoundToFlags: a checkpoint file resumes only the walk that
+// saved it. One saved by a walk with other keys, encrypted attributes,
+// version or tenant attribute is refused (exit code 3, naming the file and
+// the flags that differ, the file kept); one from an older dynacrypt,
+// which records no flags, too; the same walk spelled otherwise (its lists
+// in another order, the default key store name given) resumes.
+func TestCheckpointBoundToFlags(t *testing.T) {
+	const n = 20
+	db, table, walk := rt4CheckpointTable(t, n)
+	this := func() (tableFlags, cipherFlags) { // the flags of walk
+		return tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute},
+			cipherFlags{key: testrig.KeyB, previousKeys: testrig.KeyA}
+	}
+	fromStart, _ := json.Marshal(map[string]any{"done": make([]bool, 4), "starts": make([]any, 4)})
+	save := func(flags map[string]string) string {
+		file := filepath.Join(t.TempDir(), "checkpoint")
+		c := checkpointFile{Table: table, Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(fromStart)}
+		if err := c.save(file); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	for name, c := range map[string]struct {
+		change func(*tableFlags, *cipherFlags, *string)
+		says   string
+	}{
+		"another key":       {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.key, cf.previousKeys = testrig.KeyA, "" }, `-key "` + testrig.KeyA + `" where this command has "` + testrig.KeyB + `"`},
+		"fewer attributes":  {func(tf *tableFlags, _ *cipherFlags, _ *string) { tf.encrypted = "secret" }, `-encrypted "secret" where this command has "pin,secret"`},
+		"no version":        {func(_ *tableFlags, _ *cipherFlags, v *string) { *v = "" }, `-version "" where this command has "version"`},
+		"a tenant":          {func(tf *tableFlags, _ *cipherFlags, _ *string) { tf.tenant = "tenant" }, `-tenant "tenant" where this command has ""`},
+		"a key store":       {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.key, cf.keystore.table = "", "ks" }, `-keystore-name "ks" where this command has ""`},
+		"another logical":   {func(tf *tableFlags, _ *cipherFlags, _ *string) { tf.logical = "x" }, `-logical-table "x"`},
+		"an unsigned":       {func(tf *tableFlags, _ *cipherFlags, _ *string) { tf.unsigned = "note" }, `-unsigned "note" where this command has ""`},
+		"another header":    {func(tf *tableFlags, _ *cipherFlags, _ *string) { tf.header = "h" }, `-header "h"`},
+		"older dynacrypt":   {nil, "whose flags it does not record"},
+		"no previous keys":  {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.previousKeys = "" }, `-previous-keys "" where this command has`},
+		"more previous key": {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.previousKeys += "," + testrig.KeyB }, `-previous-keys`},
+	} {
+		var flags map[string]string
+		if c.change != nil {
+			tf, cf := this()
+			version := "version"
+			c.change(&tf, &cf, &version)
+			flags = walkFlags(tf, cf, version)
+		}
+		file := save(flags)
+		o := runBinary(t, "", append(walk, "-checkpoint", file)...)
+		if o.code != exitFailure || !strings.Contains(o.stderr, c.says) || !strings.Contains(o.stderr, "delete "+file) || !fileExists(file) {
+			t.Errorf("checkpoint of a walk with %s: want exit code 3 saying %s and naming the file, kept: %s", name, c.says, o)
+		}
+	}
+
+	// The same walk, its flags spelled otherwise.
+	tf, cf := this()
+	tf.encrypted, tf.logical = " pin,secret,pin", table
+	file := save(walkFlags(tf, cf, "version"))
+	o := runBinary(t, "", append(walk, "-checkpoint", file)...).want(t, exitOK, "the same walk, resumed")
+	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n || !strings.Contains(o.stderr, "resuming from "+file) || fileExists(file) {
+		t.Errorf("the same walk, resumed from its start: %s", o)
+	}
+	rt4AllUnderB(t, db, table, n, o)
+}
