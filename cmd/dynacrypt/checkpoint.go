@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/dynacrypt/dynacrypt/internal/walkui"
 )
 
 // checkpointFile is what reencrypt saves to resume a walk: the library's
@@ -111,30 +112,13 @@ func (c *checkpointFile) matches(file string, want checkpointFile) error {
 	return nil
 }
 
-// save replaces the checkpoint file atomically: a process killed while
-// saving leaves the previous one, never half of one.
+// save replaces the checkpoint file atomically (walkui.WriteFile).
 func (c *checkpointFile) save(file string) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
+	return walkui.WriteFile(file, b)
 }
 
 // removeCheckpoint removes a checkpoint file, if there is one.

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/walkui"
 )
 
 // redrawEvery is how often reencrypt redraws its progress line and saves
@@ -153,7 +154,7 @@ func (w *walk) run(ctx context.Context) int {
 				lastSave = time.Now()
 			}
 			if time.Since(lastDraw) >= redrawEvery {
-				status.draw(bar(p, w.total))
+				status.draw(walkui.Bar(p, w.total))
 				lastDraw = time.Now()
 			}
 		},
@@ -163,7 +164,7 @@ func (w *walk) run(ctx context.Context) int {
 			}
 		},
 	})
-	status.draw(bar(progress, w.total))
+	status.draw(walkui.Bar(progress, w.total))
 	status.end()
 	done := err == nil
 	if !done && w.state.Checkpoint != "" {

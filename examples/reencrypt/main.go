@@ -38,7 +38,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +48,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/walkui"
 )
 
 // User is the service's user record.
@@ -160,11 +160,11 @@ func run(ctx context.Context, j job) error {
 		Progress: func(p dynacrypt.ReencryptProgress) {
 			last = p
 			if p.Checkpoint != "" {
-				if err := saveCheckpoint(j.checkpointFile, p.Checkpoint); err != nil {
+				if err := walkui.WriteFile(j.checkpointFile, []byte(p.Checkpoint)); err != nil {
 					log.Printf("saving the checkpoint: %v", err)
 				}
 			}
-			fmt.Fprintf(os.Stderr, "\r%s", bar(p, total))
+			fmt.Fprintf(os.Stderr, "\r%s", walkui.Bar(p, total))
 			if checkpointSaved != nil {
 				checkpointSaved(p)
 			}
@@ -194,7 +194,7 @@ func snapshot(ctx context.Context, ddb *dynamodb.Client, j job, opts []dynacrypt
 	if err != nil {
 		return err
 	}
-	if err := saveCheckpoint(j.snapshotFile, string(manifest)); err != nil {
+	if err := walkui.WriteFile(j.snapshotFile, manifest); err != nil {
 		return err
 	}
 	fmt.Printf("%d legacy users listed in %s (%d bytes)\n", n, j.snapshotFile, len(manifest))
@@ -223,36 +223,3 @@ func verify(ctx context.Context, ddb *dynamodb.Client, j job, opts []dynacrypt.O
 // checkpoint. Tests use it to stop the walk at a known point and kill the
 // process there.
 var checkpointSaved func(dynacrypt.ReencryptProgress)
-
-// saveCheckpoint replaces the checkpoint (or manifest) file atomically: a
-// process killed while saving leaves the previous one, never half of one.
-func saveCheckpoint(file, checkpoint string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.WriteString(checkpoint); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
-}
-
-// bar draws a progress line. total is an estimate and may be 0 (unknown).
-func bar(p dynacrypt.ReencryptProgress, total int64) string {
-	const width = 30
-	counts := fmt.Sprintf("%d scanned, %d rewritten, %d skipped, %d failed", p.Scanned, p.Rewritten, p.Skipped, p.Failed)
-	if total <= 0 {
-		return counts
-	}
-	done := int(min(p.Scanned, total) * width / total)
-	return fmt.Sprintf("[%s%s] of about %d: %s", strings.Repeat("#", done), strings.Repeat(".", width-done), total, counts)
-}
