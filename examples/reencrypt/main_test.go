@@ -211,4 +211,3 @@ func TestMigrateArticleTable(t *testing.T) {
 	}
 	checkMigrated(t, table, n)
 }
-
