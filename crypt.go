@@ -39,8 +39,8 @@ import (
 // does not use for this context, or failed before. The Store then does not
 // count it against [WithUnwrapLimit], which bounds the key service calls
 // forged input can cause, so that refusals that cost nothing do not stop
-// the cold reads of genuine items. Errors wrapping [ErrKeyGone] are not
-// counted either.
+// the cold reads of genuine items. (An [ErrKeyGone] that took a request to
+// find counts: forged items can name key after made-up key.)
 //
 // The Store passes the context {"dynacrypt-table": <logical table name>}
 // (see [WithLogicalTableName]).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -155,6 +156,9 @@ func newLegacyReader(o *legacyOptions, sch *schema.Schema, keys []*schema.Field,
 	}
 	for _, a := range unsigned {
 		l.allowed[a] = true
+	}
+	if err := checkAttributeCount("LegacyAttributes (with the keys and unsigned attributes)", slices.Collect(maps.Keys(l.allowed))); err != nil {
+		return nil, err
 	}
 	if o.manifest != nil {
 		var err error

@@ -1,6 +1,7 @@
 package dynacrypt
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -23,6 +24,20 @@ const (
 	// DefaultCursorTTL is how long a page cursor stays valid.
 	DefaultCursorTTL = 24 * time.Hour
 )
+
+// MaxUnsignedAttributes is how many attributes WithUnsignedAttributes (and
+// LegacyAttributes) may name, so that the condition of a write that names
+// each of them stays within DynamoDB's limits.
+const MaxUnsignedAttributes = 100
+
+// checkAttributeCount refuses more than MaxUnsignedAttributes attributes
+// for what option names.
+func checkAttributeCount(option string, attrs []string) error {
+	if len(attrs) > MaxUnsignedAttributes {
+		return fmt.Errorf("%s names %d attributes, more than %d: the conditions of Update and Reencrypt, which name each, would exceed DynamoDB's limits on an expression", option, len(attrs), MaxUnsignedAttributes)
+	}
+	return nil
+}
 
 // failedKeyTTL is how long a wrapped root key that did not unwrap is refused
 // without asking the Cipher again.
@@ -284,6 +299,9 @@ type WriteOption func(*writeConfig)
 type writeConfig struct {
 	ifNotExists bool
 	overwrite   bool
+	// ifVersion: an Update with IfVersion, whose failed condition says
+	// stale or gone (it does not retry).
+	ifVersion bool
 }
 
 func writeConfigOf(opts []WriteOption) writeConfig {

@@ -194,24 +194,36 @@ func (r *rt5Conditions) PutItem(ctx context.Context, in *dynamodb.PutItemInput, 
 // hold (for a legacy item, per legacy attribute). DynamoDB refuses a
 // condition expression over 4 KB or with more than 300 operators and
 // functions; dynalite does not check either, so the requests are checked
-// here. An Items with 140 unsigned attributes (a wide schema of counters
-// and TTLs other jobs maintain) walks items holding none of them.
+// here. The red team's 140 unsigned attributes made a condition of 4,381
+// bytes: New now refuses more than MaxUnsignedAttributes, and at that many
+// the condition fits.
 func TestRedTeam5ConditionWithinDynamoDBLimits(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
 	cipher := dynacrypttest.NewCipherWithKey("redteam5-limits")
-	var unsigned []string
-	for i := range 140 {
-		unsigned = append(unsigned, fmt.Sprintf("counter%03d", i))
+	names := func(n int) []string {
+		var unsigned []string
+		for i := range n {
+			unsigned = append(unsigned, fmt.Sprintf("counter%03d", i))
+		}
+		return unsigned
 	}
-	it := rt4Items(t, table, cipher, dynacrypt.WithUnsignedAttributes(unsigned...))
+	if _, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher),
+		dynacrypt.WithUnsignedAttributes(names(140)...)); err == nil || !strings.Contains(err.Error(), "WithUnsignedAttributes") {
+		t.Errorf("NewItems with 140 unsigned attributes: %v, want an error naming WithUnsignedAttributes", err)
+	}
+	it := rt4Items(t, table, cipher, dynacrypt.WithUnsignedAttributes(names(dynacrypt.MaxUnsignedAttributes)...))
 	rawPut(t, db, table, rt4Seal(t, it, rt4Doc("wide")))
 	rec := &rt5Conditions{Client: db}
 	if p, err := it.Reencrypt(ctx, rec, dynacrypt.ReencryptOptions{All: true, Segments: 1}); err != nil || p.Rewritten != 1 {
 		t.Fatalf("walk: %+v, %v", p, err)
 	}
+	if len(rec.conds) == 0 {
+		t.Fatal("no condition recorded")
+	}
 	for _, c := range rec.conds {
 		ops := strings.Count(c, " AND ") + strings.Count(c, "attribute_not_exists(") + strings.Count(c, " = ")
+		t.Logf("condition of %d bytes, %d operators and functions", len(c), ops)
 		if len(c) > 4096 || ops > 300 {
 			t.Errorf("ATTACK WORKS: the walk's condition is %d bytes with %d operators and functions; DynamoDB refuses more than 4096 bytes or 300 (ValidationException): the item fails on every walk",
 				len(c), ops)

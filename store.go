@@ -204,7 +204,7 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 	return keyring.New(keyring.Config{
 		Cipher:     c,
 		TenantKey:  tenantKey,
-		Free:       func(err error) bool { return errors.Is(err, ErrKeyGone) || refusedLocally(err) },
+		Free:       refusedLocally,
 		Context:    map[string]string{TableContextKey: logical},
 		MaxAge:     cfg.rootMaxAge,
 		MaxItems:   cfg.rootMaxItems,
@@ -223,6 +223,9 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 // attributevalue matches names to fields case-insensitively, so an unsigned
 // "Username" could override a signed field "username" on every read.
 func (s *Store[T]) checkUnsigned(sch *schema.Schema) error {
+	if err := checkAttributeCount("WithUnsignedAttributes", s.cfg.unsigned); err != nil {
+		return err
+	}
 	for _, attr := range s.cfg.unsigned {
 		f, inT := sch.FieldFold(attr)
 		switch {
@@ -317,16 +320,26 @@ func (c *codec) readStateOf(raw map[string]types.AttributeValue) readState {
 // legacy item, still no header and every attribute as it was; and no
 // attribute added that it did not hold.
 func (r *readState) condition(headerAttr string, cond *condition) {
-	if r.legacy == nil {
-		cond.equals(headerAttr, r.header)
-		for _, name := range canonical.SortedKeys(r.unsigned) {
-			cond.equals(name, r.unsigned[name])
-		}
-	} else {
+	if r.legacy != nil {
 		cond.notExists(headerAttr)
 		for _, name := range canonical.SortedKeys(r.legacy) {
 			cond.equals(name, r.legacy[name])
 		}
+		for _, name := range r.absent {
+			cond.notExists(name)
+		}
+		return
+	}
+	cond.equals(headerAttr, r.header)
+	r.unsignedCondition(cond)
+}
+
+// unsignedCondition adds the condition that the unsigned attributes of an
+// item in the current format are as read: what neither the header nor the
+// version covers.
+func (r *readState) unsignedCondition(cond *condition) {
+	for _, name := range canonical.SortedKeys(r.unsigned) {
+		cond.equals(name, r.unsigned[name])
 	}
 	for _, name := range r.absent {
 		cond.notExists(name)
@@ -504,6 +517,12 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 			p.cond = s.createCond
 		default:
 			p.cond = s.versionCondition(v)
+			if read != nil && (len(read.unsigned) > 0 || len(read.absent) > 0) {
+				// Update: another writer may have changed an unsigned
+				// attribute without a new version.
+				p.cond = p.cond.extendable()
+				read.unsignedCondition(&p.cond)
+			}
 		}
 		av[s.version.Attr] = versionValue(v + 1)
 		p.done = func() { s.setVersion(item, v+1) }
@@ -511,7 +530,7 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	case wc.ifNotExists:
 		p.cond = s.createCond
 	}
-	if read != nil {
+	if read != nil && !(wc.ifVersion && read.legacy == nil) {
 		p.cond.means = changed // Update retries, whatever the cause
 	}
 	if err := s.codec.seal(ctx, av); err != nil {

@@ -100,11 +100,10 @@ func (s *Store[T]) updateIfVersion(ctx context.Context, key *T, want int64, fn f
 		return nil, err
 	}
 	s.setVersion(item, v)
-	var asRead *readState
-	if read.legacy != nil {
-		asRead = &read
-	} // else the condition is the version, and its failure says stale or gone
-	if err := s.put(ctx, item, writeConfig{}, asRead); err != nil {
+	// The condition is the version (and the unsigned attributes as read),
+	// and its failure says stale or gone; or for a legacy item, the item as
+	// read.
+	if err := s.put(ctx, item, writeConfig{ifVersion: true}, &read); err != nil {
 		return nil, err
 	}
 	return item, nil

@@ -112,18 +112,20 @@ func TestRedTeam5LocalUnwrapRaces(t *testing.T) {
 }
 
 // TestRedTeam5AbsentBranchKeysFree: a forged item whose tenant has no
-// branch key (never created, or shredded) is refused with ErrKeyGone,
-// which the Store neither limits... nor charges (README: "without
-// spending the unwrap limit"). But finding the key gone costs two key
-// store GetItems (the version record, then branch:ACTIVE), and each
-// forgery can name another tenant, or another version: the fetches made
-// by forged input are then unbounded, every one of them free.
+// branch key (never created, or shredded) is refused with ErrKeyGone.
+// Finding the key gone costs two key store GetItems (the version record,
+// then branch:ACTIVE), and each forgery can name another tenant: the red
+// team found those fetches unbounded, since ErrKeyGone was never charged.
+// It now is when it made a fetch (a shredded tenant's other items are
+// refused from the Cipher's memory, locally, and cost nothing), so the
+// fetches stop at the unwrap limit; reads under branch keys the Cipher
+// holds go on.
 func TestRedTeam5AbsentBranchKeysFree(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
 	r.create("acme")
-	putAccounts(t, r.accounts(table, r.cipher(""), nil), 1, "acme")
+	putAccounts(t, r.accounts(table, r.cipher(""), nil, dynacrypt.WithRootKeyMaxItems(1)), 2, "acme") // a root key each
 	src := r.rawAccount(table, "acme", "0")
 	const forged = 40
 	for i := range forged {
@@ -131,6 +133,9 @@ func TestRedTeam5AbsentBranchKeysFree(t *testing.T) {
 		r.rt5Forge(t, table, src, ghost, "x", rt5Wrapped(ghost, rt5Version()))
 	}
 	svc := r.accounts(table, r.cipher(""), nil)
+	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil { // acme's branch key is held
+		t.Fatal(err)
+	}
 	g0, k0 := r.counts()
 	for i := range forged {
 		_, err := svc.Get(ctx, Account{Tenant: fmt.Sprint("ghost-", i), ID: "x"})
@@ -140,8 +145,8 @@ func TestRedTeam5AbsentBranchKeysFree(t *testing.T) {
 	}
 	gets, kmsN := r.since(g0, k0)
 	t.Logf("%d forged items of absent branch keys: %d key store GetItem, %d KMS", forged, gets, kmsN)
-	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil {
-		t.Errorf("acme's genuine item after the ghosts: %v", err)
+	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "1"}); err != nil {
+		t.Errorf("acme's genuine item under another root key after the ghosts: %v", err)
 	}
 	if bound := int64(2 * (dynacrypt.DefaultUnwrapBurst + 1)); gets > bound {
 		t.Errorf("ATTACK WORKS: %d forged items of absent branch keys cost %d key store GetItems (%d KMS), unlimited: want at most %d (the unwrap limit's worth)",

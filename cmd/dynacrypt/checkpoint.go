@@ -22,9 +22,12 @@ import (
 // that decides what a walk does to an item, and only the same walk
 // resumes it.
 type checkpointFile struct {
-	Table    string `json:"table"`
-	All      bool   `json:"all"`
-	Segments int    `json:"segments"`
+	Table string `json:"table"`
+	// TableIdentity is the table's ARN and id (tableInfo.identity): a
+	// checkpoint of a table is no use to another of the same name.
+	TableIdentity string `json:"table_identity"`
+	All           bool   `json:"all"`
+	Segments      int    `json:"segments"`
 	// Flags are the walk's other flags, normalised (walkFlags); a file
 	// without them (an older dynacrypt's) resumes no walk.
 	Flags      map[string]string `json:"flags"`
@@ -90,9 +93,13 @@ func (c *checkpointFile) matches(file string, want checkpointFile) error {
 		return fmt.Errorf("the checkpoint file is from a walk of table %s with -all=%t -segments %d, not of %s with -all=%t -segments %d: run that walk to resume it, or delete %s to start over",
 			c.Table, c.All, c.Segments, want.Table, want.All, want.Segments, file)
 	}
-	if c.Flags == nil {
+	if c.Flags == nil || c.TableIdentity == "" {
 		return fmt.Errorf("the checkpoint file is from a walk of table %s whose flags it does not record (written by an older dynacrypt, or by hand): delete %s to start over",
 			c.Table, file)
+	}
+	if c.TableIdentity != want.TableIdentity {
+		return fmt.Errorf("the checkpoint file is from a walk of another table named %s (%s, where this one is %s: in another account or region, or made again since): delete %s to start over",
+			c.Table, c.TableIdentity, want.TableIdentity, file)
 	}
 	var diffs []string
 	for _, name := range slices.Sorted(maps.Keys(want.Flags)) {

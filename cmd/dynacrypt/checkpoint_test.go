@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
@@ -27,7 +30,7 @@ func TestCheckpointBoundToFlags(t *testing.T) {
 	fromStart, _ := json.Marshal(map[string]any{"done": make([]bool, 4), "starts": make([]any, 4)})
 	save := func(flags map[string]string) string {
 		file := filepath.Join(t.TempDir(), "checkpoint")
-		c := checkpointFile{Table: table, Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(fromStart)}
+		c := checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(fromStart)}
 		if err := c.save(file); err != nil {
 			t.Fatal(err)
 		}
@@ -72,4 +75,14 @@ func TestCheckpointBoundToFlags(t *testing.T) {
 		t.Errorf("the same walk, resumed from its start: %s", o)
 	}
 	rt4AllUnderB(t, db, table, n, o)
+}
+
+// identityOf returns what a walk of table records of it in its checkpoint.
+func identityOf(t *testing.T, db *dynamodb.Client, table string) string {
+	t.Helper()
+	info, err := describeTable(context.Background(), db, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.identity
 }

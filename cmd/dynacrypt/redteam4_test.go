@@ -336,7 +336,7 @@ func TestRedTeam4CheckpointForgedDone(t *testing.T) {
 	// Forged with the walk's flags: out of the threat model, but told.
 	flags := walkFlags(tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute},
 		cipherFlags{key: testrig.KeyB, previousKeys: testrig.KeyA}, "version")
-	if err := (&checkpointFile{Table: table, Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(inner)}).save(file); err != nil {
+	if err := (&checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(inner)}).save(file); err != nil {
 		t.Fatal(err)
 	}
 	o = runBinary(t, "", append(walk, "-checkpoint", file)...)

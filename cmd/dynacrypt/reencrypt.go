@@ -75,7 +75,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	keys, total, err := describeTable(ctx, clients.dynamodb, tf.table)
+	table, err := describeTable(ctx, clients.dynamodb, tf.table)
 	if err != nil {
 		return fail(fs, std, err)
 	}
@@ -83,23 +83,33 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if *version != "" {
 		opts = append(opts, dynacrypt.WithVersion(*version))
 	}
-	items, err := tf.items(keys, cipher, opts...)
+	items, err := tf.items(table.keys, cipher, opts...)
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, std: std,
-		state: checkpointFile{Table: tf.table, All: *all, Segments: *segments, Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
+	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: table.total, std: std,
+		state: checkpointFile{Table: tf.table, TableIdentity: table.identity, All: *all, Segments: *segments,
+			Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
 	return w.run(ctx)
 }
 
-// describeTable returns a table's key attributes, and DynamoDB's estimate
-// of its item count (0 if unknown).
-func describeTable(ctx context.Context, db *dynamodb.Client, table string) (keyFlags, int64, error) {
-	var keys keyFlags
+// tableInfo is what reencrypt learns of a table from DescribeTable.
+type tableInfo struct {
+	keys  keyFlags
+	total int64 // DynamoDB's estimate of its item count, 0 if unknown
+	// identity tells this table from another of the same name (in another
+	// account or region, or made again): its ARN and id.
+	identity string
+}
+
+// describeTable returns a table's key attributes, item count and identity.
+func describeTable(ctx context.Context, db *dynamodb.Client, table string) (tableInfo, error) {
+	var info tableInfo
 	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
 	if err != nil {
-		return keys, 0, err
+		return info, err
 	}
+	keys := &info.keys
 	for _, k := range out.Table.KeySchema {
 		switch k.KeyType {
 		case types.KeyTypeHash:
@@ -109,9 +119,14 @@ func describeTable(ctx context.Context, db *dynamodb.Client, table string) (keyF
 		}
 	}
 	if keys.partitionKey == "" {
-		return keys, 0, fmt.Errorf("DescribeTable %s named no partition key", table)
+		return info, fmt.Errorf("DescribeTable %s named no partition key", table)
 	}
-	return keys, aws.ToInt64(out.Table.ItemCount), nil
+	info.total = aws.ToInt64(out.Table.ItemCount)
+	info.identity = aws.ToString(out.Table.TableArn) + " " + aws.ToString(out.Table.TableId)
+	if out.Table.TableId == nil && out.Table.CreationDateTime != nil { // a server without table ids
+		info.identity += out.Table.CreationDateTime.UTC().Format(time.RFC3339Nano)
+	}
+	return info, nil
 }
 
 // walk is one run of reencrypt.

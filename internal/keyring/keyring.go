@@ -79,11 +79,10 @@ type Config struct {
 	// its root keys, and each tenant has a current root key of its own.
 	TenantKey string
 	// Free, if set, reports whether a Decrypt error cost no key service
-	// call: a key found gone (shredded), or a wrapped key the Cipher
-	// refused by itself. The Limit protects the key service, so such
-	// failures are not counted against it, and reading a shredded
-	// tenant's items, or forgeries refused at no cost, does not stop the
-	// cold reads of the others.
+	// call: a wrapped key the Cipher refused by itself (or from its memory
+	// of a key found gone). The Limit protects the key service, so such
+	// failures are not counted against it, and forgeries refused at no
+	// cost do not stop the cold reads of genuine items.
 	Free func(error) bool
 	// Current, if set, reports whether a wrapped root key is under the
 	// Cipher's current key. Writers stop using a root it says is not, so
