@@ -90,3 +90,62 @@ func ExampleCipher() {
 	// 112 bytes, under users-fleet version 000102030405060708090a0b0c0d0e0f
 	// under another table's context: true
 }
+
+// A table written with another Cipher (KMSCipher in production; here an
+// AESCipher) moves to the key store: a Cipher with WithPreviousCipher reads
+// both kinds of root keys, wraps new ones under the branch key only, and
+// tells the re-encryption walk which items are still to move.
+func ExampleWithPreviousCipher() {
+	ctx := context.Background()
+	old, err := dynacrypt.NewAESCipher(bytes.Repeat([]byte{0x17}, 32))
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := keystore.NewBranchKey("users-fleet", "000102030405060708090a0b0c0d0e0f",
+		time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), bytes.Repeat([]byte{0x42}, 32))
+	if err != nil {
+		log.Fatal(err)
+	}
+	moving, err := keystore.NewCipher(fixedKeys{key}, "users-fleet", keystore.WithPreviousCipher(old))
+	if err != nil {
+		log.Fatal(err)
+	}
+	itemsWith := func(c dynacrypt.Cipher) *dynacrypt.Items {
+		items, err := dynacrypt.NewItems("users", dynacrypt.WithPartitionKey("id"),
+			dynacrypt.WithEncryptedAttributes("token"), dynacrypt.WithCipher(c))
+		if err != nil {
+			log.Fatal(err)
+		}
+		return items
+	}
+	before, err := itemsWith(old).Seal(ctx, map[string]types.AttributeValue{
+		"id":    &types.AttributeValueMemberS{Value: "u1"},
+		"token": &types.AttributeValueMemberS{Value: "written before the move"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	opened, err := itemsWith(moving).Open(ctx, before)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("read through the moving Cipher:", opened["token"].(*types.AttributeValueMemberS).Value)
+
+	root := make([]byte, keystore.KeySize)
+	wrapped, err := moving.Encrypt(ctx, root, map[string]string{"dynacrypt-table": "users"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, _, _ := keystore.WrappedBy(wrapped)
+	fmt.Println("new root keys are wrapped under:", id)
+	wrappedBefore, err := old.Encrypt(ctx, root, map[string]string{"dynacrypt-table": "users"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// What the walk (Store.Reencrypt) asks of each item's root key.
+	fmt.Println("under the current key: new", moving.UnderCurrentKey(wrapped), "old", moving.UnderCurrentKey(wrappedBefore))
+	// Output:
+	// read through the moving Cipher: written before the move
+	// new root keys are wrapped under: users-fleet
+	// under the current key: new true old false
+}
