@@ -101,10 +101,7 @@ func TestReencryptBranchKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
-	ksTable := uniqueName("dynacrypt-cli-ks")
-	deleteTableAtEnd(t, db, ksTable)
-	runBinary(t, "", "keystore", "create-table", "-keystore", ksTable).want(t, exitOK, "create-table")
-	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "create")
+	ksTable := fleetKeyStore(t, db)
 
 	// The service writes under the first version.
 	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
@@ -268,10 +265,7 @@ func TestReencryptKMSToKeyStore(t *testing.T) {
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
-	ksTable := uniqueName("dynacrypt-cli-ks")
-	deleteTableAtEnd(t, db, ksTable)
-	runBinary(t, "", "keystore", "create-table", "-keystore", ksTable).want(t, exitOK, "create-table")
-	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "create")
+	ksTable := fleetKeyStore(t, db)
 	table := accountsTable(t, db)
 	underB := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyB))
 	for i := 0; i < n; i++ {
@@ -298,4 +292,15 @@ func TestReencryptKMSToKeyStore(t *testing.T) {
 	if _, rewritten, current, _ := counts(t, o); rewritten != 0 || current != n {
 		t.Errorf("the walk run again: %s", o)
 	}
+}
+
+// fleetKeyStore makes a key store table and its branch key "fleet" with the
+// command, as an operator would, and returns the table's name.
+func fleetKeyStore(t *testing.T, db *dynamodb.Client) string {
+	t.Helper()
+	ksTable := uniqueName("dynacrypt-cli-ks")
+	deleteTableAtEnd(t, db, ksTable)
+	runBinary(t, "", "keystore", "create-table", "-keystore", ksTable).want(t, exitOK, "create-table")
+	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "create")
+	return ksTable
 }
