@@ -5,40 +5,20 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/benchitem"
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
 )
 
-// benchItem is the 1 KB item of the benchmarks: a key, five plaintext
-// attributes and three encrypted fields.
-type benchItem struct {
-	ID       string   `dynamodbav:"id"`
-	Username string   `dynamodbav:"username"`
-	Email    string   `dynamodbav:"email"`
-	Plan     string   `dynamodbav:"plan"`
-	Logins   int64    `dynamodbav:"logins"`
-	Tags     []string `dynamodbav:"tags"`
-	Token    string   `dynamodbav:"token" encrypt:"kms"`
-	Card     string   `dynamodbav:"card" encrypt:"kms"`
-	Notes    string   `dynamodbav:"notes" encrypt:"kms"`
-	Version  int64    `dynamodbav:"version"`
-}
+// benchItem is the 1 KB item of the benchmarks (package benchitem).
+type benchItem = benchitem.Item
 
-func newBenchItem() *benchItem {
-	return &benchItem{
-		ID: "user-000001", Username: "ana.b", Email: "ana@example.com", Plan: "enterprise",
-		Logins: 4242, Tags: []string{"beta", "eu-west", "admin"},
-		Token: strings.Repeat("t", 64), Card: "4111111111111111",
-		Notes:   strings.Repeat("n", 800),
-		Version: 7,
-	}
-}
+func newBenchItem() *benchItem { return benchitem.New("user-000001") }
 
 // unusedDB satisfies DB for code paths that make no request; calling it
 // panics.

@@ -3,38 +3,18 @@ package keystore_test
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/benchitem"
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// benchItem is the 1 KB item of the root package's benchmarks: a key, five
-// plaintext attributes and three encrypted fields.
-type benchItem struct {
-	ID       string   `dynamodbav:"id"`
-	Username string   `dynamodbav:"username"`
-	Email    string   `dynamodbav:"email"`
-	Plan     string   `dynamodbav:"plan"`
-	Logins   int64    `dynamodbav:"logins"`
-	Tags     []string `dynamodbav:"tags"`
-	Token    string   `dynamodbav:"token"`
-	Card     string   `dynamodbav:"card"`
-	Notes    string   `dynamodbav:"notes"`
-	Version  int64    `dynamodbav:"version"`
-}
-
 func benchAttributes(b *testing.B) map[string]types.AttributeValue {
-	av, err := attributevalue.MarshalMap(&benchItem{
-		ID: "user-000001", Username: "ana.b", Email: "ana@example.com", Plan: "enterprise",
-		Logins: 4242, Tags: []string{"beta", "eu-west", "admin"},
-		Token: strings.Repeat("t", 64), Card: "4111111111111111", Notes: strings.Repeat("n", 800),
-		Version: 7,
-	})
+	av, err := attributevalue.MarshalMap(benchitem.New("user-000001"))
 	if err != nil {
 		b.Fatal(err)
 	}

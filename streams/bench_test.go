@@ -4,41 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/benchitem"
 	"github.com/dynacrypt/dynacrypt/streams"
 	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
 )
 
-// benchItem is the 1 KB item of the root module's benchmarks (bench_test.go):
-// a key, five plaintext attributes and three encrypted fields.
-type benchItem struct {
-	ID       string   `dynamodbav:"id"`
-	Username string   `dynamodbav:"username"`
-	Email    string   `dynamodbav:"email"`
-	Plan     string   `dynamodbav:"plan"`
-	Logins   int64    `dynamodbav:"logins"`
-	Tags     []string `dynamodbav:"tags"`
-	Token    string   `dynamodbav:"token" encrypt:"kms"`
-	Card     string   `dynamodbav:"card" encrypt:"kms"`
-	Notes    string   `dynamodbav:"notes" encrypt:"kms"`
-	Version  int64    `dynamodbav:"version"`
-}
+// benchItem is the 1 KB item of the root module's benchmarks.
+type benchItem = benchitem.Item
 
-func newBenchItem(id string) *benchItem {
-	return &benchItem{
-		ID: id, Username: "ana.b", Email: "ana@example.com", Plan: "enterprise",
-		Logins: 4242, Tags: []string{"beta", "eu-west", "admin"},
-		Token: strings.Repeat("t", 64), Card: "4111111111111111",
-		Notes:   strings.Repeat("n", 800),
-		Version: 7,
-	}
-}
+func newBenchItem(id string) *benchItem { return benchitem.New(id) }
 
 func benchStore(b *testing.B, cipher *dynacrypt.AESCipher) *dynacrypt.Store[benchItem] {
 	s, err := dynacrypt.New[benchItem](dynamodb.New(dynamodb.Options{Region: "us-east-1"}), "bench",
