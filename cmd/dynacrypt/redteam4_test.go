@@ -302,9 +302,7 @@ func TestRedTeam4CheckpointFromAnotherWalk(t *testing.T) {
 	}
 	o := runBinary(t, "", append(walk, "-segments", "1", "-checkpoint", file)...)
 	t.Logf("rotation to key B with another walk's checkpoint: %s", o)
-	if o.code == exitOK {
-		rt4AllUnderB(t, db, table, n, o)
-	}
+	rt4SafeResume(t, db, table, n, o, file)
 }
 
 // TestRedTeam4CheckpointForgedDone: a checkpoint file that says every
@@ -329,9 +327,7 @@ func TestRedTeam4CheckpointForgedDone(t *testing.T) {
 	}
 	o := runBinary(t, "", append(walk, "-checkpoint", file)...)
 	t.Logf("walk from a checkpoint saying all is done: %s", o)
-	if o.code == exitOK {
-		rt4AllUnderB(t, db, table, n, o)
-	}
+	rt4SafeResume(t, db, table, n, o, file)
 
 	// Forged with the walk's flags: out of the threat model, but told.
 	flags := walkFlags(tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute},
@@ -344,6 +340,19 @@ func TestRedTeam4CheckpointForgedDone(t *testing.T) {
 	if scanned, _, _, _ := counts(t, o); o.code != exitOK || scanned != 0 || !strings.Contains(o.stderr, "resuming from "+file) ||
 		!strings.Contains(o.stdout, "(resumed from "+file) {
 		t.Errorf("a walk resumed from a forged checkpoint with its flags: want exit code 0, 0 items scanned and the file named: %s", o)
+	}
+}
+
+// rt4SafeResume fails the test unless a walk given the checkpoint file
+// either refused it (exit code 3, naming the file) or left every account
+// under key B.
+func rt4SafeResume(t *testing.T, db *dynamodb.Client, table string, n int, o outcome, file string) {
+	t.Helper()
+	switch {
+	case o.code == exitOK:
+		rt4AllUnderB(t, db, table, n, o)
+	case o.code != exitFailure || !strings.Contains(o.stderr, file):
+		t.Errorf("the walk neither completed nor refused the checkpoint file %s: %s", file, o)
 	}
 }
 
