@@ -10,7 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
 // KMSClient is the part of *kms.Client that KMSCipher uses.
@@ -31,9 +32,6 @@ const (
 
 // keyRefSize is the length of the key reference stored with each ciphertext.
 const keyRefSize = 4
-
-// maxKMSBlob is the longest ciphertext blob KMS Decrypt accepts.
-const maxKMSBlob = 6144
 
 // keyRef is the first keyRefSize bytes of SHA-256 of a key ID (format 2) or
 // of a configured key identifier (format 1).
@@ -104,7 +102,7 @@ type kmsKey struct {
 
 func newKMSKey(id string) kmsKey {
 	k := kmsKey{id: id, configuredRef: refOf(id), ref: new(atomic.Pointer[keyRef])}
-	if keyID, ok := configuredKeyID(id); ok {
+	if keyID, ok := kmsid.Configured(id); ok {
 		r := refOf(keyID)
 		k.ref.Store(&r)
 		k.fixed = true
@@ -129,47 +127,6 @@ func (k *kmsKey) learn(keyID string) {
 	}
 }
 
-// configuredKeyID returns the key ID that a configured identifier names
-// without asking KMS: a key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID) or
-// a key ID. Anything else, an alias above all, only KMS can resolve.
-func configuredKeyID(id string) (string, bool) {
-	if rest, ok := strings.CutPrefix(id, "arn:"); ok {
-		parts := strings.Split(rest, ":") // partition, service, region, account, resource
-		if len(parts) != 5 || parts[1] != "kms" {
-			return "", false
-		}
-		if id, ok = strings.CutPrefix(parts[4], "key/"); !ok {
-			return "", false
-		}
-	}
-	return id, isKeyID(id)
-}
-
-// isKeyID reports whether s is a KMS key ID as KMS writes it: a lowercase
-// UUID, or "mrk-" and 32 lowercase hex digits for a multi-region key. A
-// spelling it does not recognise is left for KMS to resolve, never guessed.
-func isKeyID(s string) bool {
-	if hex, ok := strings.CutPrefix(s, "mrk-"); ok {
-		return len(hex) == 32 && strings.Trim(hex, "0123456789abcdef") == ""
-	}
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdef", c) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // reportedKeyID returns the key ID in the KeyId of a KMS answer: the key
 // ARN, whose last segment after "key/" is the key ID.
 func reportedKeyID(keyARN *string) (string, bool) {
@@ -177,7 +134,7 @@ func reportedKeyID(keyARN *string) (string, bool) {
 	if i := strings.LastIndex(s, ":key/"); strings.HasPrefix(s, "arn:") && i >= 0 && i+len(":key/") < len(s) {
 		return s[i+len(":key/"):], true
 	}
-	return s, isKeyID(s)
+	return s, kmsid.IsKeyID(s)
 }
 
 // NewKMSCipher returns a KMSCipher that encrypts and decrypts under keyID
@@ -321,7 +278,7 @@ func (c *KMSCipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionCo
 	if len(ciphertext) <= 1+keyRefSize {
 		return nil, localRefusal{fmt.Errorf("%w: KMS ciphertext of %d bytes is too short", ErrIntegrity, len(ciphertext))}
 	}
-	if len(ciphertext) > 1+keyRefSize+maxKMSBlob {
+	if len(ciphertext) > 1+keyRefSize+kmsid.MaxBlob {
 		// KMS would refuse it with a ValidationException, which is not
 		// its verdict on a ciphertext: refuse it here as what it is.
 		return nil, localRefusal{fmt.Errorf("%w: KMS ciphertext of %d bytes is longer than any KMS makes", ErrIntegrity, len(ciphertext))}
@@ -367,7 +324,7 @@ func (c *KMSCipher) decryptKeyID(ctx context.Context, ref keyRef, blob []byte, e
 			if err == nil {
 				return plaintext, nil
 			}
-			if !rejectedByKMS(err) {
+			if !kmsid.Rejected(err) {
 				return nil, err
 			}
 			names, rejection = append(names, k.id), err
@@ -411,29 +368,8 @@ func (c *KMSCipher) unwrap(ctx context.Context, key *kmsKey, blob []byte, encryp
 	return out.Plaintext, nil
 }
 
-// kmsError describes a failed KMS call (call is "Encrypt" or "Decrypt";
-// keyID is the key the call named, or "" when KMS took it from the blob).
-// KMS's verdict that a ciphertext is not valid under that key and context,
-// InvalidCiphertextException or IncorrectKeyException, gives an error
-// wrapping ErrIntegrity and the exception. Anything else (throttling, access
-// denied, a disabled or missing key, the network, a cancelled context) says
-// nothing about the ciphertext: the error wraps the cause but not
-// ErrIntegrity, so that a throttled unwrap never reads as tampering.
+// kmsError describes a failed KMS call (kmsid.Error): KMS's verdict on a
+// ciphertext wraps ErrIntegrity, anything else only its cause.
 func kmsError(call, keyID string, err error) error {
-	what := "KMS " + call
-	if keyID != "" {
-		what += " under " + keyID
-	}
-	if rejectedByKMS(err) {
-		return fmt.Errorf("%w: %s: %w", ErrIntegrity, what, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// rejectedByKMS reports whether err carries KMS's verdict that a ciphertext
-// is not valid under the key and context a Decrypt named.
-func rejectedByKMS(err error) bool {
-	var invalid *types.InvalidCiphertextException
-	var incorrect *types.IncorrectKeyException
-	return errors.As(err, &invalid) || errors.As(err, &incorrect)
+	return kmsid.Error(call, keyID, err, ErrIntegrity)
 }

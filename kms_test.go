@@ -18,6 +18,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
@@ -552,7 +553,7 @@ func TestKMSErrorClassification(t *testing.T) {
 		&kmstypes.InvalidCiphertextException{},
 	} {
 		err := kmsError("Decrypt", "alias/x", cause)
-		if !errors.Is(err, ErrIntegrity) || !errors.Is(err, cause) || !rejectedByKMS(err) {
+		if !errors.Is(err, ErrIntegrity) || !errors.Is(err, cause) || !kmsid.Rejected(err) {
 			t.Errorf("%v: not ErrIntegrity and the exception", err)
 		}
 		if !strings.HasPrefix(err.Error(), ErrIntegrity.Error()+": KMS Decrypt under alias/x: ") {
@@ -571,7 +572,7 @@ func TestKMSErrorClassification(t *testing.T) {
 		context.Canceled,
 	} {
 		err := kmsError("Decrypt", "alias/x", cause)
-		if errors.Is(err, ErrIntegrity) || !errors.Is(err, cause) || rejectedByKMS(err) {
+		if errors.Is(err, ErrIntegrity) || !errors.Is(err, cause) || kmsid.Rejected(err) {
 			t.Errorf("%v: want the cause and not ErrIntegrity", err)
 		}
 		if !strings.HasPrefix(err.Error(), "KMS Decrypt under alias/x: ") {

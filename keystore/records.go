@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
 // The table's attributes. The names follow the AWS Cryptographic Material
@@ -54,9 +56,6 @@ const KeySize = 32
 
 // MaxIDLength bounds a branch key id, in bytes.
 const MaxIDLength = 1024
-
-// maxEnc is the longest ciphertext blob KMS Decrypt accepts.
-const maxEnc = 6144
 
 // versionLen is the length of a version: 128 random bits in hex.
 const versionLen = 32
@@ -161,14 +160,14 @@ func parseRecord(item map[string]types.AttributeValue, id, typ string) (*record,
 		return nil, invalidRecord(typ, "%s missing or not %s", attrHierarchy, hierarchyVersion)
 	}
 	enc, ok := item[attrEnc].(*types.AttributeValueMemberB)
-	if !ok || len(enc.Value) == 0 || len(enc.Value) > maxEnc {
-		return nil, invalidRecord(typ, "%s missing, not binary, or not 1 to %d bytes", attrEnc, maxEnc)
+	if !ok || len(enc.Value) == 0 || len(enc.Value) > kmsid.MaxBlob {
+		return nil, invalidRecord(typ, "%s missing, not binary, or not 1 to %d bytes", attrEnc, kmsid.MaxBlob)
 	}
 	r.enc = enc.Value
 	if r.created, err = time.Parse(time.RFC3339Nano, r.createTime); err != nil {
 		return nil, invalidRecord(typ, "%s is not an RFC 3339 time", attrCreateTime)
 	}
-	if _, ok := keyIDOfARN(r.kmsARN); !ok {
+	if _, ok := kmsid.OfARN(r.kmsARN); !ok {
 		return nil, invalidRecord(typ, "%s %q is not a KMS key ARN", attrKMSARN, r.kmsARN)
 	}
 	v, hasVersion := item[attrVersion]
