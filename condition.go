@@ -1,7 +1,6 @@
 package dynacrypt
 
 import (
-	"maps"
 	"strconv"
 	"strings"
 
@@ -38,15 +37,6 @@ const (
 	// staleOrGone: a write at version v found another version, or no item.
 	staleOrGone
 )
-
-// extendable returns a copy of c that clauses can be added to, also if c
-// is a single.
-func (c condition) extendable() condition {
-	if c.expr == nil {
-		return c
-	}
-	return condition{clauses: []string{*c.expr}, names: maps.Clone(c.names), values: maps.Clone(c.values), means: c.means}
-}
 
 func (c *condition) name(attr string) string {
 	if c.expr != nil {

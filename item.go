@@ -94,7 +94,7 @@ func newItems(table string, cfg config) (*Items, error) {
 	case cfg.legacy != nil || len(cfg.indexes) > 0:
 		return nil, errors.New("WithLegacyKMS and indexes need a Store of a Go type")
 	}
-	if err := checkAttributeCount("WithUnsignedAttributes", cfg.unsigned); err != nil {
+	if err := checkAttributeCount("WithUnsignedAttributes", len(cfg.unsigned)); err != nil {
 		return nil, err
 	}
 	if err := checkCipher(cfg.cipher); err != nil {

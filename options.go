@@ -31,10 +31,10 @@ const (
 const MaxUnsignedAttributes = 100
 
 // checkAttributeCount refuses more than MaxUnsignedAttributes attributes
-// for what option names.
-func checkAttributeCount(option string, attrs []string) error {
-	if len(attrs) > MaxUnsignedAttributes {
-		return fmt.Errorf("%s names %d attributes, more than %d: the conditions of Update and Reencrypt, which name each, would exceed DynamoDB's limits on an expression", option, len(attrs), MaxUnsignedAttributes)
+// for what option names (n of them).
+func checkAttributeCount(option string, n int) error {
+	if n > MaxUnsignedAttributes {
+		return fmt.Errorf("%s names %d attributes, more than %d: the conditions of Update and Reencrypt, which name each, would exceed DynamoDB's limits on an expression", option, n, MaxUnsignedAttributes)
 	}
 	return nil
 }

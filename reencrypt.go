@@ -93,7 +93,7 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 	// declare; the Store's reads do not look for them.
 	codec := s.codec
 	codec.checkUndeclared = true
-	r := &rewriter{db: s.db, table: s.table, codec: &codec, cipher: s.cfg.cipher, all: opts.All}
+	r := &rewriter{db: s.db, table: s.table, codec: &codec, current: underCurrentKey(s.cfg.cipher), all: opts.All}
 	if s.version != nil {
 		r.versionAttr = s.version.Attr
 	}
@@ -115,7 +115,7 @@ func (it *Items) Reencrypt(ctx context.Context, db DB, opts ReencryptOptions) (R
 	if db == nil || isNilPointer(db) {
 		return ReencryptProgress{}, newOpError("Reencrypt", it.table, errors.New("nil DB"))
 	}
-	r := &rewriter{db: db, table: it.table, codec: &it.codec, cipher: it.cipher, versionAttr: it.version, all: opts.All}
+	r := &rewriter{db: db, table: it.table, codec: &it.codec, current: underCurrentKey(it.cipher), versionAttr: it.version, all: opts.All}
 	progress, err := r.walk(ctx, opts)
 	if err != nil {
 		return progress, newOpError("Reencrypt", it.table, err)
@@ -130,9 +130,9 @@ type rewriter struct {
 	db          DB
 	table       string
 	codec       *codec
-	cipher      Cipher
-	versionAttr string // incremented by every rewrite; "" for none
-	all         bool   // rewrite every item, needed or not
+	current     func(wrapped []byte) bool // the Cipher's UnderCurrentKey; nil if it has none
+	versionAttr string                    // incremented by every rewrite; "" for none
+	all         bool                      // rewrite every item, needed or not
 }
 
 // needsRewrite reports whether a stored item is legacy, lacks a beacon, or
@@ -152,8 +152,7 @@ func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 	if r.all || r.codec.beacons.missing(raw) {
 		return true, nil
 	}
-	checker, ok := r.cipher.(CurrentKeyChecker)
-	return ok && !checker.UnderCurrentKey(h.Wrapped), nil
+	return r.current != nil && !r.current(h.Wrapped), nil
 }
 
 // reencryptItem rewrites one stored item if it needs it, retrying while
@@ -214,12 +213,6 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	var cond condition
 	read.condition(r.codec.headerAttr, &cond)
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
-	if _, err := r.db.PutItem(ctx, in); err != nil {
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			return fmt.Errorf("%w: %w", ErrConflict, err)
-		}
-		return err
-	}
-	return nil
+	_, err := r.db.PutItem(ctx, in)
+	return conditionFailed(err)
 }

@@ -26,7 +26,7 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 	// KMSCipher configured by alias) tells current items only once it has
 	// wrapped under that key: make the write root the walk needs anyway.
 	// (A tenant Store's Cipher learns each tenant's key as it rewrites.)
-	if _, ok := r.cipher.(CurrentKeyChecker); ok && r.codec.tenantAttr == "" {
+	if r.current != nil && r.codec.tenantAttr == "" {
 		if _, err := r.codec.ring.ForWrite(ctx, ""); err != nil {
 			return ReencryptProgress{}, fmt.Errorf("wrapping root key: %w", err)
 		}

@@ -188,12 +188,18 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	return s, nil
 }
 
+// underCurrentKey returns c's UnderCurrentKey if it is a
+// CurrentKeyChecker, else nil.
+func underCurrentKey(c Cipher) func(wrapped []byte) bool {
+	if checker, ok := c.(CurrentKeyChecker); ok {
+		return checker.UnderCurrentKey
+	}
+	return nil
+}
+
 // newRing returns the keyring of a Store with Cipher c.
 func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
-	var current, local func([]byte) bool
-	if checker, ok := c.(CurrentKeyChecker); ok {
-		current = checker.UnderCurrentKey
-	}
+	var local func([]byte) bool
 	if l, ok := c.(LocalUnwrapper); ok {
 		local = l.UnwrapsLocally
 	}
@@ -213,7 +219,7 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 		Invalid:    func(err error) bool { return errors.Is(err, ErrIntegrity) },
 		FailureTTL: failedKeyTTL,
 		Limit:      cfg.unwrapLimit,
-		Current:    current,
+		Current:    underCurrentKey(c),
 		Local:      local,
 	})
 }
@@ -223,7 +229,7 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 // attributevalue matches names to fields case-insensitively, so an unsigned
 // "Username" could override a signed field "username" on every read.
 func (s *Store[T]) checkUnsigned(sch *schema.Schema) error {
-	if err := checkAttributeCount("WithUnsignedAttributes", s.cfg.unsigned); err != nil {
+	if err := checkAttributeCount("WithUnsignedAttributes", len(s.cfg.unsigned)); err != nil {
 		return err
 	}
 	for _, attr := range s.cfg.unsigned {
@@ -269,7 +275,7 @@ func (s *Store[T]) fail(op string, err error) error { return newOpError(op, s.ta
 // decrypts its encrypted fields. It returns an error wrapping ErrNotFound if
 // there is no such item and ErrIntegrity if it fails verification.
 func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, error) {
-	item, _, err := s.get(ctx, &key, readConfigOf(opts))
+	item, _, err := s.get(ctx, &key, readConfigOf(opts), false)
 	if err != nil {
 		return nil, s.fail("Get", err)
 	}
@@ -346,9 +352,9 @@ func (r *readState) unsignedCondition(cond *condition) {
 	}
 }
 
-// get reads and opens an item, returning also what a conditional write of
-// it needs.
-func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, readState, error) {
+// get reads and opens an item, returning also, if forWrite (Update), what
+// a conditional write of it needs.
+func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig, forWrite bool) (*T, readState, error) {
 	var read readState
 	km, err := s.keyOf(key)
 	if err != nil {
@@ -365,7 +371,9 @@ func (s *Store[T]) get(ctx context.Context, key *T, rc readConfig) (*T, readStat
 	if out.Item == nil {
 		return nil, read, ErrNotFound
 	}
-	read = s.codec.readStateOf(out.Item)
+	if forWrite {
+		read = s.codec.readStateOf(out.Item) // before decode, which changes out.Item
+	}
 	item, err := s.decode(ctx, out.Item, rc.skipDecrypt)
 	return item, read, err
 }
@@ -516,12 +524,14 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		case v == 0:
 			p.cond = s.createCond
 		default:
-			p.cond = s.versionCondition(v)
 			if read != nil && (len(read.unsigned) > 0 || len(read.absent) > 0) {
 				// Update: another writer may have changed an unsigned
 				// attribute without a new version.
-				p.cond = p.cond.extendable()
+				p.cond = condition{means: staleOrGone}
+				p.cond.equals(s.version.Attr, versionValue(v))
 				read.unsignedCondition(&p.cond)
+			} else {
+				p.cond = s.versionCondition(v)
 			}
 		}
 		av[s.version.Attr] = versionValue(v + 1)
@@ -618,7 +628,17 @@ func (s *Store[T]) conflict(ctx context.Context, err error, means failure, key m
 		}
 		return fmt.Errorf("%w: %w", ErrStale, err)
 	}
-	return fmt.Errorf("%w: %w", ErrConflict, err)
+	return conditionFailed(err)
+}
+
+// conditionFailed wraps a write's error in ErrConflict if its condition
+// failed: the item is not as it was read.
+func conditionFailed(err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
 }
 
 // keyProjection returns a projection of the key attributes, their names in

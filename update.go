@@ -40,7 +40,7 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error, opts ..
 		return item, nil
 	}
 	for attempt := 1; ; attempt++ {
-		item, read, err := s.get(ctx, &key, readConfig{consistent: true})
+		item, read, err := s.get(ctx, &key, readConfig{consistent: true}, true)
 		if err != nil {
 			return nil, s.fail("Update", err)
 		}
@@ -81,7 +81,7 @@ func (s *Store[T]) updateIfVersion(ctx context.Context, key *T, want int64, fn f
 	if s.version == nil {
 		return nil, errors.New("IfVersion needs a version attribute: use WithVersion")
 	}
-	item, read, err := s.get(ctx, key, readConfig{consistent: true})
+	item, read, err := s.get(ctx, key, readConfig{consistent: true}, true)
 	if err != nil {
 		return nil, err
 	}
