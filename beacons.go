@@ -16,6 +16,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt/internal/beacon"
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/schema"
 )
 
@@ -245,7 +246,7 @@ func (b *beacons) keysOf(ctx context.Context, tenant string) (beaconKeys, error)
 		b.mu.Lock()
 		gen := b.gen
 		b.mu.Unlock()
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), beaconFetchTimeout)
+		fctx, cancel := keyring.Detach(ctx)
 		defer cancel()
 		keys, err := b.fetch(fctx, tenant)
 		b.mu.Lock()
@@ -269,9 +270,6 @@ func (b *beacons) keysOf(ctx context.Context, tenant string) (beaconKeys, error)
 		return nil, ctx.Err()
 	}
 }
-
-// beaconFetchTimeout bounds a beacon key fetch that several callers wait on.
-const beaconFetchTimeout = 30 * time.Second
 
 // fetch gets a tenant's beacon key from the source and derives the beacon
 // keys; a panic of the source becomes an error, since it runs in a

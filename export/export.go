@@ -22,10 +22,11 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
 )
 
 // Line is one item of an export file and its line number (from 1).
@@ -45,6 +46,7 @@ const maxLine = 4 << 20
 func Items(r io.Reader) iter.Seq2[Line, error] {
 	return func(yield func(Line, error) bool) {
 		br := bufio.NewReader(r)
+		var src io.Reader = br // the Scanner buffers what it reads
 		if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 			zr, err := gzip.NewReader(br)
 			if err != nil {
@@ -52,9 +54,9 @@ func Items(r io.Reader) iter.Seq2[Line, error] {
 				return
 			}
 			defer zr.Close()
-			br = bufio.NewReader(zr)
+			src = zr
 		}
-		sc := bufio.NewScanner(br)
+		sc := bufio.NewScanner(src)
 		sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 		for n := 1; sc.Scan(); n++ {
 			text := bytes.TrimSpace(sc.Bytes())
@@ -188,14 +190,7 @@ func AppendLine(dst []byte, item map[string]types.AttributeValue) ([]byte, error
 
 func appendMap(dst []byte, m map[string]types.AttributeValue) ([]byte, error) {
 	dst = append(dst, '{')
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for i, name := range names {
+	for i, name := range canonical.SortedKeys(m) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
 
 // cache keeps unwrapped branch key versions for a Cipher: an LRU of
@@ -67,11 +68,6 @@ func newCache(size int, ttl, failureTTL time.Duration) (*cache, error) {
 	}
 	return c, nil
 }
-
-// fetchTimeout bounds a fetch that several callers wait on. It runs under
-// a context detached from the caller that started it, since that caller
-// may leave while others still wait.
-const fetchTimeout = 30 * time.Second
 
 // activeKey returns the active version of id, from the cache or from fetch.
 // A fetched active version is cached as a version too, so that reading what
@@ -162,7 +158,7 @@ func (c *cache) load(ctx context.Context, flight string, cached func(time.Time) 
 		c.mu.Lock()
 		gen := c.gen
 		c.mu.Unlock()
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		fctx, cancel := keyring.Detach(ctx)
 		defer cancel()
 		k, err := safely(fctx, fetch)
 		c.mu.Lock()

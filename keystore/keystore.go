@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/tables"
 )
 
@@ -158,7 +159,7 @@ func (ks *KeyStore) putNew(ctx context.Context, r *record) error {
 // remove deletes a record this call wrote, when what it was for failed. It
 // runs even if ctx has ended, so as to leave no half-made branch key.
 func (ks *KeyStore) remove(ctx context.Context, id, typ string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := keyring.Detach(ctx)
 	defer cancel()
 	_, err := ks.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &ks.table, Key: keyOf(id, typ)})
 	return err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -25,12 +24,7 @@ func appendJSONItem(dst []byte, item map[string]types.AttributeValue) ([]byte, e
 
 func appendJSONMap(dst []byte, m map[string]types.AttributeValue) ([]byte, error) {
 	dst = append(dst, '{')
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for i, name := range names {
+	for i, name := range canonical.SortedKeys(m) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}

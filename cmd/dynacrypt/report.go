@@ -1,13 +1,14 @@
 package main
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
 )
 
 // keyText formats an item's key attributes for a failure report, as a JSON
@@ -21,13 +22,7 @@ import (
 func keyText(key map[string]types.AttributeValue) string {
 	var b []byte
 	b = append(b, '{')
-	for i, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range key {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for i, name := range canonical.SortedKeys(key) {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -203,7 +203,7 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 				return nil, nil
 			}
 			gen := k.generation()
-			cctx, cancel := detach(ctx)
+			cctx, cancel := Detach(ctx)
 			defer cancel()
 			r, err := k.newRoot(cctx, tenant)
 			if err != nil {
@@ -251,15 +251,16 @@ func (k *Ring) usable(tenant string) *current {
 	return nil
 }
 
-// sharedCallTimeout bounds a Cipher call made on behalf of several callers.
-const sharedCallTimeout = 30 * time.Second
+// SharedCallTimeout bounds a call made on behalf of several callers.
+const SharedCallTimeout = 30 * time.Second
 
-// detach returns a context for a Cipher call that several callers wait on:
-// it keeps ctx's values but not its cancellation, since the caller that
-// started the call may leave while others still wait, and it is bounded so a
-// hung call cannot hold every later caller.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), sharedCallTimeout)
+// Detach returns a context for a call that several callers wait on (a
+// Cipher call here, a key fetch in the beacons and the key store): it keeps
+// ctx's values but not its cancellation, since the caller that started the
+// call may leave while others still wait, and it is bounded
+// (SharedCallTimeout) so a hung call cannot hold every later caller.
+func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), SharedCallTimeout)
 }
 
 // encryptionContext returns the encryption context of tenant's root keys.
@@ -334,7 +335,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 			return nil, err
 		}
 		gen := k.generation()
-		cctx, cancel := detach(ctx)
+		cctx, cancel := Detach(ctx)
 		defer cancel()
 		r, err := k.unwrap(cctx, wrapped, tenant, src, id)
 		if err != nil {
