@@ -6,12 +6,13 @@
 package streamstest
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/export"
 )
 
 // Record is a stream record to render. Nil maps are left out, as DynamoDB
@@ -139,43 +140,14 @@ func Item(av map[string]types.AttributeValue) map[string]json.RawMessage {
 
 // Value renders one attribute value: {"S": "..."}, {"N": "12.5"},
 // {"B": "<base64>"}, {"BOOL": true}, {"NULL": true}, {"SS": [...]},
-// {"NS": [...]}, {"BS": ["<base64>", ...]}, {"L": [...]}, {"M": {...}}.
+// {"NS": [...]}, {"BS": ["<base64>", ...]}, {"L": [...]}, {"M": {...}}:
+// the format of a table export, which package export writes.
 func Value(v types.AttributeValue) json.RawMessage {
-	var tag string
-	var val any
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		tag, val = "S", v.Value
-	case *types.AttributeValueMemberN:
-		tag, val = "N", v.Value
-	case *types.AttributeValueMemberB:
-		tag, val = "B", base64.StdEncoding.EncodeToString(v.Value)
-	case *types.AttributeValueMemberBOOL:
-		tag, val = "BOOL", v.Value
-	case *types.AttributeValueMemberNULL:
-		tag, val = "NULL", v.Value
-	case *types.AttributeValueMemberSS:
-		tag, val = "SS", v.Value
-	case *types.AttributeValueMemberNS:
-		tag, val = "NS", v.Value
-	case *types.AttributeValueMemberBS:
-		enc := make([]string, len(v.Value))
-		for i, b := range v.Value {
-			enc[i] = base64.StdEncoding.EncodeToString(b)
-		}
-		tag, val = "BS", enc
-	case *types.AttributeValueMemberL:
-		l := make([]json.RawMessage, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = Value(e)
-		}
-		tag, val = "L", l
-	case *types.AttributeValueMemberM:
-		tag, val = "M", Item(v.Value)
-	default:
-		panic(fmt.Sprintf("streamstest: attribute value of type %T", v))
+	b, err := export.AppendValue(nil, v)
+	if err != nil {
+		panic("streamstest: " + err.Error())
 	}
-	return mustJSON(map[string]any{tag: val})
+	return b
 }
 
 // SequenceNumber returns the n-th of a run of sequence numbers shaped like
