@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -145,6 +146,9 @@ type codec struct {
 	// not declared encrypted (see checkDeclared): set for Items, and for
 	// the codec of a Store's re-encryption walk.
 	checkUndeclared bool
+	// probes holds the Field (nonce, associated data) of each attribute
+	// checkDeclared has tried: names of verified items, so few.
+	probes *sync.Map
 }
 
 // newCodec prepares the codec of a table: the key attributes, the
@@ -160,6 +164,7 @@ func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsi
 		unsigned:   map[string]bool{},
 		ring:       ring,
 		beacons:    &beacons{},
+		probes:     new(sync.Map),
 	}
 	for _, attr := range encrypted {
 		c.encrypted[attr] = itemcrypt.NewField(attr)

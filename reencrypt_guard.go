@@ -30,7 +30,7 @@ func (c *codec) checkDeclared(keys *itemcrypt.Keys, item map[string]types.Attrib
 	}
 	slices.Sort(candidates) // the same attribute named whatever the map's order
 	for _, name := range candidates {
-		if _, err := keys.Open(itemcrypt.NewField(name), item[name].(*types.AttributeValueMemberB).Value); err == nil {
+		if keys.Authentic(c.probe(name), item[name].(*types.AttributeValueMemberB).Value) {
 			return integrity("attribute %q is encrypted, but not declared encrypted (an encrypt tag dropped, or an attribute left out of WithEncryptedAttributes): "+
 				"its value would be its ciphertext, and a rewrite would lose the root key it opens with", name)
 		}
@@ -43,4 +43,13 @@ func (c *codec) checkDeclared(keys *itemcrypt.Keys, item map[string]types.Attrib
 func (c *codec) candidate(name string) bool {
 	_, encrypted := c.encrypted[name]
 	return name != c.headerAttr && !encrypted && !c.unsigned[name] && !slices.Contains(c.keyAttrs, name)
+}
+
+// probe returns the Field of an attribute checkDeclared tries, made once.
+func (c *codec) probe(name string) *itemcrypt.Field {
+	if f, ok := c.probes.Load(name); ok {
+		return f.(*itemcrypt.Field)
+	}
+	f, _ := c.probes.LoadOrStore(name, itemcrypt.NewField(name))
+	return f.(*itemcrypt.Field)
 }
