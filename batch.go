@@ -102,7 +102,7 @@ func (s *Store[T]) BatchGet(ctx context.Context, keys []T, opts ...ReadOption) (
 			}
 			pending = out.UnprocessedKeys[s.table].Keys
 			if len(pending) > 0 {
-				if err := sleep(ctx, backoff(attempt)); err != nil {
+				if err := writeBackoff.Wait(ctx, attempt); err != nil {
 					return fail(err)
 				}
 			}
@@ -227,7 +227,7 @@ func (s *Store[T]) batchWrite(ctx context.Context, op string, reqs []types.Write
 			}
 			pending = out.UnprocessedItems[s.table]
 			if len(pending) > 0 {
-				if err := sleep(ctx, backoff(attempt)); err != nil {
+				if err := writeBackoff.Wait(ctx, attempt); err != nil {
 					return s.batchError(op, notDone(pending, end), err)
 				}
 			}

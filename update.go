@@ -69,7 +69,7 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error, opts ..
 		if attempt >= s.cfg.updateAttempts {
 			return nil, s.fail("Update", fmt.Errorf("gave up after %d attempts: %w", attempt, err))
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := writeBackoff.Wait(ctx, attempt); err != nil {
 			return nil, s.fail("Update", err)
 		}
 	}

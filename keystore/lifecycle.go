@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/retry"
 )
 
 // RotateAttempts bounds how many times Rotate tries to make its version
@@ -145,7 +146,6 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	active := branch.as(typeActive)
-	delay := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := ks.replaceActive(ctx, active, current)
 		if err == nil || !conditionFailed(err) {
@@ -155,12 +155,9 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 			return version, fmt.Errorf("%w: lost %d times, version %s left unused: %w", ErrRotateConflict, attempt, version, err)
 		}
 		// Full jitter, so that concurrent losers do not collide again.
-		select {
-		case <-time.After(time.Duration(mrand.Int64N(int64(delay)))):
-		case <-ctx.Done():
-			return version, ctx.Err()
+		if err := rotateBackoff.Wait(ctx, attempt); err != nil {
+			return version, err
 		}
-		delay = min(2*delay, time.Second)
 		if current, err = ks.activeVersion(ctx, id); errors.Is(err, ErrBranchKeyNotFound) {
 			// Deleted meanwhile: leave nothing of it behind.
 			if rerr := ks.remove(ctx, id, branch.typ); rerr != nil {
@@ -297,6 +294,12 @@ const batchWriteAttempts = 10
 
 // batchDelete deletes records by key, 25 a request, retrying what DynamoDB
 // leaves unprocessed.
+// The backoffs of Rotate's lost races and of Delete's unprocessed items.
+var (
+	rotateBackoff = retry.Backoff{Base: 5 * time.Millisecond, Max: time.Second}
+	deleteBackoff = retry.Backoff{Base: 10 * time.Millisecond, Max: time.Second}
+)
+
 func (ks *KeyStore) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
 	for len(keys) > 0 {
 		n := min(len(keys), 25)
@@ -305,7 +308,6 @@ func (ks *KeyStore) batchDelete(ctx context.Context, keys []map[string]types.Att
 			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
 		}
 		keys = keys[n:]
-		delay := 20 * time.Millisecond
 		for attempt := 1; len(reqs) > 0; attempt++ {
 			out, err := ks.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{ks.table: reqs},
@@ -320,12 +322,9 @@ func (ks *KeyStore) batchDelete(ctx context.Context, keys []map[string]types.Att
 			if attempt == batchWriteAttempts {
 				return fmt.Errorf("deleting records from %s: %d left unprocessed after %d attempts", ks.table, len(reqs), attempt)
 			}
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := deleteBackoff.Wait(ctx, attempt); err != nil {
+				return err
 			}
-			delay = min(2*delay, time.Second)
 		}
 	}
 	return nil
