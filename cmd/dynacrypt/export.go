@@ -77,7 +77,7 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 		w = outFile
 	}
 	bw := bufio.NewWriter(w)
-	written, failed, err := decryptLines(ctx, items, r, bw, std.err, *strict)
+	failed, err := decryptLines(ctx, items, r, bw, std.err, *strict)
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
@@ -86,7 +86,6 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 			err = cerr
 		}
 	}
-	fmt.Fprintf(std.err, "\r%d items written, %d failed\n", written, failed)
 	switch {
 	case err != nil:
 		fmt.Fprintln(std.err, "dynacrypt:", err)
@@ -104,40 +103,51 @@ type opener interface {
 }
 
 // decryptLines decrypts every item of an export from r to w, reporting
-// failures and progress on log.
-func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, log io.Writer, strict bool) (written, failed int, err error) {
+// failures, progress and the final counts on log, and returns how many
+// failed.
+func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, log io.Writer, strict bool) (failed int, err error) {
+	written := 0
+	status := &statusLine{w: log}
+	counts := func() string { return fmt.Sprintf("%d items written, %d failed", written, failed) }
+	defer func() { status.draw(counts()); status.end() }()
 	last := time.Now()
 	var buf []byte
-	for line, err := range export.Items(r) {
+	for line, lerr := range export.Items(r) {
 		if ctx.Err() != nil {
-			return written, failed, ctx.Err()
+			return failed, ctx.Err()
 		}
-		if err == nil {
-			var item map[string]types.AttributeValue
-			if item, err = items.Open(ctx, line.Item); err == nil {
-				if buf, err = appendJSONItem(buf[:0], item); err == nil {
-					_, err = w.Write(buf)
-					if err != nil {
-						return written, failed, err
-					}
-					written++
+		if lerr == nil {
+			if buf, lerr = openLine(ctx, items, line, buf[:0]); lerr == nil {
+				if _, err := w.Write(buf); err != nil {
+					return failed, err
 				}
-			}
-			if err != nil {
-				err = fmt.Errorf("line %d, key %s: %w", line.Number, keyText(items.Key(line.Item)), err)
+				written++
 			}
 		}
-		if err != nil {
+		if lerr != nil {
 			failed++
-			fmt.Fprintf(log, "\r%s\n", printable(err.Error())) // the key and the line are anyone's
+			status.println(printable(lerr.Error())) // the key and the line are anyone's
 			if strict {
-				return written, failed, nil
+				return failed, nil
 			}
 		}
 		if time.Since(last) >= progressEvery {
-			fmt.Fprintf(log, "\r%d items written, %d failed", written, failed)
+			status.draw(counts())
 			last = time.Now()
 		}
 	}
-	return written, failed, nil
+	return failed, nil
+}
+
+// openLine verifies and decrypts the item of an export line and appends it
+// to buf as a JSON line; its error names the line and the item's key.
+func openLine(ctx context.Context, items opener, line export.Line, buf []byte) ([]byte, error) {
+	item, err := items.Open(ctx, line.Item)
+	if err == nil {
+		buf, err = appendJSONItem(buf, item)
+	}
+	if err != nil {
+		return buf, fmt.Errorf("line %d, key %s: %w", line.Number, keyText(items.Key(line.Item)), err)
+	}
+	return buf, nil
 }

@@ -20,9 +20,10 @@
 // a new KMS key with the old one in -previous-keys). The table's keys come
 // from DescribeTable; the walk scans in parallel segments, rewrites each
 // item with a conditional write (a concurrent change is read again, never
-// overwritten), shows its progress and saves a checkpoint file after every
-// page: interrupt it (Ctrl-C) and run the same command again to resume.
-// The file records the walk's flags, and a walk with other flags (another
+// overwritten), shows its progress and saves a checkpoint file as it goes
+// (every quarter second): interrupt it (Ctrl-C) and run the same command
+// again to resume. The file records the table (its ARN and id) and the
+// walk's flags, and a walk of another table or with other flags (another
 // key, other -encrypted, -version, -tenant, -all, ...) refuses it.
 // By default it rewrites the items under an old key only; -all rewrites
 // every item, for a suspected compromise of root keys. Every rewritten item

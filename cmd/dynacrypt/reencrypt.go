@@ -155,7 +155,7 @@ func (w *walk) run(ctx context.Context) int {
 	}
 	start := time.Now()
 	status := &statusLine{w: w.std.err}
-	var lastDraw, lastSave time.Time
+	var last time.Time // of the last save and redraw
 	var saveErr error
 	progress, err := w.items.Reencrypt(ctx, w.db, dynacrypt.ReencryptOptions{
 		Segments:   w.state.Segments,
@@ -164,13 +164,10 @@ func (w *walk) run(ctx context.Context) int {
 		All:        w.state.All,
 		Progress: func(p dynacrypt.ReencryptProgress) { // one call at a time
 			w.state.Checkpoint = p.Checkpoint
-			if time.Since(lastSave) >= redrawEvery {
+			if time.Since(last) >= redrawEvery {
 				saveErr = w.state.save(w.file)
-				lastSave = time.Now()
-			}
-			if time.Since(lastDraw) >= redrawEvery {
 				status.draw(walkui.Bar(p, w.total))
-				lastDraw = time.Now()
+				last = time.Now()
 			}
 		},
 		Failed: func(key map[string]types.AttributeValue, err error) {
