@@ -49,7 +49,9 @@ type Record[T any] struct {
 // most often an image that failed verification, in which case errors.Is(err,
 // dynacrypt.ErrIntegrity) holds. It names the record by sequence number, so
 // that the record can be found in the stream, or reported to Lambda as a
-// batch item failure; nothing in it quotes the record's data.
+// batch item failure. It quotes none of the record's encrypted data; an
+// error unmarshalling the keys may quote a key attribute, which DynamoDB
+// stores in clear.
 type RecordError struct {
 	Table          string // the Store's table
 	SequenceNumber string
