@@ -116,6 +116,9 @@ func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, l
 		if ctx.Err() != nil {
 			return failed, ctx.Err()
 		}
+		if lerr != nil && line.Number == 0 { // the file did not read: no line to skip
+			return failed, lerr
+		}
 		if lerr == nil {
 			if buf, lerr = openLine(ctx, items, line, buf[:0]); lerr == nil {
 				if _, err := w.Write(buf); err != nil {

@@ -135,6 +135,21 @@ func TestExportDecrypt(t *testing.T) {
 	if code := run(context.Background(), args, streams{nil, &bytes.Buffer{}, &stderr}); code != exitItems || !strings.Contains(stderr.String(), "1 failed") {
 		t.Errorf("-strict: exit code %d, stderr:\n%s", code, stderr.String())
 	}
+	// A file cut short (a truncated download): the rest cannot be read,
+	// which is no item's failure but the command's (exit code 3).
+	whole, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.json.gz")
+	if err := os.WriteFile(cut, whole[:len(whole)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	cutArgs := append(append([]string{}, args[:len(args)-5]...), "-in", cut, "-out", filepath.Join(t.TempDir(), "cut.jsonl"))
+	if code := run(context.Background(), cutArgs, streams{nil, &bytes.Buffer{}, &stderr}); code != exitFailure || !strings.Contains(stderr.String(), "unexpected EOF") {
+		t.Errorf("a truncated export: exit code %d, want %d; stderr:\n%s", code, exitFailure, stderr.String())
+	}
 	if code := run(context.Background(), []string{"export-decrypt", "-table", table}, streams{nil, &bytes.Buffer{}, &stderr}); code != exitUsage {
 		t.Errorf("missing flags: exit code %d, want %d", code, exitUsage)
 	}
