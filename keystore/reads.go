@@ -18,48 +18,46 @@ import (
 // version that readers could not fetch. It costs two GetItem requests and
 // one KMS Decrypt. A missing branch key gives ErrBranchKeyNotFound.
 func (ks *KeyStore) ActiveBranchKey(ctx context.Context, id string) (*BranchKey, error) {
-	k, err := ks.activeBranchKey(ctx, id)
+	version, k, err := ks.activeBranchKey(ctx, id)
 	if err != nil {
-		return nil, opError("ActiveBranchKey", id, "", err)
+		return nil, opError("ActiveBranchKey", id, version, err)
 	}
 	return k, nil
 }
 
-func (ks *KeyStore) activeBranchKey(ctx context.Context, id string) (*BranchKey, error) {
+// activeBranchKey is ActiveBranchKey; it also returns the version the
+// active record names, once read, for the error.
+func (ks *KeyStore) activeBranchKey(ctx context.Context, id string) (string, *BranchKey, error) {
 	if err := checkID(id); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	item, err := ks.get(ctx, id, typeActive)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if item == nil {
-		return nil, ErrBranchKeyNotFound
+		return "", nil, ErrBranchKeyNotFound
 	}
 	active, err := parseRecord(item, id, typeActive)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	typ := versionType(active.version)
 	if item, err = ks.get(ctx, id, typ); err != nil {
-		return nil, &Error{Op: "ActiveBranchKey", ID: id, Version: active.version, Err: err}
+		return active.version, nil, err
 	}
 	if item == nil {
-		return nil, &Error{Op: "ActiveBranchKey", ID: id, Version: active.version,
-			Err: invalidRecord(typeActive, "it names version %s, which has no record", active.version)}
+		return active.version, nil, invalidRecord(typeActive, "it names version %s, which has no record", active.version)
 	}
 	r, err := parseRecord(item, id, typ)
 	if err == nil && !active.sameVersion(r) {
 		err = invalidRecord(typeActive, "it differs from the record of the version it names, %s", active.version)
 	}
 	if err != nil {
-		return nil, &Error{Op: "ActiveBranchKey", ID: id, Version: active.version, Err: err}
+		return active.version, nil, err
 	}
 	k, err := ks.unwrapBranchKey(ctx, r)
-	if err != nil {
-		return nil, &Error{Op: "ActiveBranchKey", ID: id, Version: active.version, Err: err}
-	}
-	return k, nil
+	return active.version, k, err
 }
 
 // BranchKeyVersion returns a version of a branch key, unwrapped: what a
