@@ -52,22 +52,33 @@ func rtRandom(t testing.TB, n int) []byte {
 	return b
 }
 
-// rtWrapped returns the wrapped root key inside a header or a cursor (both
-// start with the signed part of a header: version, suite, salt, u16 length,
-// wrapped key).
+// rtWrappedAt returns where the length of the wrapped root key is in a
+// header or a cursor (both start with the signed part of a header:
+// version, suite, a salt (suite 1) or nonce (suite 2), u16 length, wrapped
+// key).
+func rtWrappedAt(b []byte) int {
+	if b[1] == 2 {
+		return 2 + 12
+	}
+	return 2 + 16
+}
+
+// rtWrapped returns the wrapped root key inside a header or a cursor.
 func rtWrapped(b []byte) []byte {
-	n := int(binary.BigEndian.Uint16(b[18:20]))
-	return b[20 : 20+n]
+	at := rtWrappedAt(b)
+	n := int(binary.BigEndian.Uint16(b[at:]))
+	return b[at+2 : at+2+n]
 }
 
 // rtWithWrapped returns a copy of a header or cursor whose wrapped root key
 // is replaced by wrapped; everything after the wrapped key is kept.
 func rtWithWrapped(b, wrapped []byte) []byte {
-	n := int(binary.BigEndian.Uint16(b[18:20]))
-	out := append([]byte(nil), b[:18]...)
+	at := rtWrappedAt(b)
+	n := int(binary.BigEndian.Uint16(b[at:]))
+	out := append([]byte(nil), b[:at]...)
 	out = binary.BigEndian.AppendUint16(out, uint16(len(wrapped)))
 	out = append(out, wrapped...)
-	return append(out, b[20+n:]...)
+	return append(out, b[at+2+n:]...)
 }
 
 func rtCursorBytes(t testing.TB, c string) []byte {

@@ -142,6 +142,7 @@ type codec struct {
 	legacy     *legacyReader // nil: items without a header are rejected
 	beacons    *beacons
 	tenantAttr string // "": items have no tenant
+	suite      byte   // the suite new items are written in
 	// checkUndeclared makes open refuse items with an encrypted attribute
 	// not declared encrypted (see checkDeclared): set for Items, and for
 	// the codec of a Store's re-encryption walk.
@@ -165,6 +166,7 @@ func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsi
 		ring:       ring,
 		beacons:    &beacons{},
 		probes:     new(sync.Map),
+		suite:      header.SuiteV2,
 	}
 	for _, attr := range encrypted {
 		c.encrypted[attr] = itemcrypt.NewField(attr)
@@ -249,17 +251,82 @@ func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) 
 	if err != nil {
 		return fmt.Errorf("wrapping root key: %w", err)
 	}
-	var salt [header.SaltSize]byte
-	if _, err := rand.Read(salt[:]); err != nil {
+	if c.suite == header.SuiteV1 {
+		var salt [header.SaltSize]byte
+		if _, err := rand.Read(salt[:]); err != nil {
+			return err
+		}
+		err = c.sealWith(root.Key(), root.Wrapped(), salt[:], item)
+		runtime.KeepAlive(root) // its key material is zeroed once unreachable
 		return err
 	}
-	err = c.sealWith(root.Key(), root.Wrapped(), salt[:], item)
-	runtime.KeepAlive(root) // its key material is zeroed once unreachable
-	return err
+	key, err := c.itemKey(root)
+	if err != nil {
+		return err
+	}
+	var nonce [header.NonceSize]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	return c.sealV2(key, root.Wrapped(), nonce[:], item)
 }
 
-// sealWith is seal with the root key and salt given: the deterministic part,
-// which FORMAT.md's test vectors check.
+// itemKey returns suite 2's item key of a root key, derived once per Root.
+func (c *codec) itemKey(root *keyring.Root) (*itemcrypt.ItemKey, error) {
+	derived, err := root.Derived(func(key []byte) (any, error) { return itemcrypt.NewItemKey(key, c.logical) })
+	if err != nil {
+		return nil, err
+	}
+	if key := derived.(*itemcrypt.ItemKey); key.Table() == c.logical {
+		return key, nil
+	}
+	// A Root shared by codecs of two logical tables (none of the Store's
+	// do that): derive this one's key without keeping it.
+	key, err := itemcrypt.NewItemKey(root.Key(), c.logical)
+	runtime.KeepAlive(root) // its key material is zeroed once unreachable
+	return key, err
+}
+
+// sealV2 is seal in suite 2 with the item key and nonce given: the
+// deterministic part, which FORMAT.md's test vectors check. The encrypted
+// attributes are sealed together, so the ciphertexts and the header share
+// one buffer.
+func (c *codec) sealV2(key *itemcrypt.ItemKey, wrapped, nonce []byte, item map[string]types.AttributeValue) error {
+	if _, err := c.keyValues(item); err != nil {
+		return err
+	}
+	var stack [32]string
+	names := c.signedNames(item, stack[:0])
+	hdrSize := header.Size(header.SuiteV2, len(wrapped))
+	buf := make([]byte, hdrSize, hdrSize+sealedSize(item, c.encrypted)+header.TagSize)
+	signed, err := header.AppendSigned(buf[:0], header.SuiteV2, nonce, wrapped)
+	if err != nil {
+		return err
+	}
+	var lensStack [16]int
+	sealed, lens, err := key.Seal(buf[hdrSize:], lensStack[:0], nonce, signed, names, c.encrypted, item)
+	if err != nil {
+		return err
+	}
+	ciphertexts, tag := sealed[:len(sealed)-header.TagSize], sealed[len(sealed)-header.TagSize:]
+	copy(buf[len(signed):hdrSize], tag)
+	values := make([]types.AttributeValueMemberB, len(lens)+1)
+	i := 0
+	for _, name := range names {
+		if _, ok := c.encrypted[name]; ok {
+			values[i].Value = ciphertexts[:lens[i]:lens[i]]
+			ciphertexts = ciphertexts[lens[i]:]
+			item[name] = &values[i]
+			i++
+		}
+	}
+	values[i].Value = buf[:hdrSize:hdrSize]
+	item[c.headerAttr] = &values[i]
+	return nil
+}
+
+// sealWith is seal in suite 1 with the root key and salt given: the
+// deterministic part, which FORMAT.md's test vectors check.
 func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.AttributeValue) error {
 	keys, err := c.deriveItem(root, salt, item)
 	if err != nil {
@@ -268,7 +335,7 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 	defer keys.Release()
 	// One allocation for the ciphertexts and the header, one for their
 	// attribute values.
-	buf := make([]byte, 0, sealedSize(item, c.encrypted)+header.Size(len(wrapped)))
+	buf := make([]byte, 0, sealedSize(item, c.encrypted)+header.Size(header.SuiteV1, len(wrapped)))
 	values := make([]types.AttributeValueMemberB, 0, len(c.encrypted)+1)
 	for name, f := range c.encrypted {
 		v, ok := item[name]
@@ -382,6 +449,9 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	if err != nil {
 		return fmt.Errorf("unwrapping root key: %w", err)
 	}
+	if h.Suite == header.SuiteV2 {
+		return c.openV2(root, fresh, h, hv.Value, item)
+	}
 	keys, err := c.deriveItem(root.Key(), h.Salt, item)
 	runtime.KeepAlive(root) // its key material is zeroed once unreachable
 	if err != nil {
@@ -418,6 +488,32 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 			return fmt.Errorf("%w: %w", ErrIntegrity, err)
 		}
 		item[name] = plain
+	}
+	return nil
+}
+
+// openV2 is open for an item of suite 2, whose root key is unwrapped.
+func (c *codec) openV2(root *keyring.Root, fresh bool, h header.Header, hdr []byte, item map[string]types.AttributeValue) error {
+	key, err := c.itemKey(root)
+	if err != nil {
+		return err
+	}
+	var stack [32]string
+	names := c.signedNames(item, stack[:0])
+	valid, err := key.Open(h.MAC, h.Salt, header.Signed(hdr), names, c.encrypted, item)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	if !valid {
+		if fresh {
+			c.ring.Charge(keyring.Items) // a genuine wrapped key pasted into a forgery
+		}
+		if c.checkUndeclared {
+			if err := c.diagnoseUndeclared(key, h, header.Signed(hdr), names, item); err != nil {
+				return err
+			}
+		}
+		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
 	}
 	return nil
 }

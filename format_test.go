@@ -53,7 +53,7 @@ func formatVectors(t *testing.T) map[string][]byte {
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, m := range regexp.MustCompile(`(?m)^([a-z_]+) += ([0-9a-f]+)$`).FindAllSubmatch(doc, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^(v2_[a-z_]+|[a-z_]+) += ([0-9a-f]+)$`).FindAllSubmatch(doc, -1) {
 		b, err := hex.DecodeString(string(m[2]))
 		if err != nil {
 			t.Fatalf("FORMAT.md %s: %v", m[1], err)
@@ -122,6 +122,63 @@ func TestFormatVectors(t *testing.T) {
 	}
 }
 
+// TestFormatVectorsV2 is TestFormatVectors for vector 2 of FORMAT.md: the
+// item of vector 1 in suite 2.
+func TestFormatVectorsV2(t *testing.T) {
+	v := formatVectors(t)
+	for _, name := range []string{"v2_nonce", "v2_item_key", "v2_aad", "v2_token", "v2_header"} {
+		if v[name] == nil {
+			t.Fatalf("FORMAT.md has no %q vector", name)
+		}
+	}
+	if !bytes.Equal(v["v2_nonce"], seq(0xb0, 12)) {
+		t.Fatal("FORMAT.md inputs differ from the test's")
+	}
+
+	// The implementation.
+	key, err := itemcrypt.NewItemKey(v["root"], "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := vectorItem()
+	if err := vectorCodec().sealV2(key, v["wrapped"], v["v2_nonce"], item); err != nil {
+		t.Fatal(err)
+	}
+	if got := item["token"].(*types.AttributeValueMemberB).Value; !bytes.Equal(got, v["v2_token"]) {
+		t.Errorf("v2_token:\n got %x\nwant %x", got, v["v2_token"])
+	}
+	if got := item[DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value; !bytes.Equal(got, v["v2_header"]) {
+		t.Errorf("v2_header:\n got %x\nwant %x", got, v["v2_header"])
+	}
+
+	// The document's steps, by hand.
+	itemKey, err := hkdf.Key(sha256.New, v["root"], nil, "dynacrypt/v2 item key\x00\x02\x05users", 32)
+	if err != nil || !bytes.Equal(itemKey, v["v2_item_key"]) {
+		t.Fatalf("v2_item_key:\n got %x (%v)\nwant %x", itemKey, err, v["v2_item_key"])
+	}
+	signed := append([]byte{1, 2}, v["v2_nonce"]...)
+	signed = append(signed, 0, byte(len(v["wrapped"])))
+	signed = append(signed, v["wrapped"]...)
+	plaintext := []byte("\x01\x06s3cret")
+	aad := append(bytes.Clone(signed), "\x02id\x01\x02u1"+
+		"\x05token\xff"+string(rune(len(plaintext)))+
+		"\x08username\x01\x03ana"+
+		"\x07version\x02\x011"...)
+	if !bytes.Equal(aad, v["v2_aad"]) {
+		t.Errorf("v2_aad:\n got %x\nwant %x", aad, v["v2_aad"])
+	}
+	block, _ := aes.NewCipher(itemKey)
+	gcm, _ := cipher.NewGCM(block)
+	sealed := gcm.Seal(nil, v["v2_nonce"], plaintext, aad)
+	token, tag := sealed[:len(plaintext)], sealed[len(plaintext):]
+	if !bytes.Equal(token, v["v2_token"]) {
+		t.Errorf("v2_token by hand:\n got %x\nwant %x", token, v["v2_token"])
+	}
+	if want := append(signed, tag...); !bytes.Equal(want, v["v2_header"]) {
+		t.Errorf("v2_header by hand:\n got %x\nwant %x", want, v["v2_header"])
+	}
+}
+
 // fixedCipher unwraps any ciphertext to one root key, to open the vector.
 type fixedCipher struct{ root []byte }
 
@@ -153,6 +210,19 @@ func TestFormatVectorOpens(t *testing.T) {
 	}
 	if s, ok := item["token"].(*types.AttributeValueMemberS); !ok || s.Value != "s3cret" {
 		t.Fatalf("vector opened to %#v", item["token"])
+	}
+	item = map[string]types.AttributeValue{
+		"id":                   &types.AttributeValueMemberS{Value: "u1"},
+		"username":             &types.AttributeValueMemberS{Value: "ana"},
+		"token":                &types.AttributeValueMemberB{Value: v["v2_token"]},
+		"version":              &types.AttributeValueMemberN{Value: "1"},
+		DefaultHeaderAttribute: &types.AttributeValueMemberB{Value: v["v2_header"]},
+	}
+	if err := c.open(context.Background(), item, false); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := item["token"].(*types.AttributeValueMemberS); !ok || s.Value != "s3cret" {
+		t.Fatalf("vector 2 opened to %#v", item["token"])
 	}
 }
 

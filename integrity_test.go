@@ -156,8 +156,8 @@ func TestKMSErrors(t *testing.T) {
 	if err := bThenA.Put(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	wrapped := rawGet(t, db, table, "u")[hdr].(*types.AttributeValueMemberB).Value[20:]
-	if id, ok := rotated.WrappingKey(wrapped[:len(wrapped)-32]); !ok || id != testrig.KeyB {
+	wrapped := rtWrapped(rawGet(t, db, table, "u")[hdr].(*types.AttributeValueMemberB).Value)
+	if id, ok := rotated.WrappingKey(wrapped); !ok || id != testrig.KeyB {
 		t.Errorf("after rewrite the root key is wrapped by %q (%v), want %q", id, ok, testrig.KeyB)
 	}
 }

@@ -132,6 +132,7 @@ func newItems(table string, cfg config) (*Items, error) {
 	it := &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring),
 		cipher: cfg.cipher, version: cfg.version}
 	it.codec.tenantAttr = cfg.tenantAttr
+	it.codec.suite = byte(cfg.suite)
 	it.codec.checkUndeclared = true
 	return it, nil
 }

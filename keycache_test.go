@@ -163,13 +163,14 @@ func TestCipherFailures(t *testing.T) {
 }
 
 // forgeWrapped replaces the end of the KMS blob inside a header or cursor
-// (its signed part starts as a header's: 20 bytes, then the wrapped key) with
-// random bytes: a wrapped key KMS will reject, different every time.
+// (its signed part starts as a header's) with random bytes: a wrapped key
+// KMS will reject, different every time.
 func forgeWrapped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	b = append([]byte(nil), b...)
-	n := int(b[18])<<8 | int(b[19])
-	if _, err := rand.Read(b[20+n-40 : 20+n]); err != nil {
+	at := rtWrappedAt(b)
+	n := int(b[at])<<8 | int(b[at+1])
+	if _, err := rand.Read(b[at+2+n-40 : at+2+n]); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -1,10 +1,12 @@
 package dynacrypt
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/header"
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 )
 
@@ -31,8 +33,52 @@ func (c *codec) checkDeclared(keys *itemcrypt.Keys, item map[string]types.Attrib
 	slices.Sort(candidates) // the same attribute named whatever the map's order
 	for _, name := range candidates {
 		if keys.Authentic(c.probe(name), item[name].(*types.AttributeValueMemberB).Value) {
-			return integrity("attribute %q is encrypted, but not declared encrypted (an encrypt tag dropped, or an attribute left out of WithEncryptedAttributes): "+
-				"its value would be its ciphertext, and a rewrite would lose the root key it opens with", name)
+			return undeclared(name)
+		}
+	}
+	return nil
+}
+
+func undeclared(name string) error {
+	return integrity("attribute %q is encrypted, but not declared encrypted (an encrypt tag dropped, or an attribute left out of WithEncryptedAttributes): "+
+		"its value would be its ciphertext, and a rewrite would lose the root key it opens with", name)
+}
+
+// maxUndeclaredProbes bounds the candidates diagnoseUndeclared tries, so
+// that a forged item with many binary attributes costs little.
+const maxUndeclaredProbes = 8
+
+// diagnoseUndeclared is checkDeclared for an item of suite 2, whose tag
+// did not match. The associated data tells encrypted attributes from
+// others, so an undeclared encrypted attribute makes the tag fail as any
+// alteration does and no ciphertext can pass for plaintext; this only
+// finds the cause, to name it. It tries each binary candidate as if it were
+// declared encrypted, then all of them together, one AES-GCM open each, and
+// returns the error naming the first that the tag matches with, or nil.
+func (c *codec) diagnoseUndeclared(key *itemcrypt.ItemKey, h header.Header, signed []byte, names []string, item map[string]types.AttributeValue) error {
+	var candidates []string
+	for _, name := range names {
+		if _, binary := item[name].(*types.AttributeValueMemberB); binary && c.candidate(name) {
+			candidates = append(candidates, name)
+		}
+	}
+	if len(candidates) == 0 || len(candidates) > maxUndeclaredProbes {
+		return nil
+	}
+	tries := make([][]string, 0, len(candidates)+1)
+	for _, name := range candidates {
+		tries = append(tries, []string{name})
+	}
+	if len(candidates) > 1 {
+		tries = append(tries, candidates)
+	}
+	for _, try := range tries {
+		encrypted := maps.Clone(c.encrypted)
+		for _, name := range try {
+			encrypted[name] = nil
+		}
+		if key.Authentic(h.MAC, h.Salt, signed, names, encrypted, item) {
+			return undeclared(try[0])
 		}
 	}
 	return nil

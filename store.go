@@ -177,6 +177,7 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	s.codec = newCodec(keys, encrypted, append(fields, beacons.names()...), logical, cfg.headerAttr, cfg.unsigned, ring)
 	s.codec.beacons = beacons
 	s.codec.tenantAttr = cfg.tenantAttr
+	s.codec.suite = byte(cfg.suite)
 	if cfg.legacy != nil {
 		if ring == nil {
 			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
@@ -199,6 +200,12 @@ func underCurrentKey(c Cipher) func(wrapped []byte) bool {
 
 // newRing returns the keyring of a Store with Cipher c.
 func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
+	if cfg.suite != Suite1 && cfg.suite != Suite2 {
+		return nil, fmt.Errorf("WithWriteSuite: unknown suite %d", cfg.suite)
+	}
+	if int64(cfg.rootMaxItems) > MaxRootKeyItems {
+		return nil, fmt.Errorf("WithRootKeyMaxItems: %d is more than %d writes per root key", cfg.rootMaxItems, MaxRootKeyItems)
+	}
 	var local func([]byte) bool
 	if l, ok := c.(LocalUnwrapper); ok {
 		local = l.UnwrapsLocally

@@ -3,11 +3,15 @@
 //
 //	offset  size  field
 //	0       1     format version (1)
-//	1       1     suite id (1: HKDF-SHA-256, AES-256-GCM, HMAC-SHA-256)
-//	2       16    salt
-//	18      2     length L of the wrapped root key, big endian
-//	20      L     wrapped root key, as the Cipher returned it
-//	20+L    32    HMAC-SHA-256 over the signed part and the signed attributes
+//	1       1     suite id (1 or 2)
+//	2       S     per-write random bytes: a 16-byte salt (suite 1) or a
+//	              12-byte AES-GCM nonce (suite 2)
+//	2+S     2     length L of the wrapped root key, big endian
+//	4+S     L     wrapped root key, as the Cipher returned it
+//	4+S+L   T     authenticator: a 32-byte HMAC-SHA-256 (suite 1) or a
+//	              16-byte AES-GCM tag (suite 2)
+//
+// Page cursors and legacy manifests use suite 1's signed prefix too.
 package header
 
 import (
@@ -19,16 +23,24 @@ import (
 const (
 	// Version is the only header format version this package reads and writes.
 	Version = 1
-	// SuiteV1 is HKDF-SHA-256 key derivation, AES-256-GCM field
-	// encryption and an HMAC-SHA-256 item signature.
+	// SuiteV1 is a key per item write (HKDF-SHA-256 with the write's salt),
+	// AES-256-GCM per encrypted attribute and an HMAC-SHA-256 item
+	// signature.
 	SuiteV1 = 1
+	// SuiteV2 is one AES-256-GCM key per root key and one AES-256-GCM
+	// encryption per item write, whose associated data is the item's signed
+	// attributes and whose tag is the item's authenticator.
+	SuiteV2 = 2
 
-	// SaltSize is the length of the per-write random salt.
+	// SaltSize is the length of suite 1's per-write random salt.
 	SaltSize = 16
-	// MACSize is the length of the item signature.
+	// MACSize is the length of suite 1's item signature.
 	MACSize = 32
+	// NonceSize is the length of suite 2's per-write random nonce.
+	NonceSize = 12
+	// TagSize is the length of suite 2's authenticator, the GCM tag.
+	TagSize = 16
 
-	fixedSize = 2 + SaltSize + 2
 	// MaxWrappedSize bounds the wrapped root key so its length fits the
 	// two-byte length field.
 	MaxWrappedSize = 1<<16 - 1
@@ -40,21 +52,42 @@ var ErrMalformed = errors.New("malformed header")
 
 // Header is a parsed header. Parse returns slices that alias its input.
 type Header struct {
-	Suite   byte
-	Salt    []byte // SaltSize bytes
+	Suite byte
+	// Salt is the per-write random field: suite 1's HKDF salt, suite 2's
+	// GCM nonce.
+	Salt    []byte
 	Wrapped []byte // the wrapped root key
-	MAC     []byte // MACSize bytes
+	MAC     []byte // the authenticator: HMAC (suite 1) or GCM tag (suite 2)
 }
 
-// Size returns the encoded length of a header whose wrapped root key is n
-// bytes long.
-func Size(n int) int { return fixedSize + n + MACSize }
+// sizes returns the lengths of a suite's random field and authenticator, or
+// zeros for a suite this package does not know.
+func sizes(suite byte) (random, auth int) {
+	switch suite {
+	case SuiteV1:
+		return SaltSize, MACSize
+	case SuiteV2:
+		return NonceSize, TagSize
+	}
+	return 0, 0
+}
 
-// AppendSigned appends the part of the header that the signature covers:
-// every field before the MAC.
+// Size returns the encoded length of a header of the suite whose wrapped
+// root key is n bytes long.
+func Size(suite byte, n int) int {
+	random, auth := sizes(suite)
+	return 2 + random + 2 + n + auth
+}
+
+// AppendSigned appends the part of the header that the authenticator
+// covers: every field before it.
 func AppendSigned(dst []byte, suite byte, salt, wrapped []byte) ([]byte, error) {
-	if len(salt) != SaltSize {
-		return nil, fmt.Errorf("salt is %d bytes, want %d", len(salt), SaltSize)
+	random, _ := sizes(suite)
+	if random == 0 {
+		return nil, fmt.Errorf("unknown suite %d", suite)
+	}
+	if len(salt) != random {
+		return nil, fmt.Errorf("suite %d's random field is %d bytes, not %d", suite, random, len(salt))
 	}
 	if len(wrapped) == 0 || len(wrapped) > MaxWrappedSize {
 		return nil, fmt.Errorf("wrapped root key is %d bytes, want 1 to %d", len(wrapped), MaxWrappedSize)
@@ -66,13 +99,13 @@ func AppendSigned(dst []byte, suite byte, salt, wrapped []byte) ([]byte, error) 
 }
 
 // Parse splits an encoded header into its fields. It checks the structure
-// only; the MAC is verified by the caller, which has the key.
+// only; the authenticator is verified by the caller, which has the key.
 func Parse(b []byte) (Header, error) {
 	h, rest, err := ParseSigned(b)
 	if err != nil {
 		return Header{}, err
 	}
-	if len(rest) != MACSize {
+	if _, auth := sizes(h.Suite); len(rest) != auth {
 		return Header{}, fmt.Errorf("%w: length does not match its wrapped key length", ErrMalformed)
 	}
 	h.MAC = rest
@@ -80,25 +113,33 @@ func Parse(b []byte) (Header, error) {
 }
 
 // ParseSigned parses the signed part of a header at the start of b (as
-// AppendSigned writes it) and returns what follows it. Page cursors use the
-// same prefix before their own payload.
+// AppendSigned writes it) and returns what follows it. Page cursors and
+// manifests use the same prefix before their own payload.
 func ParseSigned(b []byte) (h Header, rest []byte, err error) {
-	if len(b) < fixedSize {
+	if len(b) < 2 {
 		return Header{}, nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	}
 	if b[0] != Version {
 		return Header{}, nil, fmt.Errorf("%w: unknown format version %d", ErrMalformed, b[0])
 	}
-	if b[1] != SuiteV1 {
+	random, _ := sizes(b[1])
+	if random == 0 {
 		return Header{}, nil, fmt.Errorf("%w: unknown suite %d", ErrMalformed, b[1])
 	}
-	n := int(binary.BigEndian.Uint16(b[2+SaltSize:]))
-	if n == 0 || len(b) < fixedSize+n {
+	fixed := 2 + random + 2
+	if len(b) < fixed {
+		return Header{}, nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	n := int(binary.BigEndian.Uint16(b[2+random:]))
+	if n == 0 || len(b) < fixed+n {
 		return Header{}, nil, fmt.Errorf("%w: length does not match its wrapped key length", ErrMalformed)
 	}
-	return Header{Suite: b[1], Salt: b[2 : 2+SaltSize], Wrapped: b[fixedSize : fixedSize+n]}, b[fixedSize+n:], nil
+	return Header{Suite: b[1], Salt: b[2 : 2+random], Wrapped: b[fixed : fixed+n]}, b[fixed+n:], nil
 }
 
-// Signed returns the prefix of an encoded header that its MAC covers. b must
-// have been accepted by Parse.
-func Signed(b []byte) []byte { return b[:len(b)-MACSize] }
+// Signed returns the prefix of an encoded header that its authenticator
+// covers. b must have been accepted by Parse.
+func Signed(b []byte) []byte {
+	_, auth := sizes(b[1])
+	return b[:len(b)-auth]
+}

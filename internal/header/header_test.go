@@ -18,8 +18,8 @@ func build(t testing.TB, wrapped []byte) []byte {
 func TestRoundTrip(t *testing.T) {
 	wrapped := []byte("wrapped root key")
 	b := build(t, wrapped)
-	if len(b) != Size(len(wrapped)) {
-		t.Fatalf("encoded %d bytes, Size says %d", len(b), Size(len(wrapped)))
+	if len(b) != Size(SuiteV1, len(wrapped)) {
+		t.Fatalf("encoded %d bytes, Size says %d", len(b), Size(SuiteV1, len(wrapped)))
 	}
 	h, err := Parse(b)
 	if err != nil {
@@ -36,6 +36,49 @@ func TestRoundTrip(t *testing.T) {
 	prefix, rest, err := ParseSigned(append(Signed(b), "payload"...))
 	if err != nil || string(rest) != "payload" || !bytes.Equal(prefix.Wrapped, wrapped) {
 		t.Fatalf("ParseSigned gave %+v, %q, %v", prefix, rest, err)
+	}
+}
+
+func TestRoundTripV2(t *testing.T) {
+	wrapped := []byte("wrapped root key")
+	nonce := bytes.Repeat([]byte{0xa5}, NonceSize)
+	b, err := AppendSigned(nil, SuiteV2, nonce, wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, bytes.Repeat([]byte{0x5a}, TagSize)...)
+	if len(b) != Size(SuiteV2, len(wrapped)) {
+		t.Fatalf("encoded %d bytes, Size says %d", len(b), Size(SuiteV2, len(wrapped)))
+	}
+	h, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Suite != SuiteV2 || !bytes.Equal(h.Wrapped, wrapped) || !bytes.Equal(h.Salt, nonce) ||
+		!bytes.Equal(h.MAC, bytes.Repeat([]byte{0x5a}, TagSize)) {
+		t.Fatalf("Parse gave %+v", h)
+	}
+	if !bytes.Equal(Signed(b), b[:len(b)-TagSize]) {
+		t.Fatal("Signed does not stop before the tag")
+	}
+	// A suite's random field has its suite's length only.
+	if _, err := AppendSigned(nil, SuiteV2, make([]byte, SaltSize), wrapped); err == nil {
+		t.Error("AppendSigned took a 16-byte nonce for suite 2")
+	}
+	if _, err := AppendSigned(nil, SuiteV1, nonce, wrapped); err == nil {
+		t.Error("AppendSigned took a 12-byte salt for suite 1")
+	}
+	// A suite-1 header relabelled suite 2 (and the reverse) does not parse:
+	// the authenticator's length no longer matches.
+	relabelled := bytes.Clone(b)
+	relabelled[1] = SuiteV1
+	if _, err := Parse(relabelled); !errors.Is(err, ErrMalformed) {
+		t.Errorf("suite 2 header relabelled 1: Parse error %v, want ErrMalformed", err)
+	}
+	v1 := build(t, wrapped)
+	v1[1] = SuiteV2
+	if _, err := Parse(v1); !errors.Is(err, ErrMalformed) {
+		t.Errorf("suite 1 header relabelled 2: Parse error %v, want ErrMalformed", err)
 	}
 }
 
