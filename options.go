@@ -18,7 +18,7 @@ const (
 	// encrypts every item write under one key per root key with a random
 	// nonce, and NIST SP 800-38D allows at most 2^32 such encryptions per
 	// key.
-	MaxRootKeyItems = 1 << 32
+	MaxRootKeyItems        = 1 << 32
 	DefaultKeyCacheSize    = 1000
 	DefaultHeaderAttribute = "_dynacrypt"
 	DefaultUpdateAttempts  = 20
