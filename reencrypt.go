@@ -70,8 +70,9 @@ const rewriteAttempts = 10
 // manifest lists (with [WithLegacyKMS] and [LegacyManifest]; with
 // [LegacyUnverified] it refuses to run), and items whose root key is wrapped
 // under a key other than the Cipher's current one (for a Cipher that is a
-// [CurrentKeyChecker], such as a [KMSCipher] with previous keys); with
-// ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
+// [CurrentKeyChecker], such as a [KMSCipher] with previous keys), and items
+// in another [Suite] than the Store writes (so a walk moves a table written
+// before Suite2 to it); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
 // as stored, every attribute kept, with a version attribute incremented,
 // and written on condition that it has not changed since it was read: a
 // concurrent change is never overwritten; the item is read again and
@@ -106,7 +107,8 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 
 // Reencrypt is Store.Reencrypt for a table without a Go type, through db:
 // it rewrites every item whose root key is wrapped under a key other than
-// the Cipher's current one, or with ReencryptOptions.All every item, and
+// the Cipher's current one or that is in another [Suite] than it writes, or
+// with ReencryptOptions.All every item, and
 // increments the version attribute if WithVersion names one. Items keeps no
 // client, so the walk is given one. Its errors are OpErrors of operation
 // "Reencrypt". An attribute left out of WithEncryptedAttributes is caught:
@@ -135,8 +137,9 @@ type rewriter struct {
 	all         bool                      // rewrite every item, needed or not
 }
 
-// needsRewrite reports whether a stored item is legacy, lacks a beacon, or
-// is wrapped under an older key; with all, whether it is an item at all.
+// needsRewrite reports whether a stored item is legacy, lacks a beacon, is
+// in another suite than the codec writes, or is wrapped under an older key;
+// with all, whether it is an item at all.
 func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, error) {
 	if r.codec.isLegacy(raw) {
 		return true, nil
@@ -149,7 +152,7 @@ func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
-	if r.all || r.codec.beacons.missing(raw) {
+	if r.all || r.codec.beacons.missing(raw) || h.Suite != r.codec.suite {
 		return true, nil
 	}
 	return r.current != nil && !r.current(h.Wrapped), nil
