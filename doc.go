@@ -60,14 +60,17 @@
 // Each Store makes a random 256-bit root key, has its Cipher wrap it (one KMS
 // Encrypt), and uses it for many writes; readers cache unwrapped root keys,
 // so KMS is called about once per root key, not once per field or item. Each
-// write draws a random salt and derives, with HKDF-SHA-256, an AES-256-GCM key
-// and an HMAC-SHA-256 key bound to the table and the item's key values.
-// Every encrypted field is sealed with the attribute name as associated data;
-// the item, with all its attributes, is signed, and the signature is checked
-// in constant time before anything is decrypted. A header attribute holds the
-// salt, the wrapped root key and the signature. Moving a value to another
-// attribute, item or table, or changing, adding or removing any signed
-// attribute, gives ErrIntegrity. FORMAT.md in the repository specifies the
+// write seals all of the item's encrypted fields in one AES-256-GCM call,
+// under a key derived once per root key with HKDF-SHA-256 and bound to the
+// table, with a random nonce; the associated data is the item's other
+// attributes, its key values included, and each encrypted field's name and
+// length. The GCM tag so signs the whole item, and it is checked before
+// anything is decrypted. A header attribute holds the nonce, the wrapped
+// root key and the tag. Moving a value to another attribute, item or table,
+// or changing, adding or removing any signed attribute, gives ErrIntegrity.
+// This is suite 2 of the format; items of suite 1 (a key per item and an
+// HMAC-SHA-256 signature, written by earlier versions and with
+// [WithWriteSuite]) are read too. FORMAT.md in the repository specifies the
 // bytes.
 //
 // Ciphers: KMSCipher (AWS KMS, with the encryption context
