@@ -120,12 +120,12 @@ func (k *ItemKey) Seal(dst []byte, lens []int, nonce, headerSigned []byte, names
 			}
 			continue
 		}
-		start := len(s.plain)
-		var err error
-		if s.plain, err = canonical.Append(s.plain, v); err != nil {
+		plain, err := canonical.Append(s.plain, v)
+		if err != nil { // s.plain keeps what release must clear
 			return nil, nil, fmt.Errorf("attribute %q: %w", name, err)
 		}
-		s.appendEncrypted(name, len(s.plain)-start)
+		s.appendEncrypted(name, len(plain)-len(s.plain))
+		s.plain = plain
 	}
 	dst = k.aead.Seal(dst, nonce, s.plain, s.aad)
 	return dst, append(lens, s.lens...), nil
