@@ -84,16 +84,6 @@ func (s *scratch) release() {
 	scratchPool.Put(s)
 }
 
-// appendAttr appends a plaintext attribute to the associated data.
-func (s *scratch) appendAttr(name string, v types.AttributeValue) error {
-	s.aad = canonical.AppendName(s.aad, name)
-	var err error
-	if s.aad, err = canonical.Append(s.aad, v); err != nil {
-		return fmt.Errorf("attribute %q: %w", name, err)
-	}
-	return nil
-}
-
 // appendEncrypted appends an encrypted attribute of n ciphertext bytes to
 // the associated data.
 func (s *scratch) appendEncrypted(name string, n int) {
@@ -111,24 +101,43 @@ func (s *scratch) appendEncrypted(name string, n int) {
 func (k *ItemKey) Seal(dst []byte, lens []int, nonce, headerSigned []byte, names []string, encrypted map[string]*Field, item map[string]types.AttributeValue) ([]byte, []int, error) {
 	s := scratchPool.Get().(*scratch)
 	defer s.release()
-	s.aad = append(s.aad, headerSigned...)
-	for _, name := range names {
-		v := item[name]
-		if _, ok := encrypted[name]; !ok {
-			if err := s.appendAttr(name, v); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
+	err := s.build(headerSigned, names, encrypted, item, func(name string, v types.AttributeValue) error {
 		plain, err := canonical.Append(s.plain, v)
 		if err != nil { // s.plain keeps what release must clear
-			return nil, nil, fmt.Errorf("attribute %q: %w", name, err)
+			return fmt.Errorf("attribute %q: %w", name, err)
 		}
 		s.appendEncrypted(name, len(plain)-len(s.plain))
 		s.plain = plain
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	dst = k.aead.Seal(dst, nonce, s.plain, s.aad)
 	return dst, append(lens, s.lens...), nil
+}
+
+// build starts the associated data with the header's signed part and adds
+// the attributes of names in order: the plaintext ones itself, the
+// encrypted ones through encrypt.
+func (s *scratch) build(headerSigned []byte, names []string, encrypted map[string]*Field, item map[string]types.AttributeValue,
+	encrypt func(name string, v types.AttributeValue) error) error {
+	s.aad = append(s.aad, headerSigned...)
+	for _, name := range names {
+		v := item[name]
+		if _, ok := encrypted[name]; ok {
+			if err := encrypt(name, v); err != nil {
+				return err
+			}
+			continue
+		}
+		s.aad = canonical.AppendName(s.aad, name)
+		var err error
+		if s.aad, err = canonical.Append(s.aad, v); err != nil {
+			return fmt.Errorf("attribute %q: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // Open authenticates item under suite 2 (the tag given, names and
@@ -155,21 +164,17 @@ func (k *ItemKey) open(tag, nonce, headerSigned []byte, names []string, encrypte
 	}
 	s := scratchPool.Get().(*scratch)
 	defer s.release()
-	s.aad = append(s.aad, headerSigned...)
-	for _, name := range names {
-		v := item[name]
-		if _, ok := encrypted[name]; !ok {
-			if err := s.appendAttr(name, v); err != nil {
-				return false, err
-			}
-			continue
-		}
+	err := s.build(headerSigned, names, encrypted, item, func(name string, v types.AttributeValue) error {
 		b, ok := v.(*types.AttributeValueMemberB)
 		if !ok {
-			return false, fmt.Errorf("attribute %q: %w: encrypted attribute is not binary", name, ErrOpen)
+			return fmt.Errorf("attribute %q: %w: encrypted attribute is not binary", name, ErrOpen)
 		}
 		s.sealed = append(s.sealed, b.Value...)
 		s.appendEncrypted(name, len(b.Value))
+		return nil
+	})
+	if err != nil {
+		return false, err
 	}
 	s.sealed = append(s.sealed, tag...)
 	plain, err := k.aead.Open(s.plain[:0], nonce, s.sealed, s.aad)
