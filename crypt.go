@@ -445,13 +445,33 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
+	// Checked before the unwrap, which may cost a KMS request.
+	for name := range c.encrypted {
+		if v, ok := item[name]; ok {
+			if _, binary := v.(*types.AttributeValueMemberB); !binary {
+				return integrity("encrypted attribute %q is not binary", name)
+			}
+		}
+	}
 	root, fresh, err := c.ring.ForRead(ctx, h.Wrapped, tenant, keyring.Items)
 	if err != nil {
 		return fmt.Errorf("unwrapping root key: %w", err)
 	}
 	if h.Suite == header.SuiteV2 {
-		return c.openV2(root, fresh, h, hv.Value, item)
+		err = c.openV2(root, h, hv.Value, item)
+	} else {
+		err = c.openV1(root, h, hv.Value, item)
 	}
+	if err != nil && fresh {
+		// A genuine wrapped key pasted into a forgery: whatever gave it
+		// away, the unwrap counts against the limit.
+		c.ring.Charge(keyring.Items)
+	}
+	return err
+}
+
+// openV1 is open for an item of suite 1, whose root key is unwrapped.
+func (c *codec) openV1(root *keyring.Root, h header.Header, hdr []byte, item map[string]types.AttributeValue) error {
 	keys, err := c.deriveItem(root.Key(), h.Salt, item)
 	runtime.KeepAlive(root) // its key material is zeroed once unreachable
 	if err != nil {
@@ -459,14 +479,11 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	}
 	defer keys.Release()
 	var stack [32]string
-	valid, err := keys.Verify(h.MAC, header.Signed(hv.Value), c.signedNames(item, stack[:0]), item)
+	valid, err := keys.Verify(h.MAC, header.Signed(hdr), c.signedNames(item, stack[:0]), item)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	if !valid {
-		if fresh {
-			c.ring.Charge(keyring.Items) // a genuine wrapped key pasted into a forgery
-		}
 		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
 	}
 	if c.checkUndeclared {
@@ -475,25 +492,19 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 		}
 	}
 	for name, f := range c.encrypted {
-		v, ok := item[name]
-		if !ok {
-			continue
+		if v, ok := item[name]; ok {
+			plain, err := keys.Open(f, v.(*types.AttributeValueMemberB).Value) // binary: checked by open
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrIntegrity, err)
+			}
+			item[name] = plain
 		}
-		b, ok := v.(*types.AttributeValueMemberB)
-		if !ok {
-			return integrity("encrypted attribute %q is not binary", name)
-		}
-		plain, err := keys.Open(f, b.Value)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrIntegrity, err)
-		}
-		item[name] = plain
 	}
 	return nil
 }
 
 // openV2 is open for an item of suite 2, whose root key is unwrapped.
-func (c *codec) openV2(root *keyring.Root, fresh bool, h header.Header, hdr []byte, item map[string]types.AttributeValue) error {
+func (c *codec) openV2(root *keyring.Root, h header.Header, hdr []byte, item map[string]types.AttributeValue) error {
 	key, err := c.itemKey(root)
 	if err != nil {
 		return err
@@ -505,9 +516,6 @@ func (c *codec) openV2(root *keyring.Root, fresh bool, h header.Header, hdr []by
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	if !valid {
-		if fresh {
-			c.ring.Charge(keyring.Items) // a genuine wrapped key pasted into a forgery
-		}
 		if c.checkUndeclared {
 			if err := c.diagnoseUndeclared(key, h, header.Signed(hdr), names, item); err != nil {
 				return err

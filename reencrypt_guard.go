@@ -62,17 +62,7 @@ func (c *codec) diagnoseUndeclared(key *itemcrypt.ItemKey, h header.Header, sign
 			candidates = append(candidates, name)
 		}
 	}
-	if len(candidates) == 0 || len(candidates) > maxUndeclaredProbes {
-		return nil
-	}
-	tries := make([][]string, 0, len(candidates)+1)
-	for _, name := range candidates {
-		tries = append(tries, []string{name})
-	}
-	if len(candidates) > 1 {
-		tries = append(tries, candidates)
-	}
-	for _, try := range tries {
+	for _, try := range undeclaredTries(candidates) {
 		encrypted := maps.Clone(c.encrypted)
 		for _, name := range try {
 			encrypted[name] = nil
@@ -98,4 +88,21 @@ func (c *codec) probe(name string) *itemcrypt.Field {
 	}
 	f, _ := c.probes.LoadOrStore(name, itemcrypt.NewField(name))
 	return f.(*itemcrypt.Field)
+}
+
+// undeclaredTries returns the sets of candidates diagnoseUndeclared tries
+// as encrypted: each alone, then all together; none if there are more than
+// maxUndeclaredProbes.
+func undeclaredTries(candidates []string) [][]string {
+	if len(candidates) == 0 || len(candidates) > maxUndeclaredProbes {
+		return nil
+	}
+	tries := make([][]string, 0, len(candidates)+1)
+	for _, name := range candidates {
+		tries = append(tries, []string{name})
+	}
+	if len(candidates) > 1 {
+		tries = append(tries, candidates)
+	}
+	return tries
 }
