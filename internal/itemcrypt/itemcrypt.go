@@ -1,7 +1,9 @@
-// Package itemcrypt derives the per-write item keys from a root key and
-// seals, opens and signs attribute values with them. It is the
-// cryptographic core of dynacrypt's format (FORMAT.md at the repository
-// root); it does no I/O and knows nothing of Go structs.
+// Package itemcrypt is the cryptographic core of dynacrypt's format
+// (FORMAT.md at the repository root): suite 1 derives keys per item write
+// and seals, opens and signs attribute values with them (Keys); suite 2
+// seals and opens a whole item under a key derived once per root key
+// (ItemKey). Cursors and manifests use suite 1's keys. It does no I/O and
+// knows nothing of Go structs.
 package itemcrypt
 
 import (

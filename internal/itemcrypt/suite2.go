@@ -78,8 +78,15 @@ var scratchPool = sync.Pool{New: func() any {
 	return &scratch{plain: make([]byte, 0, 1024), aad: make([]byte, 0, 1024), sealed: make([]byte, 0, 1024)}
 }}
 
+// maxPooledScratch bounds the buffers a scratch keeps in the pool, so that
+// one large item does not keep its size of memory for good.
+const maxPooledScratch = 64 << 10
+
 func (s *scratch) release() {
 	clear(s.plain[:cap(s.plain)])
+	if max(cap(s.plain), cap(s.aad), cap(s.sealed)) > maxPooledScratch {
+		return
+	}
 	s.plain, s.aad, s.sealed, s.lens = s.plain[:0], s.aad[:0], s.sealed[:0], s.lens[:0]
 	scratchPool.Put(s)
 }
