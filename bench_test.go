@@ -250,26 +250,11 @@ func BenchmarkUnmarshalStored(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		var raw storedItem
+		var raw benchitem.Stored
 		if err := attributevalue.UnmarshalMap(av, &raw); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-// storedItem is benchItem as stored: its encrypted fields and header binary.
-type storedItem struct {
-	ID       string   `dynamodbav:"id"`
-	Username string   `dynamodbav:"username"`
-	Email    string   `dynamodbav:"email"`
-	Plan     string   `dynamodbav:"plan"`
-	Logins   int64    `dynamodbav:"logins"`
-	Tags     []string `dynamodbav:"tags"`
-	Token    []byte   `dynamodbav:"token"`
-	Card     []byte   `dynamodbav:"card"`
-	Notes    []byte   `dynamodbav:"notes"`
-	Version  int64    `dynamodbav:"version"`
-	Header   []byte   `dynamodbav:"_dynacrypt"`
 }
 
 // beaconItem is benchItem with beacons on two of its encrypted fields.

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/benchitem"
 )
 
 // Item is the 1 KB item of every scenario: a key, five plaintext attributes
@@ -79,21 +80,6 @@ var approaches = []namedApproach{
 	}},
 }
 
-// storedForm is the item as dynacrypt stores it: the secrets as binaries
-// of their ciphertexts' sizes, and the header.
-type storedForm struct {
-	ID       string   `dynamodbav:"id"`
-	Username string   `dynamodbav:"username"`
-	Email    string   `dynamodbav:"email"`
-	Plan     string   `dynamodbav:"plan"`
-	Logins   int64    `dynamodbav:"logins"`
-	Tags     []string `dynamodbav:"tags"`
-	Token    []byte   `dynamodbav:"token"`
-	Card     []byte   `dynamodbav:"card"`
-	Notes    []byte   `dynamodbav:"notes"`
-	Header   []byte   `dynamodbav:"_dynacrypt"`
-}
-
 // rawStoredBytes is (a'): (a) with the bytes (c) sends and receives, the
 // ciphertexts and header of a Store's item as plain binaries: what the
 // larger, base64-encoded payload costs the SDK and the stub, with no
@@ -108,7 +94,7 @@ func rawStoredBytes(ddb *dynamodb.Client, k *kms.Client) (approach, error) {
 	if err != nil {
 		return approach{}, err
 	}
-	var form storedForm
+	var form benchitem.Stored
 	if err := attributevalue.UnmarshalMap(av, &form); err != nil {
 		return approach{}, err
 	}
@@ -119,7 +105,7 @@ func rawStoredBytes(ddb *dynamodb.Client, k *kms.Client) (approach, error) {
 			return putItem(ctx, ddb, table, &f)
 		},
 		get: func(ctx context.Context, id string) (*Item, error) {
-			var f storedForm
+			var f benchitem.Stored
 			if err := getItem(ctx, ddb, table, id, &f); err != nil {
 				return nil, err
 			}

@@ -30,3 +30,19 @@ func New(id string) *Item {
 		Version: 7,
 	}
 }
+
+// Stored is Item as a Store stores it: its encrypted fields as binaries
+// and the header.
+type Stored struct {
+	ID       string   `dynamodbav:"id"`
+	Username string   `dynamodbav:"username"`
+	Email    string   `dynamodbav:"email"`
+	Plan     string   `dynamodbav:"plan"`
+	Logins   int64    `dynamodbav:"logins"`
+	Tags     []string `dynamodbav:"tags"`
+	Token    []byte   `dynamodbav:"token"`
+	Card     []byte   `dynamodbav:"card"`
+	Notes    []byte   `dynamodbav:"notes"`
+	Version  int64    `dynamodbav:"version,omitempty"`
+	Header   []byte   `dynamodbav:"_dynacrypt"`
+}
