@@ -2,11 +2,12 @@ package dynacrypt
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
+
+	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 )
 
 // aesFormat is the first byte of every AESCipher ciphertext.
@@ -28,11 +29,7 @@ func NewAESCipher(key []byte) (*AESCipher, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("dynacrypt: AES key is %d bytes, want 32", len(key))
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := itemcrypt.NewAEAD(key)
 	if err != nil {
 		return nil, err
 	}

@@ -1,14 +1,13 @@
 package keystore
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 )
 
 // The wrapped root key (FORMAT.md §11):
@@ -75,16 +74,7 @@ func appendInfo(dst []byte, id, version string, ec map[string]string) ([]byte, e
 
 // wrapKey derives the one-use key K of a wrap and returns its AES-256-GCM.
 func wrapKey(branchKey, salt, info []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, branchKey, salt, string(info), 32)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(k)
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return itemcrypt.DeriveAEAD(branchKey, salt, info)
 }
 
 // zeroNonce is the GCM nonce of every wrap: each K, derived from a fresh

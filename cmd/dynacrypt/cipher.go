@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -64,6 +65,17 @@ func (f *cipherFlags) register(fs *flag.FlagSet) {
 	f.keystore.registerTable(fs)
 	f.keystore.registerKMS(fs)
 	fs.StringVar(&f.keystore.branchKey, "branch-key", "", "branch key of the key store that wraps the table's root keys; with -tenant, each item's is its tenant's, named like the tenant, and this flag is not needed")
+}
+
+// load loads the AWS clients and returns them with the Cipher the flags
+// choose (see cipher).
+func (f *cipherFlags) load(ctx context.Context, tenants bool) (*awsClients, dynacrypt.Cipher, error) {
+	clients, err := loadClients(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cipher, err := f.cipher(clients, tenants)
+	return clients, cipher, err
 }
 
 // cipher returns the Cipher the flags choose, or errUsage unless they

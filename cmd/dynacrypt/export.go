@@ -46,11 +46,7 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	if tf.table == "" || kf.partitionKey == "" || tf.encrypted == "" {
 		return fail(fs, std, errUsage)
 	}
-	clients, err := loadClients(ctx)
-	if err != nil {
-		return fail(fs, std, err)
-	}
-	cipher, err := cf.cipher(clients, tf.tenant != "")
+	_, cipher, err := cf.load(ctx, tf.tenant != "")
 	if err != nil {
 		return fail(fs, std, err)
 	}

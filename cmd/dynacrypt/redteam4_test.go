@@ -78,16 +78,11 @@ func rt4Run(args ...string) (int, string, string) {
 // operator who forgets pin gets exit code 0 and an export "decrypted" and
 // verified whose pin fields are ciphertexts (base64), reported nowhere.
 func TestRedTeam4ExportForgottenAttribute(t *testing.T) {
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	table := accountsTable(t, db)
 	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
-	for i := range 3 {
-		if err := store.Put(ctx, accountOf(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAccounts(t, store, 3)
 	file := rt4ExportFile(t, db, table)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	code, _, stderr := rt4Run("export-decrypt", "-table", table, "-partition-key", "tenant", "-sort-key", "seq",
@@ -106,16 +101,11 @@ func TestRedTeam4ExportForgottenAttribute(t *testing.T) {
 // line breaks that forge report lines); numbers re-spelled so the
 // signature still holds ("+5", "05") must not make the output invalid JSON.
 func TestRedTeam4ExportTamperedLines(t *testing.T) {
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	table := accountsTable(t, db)
 	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
-	for i := range 3 {
-		if err := store.Put(ctx, accountOf(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAccounts(t, store, 3)
 	var genuine map[string]types.AttributeValue
 	for _, item := range rt4Scan(t, db, table) {
 		if item["seq"].(*types.AttributeValueMemberN).Value == "1" {
@@ -169,16 +159,11 @@ func TestRedTeam4ExportTamperedLines(t *testing.T) {
 // that is not a number (here the plaintext note) makes the walk replace
 // that attribute with 1 in every item and sign the result, exit code 0.
 func TestRedTeam4ReencryptVersionFlagClobbers(t *testing.T) {
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	table := accountsTable(t, db)
 	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
-	for i := range 3 {
-		if err := store.Put(ctx, accountOf(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAccounts(t, store, 3)
 	o := runBinary(t, "", "reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "note", "-all", "-key", testrig.KeyA)
 	t.Logf("walk with -version note: %s", o)
 	for k, item := range rt4Scan(t, db, table) {
@@ -201,11 +186,7 @@ func TestRedTeam4ReencryptUndescribedAttributes(t *testing.T) {
 	table := accountsTable(t, db)
 	store := accounts(t, db, table, cipher, dynacrypt.WithTenantAttribute("tenant"))
 	const n = 8
-	for i := range n {
-		if err := store.Put(ctx, accountOf(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAccounts(t, store, n)
 	items, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
 		dynacrypt.WithEncryptedAttributes("secret", "pin"), dynacrypt.WithTenantAttribute("tenant"), dynacrypt.WithCipher(cipher))
 	if err != nil {
@@ -253,18 +234,11 @@ func TestRedTeam4ReencryptUndescribedAttributes(t *testing.T) {
 // flags of a walk that moves it to key B.
 func rt4CheckpointTable(t *testing.T, n int) (*dynamodb.Client, string, []string) {
 	t.Helper()
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	table := accountsTable(t, db)
 	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
-	all := make([]*account, n)
-	for i := range all {
-		all[i] = accountOf(i)
-	}
-	if err := store.BatchPut(ctx, all, dynacrypt.Overwrite()); err != nil {
-		t.Fatal(err)
-	}
+	putAccounts(t, store, n)
 	return db, table, []string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version",
 		"-key", testrig.KeyB, "-previous-keys", testrig.KeyA}
 }

@@ -62,13 +62,7 @@ func TestRedTeam5CheckpointOtherTableSameName(t *testing.T) {
 	// Another table of the same name, every item under key A.
 	rt5Recreate(t, db, table)
 	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
-	all := make([]*account, n)
-	for i := range all {
-		all[i] = accountOf(i)
-	}
-	if err := store.BatchPut(ctx, all, dynacrypt.Overwrite()); err != nil {
-		t.Fatal(err)
-	}
+	putAccounts(t, store, n)
 	o := runBinary(t, "", append(walk, "-checkpoint", file)...)
 	t.Logf("the walk of the other table, with the first table's checkpoint: %s", o)
 	rt4SafeResume(t, db, table, n, o, file)

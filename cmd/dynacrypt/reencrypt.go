@@ -67,11 +67,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if *checkpoint == "" {
 		*checkpoint = tf.table + ".reencrypt-checkpoint"
 	}
-	clients, err := loadClients(ctx)
-	if err != nil {
-		return fail(fs, std, err)
-	}
-	cipher, err := cf.cipher(clients, tf.tenant != "")
+	clients, cipher, err := cf.load(ctx, tf.tenant != "")
 	if err != nil {
 		return fail(fs, std, err)
 	}

@@ -52,6 +52,18 @@ func accounts(t *testing.T, db *dynamodb.Client, table string, cipher dynacrypt.
 	return s
 }
 
+// putAccounts writes accounts 0 to n-1 through store.
+func putAccounts(t *testing.T, store *dynacrypt.Store[account], n int) {
+	t.Helper()
+	all := make([]*account, n)
+	for i := range all {
+		all[i] = accountOf(i)
+	}
+	if err := store.BatchPut(context.Background(), all, dynacrypt.Overwrite()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkAccounts reads every account through store, with a parallel Scan:
 // each must verify, its secrets intact, at version.
 func checkAccounts(t *testing.T, store *dynacrypt.Store[account], n int, version int64) {
@@ -98,7 +110,6 @@ func counts(t *testing.T, o outcome) (scanned, rewritten, current, failed int) {
 // the items it refused, by key.
 func TestReencryptBranchKeyRotation(t *testing.T) {
 	const n = 1000
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	ksTable := fleetKeyStore(t, db)
@@ -117,13 +128,7 @@ func TestReencryptBranchKeyRotation(t *testing.T) {
 	}
 	table := accountsTable(t, db)
 	service := accounts(t, db, table, newCipher())
-	all := make([]*account, n)
-	for i := range all {
-		all[i] = accountOf(i)
-	}
-	if err := service.BatchPut(ctx, all, dynacrypt.Overwrite()); err != nil {
-		t.Fatal(err)
-	}
+	putAccounts(t, service, n)
 	runBinary(t, "", append([]string{"keystore", "rotate", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "rotate")
 
 	dir := t.TempDir()
@@ -239,16 +244,11 @@ func (w *watchedBuffer) String() string {
 // and the items then read with key B alone.
 func TestReencryptKMSKey(t *testing.T) {
 	const n = 60
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	table := accountsTable(t, db)
 	underA := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
-	for i := 0; i < n; i++ {
-		if err := underA.Put(ctx, accountOf(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAccounts(t, underA, n)
 	o := runBinary(t, "", "reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version",
 		"-key", testrig.KeyB, "-previous-keys", testrig.KeyA).want(t, exitOK, "walk to key B")
 	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n {
@@ -262,17 +262,12 @@ func TestReencryptKMSKey(t *testing.T) {
 // then read with the key store Cipher alone.
 func TestReencryptKMSToKeyStore(t *testing.T) {
 	const n = 40
-	ctx := context.Background()
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
 	ksTable := fleetKeyStore(t, db)
 	table := accountsTable(t, db)
 	underB := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyB))
-	for i := 0; i < n; i++ {
-		if err := underB.Put(ctx, accountOf(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAccounts(t, underB, n)
 	walk := append([]string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version",
 		"-branch-key", "fleet", "-previous-keys", testrig.KeyB}, keyStoreFlags(ksTable)...)
 	o := runBinary(t, "", walk...).want(t, exitOK, "walk to the key store")

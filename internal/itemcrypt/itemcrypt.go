@@ -7,7 +7,6 @@
 package itemcrypt
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -156,13 +155,10 @@ func DeriveItem(root, salt []byte, table string, keys []KeyAttr) (*Keys, error) 
 
 func (k *Keys) derive(root, salt, info []byte) error {
 	k.mac.hkdf(k.okm[:], root, salt, info)
-	block, err := aes.NewCipher(k.okm[:32])
+	var err error
+	k.aead, err = NewAEAD(k.okm[:32])
 	copy(k.macKey[:], k.okm[32:])
 	clear(k.okm[:]) // the cipher keeps its own schedule
-	if err != nil {
-		return err
-	}
-	k.aead, err = cipher.NewGCM(block)
 	return err
 }
 

@@ -48,20 +48,32 @@ func NewItemKey(root []byte, table string) (*ItemKey, error) {
 	}
 	info := append([]byte(itemKeyLabel), 0, header.SuiteV2)
 	info = canonical.AppendName(info, table)
-	key, err := hkdf.Key(sha256.New, root, nil, string(info), 32)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(key)
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := DeriveAEAD(root, nil, info)
 	if err != nil {
 		return nil, err
 	}
 	return &ItemKey{aead: aead, table: table}, nil
+}
+
+// NewAEAD returns AES-256-GCM (12-byte nonces, 16-byte tags) under a
+// 32-byte key.
+func NewAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// DeriveAEAD returns AES-256-GCM under the 32-byte key HKDF-SHA-256 derives
+// from secret, salt and info.
+func DeriveAEAD(secret, salt, info []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, secret, salt, string(info), 32)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return NewAEAD(key)
 }
 
 // Table returns the logical table name the key was derived for.
