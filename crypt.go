@@ -479,7 +479,8 @@ func (c *codec) openV1(root *keyring.Root, h header.Header, hdr []byte, item map
 	}
 	defer keys.Release()
 	var stack [32]string
-	valid, err := keys.Verify(h.MAC, header.Signed(hdr), c.signedNames(item, stack[:0]), item)
+	names := c.signedNames(item, stack[:0])
+	valid, err := keys.Verify(h.MAC, header.Signed(hdr), names, item)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
@@ -487,7 +488,7 @@ func (c *codec) openV1(root *keyring.Root, h header.Header, hdr []byte, item map
 		return integrity("signature does not match: the item was altered, moved, or is missing attributes")
 	}
 	if c.checkUndeclared {
-		if err := c.checkDeclared(keys, item); err != nil {
+		if err := c.checkDeclared(keys, names, item); err != nil {
 			return err
 		}
 	}

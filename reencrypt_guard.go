@@ -10,7 +10,8 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/itemcrypt"
 )
 
-// checkDeclared refuses a verified item with a binary attribute that is not
+// checkDeclared refuses a verified item of suite 1 (names: its signed
+// attributes, in order) with a binary attribute that is not
 // declared encrypted but opens as an encrypted attribute under the item's
 // keys: an encrypt tag dropped, or an attribute left out of
 // WithEncryptedAttributes. A signature covers ciphertexts as it does any
@@ -23,20 +24,25 @@ import (
 // already derived; an item without binary attributes other than its
 // declared ones costs nothing. The error wraps ErrIntegrity, names the
 // attribute and holds no value.
-func (c *codec) checkDeclared(keys *itemcrypt.Keys, item map[string]types.AttributeValue) error {
-	var candidates []string
-	for name, v := range item {
-		if _, binary := v.(*types.AttributeValueMemberB); binary && c.candidate(name) {
-			candidates = append(candidates, name)
-		}
-	}
-	slices.Sort(candidates) // the same attribute named whatever the map's order
-	for _, name := range candidates {
+func (c *codec) checkDeclared(keys *itemcrypt.Keys, names []string, item map[string]types.AttributeValue) error {
+	for _, name := range c.undeclaredCandidates(names, item) {
 		if keys.Authentic(c.probe(name), item[name].(*types.AttributeValueMemberB).Value) {
 			return undeclared(name)
 		}
 	}
 	return nil
+}
+
+// undeclaredCandidates returns the binary attributes among names (the
+// item's signed ones, in order) that could be undeclared encrypted ones.
+func (c *codec) undeclaredCandidates(names []string, item map[string]types.AttributeValue) []string {
+	var candidates []string
+	for _, name := range names {
+		if _, binary := item[name].(*types.AttributeValueMemberB); binary && c.candidate(name) {
+			candidates = append(candidates, name)
+		}
+	}
+	return candidates
 }
 
 func undeclared(name string) error {
@@ -56,13 +62,7 @@ const maxUndeclaredProbes = 8
 // declared encrypted, then all of them together, one AES-GCM open each, and
 // returns the error naming the first that the tag matches with, or nil.
 func (c *codec) diagnoseUndeclared(key *itemcrypt.ItemKey, h header.Header, signed []byte, names []string, item map[string]types.AttributeValue) error {
-	var candidates []string
-	for _, name := range names {
-		if _, binary := item[name].(*types.AttributeValueMemberB); binary && c.candidate(name) {
-			candidates = append(candidates, name)
-		}
-	}
-	for _, try := range undeclaredTries(candidates) {
+	for _, try := range undeclaredTries(c.undeclaredCandidates(names, item)) {
 		encrypted := maps.Clone(c.encrypted)
 		for _, name := range try {
 			encrypted[name] = nil
