@@ -73,6 +73,18 @@ type CurrentKeyChecker interface {
 	UnderCurrentKey(ciphertext []byte) bool
 }
 
+// A CurrentKeyRefresher is a CurrentKeyChecker that caches its current key,
+// which may change elsewhere: a branch key rotated by another process, for
+// keystore.Cipher. RefreshCurrentKey reads the current key for an
+// encryption context afresh. [Store.Reencrypt] calls it once per walk for
+// each encryption context it meets (the table's, or each tenant's) before
+// it asks UnderCurrentKey about the items of that context, so that a walk
+// works from the current key as it is, not as cached.
+type CurrentKeyRefresher interface {
+	CurrentKeyChecker
+	RefreshCurrentKey(ctx context.Context, encryptionContext map[string]string) error
+}
+
 // A LocalUnwrapper is a Cipher that can tell, without calling its key
 // service, that its Decrypt of a ciphertext will not call it either: the
 // key it needs is at hand, or it will refuse the ciphertext outright. The

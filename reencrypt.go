@@ -133,6 +133,7 @@ type rewriter struct {
 	table       string
 	codec       *codec
 	current     func(wrapped []byte) bool // the Cipher's UnderCurrentKey; nil if it has none
+	fresh       *freshKeys                // nil if the Cipher does not cache its current key
 	versionAttr string                    // incremented by every rewrite; "" for none
 	all         bool                      // rewrite every item, needed or not
 }
@@ -162,6 +163,9 @@ func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 // concurrent writers change it, and says whether it promoted a legacy item.
 func (r *rewriter) reencryptItem(ctx context.Context, raw map[string]types.AttributeValue) (promoted, rewritten bool, err error) {
 	for attempt := 1; ; attempt++ {
+		if err := r.fresh.ensure(ctx, raw); err != nil {
+			return false, false, fmt.Errorf("reading the current key: %w", err)
+		}
 		needed, err := r.needsRewrite(raw)
 		if err != nil || !needed {
 			return false, false, err

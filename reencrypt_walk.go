@@ -22,11 +22,19 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 	if r.codec.ring == nil {
 		return ReencryptProgress{}, errors.New("re-encryption needs a Cipher")
 	}
+	if r.codec.ring.Refreshes() {
+		r.fresh = &freshKeys{codec: r.codec}
+	}
 	// A Cipher that learns its current key from its key service (a
 	// KMSCipher configured by alias) tells current items only once it has
 	// wrapped under that key: make the write root the walk needs anyway.
 	// (A tenant Store's Cipher learns each tenant's key as it rewrites.)
 	if r.current != nil && r.codec.tenantAttr == "" {
+		if r.fresh != nil {
+			if err := r.fresh.tenant(ctx, ""); err != nil {
+				return ReencryptProgress{}, fmt.Errorf("reading the current key: %w", err)
+			}
+		}
 		if _, err := r.codec.ring.ForWrite(ctx, ""); err != nil {
 			return ReencryptProgress{}, fmt.Errorf("wrapping root key: %w", err)
 		}

@@ -27,23 +27,37 @@ type cache struct {
 
 	// mu orders forget against the caching of fetches, and gen counts the
 	// forgets, so that a fetch under way when its id is forgotten is not
-	// cached afterwards.
-	mu  sync.Mutex
-	gen uint64
+	// cached afterwards. learnt counts the times newest grew, so that an
+	// active version can be told to have been read before a newer version
+	// was seen, or after.
+	mu     sync.Mutex
+	gen    uint64
+	learnt uint64
 
 	versions *lru.Cache[string, cachedKey] // version || id (versions are 32 bytes)
 	active   *lru.Cache[string, cachedKey] // id
 	failures *lru.Cache[string, failure]   // flight key
 	// newest is the latest creation time of a version of id fetched (and
 	// so authenticated by KMS), kept across forgets: an active version
-	// older than it was put back by someone (see Cipher.Encrypt).
-	newest  *lru.Cache[string, time.Time]
+	// older than it was rotated away from, and is either stale in this
+	// process or was put back by someone (see Cipher.Encrypt).
+	newest  *lru.Cache[string, seen]
 	flights singleflight.Group
+}
+
+// seen is the newest version of a branch key fetched: its creation time,
+// and the value of cache.learnt once it was noted.
+type seen struct {
+	created time.Time
+	learnt  uint64
 }
 
 type cachedKey struct {
 	key     *BranchKey
 	expires time.Time
+	// learnt is cache.learnt when the fetch began: an active version
+	// fetched before a newer version was seen may be stale.
+	learnt uint64
 }
 
 type failure struct {
@@ -63,7 +77,7 @@ func newCache(size int, ttl, failureTTL time.Duration) (*cache, error) {
 	if c.failures, err = lru.New[string, failure](size); err != nil {
 		return nil, err
 	}
-	if c.newest, err = lru.New[string, time.Time](size); err != nil {
+	if c.newest, err = lru.New[string, seen](size); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -72,15 +86,56 @@ func newCache(size int, ttl, failureTTL time.Duration) (*cache, error) {
 // activeKey returns the active version of id, from the cache or from fetch.
 // A fetched active version is cached as a version too, so that reading what
 // this process wrote needs no fetch.
+//
+// A cached active version older than a version of id fetched since is
+// fetched again, once: the branch key was rotated elsewhere, and this
+// process learnt of it by reading an item under the new version. If the
+// active version is still older, the caller finds it so with newerThan.
 func (c *cache) activeKey(ctx context.Context, id string, fetch func(context.Context) (*BranchKey, error)) (*BranchKey, error) {
+	k, err := c.loadActive(ctx, id, fetch)
+	if err != nil || !c.stale(id, k) {
+		return k, err
+	}
+	c.dropActive(id, k)
+	return c.loadActive(ctx, id, fetch)
+}
+
+// refreshActive fetches the active version of id, whatever is cached.
+func (c *cache) refreshActive(ctx context.Context, id string, fetch func(context.Context) (*BranchKey, error)) (*BranchKey, error) {
+	if e, ok := c.active.Peek(id); ok {
+		c.dropActive(id, e.key)
+	}
+	return c.loadActive(ctx, id, fetch)
+}
+
+func (c *cache) loadActive(ctx context.Context, id string, fetch func(context.Context) (*BranchKey, error)) (*BranchKey, error) {
 	return c.load(ctx, "a"+id,
 		func(now time.Time) *BranchKey { return fresh(c.active, id, now) },
 		fetch,
-		func(k *BranchKey, expires time.Time) {
-			c.active.Add(id, cachedKey{k, expires})
-			c.versions.Add(k.Version+id, cachedKey{k, expires})
+		func(k *BranchKey, expires time.Time, learnt uint64) {
+			c.active.Add(id, cachedKey{k, expires, learnt})
+			c.versions.Add(k.Version+id, cachedKey{k, expires, learnt})
 			c.saw(k)
 		})
+}
+
+// stale reports whether k, the cached active version of id, is older than a
+// version of id seen since it was fetched.
+func (c *cache) stale(id string, k *BranchKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.active.Peek(id)
+	n, seenAny := c.newest.Peek(id)
+	return ok && e.key == k && seenAny && n.created.After(k.CreateTime) && e.learnt < n.learnt
+}
+
+// dropActive removes the cached active version of id if it is still k.
+func (c *cache) dropActive(id string, k *BranchKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.active.Peek(id); ok && e.key == k {
+		c.active.Remove(id)
+	}
 }
 
 // versionKey returns a version of id, from the cache or from fetch.
@@ -88,33 +143,41 @@ func (c *cache) versionKey(ctx context.Context, id, version string, fetch func(c
 	return c.load(ctx, "v"+version+id,
 		func(now time.Time) *BranchKey { return fresh(c.versions, version+id, now) },
 		fetch,
-		func(k *BranchKey, expires time.Time) {
-			c.versions.Add(version+id, cachedKey{k, expires})
+		func(k *BranchKey, expires time.Time, learnt uint64) {
+			c.versions.Add(version+id, cachedKey{k, expires, learnt})
 			c.saw(k)
 		})
 }
 
 // saw notes the creation time of a fetched version. c.mu is held.
 func (c *cache) saw(k *BranchKey) {
-	if t, ok := c.newest.Peek(k.ID); !ok || k.CreateTime.After(t) {
-		c.newest.Add(k.ID, k.CreateTime)
+	if n, ok := c.newest.Peek(k.ID); !ok || k.CreateTime.After(n.created) {
+		c.learnt++
+		c.newest.Add(k.ID, seen{k.CreateTime, c.learnt})
 	}
 }
 
 // newerThan returns the creation time of a version of k's branch key
 // fetched before, if it is later than k's.
 func (c *cache) newerThan(k *BranchKey) (time.Time, bool) {
-	t, ok := c.newest.Get(k.ID)
-	return t, ok && t.After(k.CreateTime)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.newest.Get(k.ID)
+	return n.created, ok && n.created.After(k.CreateTime)
 }
 
-// lastActive returns the active version of id as last fetched, even if its
-// entry has expired, or "".
-func (c *cache) lastActive(id string) string {
-	if e, ok := c.active.Peek(id); ok {
-		return e.key.Version
+// current reports whether version is the active version of id as last
+// fetched (even if its entry has expired), and no newer version of id has
+// been seen since.
+func (c *cache) current(id, version string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.active.Peek(id)
+	if !ok || e.key.Version != version {
+		return false
 	}
-	return ""
+	n, seenAny := c.newest.Peek(id)
+	return !seenAny || !n.created.After(e.key.CreateTime)
 }
 
 // holds reports whether a version of id is cached, or its fetch failed
@@ -139,7 +202,7 @@ func fresh(l *lru.Cache[string, cachedKey], key string, now time.Time) *BranchKe
 // else the result of one fetch shared by every caller asking meanwhile,
 // which keep caches. Each caller waits under its own context.
 func (c *cache) load(ctx context.Context, flight string, cached func(time.Time) *BranchKey,
-	fetch func(context.Context) (*BranchKey, error), keep func(*BranchKey, time.Time)) (*BranchKey, error) {
+	fetch func(context.Context) (*BranchKey, error), keep func(k *BranchKey, expires time.Time, learnt uint64)) (*BranchKey, error) {
 	if k := cached(c.now()); k != nil {
 		return k, nil
 	}
@@ -156,7 +219,7 @@ func (c *cache) load(ctx context.Context, flight string, cached func(time.Time) 
 			return nil, err
 		}
 		c.mu.Lock()
-		gen := c.gen
+		gen, learnt := c.gen, c.learnt
 		c.mu.Unlock()
 		fctx, cancel := keyring.Detach(ctx)
 		defer cancel()
@@ -172,7 +235,7 @@ func (c *cache) load(ctx context.Context, flight string, cached func(time.Time) 
 			}
 			return nil, err
 		}
-		keep(k, c.now().Add(c.ttl))
+		keep(k, c.now().Add(c.ttl), learnt)
 		return k, nil
 	})
 	select {

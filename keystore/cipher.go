@@ -128,7 +128,7 @@ type Cipher struct {
 }
 
 var _ dynacrypt.Cipher = (*Cipher)(nil)
-var _ dynacrypt.CurrentKeyChecker = (*Cipher)(nil)
+var _ dynacrypt.CurrentKeyRefresher = (*Cipher)(nil)
 var _ dynacrypt.LocalUnwrapper = (*Cipher)(nil)
 
 // NewCipher returns a Cipher over src (usually a *KeyStore) that wraps
@@ -191,14 +191,15 @@ func (c *Cipher) branchKeyID(ctx context.Context, ec map[string]string) (string,
 // key the encryption context selects. It fetches that version only when it
 // is not cached: two GetItem requests and one KMS Decrypt, per TTL.
 //
-// It refuses (dynacrypt.ErrIntegrity) to wrap under an active version
-// older than a version of the same branch key this cipher has fetched:
-// someone who can write the key store put an older branch:ACTIVE record
-// back, to have new data, and Store.Reencrypt's rewrites, wrapped under a
-// version rotated away from. (A process that never read the newer version
-// cannot tell.) Creation times come from the rotating machine's clock: a
-// rotation from a clock far behind the previous one's is refused too;
-// rotate again from a correct clock.
+// A cached active version older than a version of the same branch key this
+// cipher has fetched since (to read an item written elsewhere after a
+// rotation) is read again first. If the branch:ACTIVE record still names
+// the older version, Encrypt refuses (dynacrypt.ErrIntegrity): someone who
+// can write the key store put an older record back, to have new data, and
+// Store.Reencrypt's rewrites, wrapped under a version rotated away from.
+// (A process that never read the newer version cannot tell.) Creation times
+// come from the rotating machine's clock: a rotation from a clock far behind
+// the previous one's is refused too; rotate again from a correct clock.
 func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error) {
 	if len(plaintext) != KeySize {
 		return nil, &Error{Op: "Encrypt", Err: fmt.Errorf("root key is %d bytes, want %d", len(plaintext), KeySize)}
@@ -207,19 +208,13 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	if err != nil {
 		return nil, &Error{Op: "Encrypt", Err: err}
 	}
-	k, err := c.cache.activeKey(ctx, id, func(ctx context.Context) (*BranchKey, error) {
-		k, err := c.src.ActiveBranchKey(ctx, id)
-		if err == nil {
-			err = checkFetched(k, id, "")
-		}
-		return k, err
-	})
+	k, err := c.cache.activeKey(ctx, id, c.fetchActive(id))
 	if err != nil {
 		return nil, opError("Encrypt", id, "", err)
 	}
 	if t, newer := c.cache.newerThan(k); newer {
 		return nil, &Error{Op: "Encrypt", ID: id, Version: k.Version, Err: integrity(
-			"the active version was created at %v, before a version of this branch key this process has read (%v): the branch:ACTIVE record was put back; rotate the branch key",
+			"the branch:ACTIVE record names a version created at %v, before a version of this branch key this process has read (created at %v): an older record was put back; find who wrote the key store, then rotate the branch key from a machine with a correct clock",
 			k.CreateTime.UTC(), t.UTC())}
 	}
 	var salt [wrapSalt]byte
@@ -296,6 +291,17 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 	return root, nil
 }
 
+// fetchActive returns the fetch of the active version of branch key id.
+func (c *Cipher) fetchActive(id string) func(context.Context) (*BranchKey, error) {
+	return func(ctx context.Context) (*BranchKey, error) {
+		k, err := c.src.ActiveBranchKey(ctx, id)
+		if err == nil {
+			err = checkFetched(k, id, "")
+		}
+		return k, err
+	}
+}
+
 // checkFetched refuses what a source returned for another branch key or
 // version than asked for (version "": any), or without material.
 func checkFetched(k *BranchKey, id, version string) error {
@@ -309,16 +315,37 @@ func checkFetched(k *BranchKey, id, version string) error {
 }
 
 // UnderCurrentKey reports whether a wrapped root key names the active
-// version of its branch key, as this cipher last fetched it. It makes no
-// request, and is false for a branch key whose active version this cipher
-// has not fetched (by Encrypt) since it was made or told to Forget it.
-// A dynacrypt.Store uses it to stop writing under a root key wrapped
-// under an older version, and Store.Reencrypt to find the items to rewrap
-// after a rotation (run it once the Cipher has learnt of the rotation: in
-// the process that rotated, after Forget; elsewhere, after the TTL).
+// version of its branch key, as this cipher last fetched it, and no newer
+// version of that branch key has been fetched since (to read an item
+// written elsewhere after a rotation). It makes no request, and is false
+// for a branch key whose active version this cipher has not fetched since
+// it was made or told to Forget it. A dynacrypt.Store uses it to stop
+// writing under a root key wrapped under an older version, and
+// Store.Reencrypt to find the items to rewrap after a rotation, once
+// RefreshCurrentKey has read the active version afresh.
 func (c *Cipher) UnderCurrentKey(ciphertext []byte) bool {
 	w, err := parseWrapped(ciphertext)
-	return err == nil && w.version == c.cache.lastActive(w.id)
+	return err == nil && c.cache.current(w.id, w.version)
+}
+
+// RefreshCurrentKey reads the active version of the branch key the
+// encryption context selects afresh, whatever this cipher has cached, so
+// that UnderCurrentKey and Encrypt then answer for the key store as it is
+// now: two GetItem requests and, for a version not cached, one KMS Decrypt.
+// Store.Reencrypt calls it once per branch key before it decides which of
+// its items to rewrap, so that a walk in a process that cached the active
+// version before a rotation elsewhere moves the items still under it. A
+// branch key that is gone gives ErrBranchKeyNotFound, remembered as
+// Decrypt's failures are.
+func (c *Cipher) RefreshCurrentKey(ctx context.Context, encryptionContext map[string]string) error {
+	id, err := c.branchKeyID(ctx, encryptionContext)
+	if err != nil {
+		return &Error{Op: "RefreshCurrentKey", Err: err}
+	}
+	if _, err := c.cache.refreshActive(ctx, id, c.fetchActive(id)); err != nil {
+		return opError("RefreshCurrentKey", id, "", err)
+	}
+	return nil
 }
 
 // Forget drops at once everything this cipher cached of a branch key: its

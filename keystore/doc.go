@@ -53,8 +53,17 @@
 // put back records deleted from a backup of the key store (which undoes a
 // shredding while the KMS key lives: keep the key store's backups no longer
 // than a shredding may take), and put back an older branch:ACTIVE record,
-// which makes writers that never read the newer version use the older one
-// (a Cipher that has read a newer version refuses, and so Store.Reencrypt
-// never rewraps items onto the older version). They cannot read or forge
-// material, nor make a reader accept a root key it did not wrap.
+// which makes writers that never read the newer version use the older one.
+// A Cipher that has read a newer version (to read an item under it) reads
+// the active record again and then refuses to wrap under the older one; it
+// never calls a root key under the older version current; and
+// Store.Reencrypt reads each branch key's active version afresh before it
+// walks its items: so a walk never moves items onto the older version. They
+// cannot read or forge material, nor make a reader accept a root key it did
+// not wrap.
+//
+// After an honest rotation elsewhere, a process goes on wrapping under the
+// version it cached for up to the cache TTL, unless it reads an item under
+// the new version first: then it reads the active record again at its next
+// new root key.
 package keystore

@@ -36,9 +36,9 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"every item is rewritten: after a suspected compromise of root keys, whose items are still\n"+
 			"under the current key.\n\n"+
 			"For a table of tenants (-tenant) under a key store, each item is rewritten under its\n"+
-			"tenant's branch key, named like the tenant (no -branch-key needed). A run learns each\n"+
-			"tenant's active version as it first writes for that tenant: the first items it meets of\n"+
-			"each tenant are rewritten whatever their version.\n\n"+
+			"tenant's branch key, named like the tenant (no -branch-key needed). A run reads each\n"+
+			"tenant's active version afresh before its first item of that tenant, and rewrites only\n"+
+			"the items under older versions.\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+

@@ -89,6 +89,10 @@ type Config struct {
 	// a Cipher that learns of a rotation has every later write wrapped
 	// under the new key, without waiting for MaxAge.
 	Current func(wrapped []byte) bool
+	// Refresh, if set, has the Cipher read its current key for an
+	// encryption context afresh, so that Current answers for the key as it
+	// is now rather than as the Cipher cached it.
+	Refresh func(ctx context.Context, encryptionContext map[string]string) error
 	// Local, if set, reports whether the Cipher will unwrap wrapped
 	// without a key service call (its key is at hand). Such unwraps are
 	// not limited: they cost nothing, so forged input that spent the
@@ -358,6 +362,20 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
+}
+
+// Refreshes reports whether RefreshCurrent does anything: the Cipher caches
+// its current key and can read it afresh.
+func (k *Ring) Refreshes() bool { return k.cfg.Refresh != nil }
+
+// RefreshCurrent has the Cipher read its current key for tenant's root keys
+// ("": of no tenant) afresh. A writer's root key that it shows to be under
+// an older key is then not used again (see Config.Current).
+func (k *Ring) RefreshCurrent(ctx context.Context, tenant string) error {
+	if k.cfg.Refresh == nil {
+		return nil
+	}
+	return k.cfg.Refresh(ctx, k.encryptionContext(tenant))
 }
 
 // generation returns the count of Forget calls so far.
