@@ -36,12 +36,14 @@ import (
 //
 // A Decrypt error that has a method Local() bool returning true (in its
 // chain, as errors.As finds it) says the Cipher refused the ciphertext
-// without calling its key service: it is malformed, names a key the Cipher
-// does not use for this context, or failed before. The Store then does not
-// count it against [WithUnwrapLimit], which bounds the key service calls
-// forged input can cause, so that refusals that cost nothing do not stop
-// the cold reads of genuine items. (An [ErrKeyGone] that took a request to
-// find counts: forged items can name key after made-up key.)
+// without calling its key service (it is malformed, names a key the Cipher
+// does not use for this context, or failed before), or found its key
+// deleted in a way forged input cannot repeat at will (keystore's shredded
+// versions: only keys that existed). The Store then does not count it
+// against [WithUnwrapLimit], which bounds the key service calls forged
+// input can cause, so that such refusals do not stop the cold reads of
+// genuine items. (Any other [ErrKeyGone] that took a request to find
+// counts: forged items can name key after made-up key.)
 //
 // The Store passes the context {"dynacrypt-table": <logical table name>}
 // (see [WithLogicalTableName]).

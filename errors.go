@@ -43,8 +43,11 @@ var (
 	// deleted (crypto-shredding), or never created. It is told apart from ErrIntegrity,
 	// which it never wraps, but proves nothing about the item: whoever can
 	// delete keys can make a read end so. A Cipher's errors wrap it only
-	// when it found the key gone without a call it is billed for (the
-	// Store does not count them against WithUnwrapLimit).
+	// when it found the key gone without a call it is billed for. The
+	// Store counts it against WithUnwrapLimit when finding it took a
+	// request, since forged items can name key after made-up key, unless
+	// the Cipher marks it as not to be counted (a keystore version known
+	// shredded: see Cipher).
 	ErrKeyGone = errors.New("key gone (deleted)")
 
 	// ErrInvalidCursor means a page cursor was altered, forged, truncated,

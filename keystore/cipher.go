@@ -237,11 +237,13 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 // it is not cached (one GetItem request and one KMS Decrypt) and opens the
 // root key. A version that no longer exists gives ErrBranchKeyNotFound.
 //
-// Its errors say, with a method Local returning true, that no key store or
-// KMS request was made for this call (as dynacrypt.Cipher describes): the
+// Its errors say, with a method Local returning true, that the refusal is
+// not to be counted against a Store's unwrap limit (as dynacrypt.Cipher
+// describes): no key store or KMS request was made for this call (the
 // wrapped root was malformed, named another branch key, failed before, or
-// did not open under a version already fetched. A Store does not count
-// those against its unwrap limit.
+// did not open under a version already fetched), or the version was found
+// shredded (ErrBranchKeyShredded), which costs one GetItem and no KMS
+// request, and which forged items can name only for keys that existed.
 //
 // With [WithPreviousCipher], a root key wrapped by another Cipher goes to
 // that Cipher, once the tenant's branch key id is known (a supplier that
@@ -278,7 +280,9 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 	})
 	if err != nil {
 		err = opError("Decrypt", w.id, w.version, err)
-		if ctx.Err() == nil && !fetched {
+		// A version known shredded is not charged even when it took a
+		// fetch to learn: forged items can name only so many of them.
+		if ctx.Err() == nil && (!fetched || errors.Is(err, ErrBranchKeyShredded)) {
 			err = local(err)
 		}
 		return nil, err

@@ -15,12 +15,15 @@
 // The table (partition key "branch-key-id", sort key "type") holds per
 // branch key id:
 //
-//   - "branch:version:<v>": one record per version, kept until the branch
-//     key is deleted;
+//   - "branch:version:<v>": one record per version, whose material is kept
+//     until the branch key is deleted;
 //   - "branch:ACTIVE": the active version's record again, its "version"
 //     attribute naming it;
 //   - "beacon:ACTIVE": the beacon key, 32 bytes from which beacons (lookups
 //     on encrypted fields) derive. It does not rotate.
+//
+// [KeyStore.Delete] leaves of each version a record without material, so
+// that items under it read as [ErrBranchKeyShredded] rather than as forged.
 //
 // Each record's "enc" attribute is its material wrapped by KMS Encrypt
 // under the encryption context {"dynacrypt-keystore": logical name,

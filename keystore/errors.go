@@ -13,17 +13,28 @@ import (
 // find an [*Error] or an exception such as
 // *types.ConditionalCheckFailedException.
 var (
-	// ErrBranchKeyNotFound means the key store holds no record of the
-	// branch key asked for: it was never created, or it was deleted. After [KeyStore.Delete] (crypto-shredding) this is
-	// what reading an item it protected returns, so that "the key is gone"
-	// can be told from tampering: it never wraps dynacrypt.ErrIntegrity.
-	// It does not prove an item genuine either: anyone who can write the
-	// key store or the item's table can make a read end this way, as they
-	// can delete the records. Treat it as "unreadable", not as proof of a
-	// shredding. It wraps dynacrypt.ErrKeyGone, which a Store does not
-	// count against its unwrap limit: finding a key gone costs key store
-	// reads, never a KMS request.
+	// ErrBranchKeyNotFound means the key store holds no material of the
+	// branch key asked for: it was never created, or it was deleted. After
+	// [KeyStore.Delete] (crypto-shredding) this is what reading an item it
+	// protected returns (as ErrBranchKeyShredded), so that "the key is
+	// gone" can be told from tampering: it never wraps
+	// dynacrypt.ErrIntegrity. It does not prove an item genuine either:
+	// anyone who can write the key store or the item's table can make a
+	// read end this way, as they can delete the records. Treat it as
+	// "unreadable", not as proof of a shredding. It wraps
+	// dynacrypt.ErrKeyGone. Finding a key gone costs key store reads, never
+	// a KMS request; a Store counts it against its unwrap limit, unless the
+	// version was found shredded.
 	ErrBranchKeyNotFound = fmt.Errorf("%w: branch key not found (never created, or deleted)", dynacrypt.ErrKeyGone)
+
+	// ErrBranchKeyShredded means the version of a branch key asked for was
+	// deleted by [KeyStore.Delete], which leaves a record of each version
+	// without its material. It wraps ErrBranchKeyNotFound (and so
+	// dynacrypt.ErrKeyGone). Unlike a key that has no record at all, which
+	// forged items can name at will, it names a key that existed: a
+	// Cipher's refusal of it is not charged to a Store's unwrap limit, so
+	// the items of shredded tenants never stop the cold reads of others.
+	ErrBranchKeyShredded = fmt.Errorf("%w: the version was shredded", ErrBranchKeyNotFound)
 
 	// ErrBranchKeyExists is the failure of [KeyStore.Create] for an id
 	// that has records already. Create never overwrites a branch key. An
@@ -84,7 +95,8 @@ type localError struct{ error }
 
 func (e localError) Unwrap() error { return e.error }
 
-// Local reports that the refusal cost no key store or KMS request.
+// Local reports that the refusal is not to be charged to a Store's unwrap
+// limit: it cost no key store or KMS request, or found a version shredded.
 func (localError) Local() bool { return true }
 
 func local(err error) error { return localError{err} }

@@ -139,8 +139,27 @@ func (r *rig) remove(id, typ string) {
 	}
 }
 
+// materialCount returns how many records of id hold material (an enc
+// attribute): none once the branch key is shredded.
+func (r *rig) materialCount(id string) int {
+	r.t.Helper()
+	n := 0
+	for _, item := range r.records(id) {
+		if _, ok := item["enc"]; ok {
+			n++
+		}
+	}
+	return n
+}
+
 // recordCount returns how many records of id the table holds.
 func (r *rig) recordCount(id string) int {
+	r.t.Helper()
+	return len(r.records(id))
+}
+
+// records returns the records of id as stored.
+func (r *rig) records(id string) []map[string]types.AttributeValue {
 	r.t.Helper()
 	out, err := r.raw.Query(context.Background(), &dynamodb.QueryInput{
 		TableName:                 &r.table,
@@ -152,7 +171,7 @@ func (r *rig) recordCount(id string) int {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return len(out.Items)
+	return out.Items
 }
 
 // isIntegrity reports whether err is a verdict of tampering.

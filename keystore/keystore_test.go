@@ -292,11 +292,13 @@ func TestDelete(t *testing.T) {
 	if err := r.ks.Delete(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	if n := r.recordCount("gone"); n != 0 {
-		t.Errorf("%d records left after Delete", n)
+	if n, m := r.recordCount("gone"), r.materialCount("gone"); n != 31 || m != 0 {
+		t.Errorf("%d records left after Delete, %d with material; want the 31 versions shredded", n, m)
+	}
+	if vs, err := r.ks.Versions(ctx, "gone"); err != nil || len(vs) != 31 || !vs[0].Shredded || vs[0].Active {
+		t.Errorf("Versions after Delete: %d versions, %v; want 31, shredded", len(vs), err)
 	}
 	for name, err := range map[string]error{
-		"Versions": func() error { _, err := r.ks.Versions(ctx, "gone"); return err }(),
 		"Active":   func() error { _, err := r.ks.ActiveBranchKey(ctx, "gone"); return err }(),
 		"Version":  func() error { _, err := r.ks.BranchKeyVersion(ctx, "gone", versions[3]); return err }(),
 		"Beacon":   func() error { _, err := r.ks.BeaconKey(ctx, "gone"); return err }(),
@@ -422,7 +424,7 @@ func TestDeleteDuringRotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	if n := r.recordCount("fleet"); n != 0 {
-		t.Errorf("%d records left after a Delete during rotations", n)
+	if n := r.materialCount("fleet"); n != 0 {
+		t.Errorf("%d records with material left after a Delete during rotations", n)
 	}
 }

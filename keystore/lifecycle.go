@@ -202,21 +202,29 @@ func (ks *KeyStore) replaceActive(ctx context.Context, active *record, current s
 	return nil
 }
 
-// Delete removes every record of a branch key: crypto-shredding. Root keys
-// wrapped under any of its versions no longer unwrap, so the items they
-// protect no longer read (with ErrBranchKeyNotFound), wherever their copies
+// Delete shreds a branch key: it removes the material of every version and
+// the beacon key. Root keys wrapped under any of its versions no longer
+// unwrap, so the items they protect no longer read, wherever their copies
 // are: backups and exports of the items' tables included. Backups of the key
 // store's own table keep the branch key, until they expire.
+//
+// Of each version it leaves a record without material (its version, creation
+// and shredding times), so that items under it read as ErrBranchKeyShredded:
+// a key known deleted, which a Store does not charge to its unwrap limit,
+// rather than a key never seen, which forged items could name at will. The
+// id can be created again; items under the versions before stay shredded.
+// (Where the id itself must not remain, delete those records too; items
+// under them then read as ErrBranchKeyNotFound, charged.)
 //
 // Processes that cached a version of it keep reading for their cache's TTL
 // (see [Cipher.Forget]), and a Store keeps the root keys it unwrapped for
 // its own WithRootKeyMaxAge.
 //
 // Delete removes the branch:ACTIVE record first, so that writers and
-// rotations stop, then lists and removes the other records, page by page,
-// and lists again until none is left (a version a concurrent Rotate was
-// writing, say). It fails with ErrBranchKeyNotFound if the id had no
-// record.
+// rotations stop, then lists the other records, page by page, shreds the
+// versions and removes the rest, and lists again until no material is left
+// (a version a concurrent Rotate was writing, say). It fails with
+// ErrBranchKeyNotFound if the id had no material left to delete.
 func (ks *KeyStore) Delete(ctx context.Context, id string) error {
 	if err := ks.delete(ctx, id); err != nil {
 		return &Error{Op: "Delete", ID: id, Err: err}
@@ -239,14 +247,15 @@ func (ks *KeyStore) delete(ctx context.Context, id string) error {
 	found := out.Attributes != nil
 	for pass := 0; pass < deletePasses; pass++ {
 		n := 0
-		for keys, err := range ks.query(ctx, id, true) {
+		for page, err := range ks.query(ctx, id) {
 			if err != nil {
 				return err
 			}
-			if err := ks.batchDelete(ctx, keys); err != nil {
+			reqs := ks.shreddings(page, id)
+			if err := ks.batchWrite(ctx, reqs); err != nil {
 				return err
 			}
-			n += len(keys)
+			n += len(reqs)
 		}
 		if n == 0 {
 			if !found {
@@ -259,9 +268,28 @@ func (ks *KeyStore) delete(ctx context.Context, id string) error {
 	return fmt.Errorf("records of the branch key kept appearing during %d passes: is it still being rotated?", deletePasses)
 }
 
-// query yields the records of id (only their keys, if keysOnly), a page at
-// a time, read consistently.
-func (ks *KeyStore) query(ctx context.Context, id string, keysOnly bool) func(yield func([]map[string]types.AttributeValue, error) bool) {
+// shreddings returns the writes that shred a page of id's records: each
+// version record replaced by its shredded record, any other record deleted,
+// shredded records left as they are.
+func (ks *KeyStore) shreddings(page []map[string]types.AttributeValue, id string) []types.WriteRequest {
+	var reqs []types.WriteRequest
+	now := ks.now()
+	for _, item := range page {
+		typ, _ := item[attrType].(*types.AttributeValueMemberS)
+		if typ == nil || isShredded(item) {
+			continue
+		}
+		if _, isVersion := parseType(typ.Value); isVersion {
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: shreddedItem(item, id, typ.Value, now)}})
+		} else {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: keyOf(id, typ.Value)}})
+		}
+	}
+	return reqs
+}
+
+// query yields the records of id, a page at a time, read consistently.
+func (ks *KeyStore) query(ctx context.Context, id string) func(yield func([]map[string]types.AttributeValue, error) bool) {
 	return func(yield func([]map[string]types.AttributeValue, error) bool) {
 		in := &dynamodb.QueryInput{
 			TableName:                 &ks.table,
@@ -269,10 +297,6 @@ func (ks *KeyStore) query(ctx context.Context, id string, keysOnly bool) func(yi
 			ExpressionAttributeNames:  map[string]string{"#id": attrID},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
 			ConsistentRead:            aws.Bool(true),
-		}
-		if keysOnly {
-			in.ProjectionExpression = aws.String("#id, #t")
-			in.ExpressionAttributeNames["#t"] = attrType
 		}
 		for {
 			out, err := ks.db.Query(ctx, in)
@@ -292,35 +316,32 @@ func (ks *KeyStore) query(ctx context.Context, id string, keysOnly bool) func(yi
 // DynamoDB leaves items unprocessed.
 const batchWriteAttempts = 10
 
-// batchDelete deletes records by key, 25 a request, retrying what DynamoDB
-// leaves unprocessed.
 // The backoffs of Rotate's lost races and of Delete's unprocessed items.
 var (
 	rotateBackoff = retry.Backoff{Base: 5 * time.Millisecond, Max: time.Second}
 	deleteBackoff = retry.Backoff{Base: 10 * time.Millisecond, Max: time.Second}
 )
 
-func (ks *KeyStore) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	for len(keys) > 0 {
-		n := min(len(keys), 25)
-		reqs := make([]types.WriteRequest, n)
-		for i, k := range keys[:n] {
-			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-		}
-		keys = keys[n:]
+// batchWrite makes writes of records, 25 a request, retrying what DynamoDB
+// leaves unprocessed.
+func (ks *KeyStore) batchWrite(ctx context.Context, writes []types.WriteRequest) error {
+	for len(writes) > 0 {
+		n := min(len(writes), 25)
+		reqs := writes[:n:n]
+		writes = writes[n:]
 		for attempt := 1; len(reqs) > 0; attempt++ {
 			out, err := ks.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{ks.table: reqs},
 			})
 			if err != nil {
-				return fmt.Errorf("deleting records from %s: %w", ks.table, err)
+				return fmt.Errorf("shredding records in %s: %w", ks.table, err)
 			}
 			reqs = out.UnprocessedItems[ks.table]
 			if len(reqs) == 0 {
 				break
 			}
 			if attempt == batchWriteAttempts {
-				return fmt.Errorf("deleting records from %s: %d left unprocessed after %d attempts", ks.table, len(reqs), attempt)
+				return fmt.Errorf("shredding records in %s: %d left unprocessed after %d attempts", ks.table, len(reqs), attempt)
 			}
 			if err := deleteBackoff.Wait(ctx, attempt); err != nil {
 				return err

@@ -65,8 +65,10 @@ func (ks *KeyStore) activeBranchKey(ctx context.Context, id string) (string, *Br
 // request and one KMS Decrypt; a record refused (ErrInvalidRecord) costs
 // no KMS request.
 //
-// A version with no record gives ErrBranchKeyNotFound if the branch key has
-// no branch:ACTIVE record either (it was deleted, or never created), and an
+// A version that [KeyStore.Delete] shredded gives ErrBranchKeyShredded. A
+// version with no record gives ErrBranchKeyNotFound if the branch key has
+// no branch:ACTIVE record either (it was never created, deleted before
+// Delete left shredded records, or its records removed by hand), and an
 // error wrapping dynacrypt.ErrIntegrity if it has one: the key store never
 // removes a version of a live branch key, so the version asked for was
 // forged, or its record deleted by someone else. Telling the two apart
@@ -100,6 +102,12 @@ func (ks *KeyStore) branchKeyVersion(ctx context.Context, id, version string) (*
 			return nil, ErrBranchKeyNotFound
 		}
 		return nil, integrity("the branch key exists but has no such version: a forged version, or a deleted record")
+	}
+	if isShredded(item) {
+		if _, err := parseShredded(item, id, typ); err != nil {
+			return nil, err
+		}
+		return nil, ErrBranchKeyShredded
 	}
 	r, err := parseRecord(item, id, typ)
 	if err != nil {
@@ -161,12 +169,17 @@ type VersionInfo struct {
 	Version    string
 	CreateTime time.Time
 	Active     bool // the version branch:ACTIVE names: the one new root keys are wrapped under
+	// Shredded is set for a version [KeyStore.Delete] deleted: its record
+	// remains, without material, so that items under it read as
+	// ErrBranchKeyShredded.
+	Shredded bool
 }
 
 // Versions lists the versions of a branch key, oldest first, and says which
 // is active. It reads the records with Query, page by page, and unwraps
 // nothing (no KMS request). Versions that lost a race of concurrent
-// rotations are listed too, never active. A record that is not as the key
+// rotations are listed too, never active, and so are versions that
+// [KeyStore.Delete] shredded (Shredded set). A record that is not as the key
 // store writes it fails the listing with ErrInvalidRecord; an id with no
 // record, with ErrBranchKeyNotFound.
 func (ks *KeyStore) Versions(ctx context.Context, id string) ([]VersionInfo, error) {
@@ -186,17 +199,19 @@ func (ks *KeyStore) versions(ctx context.Context, id string) ([]VersionInfo, err
 		active *record
 		seen   bool
 	)
-	for page, err := range ks.query(ctx, id, false) {
+	for page, err := range ks.query(ctx, id) {
 		if err != nil {
 			return nil, err
 		}
 		for _, item := range page {
 			seen = true
-			r, err := parseListed(item, id)
+			r, shredded, err := parseListed(item, id)
 			if err != nil {
 				return nil, err
 			}
 			switch {
+			case r == nil:
+				vs = append(vs, shredded)
 			case r.typ == typeActive:
 				active = r
 			case r.typ != typeBeacon:
@@ -223,14 +238,21 @@ func (ks *KeyStore) versions(ctx context.Context, id string) ([]VersionInfo, err
 	return vs, nil
 }
 
-// parseListed checks a record of id found by Query, whatever its type.
-func parseListed(item map[string]types.AttributeValue, id string) (*record, error) {
+// parseListed checks a record of id found by Query, whatever its type: a
+// record, or (r nil) a shredded version.
+func parseListed(item map[string]types.AttributeValue, id string) (r *record, shredded VersionInfo, err error) {
 	s, ok := item[attrType].(*types.AttributeValueMemberS)
 	if !ok {
-		return nil, invalidRecord("a", "attribute %s missing or not a string", attrType)
+		return nil, shredded, invalidRecord("a", "attribute %s missing or not a string", attrType)
 	}
-	if _, isVersion := parseType(s.Value); !isVersion && s.Value != typeActive && s.Value != typeBeacon {
-		return nil, invalidRecord(fmt.Sprintf("%q", s.Value), "not a type of record the key store writes")
+	_, isVersion := parseType(s.Value)
+	switch {
+	case !isVersion && s.Value != typeActive && s.Value != typeBeacon:
+		return nil, shredded, invalidRecord(fmt.Sprintf("%q", s.Value), "not a type of record the key store writes")
+	case isVersion && isShredded(item):
+		shredded, err = parseShredded(item, id, s.Value)
+		return nil, shredded, err
 	}
-	return parseRecord(item, id, s.Value)
+	r, err = parseRecord(item, id, s.Value)
+	return r, shredded, err
 }

@@ -26,6 +26,9 @@ const (
 	attrKMSARN     = "kms-arn"           // S, the KMS key that wrapped enc
 	attrCreateTime = "create-time"       // S, RFC 3339
 	attrHierarchy  = "hierarchy-version" // N, 1
+	// attrShredTime marks what Delete leaves of a version record: its
+	// version and times, without material (S, RFC 3339).
+	attrShredTime = "shred-time"
 )
 
 // The record types (sort keys).
@@ -189,6 +192,63 @@ func parseRecord(item map[string]types.AttributeValue, id, typ string) (*record,
 		return nil, invalidRecord(typ, "%s %s does not match the record's type", attrVersion, r.version)
 	}
 	return r, nil
+}
+
+// shreddedItem returns what Delete leaves of a version record: its id,
+// type, version and create-time (as far as item has them), and when it was
+// shredded, but no material. A read of an item under the version can then
+// tell "deleted" (ErrBranchKeyShredded) from "never existed".
+func shreddedItem(item map[string]types.AttributeValue, id, typ string, at time.Time) map[string]types.AttributeValue {
+	version, _ := parseType(typ)
+	out := map[string]types.AttributeValue{
+		attrID:        &types.AttributeValueMemberS{Value: id},
+		attrType:      &types.AttributeValueMemberS{Value: typ},
+		attrVersion:   &types.AttributeValueMemberS{Value: version},
+		attrHierarchy: &types.AttributeValueMemberN{Value: hierarchyVersion},
+		attrShredTime: &types.AttributeValueMemberS{Value: formatTime(at)},
+	}
+	if ct, ok := item[attrCreateTime].(*types.AttributeValueMemberS); ok {
+		out[attrCreateTime] = ct
+	}
+	return out
+}
+
+// isShredded reports whether a record is what Delete left of a version.
+func isShredded(item map[string]types.AttributeValue) bool {
+	_, ok := item[attrShredTime]
+	return ok
+}
+
+// parseShredded checks a shredded version record read under the key (id,
+// typ), and returns its version and creation time.
+func parseShredded(item map[string]types.AttributeValue, id, typ string) (VersionInfo, error) {
+	str := func(name string) (string, bool) {
+		v, ok := item[name].(*types.AttributeValueMemberS)
+		if !ok {
+			return "", false
+		}
+		return v.Value, true
+	}
+	gotID, _ := str(attrID)
+	gotType, _ := str(attrType)
+	version, _ := str(attrVersion)
+	shredTime, ok := str(attrShredTime)
+	switch _, hasEnc := item[attrEnc]; {
+	case gotID != id || gotType != typ || typ != versionType(version) || !validVersion(version):
+		return VersionInfo{}, invalidRecord(typ, "a shredded version record that does not match its key")
+	case hasEnc:
+		return VersionInfo{}, invalidRecord(typ, "a shredded version record that holds material")
+	case !ok:
+		return VersionInfo{}, invalidRecord(typ, "%s is not a string", attrShredTime)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, shredTime); err != nil {
+		return VersionInfo{}, invalidRecord(typ, "%s is not an RFC 3339 time", attrShredTime)
+	}
+	info := VersionInfo{Version: version, Shredded: true}
+	if ct, ok := str(attrCreateTime); ok {
+		info.CreateTime, _ = time.Parse(time.RFC3339Nano, ct)
+	}
+	return info, nil
 }
 
 // parseType returns the version a sort key names, and whether it is a

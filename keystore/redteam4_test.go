@@ -261,7 +261,7 @@ func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
 	if _, _, ok := keystore.WrappedBy(h2.Wrapped); ok || p.Failed == 0 {
 		t.Errorf("ATTACK WORKS: the walk rewrapped a shredded tenant's put-back item (%+v)", p)
 	}
-	if r.recordCount("globex") != 0 {
+	if r.materialCount("globex") != 0 {
 		t.Error("the walk made branch key records for a shredded tenant")
 	}
 	if err != nil && strings.Contains(err.Error(), "globex secret") {

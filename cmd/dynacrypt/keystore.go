@@ -135,8 +135,9 @@ var keystoreRotate = keystoreSubcommand{
 var keystoreList = keystoreSubcommand{
 	name: "list",
 	about: "Lists the versions of a branch key, oldest first, one a line: the version, its creation\n" +
-		"time (RFC 3339, UTC), and \"active\" after the version new root keys are wrapped under,\n" +
-		"separated by tabs. It reads the key store only: no KMS request.",
+		"time (RFC 3339, UTC), and \"active\" after the version new root keys are wrapped under, or\n" +
+		"\"shredded\" after a version deleted, separated by tabs. It reads the key store only: no KMS\n" +
+		"request.",
 	needID: true,
 	setup: just(func(ctx context.Context, ks *keystore.KeyStore, id string, std streams) error {
 		versions, err := ks.Versions(ctx, id)
@@ -145,8 +146,11 @@ var keystoreList = keystoreSubcommand{
 		}
 		for _, v := range versions {
 			line := v.Version + "\t" + v.CreateTime.UTC().Format(time.RFC3339)
-			if v.Active {
+			switch {
+			case v.Active:
 				line += "\tactive"
+			case v.Shredded:
+				line += "\tshredded"
 			}
 			fmt.Fprintln(std.out, line)
 		}
@@ -159,7 +163,9 @@ var errNotConfirmed = errors.New("nothing deleted: the deletion was not confirme
 
 var keystoreDelete = keystoreSubcommand{
 	name: "delete",
-	about: "Deletes every version of a branch key, and its beacon key: crypto-shredding. Every item\n" +
+	about: "Deletes the material of every version of a branch key, and its beacon key: crypto-shredding.\n" +
+		"A record of each version stays, without material, so that items under it read as shredded\n" +
+		"(ErrKeyGone), not as forged. Every item\n" +
 		"whose root key is wrapped under it becomes unreadable for good, wherever its copies are\n" +
 		"(backups and exports of the items' tables included; backups of the key store's own table\n" +
 		"keep the branch key until they expire). Processes that cached it keep reading until their\n" +

@@ -69,8 +69,8 @@ func TestKeystoreCommands(t *testing.T) {
 	if !strings.Contains(o.stdout, "branch key fleet deleted") {
 		t.Errorf("delete answered yes: %s", o)
 	}
-	if o = list().want(t, exitFailure, "list of a deleted branch key"); !strings.Contains(o.stderr, "not found") {
-		t.Errorf("list of a deleted branch key: %s", o)
+	if o = list().want(t, exitOK, "list of a deleted branch key"); strings.Count(o.stdout, "\tshredded") != 2 || strings.Contains(o.stdout, "active") {
+		t.Errorf("list of a deleted branch key: %s; want its 2 versions shredded", o)
 	}
 
 	// With -yes, no question: standard input is not read.
@@ -79,7 +79,7 @@ func TestKeystoreCommands(t *testing.T) {
 	if strings.Contains(o.stderr, "Type yes") {
 		t.Errorf("delete -yes asked: %s", o)
 	}
-	runBinary(t, "", "keystore", "list", "-keystore", ks, "-branch-key", "tenant-42").want(t, exitFailure, "list after delete -yes")
+	runBinary(t, "", "keystore", "list", "-keystore", ks, "-branch-key", "tenant-42").want(t, exitOK, "list after delete -yes")
 	runBinary(t, "", "keystore", "delete", "-keystore", ks, "-branch-key", "tenant-42", "-yes").want(t, exitFailure, "delete of a missing branch key")
 	runBinary(t, "", append([]string{"keystore", "rotate"}, ksFlags("-branch-key", "tenant-42")...)...).want(t, exitFailure, "rotate of a missing branch key")
 }
