@@ -299,11 +299,11 @@ func TestDelete(t *testing.T) {
 		t.Errorf("Versions after Delete: %d versions, %v; want 31, shredded", len(vs), err)
 	}
 	for name, err := range map[string]error{
-		"Active":   func() error { _, err := r.ks.ActiveBranchKey(ctx, "gone"); return err }(),
-		"Version":  func() error { _, err := r.ks.BranchKeyVersion(ctx, "gone", versions[3]); return err }(),
-		"Beacon":   func() error { _, err := r.ks.BeaconKey(ctx, "gone"); return err }(),
-		"Rotate":   func() error { _, err := r.ks.Rotate(ctx, "gone"); return err }(),
-		"Delete":   r.ks.Delete(ctx, "gone"),
+		"Active":  func() error { _, err := r.ks.ActiveBranchKey(ctx, "gone"); return err }(),
+		"Version": func() error { _, err := r.ks.BranchKeyVersion(ctx, "gone", versions[3]); return err }(),
+		"Beacon":  func() error { _, err := r.ks.BeaconKey(ctx, "gone"); return err }(),
+		"Rotate":  func() error { _, err := r.ks.Rotate(ctx, "gone"); return err }(),
+		"Delete":  r.ks.Delete(ctx, "gone"),
 	} {
 		if !errors.Is(err, keystore.ErrBranchKeyNotFound) || isIntegrity(err) {
 			t.Errorf("%s after Delete: %v; want ErrBranchKeyNotFound, not ErrIntegrity", name, err)
