@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
@@ -310,6 +311,7 @@ func (c *KMSCipher) decryptKeyID(ctx context.Context, ref keyRef, blob []byte, e
 	tried := make([]bool, len(c.keys))
 	var names []string
 	var rejection error
+	requests := 0
 	for pass := range 2 {
 		for i := range c.keys {
 			k := &c.keys[i]
@@ -320,6 +322,14 @@ func (c *KMSCipher) decryptKeyID(ctx context.Context, ref keyRef, blob []byte, e
 				continue
 			}
 			tried[i] = true
+			// A Store's unwrap limit counts KMS requests: each after the
+			// first needs a place of its own.
+			if requests > 0 {
+				if err := keyring.AnotherRequest(ctx); err != nil {
+					return nil, fmt.Errorf("%w (KMS rejected it under %s)", err, strings.Join(names, ", "))
+				}
+			}
+			requests++
 			plaintext, err := c.unwrap(ctx, k, blob, encryptionContext, &ref)
 			if err == nil {
 				return plaintext, nil

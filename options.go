@@ -201,8 +201,10 @@ func WithoutKeyCache() Option { return func(c *config) { c.noCache = true } }
 // ErrUnwrapLimited and no Cipher call, while cached ones keep serving reads;
 // honest unwraps, which succeed, give their place back at once. So a client
 // that sends a thousand forged cursors costs burst KMS requests, then one per
-// refill. Wrapped keys that proved invalid are also remembered for a minute.
-// Defaults: DefaultUnwrapBurst per DefaultUnwrapRefill.
+// refill. A Cipher call that makes several KMS requests (a KMSCipher trying
+// a wrapped key under each alias it has not resolved) takes a place per
+// request. Wrapped keys that proved invalid are also remembered for a
+// minute. Defaults: DefaultUnwrapBurst per DefaultUnwrapRefill.
 func WithUnwrapLimit(burst int, refill time.Duration) Option {
 	return func(c *config) { c.unwrapLimit = keyring.Limit{Burst: burst, Refill: refill} }
 }

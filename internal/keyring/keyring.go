@@ -497,16 +497,24 @@ func (k *Ring) guard(ctx context.Context, src Source, limited bool, id string, f
 		return nil, err
 	}
 	lim := k.limits[src]
+	var m *meter
 	if limited {
 		if err := lim.acquire(ctx); err != nil {
 			return nil, err
 		}
+		m = &meter{lim: lim}
+		ctx = context.WithValue(ctx, meterKey{}, m)
 	}
 	out, err := call(func() ([]byte, error) { return f(ctx) })
 	invalid := err != nil && k.cfg.Invalid(err)
 	free := err != nil && k.cfg.Free != nil && k.cfg.Free(err)
 	if limited {
-		lim.release(err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
+		// Every place the call took, its first and those of further
+		// requests (AnotherRequest), shares the call's fate.
+		failed := err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		for range 1 + m.extra.Load() {
+			lim.release(failed)
+		}
 	}
 	if invalid {
 		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})

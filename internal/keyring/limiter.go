@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +13,9 @@ import (
 // wrapped keys of the same source have failed to unwrap recently.
 var ErrLimited = errors.New("root key not unwrapped: too many invalid wrapped keys were seen recently; retry later")
 
-// Limit bounds the Decrypt calls of one source. Up to Burst calls may be in
+// Limit bounds the key service requests of one source's Decrypt calls: one
+// per call, and one more for each further request a Cipher makes for the
+// same call (see AnotherRequest). Up to Burst may be in
 // flight at once. A call that fails (other than by cancellation) uses up its
 // place until the place comes back, one every Refill, as does a call that
 // succeeded for an item or cursor that then proved forged (Ring.Charge); a
@@ -82,6 +85,21 @@ func (l *limiter) acquire(ctx context.Context) error {
 	}
 }
 
+// tryAcquire takes a free place, if there is one, without waiting: for a
+// further key service request of a call that holds a place already, which
+// must not wait for itself.
+func (l *limiter) tryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refill()
+	if l.free == 0 {
+		return false
+	}
+	l.free--
+	l.inFlight++
+	return true
+}
+
 // release gives back the place of a finished Decrypt, unless it failed:
 // then the place stays used until a refill.
 func (l *limiter) release(failed bool) {
@@ -144,4 +162,32 @@ func (l *limiter) refill() {
 	paid := min(n, l.debt) // a place back pays a debt first
 	l.debt -= paid
 	l.free += n - paid
+}
+
+// meterKey is the context key of a call's meter.
+type meterKey struct{}
+
+// meter counts the places taken for the key service requests of one
+// limited Cipher call beyond its first.
+type meter struct {
+	lim   *limiter
+	extra atomic.Int32
+}
+
+// AnotherRequest is for a Cipher that may make several key service requests
+// for one Decrypt (a KMSCipher trying a ciphertext under each of the keys it
+// has not resolved): it asks, before each request after the first, for a
+// place of the limit the Ring's call is under, and fails with ErrLimited
+// when none is free, so that the limit counts requests, not Cipher calls.
+// Outside a call the Ring limits, it allows every request.
+func AnotherRequest(ctx context.Context) error {
+	m, ok := ctx.Value(meterKey{}).(*meter)
+	if !ok {
+		return nil
+	}
+	if !m.lim.tryAcquire() {
+		return ErrLimited
+	}
+	m.extra.Add(1)
+	return nil
 }
