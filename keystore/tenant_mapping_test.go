@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
@@ -99,5 +101,134 @@ func TestRefusedTenantFetchesNothing(t *testing.T) {
 				t.Errorf("acme's lookup found %d, want 1", found)
 			}
 		})
+	}
+}
+
+// TestTenantWithoutBranchKey (issue 18, an unknown tenant): a tenant with
+// no branch key holds no items. For one never created, every read finds
+// nothing (Get ErrNotFound, Query and its pages empty, a filtered ScanPage
+// empty, Lookup and LookupPage empty, Update ErrNotFound, Delete nothing to
+// do, a walk of the tenant nothing to walk), where Lookup used to say
+// ErrKeyGone; every write fails with ErrKeyGone, never ErrIntegrity; a
+// LookupPage cursor cannot be checked without the tenant's beacon key, so
+// it is ErrInvalidCursor. None of it costs a KMS request. For a tenant
+// whose branch key was deleted (shredded), its items remain: reading them
+// gives ErrKeyGone; Lookup finds nothing, its beacon key gone with the
+// branch key; writes fail with ErrKeyGone.
+func TestTenantWithoutBranchKey(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("clinic-acme")
+	r.create("clinic-gone")
+	const n = 4
+	store := func() *dynacrypt.Store[Account] { // a cold process
+		c := r.cipher("service", keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("clinic-")))
+		return r.accounts(table, c, c.TenantBeaconKey)
+	}
+	putAccounts(t, store(), n, "acme", "gone")
+	r.create("service") // the cursors' branch key
+	acmePage, err := store().LookupPage(ctx, Account{Tenant: "acme", Plan: "pro"}, "by-plan", "", 1)
+	if err != nil || acmePage.Next == "" {
+		t.Fatalf("acme's lookup by plan, first page: %v (or no cursor)", err)
+	}
+	if err := r.ks.Delete(ctx, "clinic-gone"); err != nil {
+		t.Fatal(err)
+	}
+	keyGone := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, dynacrypt.ErrKeyGone) || errors.Is(err, dynacrypt.ErrIntegrity) {
+			t.Errorf("%s: %v, want ErrKeyGone, not ErrIntegrity", what, err)
+		}
+	}
+	count := func(t *testing.T, what string, seq func(func(*Account, error) bool)) int {
+		t.Helper()
+		found := 0
+		for _, err := range seq {
+			if err != nil {
+				t.Errorf("%s: %v, want no error", what, err)
+				break
+			}
+			found++
+		}
+		return found
+	}
+	_, k0 := r.counts()
+
+	t.Run("never created", func(t *testing.T) {
+		s := store()
+		ghost := func(id string) Account {
+			return Account{Tenant: "ghost", ID: id, Email: "user1@example.com", Plan: "pro", Token: "t"}
+		}
+		if _, err := s.Get(ctx, ghost("1")); !errors.Is(err, dynacrypt.ErrNotFound) {
+			t.Errorf("Get: %v, want ErrNotFound", err)
+		}
+		if found := count(t, "Query", s.Query(ctx, ghost(""))); found != 0 {
+			t.Errorf("Query found %d items", found)
+		}
+		if p, err := s.QueryPage(ctx, ghost(""), "", 10); err != nil || len(p.Items) != 0 || p.Next != "" {
+			t.Errorf("QueryPage: %+v, %v; want an empty last page", p, err)
+		}
+		onlyGhost := dynacrypt.Filter(expression.Name("tenant").Equal(expression.Value("ghost")))
+		if p, err := s.ScanPage(ctx, "", 10, onlyGhost); err != nil || len(p.Items) != 0 || p.Next != "" {
+			t.Errorf("ScanPage filtered on the tenant: %+v, %v; want an empty last page", p, err)
+		}
+		if found := count(t, "Lookup", s.Lookup(ctx, ghost(""), "by-email")); found != 0 {
+			t.Errorf("Lookup found %d items", found)
+		}
+		if p, err := s.LookupPage(ctx, ghost(""), "by-plan", "", 10); err != nil || p == nil || len(p.Items) != 0 || p.Next != "" {
+			t.Errorf("LookupPage: %+v, %v; want an empty last page", p, err)
+		}
+		if _, err := s.LookupPage(ctx, ghost(""), "by-plan", acmePage.Next, 10); !errors.Is(err, dynacrypt.ErrInvalidCursor) {
+			t.Errorf("LookupPage with another lookup's cursor: %v, want ErrInvalidCursor", err)
+		}
+		if _, err := s.Update(ctx, ghost("1"), func(*Account) error { return nil }); !errors.Is(err, dynacrypt.ErrNotFound) {
+			t.Errorf("Update: %v, want ErrNotFound", err)
+		}
+		if err := s.Delete(ctx, ghost("1")); err != nil {
+			t.Errorf("Delete: %v, want nothing to do", err)
+		}
+		if p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Tenant: "ghost"}); err != nil || p.Scanned != 0 {
+			t.Errorf("a walk of the tenant: %+v, %v; want nothing to walk", p, err)
+		}
+		a := ghost("new")
+		keyGone("Put", s.Put(ctx, &a))
+		keyGone("BatchPut", s.BatchPut(ctx, []*Account{&a}))
+		withoutBeacons := r.accounts(table, r.cipher("service", keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("clinic-"))),
+			func(context.Context, string) ([]byte, error) { return make([]byte, 32), nil })
+		keyGone("Put through a Store whose beacon keys are not the key store's", withoutBeacons.Put(ctx, &a))
+		if _, err := s.Get(ctx, ghost("new")); !errors.Is(err, dynacrypt.ErrNotFound) {
+			t.Errorf("Get after the failed writes: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("shredded", func(t *testing.T) {
+		s := store()
+		gone := func(id string) Account {
+			return Account{Tenant: "gone", ID: id, Email: "user1@example.com", Plan: "pro"}
+		}
+		_, err := s.Get(ctx, gone("1"))
+		keyGone("Get", err)
+		for _, err := range s.Query(ctx, gone("")) {
+			keyGone("Query", err)
+			break
+		}
+		_, err = s.QueryPage(ctx, gone(""), "", 10)
+		keyGone("QueryPage", err)
+		_, err = s.Update(ctx, gone("1"), func(*Account) error { return nil })
+		keyGone("Update", err)
+		if found := count(t, "Lookup", s.Lookup(ctx, gone(""), "by-email")); found != 0 {
+			t.Errorf("Lookup found %d items", found)
+		}
+		a := gone("new")
+		keyGone("Put", s.Put(ctx, &a))
+		p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Tenant: "gone"})
+		keyGone("a walk of the tenant", err)
+		if p.Scanned != n || p.Failed != n {
+			t.Errorf("a walk of the tenant: %+v, want its %d items failed", p, n)
+		}
+	})
+	if _, kmsN := r.since(0, k0); kmsN != 0 {
+		t.Errorf("the tenants without a branch key cost %d KMS requests, want none", kmsN)
 	}
 }
