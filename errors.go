@@ -44,7 +44,11 @@ var (
 	// which it never wraps, but proves nothing about the item: whoever can
 	// delete keys can make a read end so. A Cipher's errors wrap it only
 	// when it found the key gone without a call it is billed for (the
-	// Store does not count them against WithUnwrapLimit).
+	// Store does not count them against WithUnwrapLimit). A tenant whose
+	// branch key does not exist holds no items: a write for it fails with
+	// ErrKeyGone, while reads find nothing (Get gives ErrNotFound, Query
+	// and Lookup no item) unless items of it remain from before a
+	// deletion, which read as ErrKeyGone.
 	ErrKeyGone = errors.New("key gone (deleted)")
 
 	// ErrInvalidCursor means a page cursor was altered, forged, truncated,
