@@ -232,3 +232,35 @@ func TestTenantWithoutBranchKey(t *testing.T) {
 		t.Errorf("the tenants without a branch key cost %d KMS requests, want none", kmsN)
 	}
 }
+
+// TestTenantBeaconKeySource: TenantBeaconKey and CheckTenant map the
+// tenant as the Cipher wraps under it, and refuse what the mapping refuses
+// without asking the source; a source without beacon keys gives an error
+// naming the branch key, not a panic.
+func TestTenantBeaconKeySource(t *testing.T) {
+	ctx := context.Background()
+	src := newFakeSource()
+	src.rotate(t, "clinic-acme")
+	c, err := keystore.NewCipher(src, "", clinicTenants())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckTenant(ctx, "acme"); err != nil {
+		t.Errorf("CheckTenant of acme: %v", err)
+	}
+	var kerr *keystore.Error
+	if _, err := c.TenantBeaconKey(ctx, "acme"); err == nil || !errors.As(err, &kerr) || kerr.ID != "clinic-acme" {
+		t.Errorf("TenantBeaconKey from a source without beacon keys: %v, want an error naming clinic-acme", err)
+	}
+	for _, tenant := range []string{"BAD!", ""} {
+		if err := c.CheckTenant(ctx, tenant); !errors.Is(err, errRefused) {
+			t.Errorf("CheckTenant of %q: %v, want the mapping's refusal", tenant, err)
+		}
+		if _, err := c.TenantBeaconKey(ctx, tenant); !errors.Is(err, errRefused) {
+			t.Errorf("TenantBeaconKey of %q: %v, want the mapping's refusal", tenant, err)
+		}
+	}
+	if n := src.activeFetches.Load() + src.versionFetches.Load(); n != 0 {
+		t.Errorf("%d fetches from the source, want none", n)
+	}
+}
