@@ -25,21 +25,7 @@ func TestReencryptTenants(t *testing.T) {
 	const n, tenants = 140, 7
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
-	kmsClient, _ := testrig.KMS(t)
-	ksTable := uniqueName("dynacrypt-cli-ks")
-	deleteTableAtEnd(t, db, ksTable)
-	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.CreateTable(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < tenants; i++ {
-		if _, err := ks.Create(ctx, fmt.Sprint("t", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ks, ksTable := tenantKeyStore(t, db, "t", tenants)
 	table := accountsTable(t, db)
 	tenantStore := func(c *keystore.Cipher) *dynacrypt.Store[account] {
 		return accounts(t, db, table, c, dynacrypt.WithTenantAttribute("tenant"))
@@ -102,21 +88,7 @@ func TestReencryptOneTenant(t *testing.T) {
 	const n, tenants = 35, 7
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
-	kmsClient, _ := testrig.KMS(t)
-	ksTable := uniqueName("dynacrypt-cli-ks")
-	deleteTableAtEnd(t, db, ksTable)
-	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.CreateTable(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < tenants; i++ {
-		if _, err := ks.Create(ctx, fmt.Sprint("clinic-t", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ks, ksTable := tenantKeyStore(t, db, "clinic-t", tenants)
 	table := accountsTable(t, db)
 	service := func() *dynacrypt.Store[account] {
 		c, err := keystore.NewCipher(ks, "", keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("clinic-")))
@@ -189,4 +161,27 @@ func TestReencryptOneTenant(t *testing.T) {
 	if seen != n {
 		t.Errorf("%d accounts read after the walk, want %d", seen, n)
 	}
+}
+
+// tenantKeyStore makes a key store table with branch keys prefix0 to
+// prefix(tenants-1), and returns it and its name.
+func tenantKeyStore(t *testing.T, db *dynamodb.Client, prefix string, tenants int) (*keystore.KeyStore, string) {
+	t.Helper()
+	ctx := context.Background()
+	kmsClient, _ := testrig.KMS(t)
+	ksTable := uniqueName("dynacrypt-cli-ks")
+	deleteTableAtEnd(t, db, ksTable)
+	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < tenants; i++ {
+		if _, err := ks.Create(ctx, fmt.Sprint(prefix, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ks, ksTable
 }
