@@ -111,6 +111,7 @@ type beacons struct {
 	// verdict (a record not authentic, a key gone), remembered so that
 	// probes cannot turn into a KMS request each.
 	source  BeaconKeySource
+	vet     func(ctx context.Context, tenant string) error // the Cipher's CheckTenant; nil if it has none
 	tenants *lru.Cache[string, beaconKeys]
 	failed  *lru.Cache[string, beaconFailure]
 	fetches singleflight.Group
@@ -167,6 +168,9 @@ func newBeacons(sch *schema.Schema, cfg *config, logical string) (*beacons, erro
 				return b, fmt.Errorf("WithBeaconKey: the key is %d bytes, want %d", len(key), beacon.KeySize)
 			}
 			b.source = func(context.Context, string) ([]byte, error) { return key, nil }
+		}
+		if checker, ok := cfg.cipher.(TenantChecker); ok {
+			b.vet = checker.CheckTenant
 		}
 		if b.tenants, err = lru.New[string, beaconKeys](cfg.cacheSize); err != nil {
 			return b, err
@@ -271,15 +275,21 @@ func (b *beacons) keysOf(ctx context.Context, tenant string) (beaconKeys, error)
 	}
 }
 
-// fetch gets a tenant's beacon key from the source and derives the beacon
-// keys; a panic of the source becomes an error, since it runs in a
-// goroutine of its own.
+// fetch gets a tenant's beacon key from the source, once the Cipher (a
+// TenantChecker) has accepted the tenant, and derives the beacon keys; a
+// panic of either becomes an error, since it runs in a goroutine of its
+// own.
 func (b *beacons) fetch(ctx context.Context, tenant string) (keys beaconKeys, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			keys, err = nil, fmt.Errorf("beacon key of tenant %q: the source panicked with a %T", tenant, p)
+			keys, err = nil, fmt.Errorf("beacon key of tenant %q: the source or the Cipher panicked with a %T", tenant, p)
 		}
 	}()
+	if b.vet != nil {
+		if err := b.vet(ctx, tenant); err != nil {
+			return nil, err
+		}
+	}
 	key, err := b.source(ctx, tenant)
 	if err == nil {
 		keys, err = b.derive(key, tenant)

@@ -86,7 +86,12 @@
 // ([TenantContextKey]), which keystore.Cipher maps to the tenant's branch
 // key: each tenant's items are under its own key, an item moved to another
 // tenant fails verification, and deleting a tenant's branch key makes its
-// items unreadable ([ErrKeyGone]) while the others' read on.
+// items unreadable ([ErrKeyGone]) while the others' read on. The Cipher's
+// mapping serves the tenant's beacon keys too ([WithTenantBeaconKeys] with
+// keystore.Cipher's TenantBeaconKey), and a tenant it refuses costs no key
+// fetch ([TenantChecker]). A tenant without a branch key holds no items:
+// reads find nothing, writes fail with ErrKeyGone. [ReencryptOptions].Tenant
+// walks one tenant's items.
 //
 // # Adoption and rotation
 //

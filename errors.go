@@ -47,7 +47,10 @@ var (
 	// Store counts it against WithUnwrapLimit when finding it took a
 	// request, since forged items can name key after made-up key, unless
 	// the Cipher marks it as not to be counted (a keystore version known
-	// shredded: see Cipher).
+	// shredded: see Cipher). A tenant whose branch key does not exist holds
+	// no items: a write for it fails with ErrKeyGone, while reads find
+	// nothing (Get gives ErrNotFound, Query and Lookup no item) unless items
+	// of it remain from before a deletion, which read as ErrKeyGone.
 	ErrKeyGone = errors.New("key gone (deleted)")
 
 	// ErrInvalidCursor means a page cursor was altered, forged, truncated,

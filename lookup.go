@@ -27,10 +27,20 @@ import (
 // reach the caller. Query's options apply (sort key conditions on the index's
 // sort key, Filter, Limit, PageSize), except SkipDecryption, which would leave
 // nothing to compare.
+//
+// In a Store with tenants, a tenant whose beacon key source finds no key
+// (ErrKeyGone: with keystore.Cipher.TenantBeaconKey, a tenant whose branch
+// key was never created, or was deleted) has no beacons to find: Lookup
+// yields nothing, as Get and Query find nothing of a tenant never created.
+// (The items of a deleted tenant remain until deleted; read by key or by
+// Query, each gives ErrKeyGone.)
 func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...QueryOption) iter.Seq2[*T, error] {
 	qc := queryConfigOf(opts)
 	return func(yield func(*T, error) bool) {
 		r, err := s.lookupRequest(ctx, &probe, index, qc)
+		if errors.Is(err, ErrKeyGone) {
+			return // the tenant has no beacon key: see noBeaconKey
+		}
 		if err != nil {
 			yield(nil, s.fail("Lookup", err))
 			return
@@ -41,13 +51,29 @@ func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...Qu
 
 // LookupPage is Lookup by pages, with cursors as QueryPage's. A page may be
 // short before the end only when every candidate after it was a false
-// positive.
+// positive. For a tenant without a beacon key (see Lookup) the first page
+// is empty and the last, and a cursor, which cannot be checked without the
+// key, gives ErrInvalidCursor.
 func (s *Store[T]) LookupPage(ctx context.Context, probe T, index, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
 	r, err := s.lookupRequest(ctx, &probe, index, queryConfigOf(opts))
+	if errors.Is(err, ErrKeyGone) {
+		return s.noBeaconKey(cursor)
+	}
 	if err != nil {
 		return nil, s.fail("Lookup", err)
 	}
 	return s.page(ctx, r, cursor, size)
+}
+
+// noBeaconKey is the page of a lookup of a tenant whose beacon key is
+// gone: its branch key was never created, or deleted. Such a tenant holds
+// no items a lookup can find, so the page is empty and the last. A cursor
+// cannot be checked without the beacon key: it is ErrInvalidCursor.
+func (s *Store[T]) noBeaconKey(cursor string) (*Page[T], error) {
+	if cursor != "" {
+		return nil, s.fail("Lookup", fmt.Errorf("%w: the probe's tenant has no beacon key (never created, or deleted) to check it with", ErrInvalidCursor))
+	}
+	return &Page[T]{Items: []*T{}}, nil
 }
 
 // lookupRequest prepares a Lookup: the Query of the partition of probe's

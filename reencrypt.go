@@ -47,6 +47,18 @@ type ReencryptOptions struct {
 	// makes its root key on its first write. A resumed walk with All skips
 	// only what its Checkpoint says was done.
 	All bool
+	// Tenant, if set, limits the walk to the items of one tenant, for a
+	// Store or Items declared WithTenantAttribute: after one tenant's
+	// branch key is rotated, say, the other tenants' items are left as
+	// they are, their version attributes (their clients' ETags) too.
+	// Where the tenant attribute is the table's partition key, the walk
+	// Queries that partition, one page at a time (Segments does not
+	// apply); otherwise it Scans the whole table, as a walk of every
+	// tenant does, with a filter on the tenant attribute, so that it
+	// reads (and DynamoDB bills) every item but rewrites only the
+	// tenant's. Its checkpoints resume a walk of the same tenant only, and
+	// a whole-table walk's checkpoints resume no walk of a tenant.
+	Tenant string
 }
 
 // ReencryptProgress counts a walk's items so far.
@@ -64,7 +76,8 @@ type ReencryptProgress struct {
 // changing under it.
 const rewriteAttempts = 10
 
-// Reencrypt walks the whole table with a parallel Scan and rewrites every
+// Reencrypt walks the whole table with a parallel Scan (or one tenant's
+// items: see ReencryptOptions.Tenant) and rewrites every
 // item that needs it: items that lack a beacon declared after they were
 // written, items of the legacy per-field KMS format that the
 // manifest lists (with [WithLegacyKMS] and [LegacyManifest]; with
@@ -76,7 +89,8 @@ const rewriteAttempts = 10
 // as stored, every attribute kept, with a version attribute incremented,
 // and written on condition that it has not changed since it was read: a
 // concurrent change is never overwritten; the item is read again and
-// rewritten if still needed.
+// rewritten if still needed. A rewritten item's version is a new one, so
+// clients that hold the old (as an ETag, say) find their copy stale.
 //
 // An item with a binary attribute that is not declared encrypted but opens
 // as an encrypted one (its encrypt tag was dropped, say) fails and is left

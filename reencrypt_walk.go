@@ -8,19 +8,21 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
 )
 
 // walk is the re-encryption walk of Store.Reencrypt and Items.Reencrypt:
-// parallel Scan segments, each item rewritten if needed, progress and a
-// checkpoint after every page.
+// parallel Scan segments (or a Query of one tenant's partition), each item
+// rewritten if needed, progress and a checkpoint after every page.
 func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
 	if r.codec.ring == nil {
 		return ReencryptProgress{}, errors.New("re-encryption needs a Cipher")
+	}
+	scope, err := r.scopeOf(opts.Tenant)
+	if err != nil {
+		return ReencryptProgress{}, err
 	}
 	if r.codec.ring.Refreshes() {
 		r.fresh = &freshKeys{codec: r.codec}
@@ -43,10 +45,13 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 	if n <= 0 {
 		n = 4
 	}
+	if scope.query {
+		n = 1 // a Query has no segments
+	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 100
 	}
-	w := &walkState{opts: opts, starts: make([]map[string]types.AttributeValue, n), done: make([]bool, n)}
+	w := &walkState{opts: opts, scope: scope, starts: make([]map[string]types.AttributeValue, n), done: make([]bool, n)}
 	if opts.Checkpoint != "" {
 		if err := w.resume(opts.Checkpoint); err != nil {
 			return ReencryptProgress{}, err
@@ -75,6 +80,7 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 // walkState is the shared state of a walk's segments.
 type walkState struct {
 	opts     ReencryptOptions
+	scope    walkScope
 	mu       sync.Mutex
 	progress ReencryptProgress
 	starts   []map[string]types.AttributeValue // per segment: where to go on
@@ -91,16 +97,13 @@ func (r *rewriter) walkSegment(ctx context.Context, w *walkState, seg int) {
 	// resumed walk tries its items again.
 	frozen := false
 	for ctx.Err() == nil {
-		out, err := r.db.Scan(ctx, &dynamodb.ScanInput{
-			TableName: &r.table, Segment: &segment, TotalSegments: &total,
-			ExclusiveStartKey: start, ConsistentRead: aws.Bool(true), Limit: &limit,
-		})
+		items, next, err := r.read(ctx, w.scope, segment, total, limit, start)
 		if err != nil {
 			w.fail(err)
 			return
 		}
 		var page ReencryptProgress
-		for _, raw := range out.Items {
+		for _, raw := range items {
 			page.Scanned++
 			promoted, rewritten, err := r.reencryptItem(ctx, raw)
 			switch {
@@ -123,7 +126,7 @@ func (r *rewriter) walkSegment(ctx context.Context, w *walkState, seg int) {
 			}
 		}
 		frozen = frozen || page.Failed > 0 || ctx.Err() != nil
-		start = out.LastEvaluatedKey
+		start = next
 		w.report(seg, page, start, !frozen)
 		if start == nil {
 			return
@@ -158,15 +161,17 @@ func (w *walkState) report(seg int, page ReencryptProgress, next map[string]type
 	}
 }
 
-// checkpointState is the JSON inside a checkpoint: per segment, whether it
-// is done and the canonical encoding of its next start key.
+// checkpointState is the JSON inside a checkpoint: the tenant walked ("":
+// every item), and per segment, whether it is done and the canonical
+// encoding of its next start key.
 type checkpointState struct {
+	Tenant string   `json:"tenant,omitempty"`
 	Done   []bool   `json:"done"`
 	Starts [][]byte `json:"starts"`
 }
 
 func (w *walkState) checkpoint() string {
-	st := checkpointState{Done: w.done, Starts: make([][]byte, len(w.starts))}
+	st := checkpointState{Tenant: w.scope.tenant, Done: w.done, Starts: make([][]byte, len(w.starts))}
 	for i, start := range w.starts {
 		if start != nil {
 			st.Starts[i], _ = canonical.Append(nil, &types.AttributeValueMemberM{Value: start})
@@ -181,6 +186,9 @@ func (w *walkState) resume(checkpoint string) error {
 	b, err := base64.RawURLEncoding.DecodeString(checkpoint)
 	if err == nil {
 		err = json.Unmarshal(b, &st)
+	}
+	if err == nil && st.Tenant != w.scope.tenant {
+		return fmt.Errorf("checkpoint is from a walk of %s, not of %s: it would skip what that walk did", walkOf(st.Tenant), walkOf(w.scope.tenant))
 	}
 	if err != nil || len(st.Done) != len(w.done) || len(st.Starts) != len(w.starts) {
 		return fmt.Errorf("checkpoint is not from a walk of %d segments", len(w.done))
@@ -198,4 +206,12 @@ func (w *walkState) resume(checkpoint string) error {
 		w.starts[i] = m.Value
 	}
 	return nil
+}
+
+// walkOf names what a walk of tenant reads, for errors.
+func walkOf(tenant string) string {
+	if tenant == "" {
+		return "the whole table"
+	}
+	return fmt.Sprintf("tenant %q", tenant)
 }

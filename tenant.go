@@ -45,14 +45,32 @@ func WithTenantAttribute(attr string) Option { return func(c *config) { c.tenant
 type BeaconKeySource func(ctx context.Context, tenant string) ([]byte, error)
 
 // WithTenantBeaconKeys sets where a Store declared WithTenantAttribute gets
-// each tenant's beacon key: with a key store, the BeaconKey of the
-// tenant's branch key. It is called once per tenant and process (the keys
-// derived from it stay in an LRU of WithKeyCacheSize tenants), when an item
-// of the tenant is written or looked up. Without it, each tenant's beacon
-// keys derive from WithBeaconKey and the tenant. Either way the same value
-// has unrelated beacons under two tenants.
+// each tenant's beacon key: with a key store, the beacon key of the
+// tenant's branch key, which keystore.Cipher's TenantBeaconKey returns
+// through the same mapping of tenants to branch keys as it wraps under:
+//
+//	dynacrypt.WithCipher(cipher), dynacrypt.WithTenantBeaconKeys(cipher.TenantBeaconKey)
+//
+// It is called once per tenant and process (the keys derived from it stay
+// in an LRU of WithKeyCacheSize tenants), when an item of the tenant is
+// written or looked up; if the Cipher is a TenantChecker, only once the
+// Cipher has accepted the tenant, so that a tenant it refuses costs no
+// fetch. Without it, each tenant's beacon keys derive from WithBeaconKey
+// and the tenant. Either way the same value has unrelated beacons under two
+// tenants.
 func WithTenantBeaconKeys(src BeaconKeySource) Option {
 	return func(c *config) { c.tenantBeaconKeys = src }
+}
+
+// A TenantChecker is a Cipher that can refuse a tenant before any key is
+// fetched for it, such as keystore.Cipher, whose mapping of tenants to
+// branch keys may refuse some. A Store with tenants asks it before it gets
+// a tenant's beacon key from its BeaconKeySource (on a write or a Lookup),
+// so that a tenant the Cipher refuses costs no beacon key fetch either.
+// CheckTenant returns nil for a tenant the Cipher serves; it must be safe
+// for concurrent use and cheap, as Encrypt's mapping of the tenant is.
+type TenantChecker interface {
+	CheckTenant(ctx context.Context, tenant string) error
 }
 
 // checkTenant checks the tenant attribute of a Store of schema sch.

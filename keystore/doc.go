@@ -46,9 +46,23 @@
 // With tenants (dynacrypt.WithTenantAttribute), each item's root key is
 // wrapped under its tenant's branch key: the encryption context names the
 // tenant ([TenantContextKey]) and [WithBranchKeyIDSupplier] maps it to a
-// branch key id (by default, the tenant itself). A root key wrapped under
+// branch key id (by default, the tenant itself; [PrefixSupplier] keeps
+// tenants' branch keys apart from the others). A root key wrapped under
 // another branch key than the one its tenant maps to is refused before any
 // fetch; deleting a tenant's branch key erases that tenant's data alone.
+// The mapping is configured once, on the Cipher, and serves the tenants'
+// beacon keys too:
+//
+//	cipher, err := keystore.NewCipher(ks, "orders-service", // its own branch key: cursors
+//		keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("tenant-")))
+//	orders, err := dynacrypt.New[Order](ddb, "orders",
+//		dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("id"),
+//		dynacrypt.WithTenantAttribute("tenant"),
+//		dynacrypt.WithCipher(cipher),
+//		dynacrypt.WithTenantBeaconKeys(cipher.TenantBeaconKey))
+//
+// A tenant the supplier refuses costs no key store or KMS request, on
+// writes, lookups and reads alike ([Cipher.CheckTenant]).
 //
 // The threat model is dynacrypt's: an attacker may read and write every
 // table, the key store's included, but cannot use the KMS key. Such an

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -80,8 +81,8 @@ func ExampleKeyStore() {
 // Tenants: a Store declared dynacrypt.WithTenantAttribute wraps each
 // item's root key under its tenant's branch key, and deleting that branch
 // key shreds the tenant's data alone. The supplier maps a tenant to its
-// branch key id. An item whose tenant is edited is refused before any key
-// store request.
+// branch key id, here with a prefix. An item whose tenant is edited is
+// refused before any key store request.
 func ExampleWithBranchKeyIDSupplier() {
 	ctx := context.Background()
 	var keys fixedKeys
@@ -92,8 +93,7 @@ func ExampleWithBranchKeyIDSupplier() {
 		}
 		keys = append(keys, k)
 	}
-	cipher, err := keystore.NewCipher(keys, "", keystore.WithBranchKeyIDSupplier(
-		func(_ context.Context, tenant string) (string, error) { return "tenant-" + tenant, nil }))
+	cipher, err := keystore.NewCipher(keys, "", keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("tenant-")))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -126,4 +126,70 @@ func ExampleWithBranchKeyIDSupplier() {
 	// Output:
 	// acme's card: 4111 1111 1111 1111
 	// made globex's: true
+}
+
+// A service of tenants configures the mapping of tenants to branch keys
+// once, on the Cipher, and the Store takes the tenants' beacon keys from
+// it too. The supplier refuses tenant ids the service never issues: such a
+// tenant costs no key store or KMS request, on writes, lookups and reads.
+// A tenant whose branch key does not exist holds no items: lookups find
+// nothing, writes fail with dynacrypt.ErrKeyGone.
+func ExampleCipher_TenantBeaconKey() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ddb, kmsClient := dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+	ks, err := keystore.New(ddb, "branch-keys", "branch-keys", kmsClient, "alias/branch-keys")
+	if err != nil {
+		log.Fatal(err)
+	}
+	validTenant := regexp.MustCompile(`^[a-z0-9-]{1,40}$`)
+	prefixed := keystore.PrefixSupplier("clinic-")          // tenant "north" is under branch key "clinic-north"
+	cipher, err := keystore.NewCipher(ks, "visits-service", // the service's own branch key, for page cursors
+		keystore.WithBranchKeyIDSupplier(func(ctx context.Context, tenant string) (string, error) {
+			if !validTenant.MatchString(tenant) {
+				return "", errors.New("no such clinic")
+			}
+			return prefixed(ctx, tenant)
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	type Visit struct {
+		Clinic  string `dynamodbav:"clinic"`
+		ID      string `dynamodbav:"id"`
+		Patient string `dynamodbav:"patient" encrypt:"kms,beacon=16,lower,trim"`
+		Notes   string `dynamodbav:"notes" encrypt:"kms"`
+	}
+	visits, err := dynacrypt.New[Visit](ddb, "visits",
+		dynacrypt.WithPartitionKey("clinic"), dynacrypt.WithSortKey("id"),
+		dynacrypt.WithIndex("by-patient", dynacrypt.BeaconAttribute("patient"), ""),
+		dynacrypt.WithTenantAttribute("clinic"),
+		dynacrypt.WithCipher(cipher),
+		dynacrypt.WithTenantBeaconKeys(cipher.TenantBeaconKey))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := visits.Put(ctx, &Visit{Clinic: "north", ID: "v1", Patient: "Ana Lima", Notes: "..."}); err != nil {
+		log.Fatal(err)
+	}
+	for v, err := range visits.Lookup(ctx, Visit{Clinic: "north", Patient: "ana lima"}, "by-patient") {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(v.ID)
+	}
+
+	// After rotating one clinic's branch key, walk that clinic's visits
+	// only: a rewrite changes an item (and increments its version
+	// attribute, in a Store WithVersion), so the others are left alone.
+	if _, err := ks.Rotate(ctx, "clinic-north"); err != nil {
+		log.Fatal(err)
+	}
+	cipher.Forget("clinic-north")
+	if _, err := visits.Reencrypt(ctx, dynacrypt.ReencryptOptions{Tenant: "north"}); err != nil {
+		log.Fatal(err)
+	}
 }

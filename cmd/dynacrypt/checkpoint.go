@@ -56,17 +56,19 @@ func walkFlags(tf tableFlags, cf cipherFlags, version string) map[string]string 
 		keystoreName = or(cf.keystore.name, cf.keystore.table)
 	}
 	return map[string]string{
-		"-encrypted":     set(tf.encrypted),
-		"-unsigned":      set(tf.unsigned),
-		"-header":        tf.header,
-		"-logical-table": or(tf.logical, tf.table),
-		"-tenant":        tf.tenant,
-		"-version":       version,
-		"-key":           cf.key,
-		"-previous-keys": set(cf.previousKeys),
-		"-keystore":      cf.keystore.table,
-		"-keystore-name": keystoreName,
-		"-branch-key":    cf.keystore.branchKey,
+		"-encrypted":         set(tf.encrypted),
+		"-unsigned":          set(tf.unsigned),
+		"-header":            tf.header,
+		"-logical-table":     or(tf.logical, tf.table),
+		"-tenant":            tf.tenant,
+		"-only-tenant":       tf.onlyTenant,
+		"-version":           version,
+		"-key":               cf.key,
+		"-previous-keys":     set(cf.previousKeys),
+		"-keystore":          cf.keystore.table,
+		"-keystore-name":     keystoreName,
+		"-branch-key":        cf.keystore.branchKey,
+		"-branch-key-prefix": cf.branchKeyPrefix,
 	}
 }
 

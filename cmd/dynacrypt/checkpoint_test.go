@@ -51,6 +51,8 @@ func TestCheckpointBoundToFlags(t *testing.T) {
 		"older dynacrypt":   {nil, "whose flags it does not record"},
 		"no previous keys":  {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.previousKeys = "" }, `-previous-keys "" where this command has`},
 		"more previous key": {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.previousKeys += "," + testrig.KeyB }, `-previous-keys`},
+		"one tenant":        {func(tf *tableFlags, _ *cipherFlags, _ *string) { tf.onlyTenant = "t3" }, `-only-tenant "t3" where this command has ""`},
+		"a prefix":          {func(_ *tableFlags, cf *cipherFlags, _ *string) { cf.branchKeyPrefix = "clinic-" }, `-branch-key-prefix "clinic-" where this command has ""`},
 	} {
 		var flags map[string]string
 		if c.change != nil {

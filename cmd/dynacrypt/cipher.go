@@ -57,6 +57,7 @@ func (f *keystoreFlags) open(c *awsClients, needKMS bool) (*keystore.KeyStore, e
 type cipherFlags struct {
 	key, previousKeys string
 	keystore          keystoreFlags
+	branchKeyPrefix   string // -branch-key-prefix: a tenant's branch key id is it and the tenant
 }
 
 func (f *cipherFlags) register(fs *flag.FlagSet) {
@@ -64,7 +65,8 @@ func (f *cipherFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.previousKeys, "previous-keys", "", "comma-separated older KMS keys items may still be wrapped under: with -key, after a move to it; with -keystore, to move a table from KMS keys to the key store")
 	f.keystore.registerTable(fs)
 	f.keystore.registerKMS(fs)
-	fs.StringVar(&f.keystore.branchKey, "branch-key", "", "branch key of the key store that wraps the table's root keys; with -tenant, each item's is its tenant's, named like the tenant, and this flag is not needed")
+	fs.StringVar(&f.keystore.branchKey, "branch-key", "", "branch key of the key store that wraps the table's root keys; with -tenant, each item's is its tenant's, named like the tenant (or -branch-key-prefix and the tenant), and this flag is not needed")
+	fs.StringVar(&f.branchKeyPrefix, "branch-key-prefix", "", "with -tenant and -keystore: each tenant's branch key id is this prefix and the tenant (keystore.PrefixSupplier), as the service maps them")
 }
 
 // load loads the AWS clients and returns them with the Cipher the flags
@@ -81,9 +83,12 @@ func (f *cipherFlags) load(ctx context.Context, tenants bool) (*awsClients, dyna
 // cipher returns the Cipher the flags choose, or errUsage unless they
 // choose exactly one. For a table of tenants (-tenant), a key store needs
 // no -branch-key: each tenant's items are under the branch key named like
-// the tenant (keystore.Cipher's default mapping).
+// the tenant (keystore.Cipher's default mapping), or -branch-key-prefix
+// and the tenant.
 func (f *cipherFlags) cipher(c *awsClients, tenants bool) (dynacrypt.Cipher, error) {
 	switch {
+	case f.branchKeyPrefix != "" && (!tenants || f.keystore.table == ""):
+		return nil, errUsage
 	case f.key != "" && f.keystore.table == "":
 		return dynacrypt.NewKMSCipher(c.kms, f.key).WithPreviousKeys(list(f.previousKeys)...), nil
 	case f.key == "" && f.keystore.table != "" && (f.keystore.branchKey != "" || tenants):
@@ -94,6 +99,9 @@ func (f *cipherFlags) cipher(c *awsClients, tenants bool) (dynacrypt.Cipher, err
 		var opts []keystore.CipherOption
 		if previous := list(f.previousKeys); len(previous) > 0 {
 			opts = append(opts, keystore.WithPreviousCipher(dynacrypt.NewKMSCipher(c.kms, previous[0]).WithPreviousKeys(previous[1:]...)))
+		}
+		if f.branchKeyPrefix != "" {
+			opts = append(opts, keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier(f.branchKeyPrefix)))
 		}
 		return keystore.NewCipher(ks, f.keystore.branchKey, opts...)
 	}

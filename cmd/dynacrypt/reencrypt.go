@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-all] [flags]",
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-all] [flags]",
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -36,9 +36,13 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"every item is rewritten: after a suspected compromise of root keys, whose items are still\n"+
 			"under the current key.\n\n"+
 			"For a table of tenants (-tenant) under a key store, each item is rewritten under its\n"+
-			"tenant's branch key, named like the tenant (no -branch-key needed). A run reads each\n"+
-			"tenant's active version afresh before its first item of that tenant, and rewrites only\n"+
-			"the items under older versions.\n\n"+
+			"tenant's branch key, named like the tenant, or with -branch-key-prefix P, P and the tenant\n"+
+			"(tenant acme under branch key P+acme: keystore.PrefixSupplier); no -branch-key needed. A run\n"+
+			"reads each tenant's active version afresh before its first item of that tenant, and\n"+
+			"rewrites only the items under older versions. Every rewrite increments the -version\n"+
+			"attribute, which makes clients' copies (ETags) stale: after rotating one tenant's branch\n"+
+			"key, walk that tenant's items only with -only-tenant (a Query of its partition if -tenant\n"+
+			"is the partition key, else a Scan filtered on it).\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
@@ -54,6 +58,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	tf.register(fs)
 	version := fs.String("version", "", "the Store's version attribute (WithVersion), if it has one: every rewrite increments it")
 	cf.register(fs)
+	tf.registerOnlyTenant(fs)
 	all := fs.Bool("all", false, "rewrite every item, not only those under an old key")
 	segments := fs.Int("segments", 4, "parallel Scan segments")
 	pageSize := fs.Int("page-size", 100, "items a Scan request reads: the grain of progress and checkpoints")
@@ -61,7 +66,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if tf.table == "" || tf.encrypted == "" || *segments < 1 || *pageSize < 1 {
+	if tf.table == "" || tf.encrypted == "" || *segments < 1 || *pageSize < 1 || (tf.onlyTenant != "" && tf.tenant == "") {
 		return fail(fs, std, errUsage)
 	}
 	if *checkpoint == "" {
@@ -83,7 +88,11 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: table.total, std: std,
+	total := table.total
+	if tf.onlyTenant != "" {
+		total = 0 // the table's count says nothing of one tenant's
+	}
+	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, tenant: tf.onlyTenant, std: std,
 		state: checkpointFile{Table: tf.table, TableIdentity: table.identity, All: *all, Segments: *segments,
 			Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
 	return w.run(ctx)
@@ -132,7 +141,8 @@ type walk struct {
 	file     string         // the checkpoint file
 	state    checkpointFile // what the walk saves there
 	pageSize int
-	total    int64 // items in the table, estimated; 0 if unknown
+	total    int64  // items in the table, estimated; 0 if unknown
+	tenant   string // the only tenant walked; "" for every item
 	std      streams
 }
 
@@ -158,6 +168,7 @@ func (w *walk) run(ctx context.Context) int {
 		PageSize:   w.pageSize,
 		Checkpoint: w.state.Checkpoint,
 		All:        w.state.All,
+		Tenant:     w.tenant,
 		Progress: func(p dynacrypt.ReencryptProgress) { // one call at a time
 			w.state.Checkpoint = p.Checkpoint
 			if time.Since(last) >= redrawEvery {

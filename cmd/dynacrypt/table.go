@@ -9,13 +9,15 @@ import (
 )
 
 // tableFlags describe a table dynacrypt encrypts, but for its keys: what
-// a command needs to open its items without the service's Go type.
+// a command needs to open its items without the service's Go type; and,
+// for a command that walks it, which tenant's items.
 type tableFlags struct {
 	table, logical string
 	encrypted      string
 	unsigned       string
 	header         string
 	tenant         string
+	onlyTenant     string // -only-tenant: reencrypt's
 }
 
 func (f *tableFlags) register(fs *flag.FlagSet) {
@@ -24,7 +26,13 @@ func (f *tableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.encrypted, "encrypted", "", "comma-separated encrypted attributes (required)")
 	fs.StringVar(&f.unsigned, "unsigned", "", "comma-separated unsigned attributes (WithUnsignedAttributes)")
 	fs.StringVar(&f.header, "header", dynacrypt.DefaultHeaderAttribute, "header attribute")
-	fs.StringVar(&f.tenant, "tenant", "", "attribute holding each item's tenant, if the Store sets one (WithTenantAttribute); with -keystore, each tenant's branch key is the one named like the tenant")
+	fs.StringVar(&f.tenant, "tenant", "", "attribute holding each item's tenant, if the Store sets one (WithTenantAttribute); with -keystore, each tenant's branch key is the one named like the tenant, or -branch-key-prefix and the tenant")
+}
+
+// registerOnlyTenant registers -only-tenant, for a command that walks the
+// table.
+func (f *tableFlags) registerOnlyTenant(fs *flag.FlagSet) {
+	fs.StringVar(&f.onlyTenant, "only-tenant", "", "walk the items of this tenant only (a value of the -tenant attribute): a Query of its partition if -tenant is the partition key, else a Scan filtered on it")
 }
 
 // keyFlags name a table's key attributes, for commands that do not read

@@ -37,7 +37,10 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"reencrypt", "-table", "t", "-encrypted", "a", "-keystore", "ks", "-keystore-key", "alias/k"}, // no -branch-key
 		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-segments", "0"},
 		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-all=maybe"},
-		{"export-decrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k"}, // no -partition-key
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-only-tenant", "acme"},                                                     // no -tenant
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-tenant", "tenant", "-branch-key-prefix", "clinic-"},                       // no -keystore
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-keystore", "ks", "-keystore-key", "alias/k", "-branch-key", "b", "-branch-key-prefix", "c-"}, // no -tenant
+		{"export-decrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k"},                                                                        // no -partition-key
 	} {
 		o := runBinary(t, "", args...).want(t, exitUsage, strings.Join(args, " "))
 		if !strings.Contains(o.stderr, "usage: dynacrypt") {
