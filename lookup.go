@@ -39,9 +39,11 @@ func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...Qu
 	}
 }
 
-// LookupPage is Lookup by pages, with cursors as QueryPage's. A page may be
-// short before the end only when every candidate after it was a false
-// positive.
+// LookupPage is Lookup by pages, with cursors as QueryPage's. A cursor is
+// bound to the probe's values, not only to their beacon: sent with another
+// probe, even one with the same beacon, it gives ErrInvalidCursor. A page
+// may be short before the end only when every candidate after it was a
+// false positive.
 func (s *Store[T]) LookupPage(ctx context.Context, probe T, index, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
 	r, err := s.lookupRequest(ctx, &probe, index, queryConfigOf(opts))
 	if err != nil {
@@ -123,11 +125,16 @@ func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc
 		r.tenant = tenant
 		r.fingerprint = canonical.AppendName(r.fingerprint, tenant)
 	}
+	wanted := make([]types.AttributeValue, len(cmps))
 	for i := range cmps {
 		c := &cmps[i]
-		if c.want, err = canonical.Append(nil, beacon.Normalize(av[c.field], c.lower, c.trim)); err != nil {
+		wanted[i] = beacon.Normalize(av[c.field], c.lower, c.trim)
+		if c.want, err = canonical.Append(nil, wanted[i]); err != nil {
 			return nil, fmt.Errorf("the probe's %q: %w", c.field, err)
 		}
+	}
+	if r.probe, err = canonical.Append(nil, &types.AttributeValueMemberL{Value: wanted}); err != nil {
+		return nil, err
 	}
 	r.match = func(item map[string]types.AttributeValue) bool {
 		for _, c := range cmps {
