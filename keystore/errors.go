@@ -22,14 +22,19 @@ var (
 	// can delete the records. Treat it as "unreadable", not as proof of a
 	// shredding. It wraps dynacrypt.ErrKeyGone, which a Store does not
 	// count against its unwrap limit: finding a key gone costs key store
-	// reads, never a KMS request.
+	// reads, never a KMS request. It does not wrap dynacrypt.ErrNotFound:
+	// a read of an item whose key is gone must not pass for a read of an
+	// item that does not exist.
 	ErrBranchKeyNotFound = fmt.Errorf("%w: branch key not found (never created, or deleted)", dynacrypt.ErrKeyGone)
 
 	// ErrBranchKeyExists is the failure of [KeyStore.Create] for an id
 	// that has records already. Create never overwrites a branch key. An
 	// id whose Create failed midway (no branch:ACTIVE record, but a
-	// beacon key) is reported so too: Delete it, then Create it again.
-	ErrBranchKeyExists = errors.New("branch key exists")
+	// beacon key) is reported so too: Delete it, then Create it again. It
+	// wraps dynacrypt.ErrExists (and so dynacrypt.ErrConflict), as a
+	// Store's create of an existing item does: an HTTP service's 409 for
+	// both.
+	ErrBranchKeyExists = fmt.Errorf("%w: branch key exists", dynacrypt.ErrExists)
 
 	// ErrInvalidRecord means a key store record is not as this package
 	// writes it: an attribute missing or of the wrong type, a version that
