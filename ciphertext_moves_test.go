@@ -29,36 +29,7 @@ import (
 // attributes with the same plaintext have different ciphertexts.
 func TestCiphertextMovedBetweenAttributes(t *testing.T) {
 	ctx := context.Background()
-	bin := func(item map[string]types.AttributeValue, name string) []byte {
-		return item[name].(*types.AttributeValueMemberB).Value
-	}
-	setBin := func(item map[string]types.AttributeValue, name string, v []byte) {
-		item[name] = &types.AttributeValueMemberB{Value: v}
-	}
-	cat := func(a, b []byte) []byte { return append(slices.Clone(a), b...) }
-	moves := map[string]func(item map[string]types.AttributeValue){
-		"swapped": func(item map[string]types.AttributeValue) { item["number"], item["pin"] = item["pin"], item["number"] },
-		"last byte of number to pin": func(item map[string]types.AttributeValue) {
-			n := bin(item, "number")
-			setBin(item, "pin", cat(n[len(n)-1:], bin(item, "pin")))
-			setBin(item, "number", slices.Clone(n[:len(n)-1]))
-		},
-		"first byte of pin to number": func(item map[string]types.AttributeValue) {
-			p := bin(item, "pin")
-			setBin(item, "number", cat(bin(item, "number"), p[:1]))
-			setBin(item, "pin", slices.Clone(p[1:]))
-		},
-		"all of pin into number": func(item map[string]types.AttributeValue) {
-			setBin(item, "number", cat(bin(item, "number"), bin(item, "pin")))
-			setBin(item, "pin", []byte{})
-		},
-		"all of number into pin": func(item map[string]types.AttributeValue) {
-			setBin(item, "pin", cat(bin(item, "number"), bin(item, "pin")))
-			setBin(item, "number", []byte{})
-		},
-		"pin copied over number": func(item map[string]types.AttributeValue) { setBin(item, "number", slices.Clone(bin(item, "pin"))) },
-		"number copied over pin": func(item map[string]types.AttributeValue) { setBin(item, "pin", slices.Clone(bin(item, "number"))) },
-	}
+	moves := ciphertextMoves()
 	for _, suite := range []dynacrypt.Suite{dynacrypt.Suite1, dynacrypt.Suite2} {
 		opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
 			dynacrypt.WithCipher(dynacrypttest.NewCipher()), dynacrypt.WithWriteSuite(suite)}
@@ -117,3 +88,44 @@ func TestCiphertextMovedBetweenAttributes(t *testing.T) {
 		}
 	}
 }
+
+// ciphertextMoves are ways of moving ciphertext bytes between the encrypted
+// attributes number and pin of one item, in place.
+func ciphertextMoves() map[string]func(item map[string]types.AttributeValue) {
+	return map[string]func(item map[string]types.AttributeValue){
+		"swapped": func(item map[string]types.AttributeValue) { item["number"], item["pin"] = item["pin"], item["number"] },
+		"last byte of number to pin": func(item map[string]types.AttributeValue) {
+			n := bin(item, "number")
+			setBin(item, "pin", cat(n[len(n)-1:], bin(item, "pin")))
+			setBin(item, "number", slices.Clone(n[:len(n)-1]))
+		},
+		"first byte of pin to number": func(item map[string]types.AttributeValue) {
+			p := bin(item, "pin")
+			setBin(item, "number", cat(bin(item, "number"), p[:1]))
+			setBin(item, "pin", slices.Clone(p[1:]))
+		},
+		"all of pin into number": func(item map[string]types.AttributeValue) {
+			setBin(item, "number", cat(bin(item, "number"), bin(item, "pin")))
+			setBin(item, "pin", []byte{})
+		},
+		"all of number into pin": func(item map[string]types.AttributeValue) {
+			setBin(item, "pin", cat(bin(item, "number"), bin(item, "pin")))
+			setBin(item, "number", []byte{})
+		},
+		"pin copied over number": func(item map[string]types.AttributeValue) { setBin(item, "number", slices.Clone(bin(item, "pin"))) },
+		"number copied over pin": func(item map[string]types.AttributeValue) { setBin(item, "pin", slices.Clone(bin(item, "number"))) },
+	}
+}
+
+// bin returns the value of item's binary attribute name.
+func bin(item map[string]types.AttributeValue, name string) []byte {
+	return item[name].(*types.AttributeValueMemberB).Value
+}
+
+// setBin sets item's attribute name to the binary v.
+func setBin(item map[string]types.AttributeValue, name string, v []byte) {
+	item[name] = &types.AttributeValueMemberB{Value: v}
+}
+
+// cat returns parts joined, in a new slice.
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, []byte{}) }

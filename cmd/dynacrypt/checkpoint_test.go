@@ -12,7 +12,6 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
-	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
 // TestCheckpointBoundToFlags: a checkpoint file resumes only the walk that
@@ -96,18 +95,9 @@ func identityOf(t *testing.T, db *dynamodb.Client, table string) string {
 func TestCheckpointBoundToBranchKey(t *testing.T) {
 	const n = 5
 	db := testrig.DynamoDB(t)
-	kmsClient, _ := testrig.KMS(t)
 	ksTable := fleetKeyStore(t, db)
-	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := keystore.NewCipher(ks, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
 	table := accountsTable(t, db)
-	putAccounts(t, accounts(t, db, table, cipher), n)
+	putAccounts(t, accounts(t, db, table, fleetCipher(t, db, ksTable)), n)
 	walk := append([]string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version", "-branch-key", "fleet"},
 		keyStoreFlags(ksTable)...)
 	fromStart, _ := json.Marshal(map[string]any{"done": make([]bool, 4), "starts": make([]any, 4)})
