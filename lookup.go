@@ -39,11 +39,9 @@ func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...Qu
 	}
 }
 
-// LookupPage is Lookup by pages, with cursors as QueryPage's. A cursor is
-// bound to the probe's values, not only to their beacon: sent with another
-// probe, even one with the same beacon, it gives ErrInvalidCursor. A page
-// may be short before the end only when every candidate after it was a
-// false positive.
+// LookupPage is Lookup by pages, with cursors as QueryPage's. A page may be
+// short before the end only when every candidate after it was a false
+// positive.
 func (s *Store[T]) LookupPage(ctx context.Context, probe T, index, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
 	r, err := s.lookupRequest(ctx, &probe, index, queryConfigOf(opts))
 	if err != nil {

@@ -34,7 +34,9 @@ type Page[T any] struct {
 // URL-safe and signed: it works in another process with the same table and
 // Cipher, shows no encrypted data (it holds the last item's key attributes),
 // and an edited or forged cursor, or one from another query, gives
-// ErrInvalidCursor. Paging needs a Cipher, whose root keys sign the cursors.
+// ErrInvalidCursor (a LookupPage cursor is of another query for a probe of
+// other values, even values with the same beacon). Paging needs a Cipher,
+// whose root keys sign the cursors.
 func (s *Store[T]) QueryPage(ctx context.Context, key T, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
 	r, err := s.queryRequest(&key, queryConfigOf(opts))
 	if err != nil {

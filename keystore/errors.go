@@ -11,7 +11,10 @@ import (
 // The kinds of failure. Errors of this package wrap them (and the SDK's or
 // KMS's error, when there is one): test with errors.Is, and use errors.As to
 // find an [*Error] or an exception such as
-// *types.ConditionalCheckFailedException.
+// *types.ConditionalCheckFailedException. Each wraps the dynacrypt kind a
+// service maps to a response as it maps a Store's errors; a branch key not
+// found is dynacrypt.ErrKeyGone, never dynacrypt.ErrNotFound, so that an
+// item whose key is gone does not pass for one that does not exist.
 var (
 	// ErrBranchKeyNotFound means the key store holds no record of the
 	// branch key asked for: it was never created, or it was deleted. After [KeyStore.Delete] (crypto-shredding) this is
@@ -22,9 +25,7 @@ var (
 	// can delete the records. Treat it as "unreadable", not as proof of a
 	// shredding. It wraps dynacrypt.ErrKeyGone, which a Store does not
 	// count against its unwrap limit: finding a key gone costs key store
-	// reads, never a KMS request. It does not wrap dynacrypt.ErrNotFound:
-	// a read of an item whose key is gone must not pass for a read of an
-	// item that does not exist.
+	// reads, never a KMS request.
 	ErrBranchKeyNotFound = fmt.Errorf("%w: branch key not found (never created, or deleted)", dynacrypt.ErrKeyGone)
 
 	// ErrBranchKeyExists is the failure of [KeyStore.Create] for an id
