@@ -213,6 +213,17 @@ func (c *codec) keyOf(item map[string]types.AttributeValue) map[string]types.Att
 	return km
 }
 
+// checkNil refuses an item that holds a nil value anywhere (a nil pointer
+// such as (*types.AttributeValueMemberB)(nil)), which a caller's map can and
+// an item DynamoDB returns cannot: open's type switches assume none. Items
+// the Store reads itself skip it, since it costs a walk of every value.
+func checkNil(item map[string]types.AttributeValue) error {
+	if err := canonical.CheckNil(item); err != nil {
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	return nil
+}
+
 func integrity(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrIntegrity, fmt.Sprintf(format, args...))
 }
@@ -429,7 +440,8 @@ func (c *codec) signedNames(item map[string]types.AttributeValue, buf []string) 
 
 // open verifies a stored item and decrypts its encrypted attributes in place,
 // removing the header. With skipDecrypt it only removes the header and the
-// encrypted attributes, verifying nothing.
+// encrypted attributes, verifying nothing. The item holds no nil values:
+// it comes from the SDK's decoder, or through checkNil.
 func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, skipDecrypt bool) error {
 	if c.ring == nil {
 		return nil

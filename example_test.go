@@ -390,3 +390,22 @@ func ExampleStore_Lookup() {
 		fmt.Println(m.ID, m.Name) // exactly the members whose e-mail is ana@example.com
 	}
 }
+
+// A consumer of items that come with their keys apart, such as stream
+// records, checks the keys against the table's key attributes.
+func ExampleStore_KeyAttributes() {
+	type Member struct {
+		Org   string `dynamodbav:"org"`
+		User  string `dynamodbav:"user"`
+		Token string `dynamodbav:"token" encrypt:"kms"`
+	}
+	members, err := dynacrypt.New[Member](dynamodb.New(dynamodb.Options{Region: "us-east-1"}), "members",
+		dynacrypt.WithPartitionKey("org"), dynacrypt.WithSortKey("user"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(kms.New(kms.Options{}), "alias/members")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(members.KeyAttributes())
+	// Output:
+	// [org user]
+}

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/canonical"
 )
 
 // MarshalItem returns the attribute map Put would send for item: marshalled
@@ -32,10 +34,15 @@ func (s *Store[T]) MarshalItem(ctx context.Context, item *T) (map[string]types.A
 // with what GetItem returns, and unmarshals it into a new T. It is for items
 // that reach the service by other ways than the Store's calls: stream
 // records, exports, the answers to hand-made requests. Its errors are Get's:
-// ErrIntegrity for an item that fails verification. av is not changed.
+// ErrIntegrity for an item that fails verification, and for one holding a
+// nil value (such as (*types.AttributeValueMemberB)(nil)) at any depth,
+// which DynamoDB never returns. av is not changed.
 func (s *Store[T]) UnmarshalItem(ctx context.Context, av map[string]types.AttributeValue, opts ...ReadOption) (*T, error) {
 	if av == nil {
 		return nil, s.fail("UnmarshalItem", errors.New("nil item"))
+	}
+	if err := checkNil(av); err != nil {
+		return nil, s.fail("UnmarshalItem", err)
 	}
 	item, err := s.decode(ctx, maps.Clone(av), readConfigOf(opts).skipDecrypt)
 	if err != nil {
@@ -149,8 +156,12 @@ func (it *Items) Key(av map[string]types.AttributeValue) map[string]types.Attrib
 // WithEncryptedAttributes, which would otherwise come out as its
 // ciphertext: each binary attribute not declared is tried as encrypted
 // (one AES-GCM open; items without such attributes cost nothing more).
-// With SkipDecryption nothing is verified, and nothing tried.
+// An item holding a nil value at any depth is ErrIntegrity too. With
+// SkipDecryption nothing is verified, and nothing tried.
 func (it *Items) Open(ctx context.Context, av map[string]types.AttributeValue, opts ...ReadOption) (map[string]types.AttributeValue, error) {
+	if err := checkNil(av); err != nil {
+		return nil, newOpError("Open", it.table, err)
+	}
 	out := maps.Clone(av)
 	if err := it.codec.open(ctx, out, readConfigOf(opts).skipDecrypt); err != nil {
 		return nil, newOpError("Open", it.table, err)
@@ -160,11 +171,14 @@ func (it *Items) Open(ctx context.Context, av map[string]types.AttributeValue, o
 
 // Seal returns an item encrypted and signed, with its header, as a Store
 // writes it. av is not changed; its values must be storable as they are
-// (valid UTF-8, sets without repeats).
+// (valid UTF-8, sets without repeats, no nil values).
 func (it *Items) Seal(ctx context.Context, av map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out := maps.Clone(av)
 	if _, ok := out[it.codec.headerAttr]; ok {
 		return nil, newOpError("Seal", it.table, fmt.Errorf("item has an attribute named like the header, %q", it.codec.headerAttr))
+	}
+	if err := canonical.CheckNil(out); err != nil {
+		return nil, newOpError("Seal", it.table, err)
 	}
 	if err := it.codec.seal(ctx, out); err != nil {
 		return nil, newOpError("Seal", it.table, err)

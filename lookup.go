@@ -149,11 +149,16 @@ func (s *Store[T]) lookupRequest(ctx context.Context, probe *T, index string, qc
 		r.tenant = tenant
 		r.fingerprint = canonical.AppendName(r.fingerprint, tenant)
 	}
+	wanted := make([]types.AttributeValue, len(cmps))
 	for i := range cmps {
 		c := &cmps[i]
-		if c.want, err = canonical.Append(nil, beacon.Normalize(av[c.field], c.lower, c.trim)); err != nil {
+		wanted[i] = beacon.Normalize(av[c.field], c.lower, c.trim)
+		if c.want, err = canonical.Append(nil, wanted[i]); err != nil {
 			return nil, fmt.Errorf("the probe's %q: %w", c.field, err)
 		}
+	}
+	if r.probe, err = canonical.Append(nil, &types.AttributeValueMemberL{Value: wanted}); err != nil {
+		return nil, err
 	}
 	r.match = func(item map[string]types.AttributeValue) bool {
 		for _, c := range cmps {

@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -32,7 +34,9 @@ type Page[T any] struct {
 // URL-safe and signed: it works in another process with the same table and
 // Cipher, shows no encrypted data (it holds the last item's key attributes),
 // and an edited or forged cursor, or one from another query, gives
-// ErrInvalidCursor. Paging needs a Cipher, whose root keys sign the cursors.
+// ErrInvalidCursor (a LookupPage cursor is of another query for a probe of
+// other values, even values with the same beacon). Paging needs a Cipher,
+// whose root keys sign the cursors.
 func (s *Store[T]) QueryPage(ctx context.Context, key T, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
 	r, err := s.queryRequest(&key, queryConfigOf(opts))
 	if err != nil {
@@ -64,7 +68,7 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 	var start map[string]types.AttributeValue
 	if cursor != "" {
 		var err error
-		if start, err = s.openCursor(ctx, cursor, r.fingerprint); err != nil {
+		if start, err = s.openCursor(ctx, cursor, r); err != nil {
 			return nil, s.fail(r.op, err)
 		}
 	}
@@ -79,7 +83,7 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 		var last map[string]types.AttributeValue // start key after the last item taken
 		for _, av := range items {
 			if len(page.Items) == size {
-				if page.Next, err = s.sealCursor(ctx, last, r.fingerprint); err != nil {
+				if page.Next, err = s.sealCursor(ctx, last, r); err != nil {
 					return nil, s.fail(r.op, err)
 				}
 				return page, nil
@@ -99,7 +103,7 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 		if len(page.Items) == size {
 			// DynamoDB stopped on a filter or its 1 MB limit: there may
 			// be more, after the items it evaluated.
-			if page.Next, err = s.sealCursor(ctx, next, r.fingerprint); err != nil {
+			if page.Next, err = s.sealCursor(ctx, next, r); err != nil {
 				return nil, s.fail(r.op, err)
 			}
 			return page, nil
@@ -121,13 +125,13 @@ func (s *Store[T]) startKeyAfter(item map[string]types.AttributeValue, index str
 	return key
 }
 
-// sealCursor encodes a start key as a cursor: the signed part of a header
-// (format version, suite, salt, wrapped root key), the expiry (Unix seconds,
-// 8 bytes big endian), the canonical encoding of the start key as a map, then
-// an HMAC-SHA-256 over all of it. The HMAC key derives from the root key, the
-// salt, the logical table name and the request's fingerprint, as item keys
-// do.
-func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.AttributeValue, fp []byte) (string, error) {
+// sealCursor encodes a start key as a cursor of request r: the signed part
+// of a header (format version, suite, salt, wrapped root key), the expiry
+// (Unix seconds, 8 bytes big endian), the canonical encoding of the start
+// key as a map, then an HMAC-SHA-256 over all of it. The HMAC key derives
+// from the root key, the salt, the logical table name and the request
+// (cursorInfo), as item keys do.
+func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.AttributeValue, r *request) (string, error) {
 	root, err := s.codec.ring.ForWrite(ctx, "")
 	if err != nil {
 		return "", fmt.Errorf("wrapping root key: %w", err)
@@ -144,7 +148,11 @@ func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.Attrib
 	if buf, err = canonical.Append(buf, &types.AttributeValueMemberM{Value: start}); err != nil {
 		return "", err
 	}
-	keys, err := derive(root, salt[:], itemcrypt.CursorInfo(s.codec.logical, fp))
+	info, err := s.cursorInfo(root, r)
+	if err != nil {
+		return "", err
+	}
+	keys, err := derive(root, salt[:], info)
 	if err != nil {
 		return "", err
 	}
@@ -156,7 +164,7 @@ func (s *Store[T]) sealCursor(ctx context.Context, start map[string]types.Attrib
 // openCursor checks a cursor and returns its start key. An expired cursor is
 // refused before its root key is unwrapped; the expiry is checked again, as
 // signed, after the HMAC.
-func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (map[string]types.AttributeValue, error) {
+func (s *Store[T]) openCursor(ctx context.Context, cursor string, r *request) (map[string]types.AttributeValue, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidCursor, why) }
 	// Strict: another spelling of the same bytes is not the cursor we gave.
 	b, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
@@ -182,7 +190,11 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 		}
 		return nil, fmt.Errorf("unwrapping cursor key: %w", err)
 	}
-	keys, err := derive(root, h.Salt, itemcrypt.CursorInfo(s.codec.logical, fp))
+	info, err := s.cursorInfo(root, r)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := derive(root, h.Salt, info)
 	if err != nil {
 		return nil, err
 	}
@@ -199,4 +211,22 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, fp []byte) (ma
 		return nil, bad("malformed start key")
 	}
 	return m.Value, nil
+}
+
+// cursorInfo returns the HKDF info of the keys of r's cursors under root:
+// r's fingerprint and, for a Lookup, the tag of its probe's values under
+// root, so that a cursor resumes only a lookup of the same values, not of
+// others that share their beacon. The tag is keyed: the values never meet
+// anything a cursor holder could test guesses against.
+func (s *Store[T]) cursorInfo(root *keyring.Root, r *request) ([]byte, error) {
+	fp := r.fingerprint
+	if r.probe != nil {
+		tag, err := itemcrypt.ProbeTag(root.Key(), s.codec.logical, r.probe)
+		runtime.KeepAlive(root) // its key material is zeroed once unreachable
+		if err != nil {
+			return nil, err
+		}
+		fp = append(slices.Clip(fp), tag...)
+	}
+	return itemcrypt.CursorInfo(s.codec.logical, fp), nil
 }

@@ -49,6 +49,10 @@ type request struct {
 	// tenant, if set, is the only tenant whose items Lookup opens: the
 	// others' are dropped unread, keys unfetched.
 	tenant string
+	// probe, for a Lookup, is the canonical encoding of the values match
+	// compares, which its cursors bind to (keyed, in cursorInfo): the
+	// fingerprint has only their beacon, which other values share.
+	probe []byte
 }
 
 // fetch runs one request from start and returns its items and the key to

@@ -280,6 +280,18 @@ func (s *Store[T]) EncryptedAttributes() []string {
 	return names
 }
 
+// KeyAttributes returns the names of the table's key attributes: the
+// partition key, then the sort key if the table has one. A consumer of
+// items that arrive with their keys apart, such as stream records, checks
+// them against these.
+func (s *Store[T]) KeyAttributes() []string {
+	names := make([]string, len(s.keyAttrs))
+	for i, f := range s.keyAttrs {
+		names[i] = f.Attr
+	}
+	return names
+}
+
 // fail wraps err in an OpError naming op and the table.
 func (s *Store[T]) fail(op string, err error) error { return newOpError(op, s.table, err) }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -95,13 +96,6 @@ func TestSuite2Tampering(t *testing.T) {
 	if headerSuite(t, a) != 2 {
 		t.Fatal("the default Store did not write suite 2")
 	}
-	bin := func(item map[string]types.AttributeValue, name string) []byte {
-		return item[name].(*types.AttributeValueMemberB).Value
-	}
-	setBin := func(item map[string]types.AttributeValue, name string, v []byte) {
-		item[name] = &types.AttributeValueMemberB{Value: v}
-	}
-	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	flip := func(name string, i int) func(map[string]types.AttributeValue) {
 		return func(item map[string]types.AttributeValue) {
 			v := bytes.Clone(bin(item, name))
@@ -110,20 +104,8 @@ func TestSuite2Tampering(t *testing.T) {
 		}
 	}
 	hdr := dynacrypt.DefaultHeaderAttribute
-	cases := map[string]func(map[string]types.AttributeValue){
-		"byte moved from number to pin": func(item map[string]types.AttributeValue) {
-			n := bin(item, "number")
-			setBin(item, "pin", cat(n[len(n)-1:], bin(item, "pin")))
-			setBin(item, "number", bytes.Clone(n[:len(n)-1]))
-		},
-		"byte moved from pin to number": func(item map[string]types.AttributeValue) {
-			p := bin(item, "pin")
-			setBin(item, "number", cat(bin(item, "number"), p[:1]))
-			setBin(item, "pin", bytes.Clone(p[1:]))
-		},
-		"number and pin swapped": func(item map[string]types.AttributeValue) {
-			item["number"], item["pin"] = item["pin"], item["number"]
-		},
+	cases := ciphertextMoves() // and more:
+	maps.Copy(cases, map[string]func(map[string]types.AttributeValue){
 		"pin removed":           func(item map[string]types.AttributeValue) { delete(item, "pin") },
 		"pin as a string":       func(item map[string]types.AttributeValue) { item["pin"] = &types.AttributeValueMemberS{Value: "1234"} },
 		"pin empty":             func(item map[string]types.AttributeValue) { setBin(item, "pin", []byte{}) },
@@ -158,7 +140,7 @@ func TestSuite2Tampering(t *testing.T) {
 			delete(item, "pin")
 			setBin(item, "number", cat(bin(a, "number"), bin(a, "pin")))
 		},
-	}
+	})
 	// A reader with the root key cached: forgeries must cost no KMS request.
 	if _, err := s.Get(ctx, PinCard{ID: "a"}, dynacrypt.ConsistentRead()); err != nil {
 		t.Fatal(err)

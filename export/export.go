@@ -211,6 +211,9 @@ func AppendValue(dst []byte, v types.AttributeValue) ([]byte, error) {
 		dst = appendJSON(dst, value)
 		return append(dst, '}')
 	}
+	if canonical.IsNil(v) {
+		return nil, errors.New("nil attribute value")
+	}
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
 		return typed("S", v.Value), nil

@@ -89,3 +89,26 @@ not json
 		t.Errorf("errors: %q", errs)
 	}
 }
+
+// TestAppendNilValues: a nil value, or a nil pointer of an attribute value
+// type, fails with an error naming where it is, and does not panic.
+func TestAppendNilValues(t *testing.T) {
+	for _, typedNil := range []types.AttributeValue{
+		nil, (*types.AttributeValueMemberS)(nil), (*types.AttributeValueMemberN)(nil), (*types.AttributeValueMemberB)(nil),
+		(*types.AttributeValueMemberBOOL)(nil), (*types.AttributeValueMemberNULL)(nil), (*types.AttributeValueMemberSS)(nil),
+		(*types.AttributeValueMemberNS)(nil), (*types.AttributeValueMemberBS)(nil), (*types.AttributeValueMemberL)(nil),
+		(*types.AttributeValueMemberM)(nil), (*types.UnknownUnionMember)(nil),
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("a %T nil: panicked: %v", typedNil, p)
+				}
+			}()
+			item := map[string]types.AttributeValue{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": typedNil}}}
+			if _, err := export.AppendLine(nil, item); err == nil || !strings.Contains(err.Error(), `"m"`) {
+				t.Errorf("a %T nil: %v", typedNil, err)
+			}
+		}()
+	}
+}

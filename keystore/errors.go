@@ -11,7 +11,10 @@ import (
 // The kinds of failure. Errors of this package wrap them (and the SDK's or
 // KMS's error, when there is one): test with errors.Is, and use errors.As to
 // find an [*Error] or an exception such as
-// *types.ConditionalCheckFailedException.
+// *types.ConditionalCheckFailedException. Each wraps the dynacrypt kind a
+// service maps to a response as it maps a Store's errors; a branch key not
+// found is dynacrypt.ErrKeyGone, never dynacrypt.ErrNotFound, so that an
+// item whose key is gone does not pass for one that does not exist.
 var (
 	// ErrBranchKeyNotFound means the key store holds no material of the
 	// branch key asked for: it was never created, or it was deleted. After
@@ -39,8 +42,11 @@ var (
 	// ErrBranchKeyExists is the failure of [KeyStore.Create] for an id
 	// that has records already. Create never overwrites a branch key. An
 	// id whose Create failed midway (no branch:ACTIVE record, but a
-	// beacon key) is reported so too: Delete it, then Create it again.
-	ErrBranchKeyExists = errors.New("branch key exists")
+	// beacon key) is reported so too: Delete it, then Create it again. It
+	// wraps dynacrypt.ErrExists (and so dynacrypt.ErrConflict), as a
+	// Store's create of an existing item does: an HTTP service's 409 for
+	// both.
+	ErrBranchKeyExists = fmt.Errorf("%w: branch key exists", dynacrypt.ErrExists)
 
 	// ErrInvalidRecord means a key store record is not as this package
 	// writes it: an attribute missing or of the wrong type, a version that

@@ -16,6 +16,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 	"github.com/dynacrypt/dynacrypt/keystore"
@@ -114,8 +115,8 @@ func TestCreate(t *testing.T) {
 	g0, k0 = r.counts()
 	_, err = r.ks.Create(ctx, "fleet")
 	gets, kmsN = r.since(g0, k0)
-	if !errors.Is(err, keystore.ErrBranchKeyExists) || kmsN != 0 {
-		t.Errorf("second Create: %v, %d KMS requests; want ErrBranchKeyExists and none", err, kmsN)
+	if !errors.Is(err, keystore.ErrBranchKeyExists) || !errors.Is(err, dynacrypt.ErrExists) || kmsN != 0 {
+		t.Errorf("second Create: %v, %d KMS requests; want ErrBranchKeyExists (and dynacrypt.ErrExists) and none", err, kmsN)
 	}
 	t.Logf("second Create: %v (%d GetItem, %d KMS requests)", err, gets, kmsN)
 	if n := r.recordCount("fleet"); n != 3 {
@@ -134,8 +135,8 @@ func TestCreateHalfMade(t *testing.T) {
 	r.create("half")
 	r.remove("half", "branch:ACTIVE")
 	_, err := r.ks.Create(context.Background(), "half")
-	if !errors.Is(err, keystore.ErrBranchKeyExists) {
-		t.Fatalf("Create over a half-made id: %v, want ErrBranchKeyExists", err)
+	if !errors.Is(err, keystore.ErrBranchKeyExists) || !errors.Is(err, dynacrypt.ErrExists) {
+		t.Fatalf("Create over a half-made id: %v, want ErrBranchKeyExists (and dynacrypt.ErrExists)", err)
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {

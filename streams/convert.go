@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,7 +32,7 @@ func FromLambda(av map[string]events.DynamoDBAttributeValue) (map[string]types.A
 // It is attributevalue.FromDynamoDBStreamsMap, except that a nil map stays
 // nil (a record's missing image, not an empty item) and that errors name the
 // attribute: it fails on a union member the SDK did not know
-// (*UnknownUnionMember) or a nil value.
+// (*UnknownUnionMember) or a nil value (typed nil pointers included).
 func FromStreams(av map[string]streamstypes.AttributeValue) (map[string]types.AttributeValue, error) {
 	return convertMap(av, fromStreams)
 }
@@ -141,6 +142,11 @@ func fromLambda(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
 }
 
 func fromStreams(v streamstypes.AttributeValue) (types.AttributeValue, error) {
+	if rv := reflect.ValueOf(v); v != nil && rv.Kind() == reflect.Pointer && rv.IsNil() {
+		// (*AttributeValueMemberS)(nil) and the like: Go code can build
+		// one, GetRecords never returns one.
+		return nil, failed("nil %T", v)
+	}
 	switch v := v.(type) {
 	case *streamstypes.AttributeValueMemberS:
 		return &types.AttributeValueMemberS{Value: v.Value}, nil

@@ -87,8 +87,8 @@ func TestFromNil(t *testing.T) {
 	}
 }
 
-// TestConvertErrors: values that hold no type fail, naming the attribute
-// by its path, and never panic.
+// TestConvertErrors: values that hold no type (nil, typed nil pointers
+// included) fail, naming the attribute by its path, and never panic.
 func TestConvertErrors(t *testing.T) {
 	_, err := streams.FromLambda(map[string]events.DynamoDBAttributeValue{
 		"list": events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("ok"), {}}),
@@ -107,6 +107,26 @@ func TestConvertErrors(t *testing.T) {
 	_, err = streams.FromStreams(map[string]streamstypes.AttributeValue{"x": nil})
 	if err == nil || !strings.Contains(err.Error(), `"x"`) {
 		t.Errorf("FromStreams of nil: %v", err)
+	}
+	for _, typedNil := range []streamstypes.AttributeValue{
+		(*streamstypes.AttributeValueMemberS)(nil), (*streamstypes.AttributeValueMemberN)(nil), (*streamstypes.AttributeValueMemberB)(nil),
+		(*streamstypes.AttributeValueMemberBOOL)(nil), (*streamstypes.AttributeValueMemberNULL)(nil), (*streamstypes.AttributeValueMemberSS)(nil),
+		(*streamstypes.AttributeValueMemberNS)(nil), (*streamstypes.AttributeValueMemberBS)(nil), (*streamstypes.AttributeValueMemberL)(nil),
+		(*streamstypes.AttributeValueMemberM)(nil), (*streamstypes.UnknownUnionMember)(nil),
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("FromStreams of a %T nil: panicked: %v", typedNil, p)
+				}
+			}()
+			_, err = streams.FromStreams(map[string]streamstypes.AttributeValue{
+				"l": &streamstypes.AttributeValueMemberL{Value: []streamstypes.AttributeValue{typedNil}},
+			})
+			if err == nil || !strings.Contains(err.Error(), `"l"[0]`) {
+				t.Errorf("FromStreams of a %T nil: %v", typedNil, err)
+			}
+		}()
 	}
 }
 

@@ -27,6 +27,11 @@
 // A record with an image that was changed, or that a Store with another
 // Cipher or table wrote, fails with a *[RecordError] wrapping
 // [dynacrypt.ErrIntegrity], and the other records of the batch still decode.
+// A record's Keys are not signed: they must be exactly the table's key
+// attributes, equal to those of the record's images, or the record fails
+// with ErrIntegrity too, so that Record.Key is the key of the item whose
+// images were verified (a record of a KEYS_ONLY stream, without images, has
+// its Key from Keys, unverified).
 // Records of streams of every view type decode; the images the view type
 // leaves out are nil.
 //

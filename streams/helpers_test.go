@@ -160,6 +160,8 @@ type via[T any] struct {
 	name string
 	// decode renders recs as that way delivers them, and decodes them.
 	decode func(t *testing.T, s *dynacrypt.Store[T], recs ...streamstest.Record) []result[T]
+	// decodeWith is decode with read options.
+	decodeWith func(t *testing.T, s *dynacrypt.Store[T], opts []dynacrypt.ReadOption, recs ...streamstest.Record) []result[T]
 	// images renders recs the same way and converts their images, in
 	// order, New before Old, skipping those left out.
 	images func(t *testing.T, recs ...streamstest.Record) []map[string]types.AttributeValue
@@ -167,8 +169,8 @@ type via[T any] struct {
 
 func vias[T any]() []via[T] {
 	return []via[T]{
-		{"lambda", viaLambda[T], lambdaImages},
-		{"streams-api", viaStreamsAPI[T], streamsImages},
+		{"lambda", viaLambda[T], lambdaWith[T], lambdaImages},
+		{"streams-api", viaStreamsAPI[T], streamsAPIWith[T], streamsImages},
 	}
 }
 
@@ -192,11 +194,19 @@ func getRecords(t *testing.T, recs ...streamstest.Record) *dynamodbstreams.GetRe
 }
 
 func viaLambda[T any](t *testing.T, s *dynacrypt.Store[T], recs ...streamstest.Record) []result[T] {
-	return collect(streams.Records(context.Background(), s, lambdaEvent(t, recs...).Records))
+	return lambdaWith(t, s, nil, recs...)
+}
+
+func lambdaWith[T any](t *testing.T, s *dynacrypt.Store[T], opts []dynacrypt.ReadOption, recs ...streamstest.Record) []result[T] {
+	return collect(streams.Records(context.Background(), s, lambdaEvent(t, recs...).Records, opts...))
 }
 
 func viaStreamsAPI[T any](t *testing.T, s *dynacrypt.Store[T], recs ...streamstest.Record) []result[T] {
-	return collect(streams.StreamsRecords(context.Background(), s, getRecords(t, recs...).Records))
+	return streamsAPIWith(t, s, nil, recs...)
+}
+
+func streamsAPIWith[T any](t *testing.T, s *dynacrypt.Store[T], opts []dynacrypt.ReadOption, recs ...streamstest.Record) []result[T] {
+	return collect(streams.StreamsRecords(context.Background(), s, getRecords(t, recs...).Records, opts...))
 }
 
 func lambdaImages(t *testing.T, recs ...streamstest.Record) []map[string]types.AttributeValue {

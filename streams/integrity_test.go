@@ -78,7 +78,7 @@ func TestKeysDifferFromImage(t *testing.T) {
 // checkRecordError checks that r failed with a *RecordError for that
 // table, sequence number and part, wrapping kind, whose message names them,
 // and that the Record still says which record it is, without images.
-func checkRecordError(t *testing.T, r result[Kinds], table, seq, part string, kind error) {
+func checkRecordError[T any](t *testing.T, r result[T], table, seq, part string, kind error) {
 	t.Helper()
 	if !errors.Is(r.err, kind) {
 		t.Fatalf("error %v, want %v", r.err, kind)

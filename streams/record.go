@@ -34,8 +34,14 @@ type Record[T any] struct {
 
 	// Key has the item's key attributes set, from the record's Keys, and
 	// every other field zero: pass it to Store.Get or Store.Delete. Keys are
-	// not signed on their own; when the record has an image, Key is checked
-	// against the image's verified key attributes.
+	// not signed, so they must hold exactly the table's key attributes (the
+	// partition key, and the sort key if the table has one), each equal to
+	// that of every image the record has, which the image's signature
+	// covers: Key is the key of the item whose images were verified, and
+	// Old and New are images of that one item. A record of a KEYS_ONLY
+	// stream has no image: its Key is unverified, as the Keys DynamoDB sent.
+	// With SkipDecryption nothing is verified, and Key is only checked
+	// against the images.
 	Key T
 
 	// Old is the item before the change and New the item after it, verified

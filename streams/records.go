@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,9 +25,11 @@ import (
 //
 // A record that fails yields its error, a *[RecordError], with a Record that
 // has the record's event ID, name, sequence number, time and view type, Key
-// if the keys decoded, and no images; the loop can go on to the next record.
-// An image that was changed, or was not written by a Store with this
-// table's Cipher, fails with an error wrapping [dynacrypt.ErrIntegrity].
+// if the keys decoded (unverified), and no images; the loop can go on to the
+// next record. An image that was changed, or was not written by a Store
+// with this table's Cipher, fails with an error wrapping
+// [dynacrypt.ErrIntegrity], and so does a record whose Keys are not exactly
+// the key attributes of its images (see [Record].Key).
 // Retrying such a record cannot help: log it, alert, and carry on. Other
 // errors (a Cipher that cannot be reached, a cancelled ctx) are worth a
 // retry, which Lambda does for the records reported in
@@ -75,19 +79,27 @@ func StreamsRecords[T any](ctx context.Context, store *dynacrypt.Store[T], recor
 
 // decoder holds what decoding the records of one batch shares.
 type decoder[T any] struct {
-	ctx   context.Context
-	store *dynacrypt.Store[T]
-	opts  []dynacrypt.ReadOption
-	keys  *attributevalue.Decoder // reused: UnmarshalMap makes one per call
+	ctx     context.Context
+	store   *dynacrypt.Store[T]
+	opts    []dynacrypt.ReadOption
+	keyAttr []string                // the table's key attributes
+	keys    *attributevalue.Decoder // reused: UnmarshalMap makes one per call
 }
 
 func newDecoder[T any](ctx context.Context, store *dynacrypt.Store[T], opts []dynacrypt.ReadOption) *decoder[T] {
-	return &decoder[T]{ctx: ctx, store: store, opts: opts, keys: attributevalue.NewDecoder()}
+	return &decoder[T]{ctx: ctx, store: store, opts: opts, keyAttr: store.KeyAttributes(), keys: attributevalue.NewDecoder()}
 }
 
 // decode fills rec's Key, Old and New from a record's keys and images,
 // converted by conv. On failure it leaves Old and New nil and returns a
 // *RecordError.
+//
+// Keys are not signed: they must hold exactly the table's key attributes,
+// each equal to every image's, which the image's signature covers. So Key
+// is the key of the item whose images were verified, and an Old and a New
+// image of two items cannot both match. The keys are checked before the
+// images are verified, so that a record refused for them costs no Cipher
+// call.
 func decode[T, V any](d *decoder[T], rec *Record[T], keys, old, new map[string]V, conv func(V) (types.AttributeValue, error)) error {
 	fail := func(part string, err error) error {
 		return &RecordError{Table: d.store.Table(), SequenceNumber: rec.SequenceNumber, EventID: rec.EventID, Part: part, Err: err}
@@ -96,27 +108,52 @@ func decode[T, V any](d *decoder[T], rec *Record[T], keys, old, new map[string]V
 	if err != nil {
 		return fail("Keys", err)
 	}
+	if err := d.checkKeyNames(keyAV); err != nil {
+		return fail("Keys", err)
+	}
 	if err := d.unmarshalKeys(keyAV, &rec.Key); err != nil {
 		return fail("Keys", err)
 	}
-	var images [2]*T
+	var avs [2]map[string]types.AttributeValue
 	for i, img := range [2]map[string]V{old, new} {
-		part := [2]string{"OldImage", "NewImage"}[i]
 		if img == nil {
 			continue
 		}
-		av, err := convertMap(img, conv)
-		if err != nil {
-			return fail(part, err)
+		if avs[i], err = convertMap(img, conv); err != nil {
+			return fail(imageParts[i], err)
+		}
+		if err := sameKeys(keyAV, avs[i]); err != nil {
+			return fail("Keys", fmt.Errorf("%w (%s)", err, imageParts[i]))
+		}
+	}
+	var images [2]*T
+	for i, av := range avs {
+		if av == nil {
+			continue
 		}
 		if images[i], err = d.store.UnmarshalItem(d.ctx, av, d.opts...); err != nil {
-			return fail(part, err)
-		}
-		if err := sameKeys(keyAV, av); err != nil {
-			return fail("Keys", err)
+			return fail(imageParts[i], err)
 		}
 	}
 	rec.Old, rec.New = images[0], images[1]
+	return nil
+}
+
+// imageParts names a record's images, old then new, for RecordError.Part.
+var imageParts = [2]string{"OldImage", "NewImage"}
+
+// checkKeyNames checks that a record's keys are exactly the table's key
+// attributes: a record without the sort key, or without Keys, would give a
+// Key with zero fields, one with another attribute a Key that no item has.
+func (d *decoder[T]) checkKeyNames(keys map[string]types.AttributeValue) error {
+	ok := len(keys) == len(d.keyAttr)
+	for _, name := range d.keyAttr {
+		_, has := keys[name]
+		ok = ok && has
+	}
+	if !ok {
+		return fmt.Errorf("%w: the record's Keys hold attributes %q, not the table's key attributes %q", dynacrypt.ErrIntegrity, slices.Sorted(maps.Keys(keys)), d.keyAttr)
+	}
 	return nil
 }
 
@@ -135,10 +172,11 @@ func (d *decoder[T]) unmarshalKeys(av map[string]types.AttributeValue, key *T) (
 // sameKeys checks that every key attribute of a record equals the one in its
 // image, which the image's signature covers: Keys are not signed, and a
 // consumer that acts on Key should act on the item whose image it verified.
+// The image is verified after, whole.
 func sameKeys(keys, image map[string]types.AttributeValue) error {
 	for name, k := range keys {
 		if !sameScalar(k, image[name]) {
-			return fmt.Errorf("%w: key attribute %q differs from the verified image's", dynacrypt.ErrIntegrity, name)
+			return fmt.Errorf("%w: key attribute %q differs from the image's", dynacrypt.ErrIntegrity, name)
 		}
 	}
 	return nil

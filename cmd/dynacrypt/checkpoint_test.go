@@ -88,3 +88,42 @@ func identityOf(t *testing.T, db *dynamodb.Client, table string) string {
 	}
 	return info.identity
 }
+
+// TestCheckpointBoundToBranchKey: two key store walks that differ only in
+// -branch-key are two walks. A checkpoint saved by the walk onto another
+// branch key does not resume this one (exit code 3, naming the flag, the
+// file kept): it would skip the part of the table that walk covered, whose
+// items are under the other branch key. Saved by the same walk, it resumes.
+func TestCheckpointBoundToBranchKey(t *testing.T) {
+	const n = 5
+	db := testrig.DynamoDB(t)
+	ksTable := fleetKeyStore(t, db)
+	table := accountsTable(t, db)
+	putAccounts(t, accounts(t, db, table, fleetCipher(t, db, ksTable)), n)
+	walk := append([]string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version", "-branch-key", "fleet"},
+		keyStoreFlags(ksTable)...)
+	fromStart, _ := json.Marshal(map[string]any{"done": make([]bool, 4), "starts": make([]any, 4)})
+	save := func(branchKey string) string {
+		tf := tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute}
+		cf := cipherFlags{keystore: keystoreFlags{table: ksTable, kmsKey: testrig.KeyA, branchKey: branchKey}}
+		file := filepath.Join(t.TempDir(), "checkpoint")
+		c := checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4,
+			Flags: walkFlags(tf, cf, "version"), Checkpoint: base64.RawURLEncoding.EncodeToString(fromStart)}
+		if err := c.save(file); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+
+	file := save("fleet-2025")
+	o := runBinary(t, "", append(walk, "-checkpoint", file)...)
+	if says := `-branch-key "fleet-2025" where this command has "fleet"`; o.code != exitFailure || !strings.Contains(o.stderr, says) || !fileExists(file) {
+		t.Errorf("checkpoint of a walk onto another branch key: want exit code 3 saying %s, the file kept: %s", says, o)
+	}
+
+	file = save("fleet")
+	o = runBinary(t, "", append(walk, "-checkpoint", file)...).want(t, exitOK, "the same walk, resumed")
+	if scanned, _, _, failed := counts(t, o); scanned != n || failed != 0 || !strings.Contains(o.stderr, "resuming from "+file) {
+		t.Errorf("the same walk, resumed from its start: %s", o)
+	}
+}

@@ -111,21 +111,10 @@ func counts(t *testing.T, o outcome) (scanned, rewritten, current, failed int) {
 func TestReencryptBranchKeyRotation(t *testing.T) {
 	const n = 1000
 	db := testrig.DynamoDB(t)
-	kmsClient, _ := testrig.KMS(t)
 	ksTable := fleetKeyStore(t, db)
 
 	// The service writes under the first version.
-	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newCipher := func() *keystore.Cipher {
-		c, err := keystore.NewCipher(ks, "fleet")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	newCipher := func() *keystore.Cipher { return fleetCipher(t, db, ksTable) }
 	table := accountsTable(t, db)
 	service := accounts(t, db, table, newCipher())
 	putAccounts(t, service, n)
@@ -274,15 +263,7 @@ func TestReencryptKMSToKeyStore(t *testing.T) {
 	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n {
 		t.Errorf("walk to the key store: %s", o)
 	}
-	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := keystore.NewCipher(ks, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkAccounts(t, accounts(t, db, table, c), n, 2)
+	checkAccounts(t, accounts(t, db, table, fleetCipher(t, db, ksTable)), n, 2)
 	o = runBinary(t, "", walk...).want(t, exitOK, "the walk again")
 	if _, rewritten, current, _ := counts(t, o); rewritten != 0 || current != n {
 		t.Errorf("the walk run again: %s", o)
@@ -298,4 +279,20 @@ func fleetKeyStore(t *testing.T, db *dynamodb.Client) string {
 	runBinary(t, "", "keystore", "create-table", "-keystore", ksTable).want(t, exitOK, "create-table")
 	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ksTable)...)...).want(t, exitOK, "create")
 	return ksTable
+}
+
+// fleetCipher returns a new keystore.Cipher of branch key "fleet" of the
+// key store ksTable, as a service of the fleet opens it.
+func fleetCipher(t *testing.T, db *dynamodb.Client, ksTable string) *keystore.Cipher {
+	t.Helper()
+	kmsClient, _ := testrig.KMS(t)
+	ks, err := keystore.New(db, ksTable, ksTable, kmsClient, testrig.KeyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := keystore.NewCipher(ks, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

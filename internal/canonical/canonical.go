@@ -47,7 +47,8 @@ var ErrInvalid = errors.New("value not in canonical encoding")
 // strings, set members and map keys that are not valid UTF-8 (the SDK's JSON
 // encoder would write U+FFFD instead, so the stored value would no longer be
 // the one signed), sets with repeated members, numbers out of range, and
-// nesting deeper than MaxDepth. Its errors never quote the value.
+// nesting deeper than MaxDepth, and nil values (IsNil). Its errors never
+// quote the value.
 func Append(dst []byte, av types.AttributeValue) ([]byte, error) {
 	return appendValue(dst, av, 0)
 }
@@ -56,14 +57,22 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 	if depth > MaxDepth {
 		return nil, fmt.Errorf("lists and maps nest deeper than %d levels", MaxDepth)
 	}
+	// Each case refuses its own nil pointer: a check of the interface
+	// before the switch would cost a second type switch per value.
 	switch v := av.(type) {
 	case *types.AttributeValueMemberS:
+		if v == nil {
+			return nil, errNil
+		}
 		if !utf8.ValidString(v.Value) {
 			return nil, errUTF8
 		}
 		dst = append(dst, tagS)
 		return appendString(dst, v.Value), nil
 	case *types.AttributeValueMemberN:
+		if v == nil {
+			return nil, errNil
+		}
 		n, err := NormalizeNumber(v.Value)
 		if err != nil {
 			return nil, err
@@ -71,18 +80,33 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 		dst = append(dst, tagN)
 		return appendString(dst, n), nil
 	case *types.AttributeValueMemberB:
+		if v == nil {
+			return nil, errNil
+		}
 		return append(AppendBinaryPrefix(dst, len(v.Value)), v.Value...), nil
 	case *types.AttributeValueMemberBOOL:
+		if v == nil {
+			return nil, errNil
+		}
 		b := byte(0)
 		if v.Value {
 			b = 1
 		}
 		return append(dst, tagBOOL, b), nil
 	case *types.AttributeValueMemberNULL:
+		if v == nil {
+			return nil, errNil
+		}
 		return append(dst, tagNULL), nil
 	case *types.AttributeValueMemberSS:
+		if v == nil {
+			return nil, errNil
+		}
 		return appendStringSet(dst, tagSS, v.Value)
 	case *types.AttributeValueMemberNS:
+		if v == nil {
+			return nil, errNil
+		}
 		members := make([]string, len(v.Value))
 		for i, s := range v.Value {
 			n, err := NormalizeNumber(s)
@@ -93,6 +117,9 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 		}
 		return appendStringSet(dst, tagNS, members)
 	case *types.AttributeValueMemberBS:
+		if v == nil {
+			return nil, errNil
+		}
 		members := slices.Clone(v.Value)
 		slices.SortFunc(members, bytes.Compare)
 		dst = append(dst, tagBS)
@@ -106,6 +133,9 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 		}
 		return dst, nil
 	case *types.AttributeValueMemberL:
+		if v == nil {
+			return nil, errNil
+		}
 		dst = append(dst, tagL)
 		dst = binary.AppendUvarint(dst, uint64(len(v.Value)))
 		var err error
@@ -116,10 +146,14 @@ func appendValue(dst []byte, av types.AttributeValue, depth int) ([]byte, error)
 		}
 		return dst, nil
 	case *types.AttributeValueMemberM:
+		if v == nil {
+			return nil, errNil
+		}
 		return appendMap(dst, v.Value, depth)
-	case nil:
-		return nil, errors.New("nil attribute value")
 	default:
+		if IsNil(av) {
+			return nil, errNil
+		}
 		return nil, fmt.Errorf("unsupported attribute value %T", av)
 	}
 }

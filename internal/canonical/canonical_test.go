@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/big"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -241,4 +243,46 @@ func FuzzNormalizeNumber(f *testing.F) {
 			t.Fatalf("NormalizeNumber(%q) = %q changes the value", s, n)
 		}
 	})
+}
+
+// typedNils are nil pointers of every attribute value type.
+var typedNils = []types.AttributeValue{
+	(*types.AttributeValueMemberS)(nil), (*types.AttributeValueMemberN)(nil), (*types.AttributeValueMemberB)(nil),
+	(*types.AttributeValueMemberBOOL)(nil), (*types.AttributeValueMemberNULL)(nil),
+	(*types.AttributeValueMemberSS)(nil), (*types.AttributeValueMemberNS)(nil), (*types.AttributeValueMemberBS)(nil),
+	(*types.AttributeValueMemberL)(nil), (*types.AttributeValueMemberM)(nil), (*types.UnknownUnionMember)(nil),
+}
+
+// TestNilValues: Append refuses a typed nil pointer, alone or nested, with
+// an error rather than a panic, and CheckNil finds one at any depth, and
+// nesting deeper than MaxDepth, while it accepts every value of every type.
+func TestNilValues(t *testing.T) {
+	for _, v := range append(slices.Clone(typedNils), nil) {
+		nested := &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberNULL{Value: true}, v}}}}
+		for _, av := range []types.AttributeValue{v, nested} {
+			if _, err := Append(nil, av); err == nil {
+				t.Errorf("Append of %T (nested: %v): no error", v, av == nested)
+			}
+			if err := CheckNil(map[string]types.AttributeValue{"a": av}); err == nil || !strings.Contains(err.Error(), `"a"`) {
+				t.Errorf("CheckNil of %T (nested: %v): %v", v, av == nested, err)
+			}
+		}
+	}
+	deep := types.AttributeValue(&types.AttributeValueMemberS{Value: "x"})
+	for i := 0; i <= MaxDepth; i++ {
+		deep = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": deep}}
+	}
+	if err := CheckNil(map[string]types.AttributeValue{"a": deep}); err == nil {
+		t.Error("CheckNil accepted nesting deeper than MaxDepth")
+	}
+	every := map[string]types.AttributeValue{
+		"s": &types.AttributeValueMemberS{}, "n": &types.AttributeValueMemberN{Value: "1"}, "b": &types.AttributeValueMemberB{},
+		"bool": &types.AttributeValueMemberBOOL{}, "null": &types.AttributeValueMemberNULL{Value: true},
+		"ss": &types.AttributeValueMemberSS{}, "ns": &types.AttributeValueMemberNS{}, "bs": &types.AttributeValueMemberBS{},
+		"l": &types.AttributeValueMemberL{}, "m": &types.AttributeValueMemberM{},
+	}
+	if err := CheckNil(every); err != nil {
+		t.Errorf("CheckNil of values of every type: %v", err)
+	}
 }

@@ -8,6 +8,7 @@ package itemcrypt
 
 import (
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -32,6 +33,7 @@ const Overhead = 16
 const (
 	infoLabel     = "dynacrypt/v1 item keys"
 	cursorLabel   = "dynacrypt/v2 cursor keys" // v2: with an expiry
+	probeLabel    = "dynacrypt/v1 lookup probe"
 	manifestLabel = "dynacrypt/v1 legacy manifest keys"
 	nonceLabel    = "dynacrypt/v1 nonce"
 )
@@ -90,6 +92,22 @@ func AppendInfo(dst []byte, table string, keys []KeyAttr) ([]byte, error) {
 // suite, table, and the fingerprint of the request the cursor resumes.
 func CursorInfo(table string, fingerprint []byte) []byte {
 	return purposeInfo(cursorLabel, table, fingerprint)
+}
+
+// ProbeTag returns what binds a Lookup's cursor to the values its probe
+// compares (probe, their canonical encoding): HMAC-SHA-256 of probe under
+// HKDF-SHA-256(secret = root, salt = none, info = label || 0x00 || u8(1) ||
+// lp(table), 32 bytes). It is keyed, so that it gives nothing to test
+// guesses of the values against.
+func ProbeTag(root []byte, table string, probe []byte) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, root, nil, string(purposeInfo(probeLabel, table, nil)), sha256.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	mac := hmac.New(sha256.New, key)
+	mac.Write(probe)
+	return mac.Sum(nil), nil
 }
 
 // ManifestInfo returns the HKDF info for the keys of a legacy manifest:

@@ -161,3 +161,40 @@ func TestHMACMatchesStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeTagAsSpecified: ProbeTag is FORMAT.md §7's HMAC-SHA-256 under
+// the HKDF of the root key with the probe label, table and suite, written
+// out here with the standard library; another root, table or probe gives
+// another tag.
+func TestProbeTagAsSpecified(t *testing.T) {
+	root, other := make([]byte, RootKeySize), make([]byte, RootKeySize)
+	rand.Read(root)
+	rand.Read(other)
+	info := append([]byte("dynacrypt/v1 lookup probe\x00\x01"), 5) // lp(table): uvarint length
+	info = append(info, "users"...)
+	key, err := hkdf.Key(sha256.New, root, nil, string(info), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("probe"))
+	tag := func(root []byte, table, probe string) []byte {
+		t.Helper()
+		b, err := ProbeTag(root, table, []byte(probe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	got := tag(root, "users", "probe")
+	if !bytes.Equal(got, mac.Sum(nil)) {
+		t.Fatalf("ProbeTag %x, want %x", got, mac.Sum(nil))
+	}
+	for name, b := range map[string][]byte{
+		"another root": tag(other, "users", "probe"), "another table": tag(root, "user", "probe"), "another probe": tag(root, "users", "probf"),
+	} {
+		if bytes.Equal(b, got) {
+			t.Errorf("%s gives the same tag", name)
+		}
+	}
+}
