@@ -32,6 +32,17 @@ var (
 	// ErrConflict and ErrNotFound instead (404).
 	ErrStale = fmt.Errorf("%w: stale version", ErrConflict)
 
+	// ErrOutcomeUnknown means a write may or may not have happened: an
+	// attempt of it got no definite answer (the connection failed after the
+	// request was sent, or the server answered 5xx), and what the Store saw
+	// afterwards does not show whether that attempt landed. It never wraps
+	// ErrConflict: nothing says another writer got there first, and
+	// [Store.Update] does not call fn again. Re-read the item to learn
+	// what is stored, and decide from it; writing again blindly may apply a
+	// change twice. A Delete whose item is now gone says so too: the error
+	// also wraps ErrNotFound (the item is gone, by this call or another).
+	ErrOutcomeUnknown = errors.New("outcome unknown: the write may or may not have happened")
+
 	// ErrIntegrity means a stored item failed verification: its signature
 	// does not match, an encrypted value does not decrypt, its root key does
 	// not unwrap under this table's encryption context, or it has no valid
@@ -63,7 +74,7 @@ var (
 var errGone = fmt.Errorf("%w: %w", ErrConflict, ErrNotFound)
 
 // kinds are the kinds OpError.Kind reports, most specific first.
-var kinds = []error{ErrInvalidCursor, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrKeyGone, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
+var kinds = []error{ErrInvalidCursor, ErrOutcomeUnknown, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrKeyGone, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
 
 // kindOf returns the first of kinds that err wraps, or nil.
 func kindOf(err error) error {
