@@ -136,6 +136,6 @@
 // gives up, the error wraps the exception, such as
 // *types.ProvisionedThroughputExceededException, nothing was written, and
 // Update does not retry it as a conflict: raise the client's RetryMaxAttempts
-// for tables that throttle often. Batches report the items not done in a
-// *BatchError.
+// for tables that throttle often. Batches report the items not done, and
+// those of unknown outcome, in a *BatchError.
 package dynacrypt

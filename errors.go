@@ -121,32 +121,48 @@ func (e *OpError) Error() string {
 func (e *OpError) Unwrap() error { return e.Err }
 
 // BatchError reports the items of a batch call that were not done. Failed
-// holds their indexes in the slice given to the call, in ascending order;
-// every other item was done. Err is the first failure and is wrapped, so
-// errors.Is(err, ErrConflict) and errors.As on the SDK's exceptions work.
+// holds the indexes, in the slice given to the call and in ascending order,
+// of the items known not done; Unknown those of the items whose outcome is
+// unknown (see [ErrOutcomeUnknown]); every other item was done. Err is the
+// first failure and is wrapped, so errors.Is(err, ErrConflict) and
+// errors.As on the SDK's exceptions work.
 type BatchError struct {
-	Op     string // "BatchGet", "BatchPut", "BatchDelete"
-	Table  string
-	Failed []int
-	Err    error
+	Op      string // "BatchGet", "BatchPut", "BatchDelete"
+	Table   string
+	Failed  []int
+	Unknown []int // written or deleted, or not: re-read them (never for BatchGet)
+	Err     error
 }
 
-func newBatchError(op, table string, failed []int, err error) *BatchError {
+func newBatchError(op, table string, failed, unknown []int, err error) *BatchError {
 	sort.Ints(failed)
-	return &BatchError{Op: op, Table: table, Failed: failed, Err: err}
+	sort.Ints(unknown)
+	return &BatchError{Op: op, Table: table, Failed: failed, Unknown: unknown, Err: err}
 }
 
-// Error says which items were not done, and why.
+// Error says which items were not done, which may or may not have been,
+// and why.
 func (e *BatchError) Error() string {
-	idx := make([]string, 0, min(len(e.Failed), 10))
-	for _, i := range e.Failed[:min(len(e.Failed), 10)] {
+	var parts []string
+	if len(e.Failed) > 0 || len(e.Unknown) == 0 {
+		parts = append(parts, fmt.Sprintf("%d items not done (indexes %s)", len(e.Failed), indexList(e.Failed)))
+	}
+	if len(e.Unknown) > 0 {
+		parts = append(parts, fmt.Sprintf("%d items with outcome unknown (indexes %s)", len(e.Unknown), indexList(e.Unknown)))
+	}
+	return fmt.Sprintf("dynacrypt: %s %s: %s: %v", e.Op, e.Table, strings.Join(parts, ", "), e.Err)
+}
+
+// indexList lists the first ten indexes.
+func indexList(indexes []int) string {
+	idx := make([]string, 0, min(len(indexes), 10))
+	for _, i := range indexes[:min(len(indexes), 10)] {
 		idx = append(idx, fmt.Sprint(i))
 	}
-	if len(e.Failed) > 10 {
+	if len(indexes) > 10 {
 		idx = append(idx, "...")
 	}
-	return fmt.Sprintf("dynacrypt: %s %s: %d items not done (indexes %s): %v",
-		e.Op, e.Table, len(e.Failed), strings.Join(idx, ", "), e.Err)
+	return strings.Join(idx, ", ")
 }
 
 // Unwrap returns the first failure.

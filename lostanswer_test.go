@@ -314,6 +314,120 @@ func TestDeleteWhoseAnswerWasLost(t *testing.T) {
 	}
 }
 
+// batchOf returns n Users and their keys.
+func batchOf(prefix string, n int) ([]*User, []User) {
+	items, keys := make([]*User, n), make([]User, n)
+	for i := range items {
+		items[i] = &User{ID: fmt.Sprintf("%s-%02d", prefix, i), Token: "secret-" + prefix}
+		keys[i] = User{ID: items[i].ID}
+	}
+	return items, keys
+}
+
+// TestBatchWhoseAnswersWereLost: BatchError.Failed never names an item
+// that was written (or deleted); an item whose outcome is unknown is in
+// Unknown.
+func TestBatchWhoseAnswersWereLost(t *testing.T) {
+	ctx := context.Background()
+	la := newLostAnswers(t)
+	stored := func(keys []User) []bool {
+		got, err := la.direct.BatchGet(ctx, keys, dynacrypt.ConsistentRead())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := make([]bool, len(got))
+		for i, g := range got {
+			s[i] = g != nil
+		}
+		return s
+	}
+	batchError := func(t *testing.T, err error) *dynacrypt.BatchError {
+		t.Helper()
+		var be *dynacrypt.BatchError
+		if err != nil && !errors.As(err, &be) {
+			t.Fatalf("%v: want a *BatchError", err)
+		}
+		if be == nil {
+			be = &dynacrypt.BatchError{}
+		}
+		return be
+	}
+
+	t.Run("conditional puts", func(t *testing.T) {
+		items, keys := batchOf("put", 40)
+		err := la.faulted(t, testrig.Every("PutItem", 4, testrig.LoseAnswer), 0, func() error { return la.versioned.BatchPut(ctx, items) })
+		be := batchError(t, err)
+		for i, s := range stored(keys) {
+			if s && slices.Contains(be.Failed, i) {
+				t.Errorf("item %d is stored and listed failed", i)
+			}
+			if !s && !slices.Contains(be.Failed, i) && !slices.Contains(be.Unknown, i) {
+				t.Errorf("item %d is not stored, and not listed", i)
+			}
+		}
+		if err != nil {
+			t.Errorf("BatchPut with lost answers: %v, want every item stored", err)
+		}
+		for i, u := range items {
+			if u.Version != 1 {
+				t.Errorf("item %d: caller's version %d, want 1", i, u.Version)
+			}
+		}
+	})
+	t.Run("conditional deletes", func(t *testing.T) {
+		items, keys := batchOf("del", 40)
+		if err := la.direct.BatchPut(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		for i := range keys {
+			keys[i].Version = 1
+		}
+		before := la.proxy.Injected()
+		err := la.faulted(t, testrig.Every("DeleteItem", 4, testrig.LoseAnswer), 0, func() error { return la.versioned.BatchDelete(ctx, keys) })
+		lost := int(la.proxy.Injected() - before)
+		be := batchError(t, err)
+		for i, s := range stored(keys) {
+			if !s && slices.Contains(be.Failed, i) {
+				t.Errorf("item %d is deleted and listed failed", i)
+			}
+			if s && !slices.Contains(be.Failed, i) && !slices.Contains(be.Unknown, i) {
+				t.Errorf("item %d is still stored, and not listed", i)
+			}
+		}
+		if len(be.Failed) != 0 || len(be.Unknown) == 0 || len(be.Unknown) > lost || !errors.Is(err, dynacrypt.ErrOutcomeUnknown) {
+			t.Errorf("BatchDelete with %d lost answers: %v (failed %v, unknown %v); want only unknown ones", lost, err, be.Failed, be.Unknown)
+		}
+	})
+	t.Run("BatchWriteItem", func(t *testing.T) {
+		// Every answer lost: the SDK's attempts at the first request of 25
+		// run out, and the other 35 items are never sent.
+		items, keys := batchOf("overwrite", 60)
+		err := la.faulted(t, testrig.Every("BatchWriteItem", 1, testrig.LoseAnswer), faultAttempts, func() error {
+			return la.versioned.BatchPut(ctx, items, dynacrypt.Overwrite())
+		})
+		be := batchError(t, err)
+		var first, rest []int
+		for i := range items {
+			if i < 25 {
+				first = append(first, i)
+			} else {
+				rest = append(rest, i)
+			}
+		}
+		if !slices.Equal(be.Unknown, first) || !slices.Equal(be.Failed, rest) {
+			t.Errorf("BatchPut with every answer lost: %v (failed %v, unknown %v); want 0-24 unknown, 25-59 failed", err, be.Failed, be.Unknown)
+		}
+		for i, s := range stored(keys) {
+			if s != (i < 25) {
+				t.Errorf("item %d stored: %v", i, s)
+			}
+			if s && slices.Contains(be.Failed, i) {
+				t.Errorf("item %d is stored and listed failed", i)
+			}
+		}
+	})
+}
+
 // TestCounterUnderLostAnswers: goroutines increment one counter through
 // two Stores while every tenth write's answer is lost (reset or 500 after
 // the commit). Every increment reported done is stored once, none is
