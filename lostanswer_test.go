@@ -200,55 +200,53 @@ func TestUpdateWhoseAnswerWasLostAppliesOnce(t *testing.T) {
 func TestConflictAfterRetriedAttempt(t *testing.T) {
 	ctx := context.Background()
 	la := newLostAnswers(t)
-	stale := func(t *testing.T, id string) *User {
-		if err := la.direct.Put(ctx, &User{ID: id, Token: "v1"}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := la.direct.Update(ctx, User{ID: id}, func(u *User) error { u.Token = "v2"; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return &User{ID: id, Token: "mine", Version: 1} // the stored version is 2
-	}
-	checkStored := func(t *testing.T, id, token string, version int64) {
-		t.Helper()
-		got, err := la.direct.Get(ctx, User{ID: id}, dynacrypt.ConsistentRead())
-		if err != nil || got.Token != token || got.Version != version {
-			t.Errorf("stored: %+v, %v; want token %q at version %d", got, err, token, version)
-		}
-	}
-
-	t.Run("stale after a throttle", func(t *testing.T) {
-		u := stale(t, "throttled")
-		err := la.faulted(t, testrig.Nth("PutItem", 1, testrig.Throttle), 1, func() error { return la.versioned.Put(ctx, u) })
-		if !errors.Is(err, dynacrypt.ErrStale) || kindOf(err) != dynacrypt.ErrStale {
-			t.Errorf("stale Put retried after a throttle: %v, want ErrStale", err)
-		}
-		checkStored(t, "throttled", "v2", 2)
-	})
-	t.Run("stale after a 500 before the server", func(t *testing.T) {
-		u := stale(t, "failed-before")
-		err := la.faulted(t, testrig.Nth("PutItem", 1, testrig.FailBefore), 1, func() error { return la.versioned.Put(ctx, u) })
-		checkUnknown(t, err, false)
-		if u.Version != 1 {
-			t.Errorf("caller's version changed to %d", u.Version)
-		}
-		checkStored(t, "failed-before", "v2", 2)
-	})
-	t.Run("create, answer lost, another writer before the retry", func(t *testing.T) {
-		la.proxy.Between(func() {
-			if _, err := la.direct.Update(ctx, User{ID: "overtaken"}, func(u *User) error { u.Token = "theirs"; return nil }); err != nil {
-				t.Error(err)
+	for _, tc := range []struct {
+		name    string
+		fault   testrig.Fault
+		put     User
+		stale   bool   // another writer took the item to version 2 before
+		between func() // another writer, between the faulted attempt and the retry
+		want    error  // ErrStale, or ErrOutcomeUnknown
+		stored  string // the token stored after, at version 2
+	}{
+		{"stale after a throttle", testrig.Throttle, User{ID: "throttled", Token: "mine", Version: 1}, true, nil,
+			dynacrypt.ErrStale, "v2"},
+		{"stale after a 500 before the server", testrig.FailBefore, User{ID: "failed-before", Token: "mine", Version: 1}, true, nil,
+			dynacrypt.ErrOutcomeUnknown, "v2"},
+		{"create, answer lost, another writer before the retry", testrig.LoseAnswer, User{ID: "overtaken", Token: "mine"}, false,
+			func() {
+				if _, err := la.direct.Update(ctx, User{ID: "overtaken"}, func(u *User) error { u.Token = "theirs"; return nil }); err != nil {
+					t.Error(err)
+				}
+			}, dynacrypt.ErrOutcomeUnknown, "theirs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.stale {
+				if err := la.direct.Put(ctx, &User{ID: tc.put.ID, Token: "v1"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := la.direct.Update(ctx, User{ID: tc.put.ID}, func(u *User) error { u.Token = "v2"; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			la.proxy.Between(tc.between)
+			defer la.proxy.Between(nil)
+			u := tc.put
+			err := la.faulted(t, testrig.Nth("PutItem", 1, tc.fault), 1, func() error { return la.versioned.Put(ctx, &u) })
+			if tc.want == dynacrypt.ErrOutcomeUnknown {
+				checkUnknown(t, err, false)
+			} else if !errors.Is(err, tc.want) || kindOf(err) != tc.want {
+				t.Errorf("%v, want %v", err, tc.want)
+			}
+			if u.Version != tc.put.Version {
+				t.Errorf("caller's version changed to %d", u.Version)
+			}
+			got, err := la.direct.Get(ctx, User{ID: tc.put.ID}, dynacrypt.ConsistentRead())
+			if err != nil || got.Token != tc.stored || got.Version != 2 {
+				t.Errorf("stored: %+v, %v; want token %q at version 2", got, err, tc.stored)
 			}
 		})
-		defer la.proxy.Between(nil)
-		u := &User{ID: "overtaken", Token: "mine"}
-		err := la.faulted(t, testrig.Nth("PutItem", 1, testrig.LoseAnswer), 1, func() error { return la.versioned.Put(ctx, u) })
-		checkUnknown(t, err, false)
-		if u.Version != 0 {
-			t.Errorf("caller's version changed to %d", u.Version)
-		}
-		checkStored(t, "overtaken", "theirs", 2)
-	})
+	}
 	t.Run("Update, answer lost, another writer before the retry", func(t *testing.T) {
 		if err := la.directCounters.Put(ctx, &Counter{ID: "counter-overtaken", Secret: "s"}); err != nil {
 			t.Fatal(err)
@@ -314,33 +312,12 @@ func TestDeleteWhoseAnswerWasLost(t *testing.T) {
 	}
 }
 
-// batchOf returns n Users and their keys.
-func batchOf(prefix string, n int) ([]*User, []User) {
-	items, keys := make([]*User, n), make([]User, n)
-	for i := range items {
-		items[i] = &User{ID: fmt.Sprintf("%s-%02d", prefix, i), Token: "secret-" + prefix}
-		keys[i] = User{ID: items[i].ID}
-	}
-	return items, keys
-}
-
 // TestBatchWhoseAnswersWereLost: BatchError.Failed never names an item
 // that was written (or deleted); an item whose outcome is unknown is in
 // Unknown.
 func TestBatchWhoseAnswersWereLost(t *testing.T) {
 	ctx := context.Background()
 	la := newLostAnswers(t)
-	stored := func(keys []User) []bool {
-		got, err := la.direct.BatchGet(ctx, keys, dynacrypt.ConsistentRead())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := make([]bool, len(got))
-		for i, g := range got {
-			s[i] = g != nil
-		}
-		return s
-	}
 	batchError := func(t *testing.T, err error) *dynacrypt.BatchError {
 		t.Helper()
 		var be *dynacrypt.BatchError
@@ -357,7 +334,7 @@ func TestBatchWhoseAnswersWereLost(t *testing.T) {
 		items, keys := batchOf("put", 40)
 		err := la.faulted(t, testrig.Every("PutItem", 4, testrig.LoseAnswer), 0, func() error { return la.versioned.BatchPut(ctx, items) })
 		be := batchError(t, err)
-		for i, s := range stored(keys) {
+		for i, s := range stored(t, la.direct, keys) {
 			if s && slices.Contains(be.Failed, i) {
 				t.Errorf("item %d is stored and listed failed", i)
 			}
@@ -386,7 +363,7 @@ func TestBatchWhoseAnswersWereLost(t *testing.T) {
 		err := la.faulted(t, testrig.Every("DeleteItem", 4, testrig.LoseAnswer), 0, func() error { return la.versioned.BatchDelete(ctx, keys) })
 		lost := int(la.proxy.Injected() - before)
 		be := batchError(t, err)
-		for i, s := range stored(keys) {
+		for i, s := range stored(t, la.direct, keys) {
 			if !s && slices.Contains(be.Failed, i) {
 				t.Errorf("item %d is deleted and listed failed", i)
 			}
@@ -417,7 +394,7 @@ func TestBatchWhoseAnswersWereLost(t *testing.T) {
 		if !slices.Equal(be.Unknown, first) || !slices.Equal(be.Failed, rest) {
 			t.Errorf("BatchPut with every answer lost: %v (failed %v, unknown %v); want 0-24 unknown, 25-59 failed", err, be.Failed, be.Unknown)
 		}
-		for i, s := range stored(keys) {
+		for i, s := range stored(t, la.direct, keys) {
 			if s != (i < 25) {
 				t.Errorf("item %d stored: %v", i, s)
 			}
