@@ -541,3 +541,30 @@ func TestLostAnswerSettledByReturnedItem(t *testing.T) {
 		t.Fatalf("Put whose answer was lost: %v (version %d) after %d reads; want version 2 after none", err, u.Version, db.gets.Load())
 	}
 }
+
+// TestLostAnswerWithoutCipher: a Store without a Cipher writes no header,
+// so nothing recognises its own write: after a lost answer whose retry
+// fails, the outcome is unknown, never a conflict, and Update does not
+// call fn again.
+func TestLostAnswerWithoutCipher(t *testing.T) {
+	type Tally struct {
+		ID      string `dynamodbav:"id"`
+		N       int    `dynamodbav:"n"`
+		Version int64  `dynamodbav:"version"`
+	}
+	ctx := context.Background()
+	la := newLostAnswers(t)
+	tallies := mustNew[Tally](t, la.db, la.table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"))
+	err := la.faulted(t, testrig.Nth("PutItem", 1, testrig.LoseAnswer), 1, func() error { return tallies.Put(ctx, &Tally{ID: "tally"}) })
+	checkUnknown(t, err, false)
+	calls := 0
+	err = la.faulted(t, testrig.Nth("PutItem", 1, testrig.LoseAnswer), 1, func() error {
+		_, err := tallies.Update(ctx, Tally{ID: "tally"}, func(c *Tally) error { calls++; c.N++; return nil })
+		return err
+	})
+	checkUnknown(t, err, false)
+	got, err := tallies.Get(ctx, Tally{ID: "tally"}, dynacrypt.ConsistentRead())
+	if err != nil || calls != 1 || got.N != 1 || got.Version != 2 {
+		t.Errorf("after Update: %+v, %v, fn called %d times; want N 1 at version 2, fn once", got, err, calls)
+	}
+}
