@@ -23,7 +23,7 @@ const (
 )
 
 func (s *Store[T]) batchError(op string, failed []int, err error) error {
-	return newBatchError(op, s.table, failed, err)
+	return newBatchError(op, s.table, failed, nil, err)
 }
 
 // keyID identifies an item by its key attributes, to match the items and
@@ -125,8 +125,10 @@ func (s *Store[T]) BatchGet(ctx context.Context, keys []T, opts ...ReadOption) (
 // written item's version. With [Overwrite], a versioned Store also uses
 // BatchWriteItem, for first loads into an empty table and migrations: items
 // replace whatever has their key, and store their version plus one. Either
-// way, on failure the error is a *BatchError naming exactly the items not
-// written; the others were written.
+// way, on failure the error is a *BatchError naming the items not written
+// (Failed) and those that may or may not have been, after an attempt got no
+// definite answer (Unknown, see ErrOutcomeUnknown); the others were
+// written, and their versions set.
 func (s *Store[T]) BatchPut(ctx context.Context, items []*T, opts ...WriteOption) error {
 	wc := writeConfigOf(opts)
 	if wc.ifNotExists {
@@ -157,7 +159,7 @@ func (s *Store[T]) BatchPut(ctx context.Context, items []*T, opts ...WriteOption
 	var be *BatchError
 	errors.As(err, &be)
 	for i, done := range dones {
-		if be == nil || !slices.Contains(be.Failed, i) {
+		if be == nil || !slices.Contains(be.Failed, i) && !slices.Contains(be.Unknown, i) {
 			done()
 		}
 	}
@@ -166,7 +168,9 @@ func (s *Store[T]) BatchPut(ctx context.Context, items []*T, opts ...WriteOption
 
 // BatchDelete deletes the items with the given keys, as BatchPut writes: in
 // BatchWriteItem requests of 25 on a Store without a version attribute, as
-// conditional DeleteItem requests (Delete's semantics) on one with.
+// conditional DeleteItem requests (Delete's semantics) on one with. A
+// delete cannot prove it was its own: an item whose delete got no definite
+// answer is in the BatchError's Unknown, gone or not.
 func (s *Store[T]) BatchDelete(ctx context.Context, keys []T) error {
 	if s.version != nil {
 		return s.eachConditional(ctx, "BatchDelete", len(keys), func(i int) error {
@@ -204,31 +208,40 @@ func (s *Store[T]) batchWrite(ctx context.Context, op string, reqs []types.Write
 		}
 		index[id] = i
 	}
-	notDone := func(pending []types.WriteRequest, later int) []int {
-		var failed []int
+	// notDone fails the requests pending, unless sent in a request whose
+	// outcome is unknown, and the ones from later on, never sent.
+	notDone := func(pending []types.WriteRequest, unknown bool, later int, err error) error {
+		var sent, failed []int
 		for _, r := range pending {
 			id, _ := idOf(r)
-			failed = append(failed, index[id])
+			sent = append(sent, index[id])
+		}
+		if !unknown {
+			failed, sent = sent, nil
 		}
 		for i := later; i < len(reqs); i++ {
 			failed = append(failed, i)
 		}
-		return failed
+		return newBatchError(op, s.table, failed, sent, err)
 	}
 	for start := 0; start < len(reqs); start += batchWriteMax {
 		end := min(start+batchWriteMax, len(reqs))
 		pending := reqs[start:end]
 		for attempt := 1; len(pending) > 0; attempt++ {
+			rec := newAttempts()
 			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{s.table: pending},
-			})
+			}, rec.options()...)
 			if err != nil {
-				return s.batchError(op, notDone(pending, end), err)
+				if rec.landedMaybe() {
+					err = fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+				}
+				return notDone(pending, rec.landedMaybe(), end, err)
 			}
 			pending = out.UnprocessedItems[s.table]
 			if len(pending) > 0 {
 				if err := writeBackoff.Wait(ctx, attempt); err != nil {
-					return s.batchError(op, notDone(pending, end), err)
+					return notDone(pending, false, end, err)
 				}
 			}
 		}
@@ -237,14 +250,14 @@ func (s *Store[T]) batchWrite(ctx context.Context, op string, reqs []types.Write
 }
 
 // eachConditional runs do(i) for i in [0, n) a few at a time and reports
-// the ones that failed.
+// the ones that failed, and those whose outcome is unknown.
 func (s *Store[T]) eachConditional(ctx context.Context, op string, n int, do func(i int) error) error {
 	var (
-		mu       sync.Mutex
-		failed   []int
-		firstErr error
-		wg       sync.WaitGroup
-		next     = make(chan int)
+		mu              sync.Mutex
+		failed, unknown []int
+		firstErr        error
+		wg              sync.WaitGroup
+		next            = make(chan int)
 	)
 	for w := 0; w < min(versionedBatchWorkers, n); w++ {
 		wg.Add(1)
@@ -253,7 +266,11 @@ func (s *Store[T]) eachConditional(ctx context.Context, op string, n int, do fun
 			for i := range next {
 				if err := do(i); err != nil {
 					mu.Lock()
-					failed = append(failed, i)
+					if errors.Is(err, ErrOutcomeUnknown) {
+						unknown = append(unknown, i)
+					} else {
+						failed = append(failed, i)
+					}
 					if firstErr == nil {
 						firstErr = fmt.Errorf("item %d: %w", i, err)
 					}
@@ -267,8 +284,8 @@ func (s *Store[T]) eachConditional(ctx context.Context, op string, n int, do fun
 	}
 	close(next)
 	wg.Wait()
-	if failed != nil {
-		return s.batchError(op, failed, firstErr)
+	if firstErr != nil {
+		return newBatchError(op, s.table, failed, unknown, firstErr)
 	}
 	return nil
 }

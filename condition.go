@@ -1,6 +1,7 @@
 package dynacrypt
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 
@@ -17,13 +18,48 @@ type condition struct {
 	// expr, if set, is the expression already joined, and names is shared
 	// with other conditions: see single.
 	expr *string
+	// ownExpr and ownNames are a single condition's expression and names
+	// with the clause orOwnHeader adds, built once too.
+	ownExpr  *string
+	ownNames map[string]string
 }
 
 // single returns a condition of one clause whose expression and names New
-// built once (the version and create conditions of every Put), so that a
-// write does not build them again. It must not be extended.
-func single(clause string, names map[string]string, means failure) condition {
-	return condition{clauses: []string{clause}, names: names, means: means, expr: &clause}
+// built once (the version and create conditions of every Put), also with
+// the clause that accepts the item's own header (attribute headerAttr), so
+// that a write does not build them again. It must not be extended, and its
+// values must be the write's own.
+func single(clause string, names map[string]string, means failure, headerAttr string) condition {
+	own := clause + " OR " + ownHeaderName + " = " + ownHeaderValue
+	ownNames := maps.Clone(names)
+	ownNames[ownHeaderName] = headerAttr
+	return condition{clauses: []string{clause}, names: names, means: means, expr: &clause, ownExpr: &own, ownNames: ownNames}
+}
+
+// The placeholders of the header in orOwnHeader's clause.
+const ownHeaderName, ownHeaderValue = "#own", ":own"
+
+// orOwnHeader makes the condition hold also when the stored item carries
+// hdr (attribute attr), the header this write sealed. A header is unique to
+// its write (a fresh nonce and wrapped key), so the item is this write's:
+// the SDK's retry of a write whose first attempt landed and whose answer was
+// lost then rewrites the same item and succeeds, instead of failing the
+// condition that first attempt made false. A condition without clauses (an
+// unconditional write) stays so.
+func (c *condition) orOwnHeader(attr string, hdr types.AttributeValue) {
+	if len(c.clauses) == 0 {
+		return
+	}
+	if c.values == nil {
+		c.values = make(map[string]types.AttributeValue, 1)
+	}
+	c.values[ownHeaderValue] = hdr
+	if c.expr != nil {
+		c.expr, c.names = c.ownExpr, c.ownNames
+		return
+	}
+	c.names[ownHeaderName] = attr
+	c.clauses = []string{"(" + strings.Join(c.clauses, " AND ") + ") OR " + ownHeaderName + " = " + ownHeaderValue}
 }
 
 // failure is what a failed write condition means to the caller.

@@ -31,6 +31,10 @@
 // replaces it only if it is still at version v, and both store v+1; a failed
 // condition is ErrConflict. Update does read-modify-write with those
 // conditions and retries on conflict, so concurrent updates are never lost.
+// A write whose answer was lost, which the SDK retried, is recognised by its
+// item's header (unique to the write) and reported done; when the Store
+// cannot tell whether it landed, it returns [ErrOutcomeUnknown], which is
+// not a conflict: Update does not apply fn again.
 //
 // # Many items
 //
@@ -137,6 +141,6 @@
 // gives up, the error wraps the exception, such as
 // *types.ProvisionedThroughputExceededException, nothing was written, and
 // Update does not retry it as a conflict: raise the client's RetryMaxAttempts
-// for tables that throttle often. Batches report the items not done in a
-// *BatchError.
+// for tables that throttle often. Batches report the items not done, and
+// those of unknown outcome, in a *BatchError.
 package dynacrypt

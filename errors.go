@@ -32,6 +32,17 @@ var (
 	// ErrConflict and ErrNotFound instead (404).
 	ErrStale = fmt.Errorf("%w: stale version", ErrConflict)
 
+	// ErrOutcomeUnknown means a write may or may not have happened: an
+	// attempt of it got no definite answer (the connection failed after the
+	// request was sent, or the server answered 5xx), and what the Store saw
+	// afterwards does not show whether that attempt landed. It never wraps
+	// ErrConflict: nothing says another writer got there first, and
+	// [Store.Update] does not call fn again. Re-read the item to learn
+	// what is stored, and decide from it; writing again blindly may apply a
+	// change twice. A Delete whose item is now gone says so too: the error
+	// also wraps ErrNotFound (the item is gone, by this call or another).
+	ErrOutcomeUnknown = errors.New("outcome unknown: the write may or may not have happened")
+
 	// ErrIntegrity means a stored item failed verification: its signature
 	// does not match, an encrypted value does not decrypt, its root key does
 	// not unwrap under this table's encryption context, or it has no valid
@@ -69,7 +80,7 @@ var (
 var errGone = fmt.Errorf("%w: %w", ErrConflict, ErrNotFound)
 
 // kinds are the kinds OpError.Kind reports, most specific first.
-var kinds = []error{ErrInvalidCursor, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrKeyGone, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
+var kinds = []error{ErrInvalidCursor, ErrOutcomeUnknown, ErrExists, ErrStale, ErrNotFound, ErrConflict, ErrKeyGone, ErrIntegrity, ErrUnwrapLimited, ErrTableMismatch}
 
 // kindOf returns the first of kinds that err wraps, or nil.
 func kindOf(err error) error {
@@ -116,32 +127,48 @@ func (e *OpError) Error() string {
 func (e *OpError) Unwrap() error { return e.Err }
 
 // BatchError reports the items of a batch call that were not done. Failed
-// holds their indexes in the slice given to the call, in ascending order;
-// every other item was done. Err is the first failure and is wrapped, so
-// errors.Is(err, ErrConflict) and errors.As on the SDK's exceptions work.
+// holds the indexes, in the slice given to the call and in ascending order,
+// of the items known not done; Unknown those of the items whose outcome is
+// unknown (see [ErrOutcomeUnknown]); every other item was done. Err is the
+// first failure and is wrapped, so errors.Is(err, ErrConflict) and
+// errors.As on the SDK's exceptions work.
 type BatchError struct {
-	Op     string // "BatchGet", "BatchPut", "BatchDelete"
-	Table  string
-	Failed []int
-	Err    error
+	Op      string // "BatchGet", "BatchPut", "BatchDelete"
+	Table   string
+	Failed  []int
+	Unknown []int // written or deleted, or not: re-read them (never for BatchGet)
+	Err     error
 }
 
-func newBatchError(op, table string, failed []int, err error) *BatchError {
+func newBatchError(op, table string, failed, unknown []int, err error) *BatchError {
 	sort.Ints(failed)
-	return &BatchError{Op: op, Table: table, Failed: failed, Err: err}
+	sort.Ints(unknown)
+	return &BatchError{Op: op, Table: table, Failed: failed, Unknown: unknown, Err: err}
 }
 
-// Error says which items were not done, and why.
+// Error says which items were not done, which may or may not have been,
+// and why.
 func (e *BatchError) Error() string {
-	idx := make([]string, 0, min(len(e.Failed), 10))
-	for _, i := range e.Failed[:min(len(e.Failed), 10)] {
+	var parts []string
+	if len(e.Failed) > 0 || len(e.Unknown) == 0 {
+		parts = append(parts, fmt.Sprintf("%d items not done (indexes %s)", len(e.Failed), indexList(e.Failed)))
+	}
+	if len(e.Unknown) > 0 {
+		parts = append(parts, fmt.Sprintf("%d items with outcome unknown (indexes %s)", len(e.Unknown), indexList(e.Unknown)))
+	}
+	return fmt.Sprintf("dynacrypt: %s %s: %s: %v", e.Op, e.Table, strings.Join(parts, ", "), e.Err)
+}
+
+// indexList lists the first ten indexes.
+func indexList(indexes []int) string {
+	idx := make([]string, 0, min(len(indexes), 10))
+	for _, i := range indexes[:min(len(indexes), 10)] {
 		idx = append(idx, fmt.Sprint(i))
 	}
-	if len(e.Failed) > 10 {
+	if len(indexes) > 10 {
 		idx = append(idx, "...")
 	}
-	return fmt.Sprintf("dynacrypt: %s %s: %d items not done (indexes %s): %v",
-		e.Op, e.Table, len(e.Failed), strings.Join(idx, ", "), e.Err)
+	return strings.Join(idx, ", ")
 }
 
 // Unwrap returns the first failure.

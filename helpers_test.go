@@ -3,6 +3,7 @@ package dynacrypt_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,4 +101,29 @@ func cloneItem(item map[string]types.AttributeValue) map[string]types.AttributeV
 		out[k] = v
 	}
 	return out
+}
+
+// batchOf returns n Users and their keys, with IDs prefix-00, prefix-01...
+func batchOf(prefix string, n int) ([]*User, []User) {
+	items, keys := make([]*User, n), make([]User, n)
+	for i := range items {
+		items[i] = &User{ID: fmt.Sprintf("%s-%02d", prefix, i), Token: "secret-" + prefix}
+		keys[i] = User{ID: items[i].ID}
+	}
+	return items, keys
+}
+
+// stored reports, for each key, whether s holds an item with it, read
+// consistently.
+func stored[T any](t testing.TB, s *dynacrypt.Store[T], keys []T) []bool {
+	t.Helper()
+	got, err := s.BatchGet(context.Background(), keys, dynacrypt.ConsistentRead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := make([]bool, len(got))
+	for i, g := range got {
+		present[i] = g != nil
+	}
+	return present
 }

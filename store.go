@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -24,7 +23,11 @@ import (
 
 // DB is the part of *dynamodb.Client that a Store calls. *dynamodb.Client
 // satisfies it; so does any wrapper with the same method signatures, such as
-// one that adds tracing.
+// one that adds tracing. A wrapper should pass optFns on: with its writes
+// the Store passes one that records whether each of the SDK's attempts got
+// a definite answer, to tell ErrOutcomeUnknown from a conflict. Without it
+// the Store still recognises a retry of its own write that landed, by the
+// item's header, but may report a conflict where the outcome is unknown.
 type DB interface {
 	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
@@ -136,12 +139,12 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 		}
 		s.version = f
 	}
-	s.createCond = single("attribute_not_exists(#c0)", map[string]string{"#c0": s.keyAttrs[0].Attr}, exists)
-	if s.version != nil {
-		s.versionCond = single("#c0 = :c0", map[string]string{"#c0": s.version.Attr}, staleOrGone)
-	}
 	if _, clash := sch.Field(cfg.headerAttr); clash || cfg.headerAttr == "" {
 		return nil, fmt.Errorf("header attribute name %q is empty or used by a field; choose another with WithHeaderAttribute", cfg.headerAttr)
+	}
+	s.createCond = single("attribute_not_exists(#c0)", map[string]string{"#c0": s.keyAttrs[0].Attr}, exists, cfg.headerAttr)
+	if s.version != nil {
+		s.versionCond = single("#c0 = :c0", map[string]string{"#c0": s.version.Attr}, staleOrGone, cfg.headerAttr)
 	}
 	if cfg.updateAttempts <= 0 || cfg.cursorTTL <= 0 {
 		return nil, errors.New("update attempts and cursor TTL must be positive")
@@ -470,6 +473,13 @@ func unmarshal[T any](av map[string]types.AttributeValue, item *T) (err error) {
 // item's version field holds the stored version (v+1); on failure item is
 // unchanged. Without a version attribute, Put replaces any existing item
 // unless IfNotExists is given.
+//
+// When an attempt gets no definite answer (the connection fails after the
+// request was sent, or a 5xx comes back) and the SDK retries, the retry may
+// find the item that attempt wrote. Put recognises its own write by the
+// item's header, which is unique to the write, and succeeds; when what it
+// finds does not tell (another writer came in between), it returns
+// ErrOutcomeUnknown, never ErrExists or ErrStale.
 func (s *Store[T]) Put(ctx context.Context, item *T, opts ...WriteOption) error {
 	wc := writeConfigOf(opts)
 	if item == nil {
@@ -493,8 +503,14 @@ func (s *Store[T]) put(ctx context.Context, item *T, wc writeConfig, read *readS
 	if p.cond.means == staleOrGone {
 		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
-	if _, err := s.db.PutItem(ctx, in); err != nil {
-		return s.conflict(ctx, err, p.cond.means, s.codec.keyOf(p.item))
+	rec := newAttempts()
+	if _, err := s.db.PutItem(ctx, in, rec.options()...); err != nil {
+		if !rec.landedMaybe() {
+			return s.conflict(ctx, err, p.cond.means, s.codec.keyOf(p.item))
+		}
+		if err := s.ownWriteStored(ctx, err, p.item); err != nil {
+			return err
+		}
 	}
 	p.done()
 	return nil
@@ -570,6 +586,13 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	if err := s.codec.seal(ctx, av); err != nil {
 		return nil, err
 	}
+	// Not with unsigned attributes: another writer may have changed one
+	// under the header since the first attempt, and a retry accepted by
+	// the header would undo that. Such a retry fails its condition, and
+	// put finds the header instead.
+	if hdr, sealed := av[s.codec.headerAttr]; sealed && len(s.codec.unsigned) == 0 {
+		p.cond.orOwnHeader(s.codec.headerAttr, hdr)
+	}
 	return p, nil
 }
 
@@ -626,7 +649,7 @@ func versionValue(v uint64) types.AttributeValue {
 // a write at a version, all wrapping ErrConflict. To tell stale from gone it
 // looks at the item DynamoDB returned with the failure
 // (ReturnValuesOnConditionCheckFailure), or, from servers that return none,
-// reads the item's key, consistently. Other errors come back as they are.
+// reads it (storedHeader). Other errors come back as they are.
 func (s *Store[T]) conflict(ctx context.Context, err error, means failure, key map[string]types.AttributeValue) error {
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
@@ -636,16 +659,9 @@ func (s *Store[T]) conflict(ctx context.Context, err error, means failure, key m
 	case exists:
 		return fmt.Errorf("%w: %w", ErrExists, err)
 	case staleOrGone:
-		present := len(ccf.Item) > 0
-		if !present {
-			var names map[string]string
-			proj := keyProjection(key, &names)
-			out, rerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key,
-				ConsistentRead: aws.Bool(true), ProjectionExpression: &proj, ExpressionAttributeNames: names})
-			if rerr != nil {
-				return fmt.Errorf("%w: %w", ErrConflict, err) // stale or gone: the read to tell failed
-			}
-			present = out.Item != nil
+		_, present, rerr := s.storedHeader(ctx, err, key)
+		if rerr != nil {
+			return fmt.Errorf("%w: %w", ErrConflict, err) // stale or gone: the read to tell failed
 		}
 		if !present {
 			return fmt.Errorf("%w: %w", errGone, err)
@@ -708,6 +724,11 @@ func (s *Store[T]) setVersion(item *T, n uint64) {
 // attribute and a non-zero version in key, the delete happens only if the
 // stored version matches, and fails with ErrConflict otherwise. Deleting an
 // item that does not exist is not an error, unless a version was given.
+//
+// A delete leaves nothing to recognise it by: when an attempt got no
+// definite answer and the call then fails (a retry finding the item gone,
+// say), Delete returns ErrOutcomeUnknown, which also wraps ErrNotFound if
+// the item is gone, whoever deleted it.
 func (s *Store[T]) Delete(ctx context.Context, key T, opts ...WriteOption) error {
 	if err := s.delete(ctx, &key, writeConfigOf(opts)); err != nil {
 		return s.fail("Delete", err)
@@ -728,8 +749,12 @@ func (s *Store[T]) delete(ctx context.Context, key *T, wc writeConfig) error {
 	if cond.means == staleOrGone {
 		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
-	if _, err := s.db.DeleteItem(ctx, in); err != nil {
-		return s.conflict(ctx, err, cond.means, km)
+	rec := newAttempts()
+	if _, err := s.db.DeleteItem(ctx, in, rec.options()...); err != nil {
+		if !rec.landedMaybe() {
+			return s.conflict(ctx, err, cond.means, km)
+		}
+		return s.deleteOutcome(ctx, err, km)
 	}
 	return nil
 }

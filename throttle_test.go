@@ -3,7 +3,6 @@ package dynacrypt_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -110,30 +109,14 @@ func TestThrottling(t *testing.T) {
 func TestBatchThrottling(t *testing.T) {
 	ctx := context.Background()
 	versioned, plain, throttle := throttledUsers(t)
-	batch := func(prefix string, n int) ([]*User, []User) {
-		items, keys := make([]*User, n), make([]User, n)
-		for i := range items {
-			items[i] = &User{ID: fmt.Sprintf("%s%02d", prefix, i), Token: "secret-" + prefix}
-			keys[i] = User{ID: items[i].ID}
-		}
-		return items, keys
-	}
 	// written reports, for each key, whether the item is in the table.
 	written := func(keys []User) []bool {
 		throttle.Throttle(0)
-		got, err := plain.BatchGet(ctx, keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := make([]bool, len(got))
-		for i, g := range got {
-			w[i] = g != nil
-		}
-		return w
+		return stored(t, plain, keys)
 	}
 
 	t.Run("BatchWriteItem absorbed", func(t *testing.T) {
-		items, keys := batch("a", 60)
+		items, keys := batchOf("a", 60)
 		throttle.Throttle(throttleAttempts - 1)
 		if err := plain.BatchPut(ctx, items); err != nil {
 			t.Fatal(err)
@@ -143,7 +126,7 @@ func TestBatchThrottling(t *testing.T) {
 		}
 	})
 	t.Run("BatchWriteItem exhausted", func(t *testing.T) {
-		items, keys := batch("b", 60)
+		items, keys := batchOf("b", 60)
 		throttle.Throttle(throttleAttempts)
 		err := plain.BatchPut(ctx, items)
 		checkThrottled(t, err, "BatchPut", "secret-b")
@@ -159,7 +142,7 @@ func TestBatchThrottling(t *testing.T) {
 		// A versioned Store sends one conditional request per item, 8 at a
 		// time; which items run out of retries depends on scheduling, so
 		// the check is that the error names exactly those not written.
-		items, keys := batch("c", 40)
+		items, keys := batchOf("c", 40)
 		throttle.Throttle(40)
 		err := versioned.BatchPut(ctx, items)
 		var failed []int

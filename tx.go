@@ -89,16 +89,25 @@ func (s *Store[T]) TxCheck(key T) TxWrite {
 }
 
 // Transact writes all the actions or none, in one TransactWriteItems request
-// (at most 100 actions) with a fresh client request token, so the SDK's
-// retries of it are idempotent. Actions may span Stores and tables of the
-// same DynamoDB client.
+// (at most 100 actions) with a fresh client request token. Actions may span
+// Stores and tables of the same DynamoDB client.
+//
+// The SDK's retries resend the request with its token, and DynamoDB gives
+// identical requests with one token, within ten minutes of the first, the
+// effect of one: a transaction whose answer was lost is not applied twice.
+// (A server that ignores the token, as local emulators may, judges a retry
+// by its conditions: a TxPut's condition accepts the item it wrote, so the
+// retry rewrites it unchanged; a TxDelete's finds its item gone, a
+// conflict.)
 //
 // If a condition fails or another transaction interferes, nothing is
 // written and the error wraps ErrConflict and the SDK's
 // *types.TransactionCanceledException, whose CancellationReasons give the
-// reason of each action, in order. A read-modify-write cannot run inside a
-// transaction: read the items, change them, then Transact with TxPut (which
-// checks the versions read) and TxCheck for items read but not changed.
+// reason of each action, in order. Another failure after an attempt got no
+// definite answer wraps ErrOutcomeUnknown. A read-modify-write cannot run
+// inside a transaction: read the items, change them, then Transact with
+// TxPut (which checks the versions read) and TxCheck for items read but not
+// changed.
 func Transact(ctx context.Context, db DB, actions ...TxWrite) error {
 	tables := tablesOf(actions)
 	fail := func(err error) error { return newOpError("Transact", tables, err) }
@@ -117,12 +126,16 @@ func Transact(ctx context.Context, db DB, actions ...TxWrite) error {
 	if err != nil {
 		return fail(err)
 	}
+	rec := newAttempts()
 	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems:      items,
 		ClientRequestToken: &token,
-	}); err != nil {
-		if isTxConflict(err) {
+	}, rec.options()...); err != nil {
+		switch {
+		case isTxConflict(err):
 			return fail(fmt.Errorf("%w: %w", ErrConflict, err))
+		case rec.landedMaybe():
+			return fail(fmt.Errorf("%w: %w", ErrOutcomeUnknown, err))
 		}
 		return fail(err)
 	}

@@ -16,6 +16,11 @@ import (
 // wrapping ErrConflict. So no update is ever lost: each either lands on the
 // latest state or reports failure.
 //
+// Nor is one applied twice. A write whose answer was lost (see Put) and
+// that the SDK retried is recognised as Update's own and reported done;
+// when Update cannot tell whether it landed, it returns ErrOutcomeUnknown
+// and does not call fn again: re-read the item to see.
+//
 // fn may be called several times and must not change key fields or keep the
 // pointer. If fn returns an error, nothing is written and Update returns that
 // error as it is. Update returns ErrNotFound if there is no item.

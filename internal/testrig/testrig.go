@@ -5,7 +5,8 @@
 // under CI (CI set), where it fails: a missing server must never pass as
 // green. That rule and the clients come from internal/testenv, which serves
 // users' tests too, through dynacrypttest.DynamoDB and dynacrypttest.KMS;
-// testrig adds the project's keys, request counting and throttling.
+// testrig adds the project's keys, request counting, throttling, and a
+// proxy that loses answers (faults.go).
 package testrig
 
 import (

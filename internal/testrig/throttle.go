@@ -34,8 +34,7 @@ type Throttler struct {
 func ThrottledDynamoDB(tb testing.TB, maxAttempts int) (*dynamodb.Client, *Throttler) {
 	tb.Helper()
 	require(tb, "AWS_ENDPOINT_URL_DYNAMODB", "a DynamoDB-compatible server")
-	t := newThrottler(`{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",`+
-		`"message":"The level of configured provisioned throughput for the table was exceeded."}`, "application/x-amz-json-1.0")
+	t := newThrottler(dynamoThrottled, "application/x-amz-json-1.0")
 	return dynamodb.NewFromConfig(loadConfig(tb), func(o *dynamodb.Options) {
 		o.HTTPClient = &http.Client{Transport: t}
 		o.Retryer = retryer(maxAttempts)
@@ -54,6 +53,10 @@ func ThrottledKMS(tb testing.TB, maxAttempts int) (*kms.Client, *Throttler) {
 		o.Retryer = retryer(maxAttempts)
 	}), t
 }
+
+// dynamoThrottled is DynamoDB's answer to a request over the table's capacity.
+const dynamoThrottled = `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",` +
+	`"message":"The level of configured provisioned throughput for the table was exceeded."}`
 
 func newThrottler(answer, contentType string) *Throttler {
 	return &Throttler{next: awshttp.NewBuildableClient().GetTransport(), answer: answer, contentType: contentType}

@@ -28,6 +28,13 @@ type Order struct {
 
 func stores(t *testing.T) (*dynacrypt.Store[User], *dynacrypt.Store[Order], *dynamodb.Client) {
 	_, db := newServer(t)
+	users, orders := storesOn(t, db)
+	return users, orders, db
+}
+
+// storesOn returns a versioned Store of Users and one of Orders, each in a
+// new table of db.
+func storesOn(t *testing.T, db *dynamodb.Client) (*dynacrypt.Store[User], *dynacrypt.Store[Order]) {
 	cipher := dynacrypttest.NewCipher()
 	spec := dynacrypttest.Table{PartitionKey: dynacrypttest.S("id")}
 	users, err := dynacrypt.New[User](db, dynacrypttest.NewTable(t, db, spec), dynacrypt.WithPartitionKey("id"),
@@ -40,7 +47,7 @@ func stores(t *testing.T) (*dynacrypt.Store[User], *dynacrypt.Store[Order], *dyn
 	if err != nil {
 		t.Fatal(err)
 	}
-	return users, orders, db
+	return users, orders
 }
 
 // TestTransactAllOrNothing puts one item and deletes another, in two tables,
