@@ -224,15 +224,16 @@ func TestAttack2LegacyItemPoisonsRootKey(t *testing.T) {
 	}
 }
 
-// TestAttack2ChargeLostUnderFlood (KMS cost). Ring.Charge takes a limiter
-// place only if one is free. A forged cursor carrying a genuine, uncached
-// wrapped key unwraps, so its place is given back at release and charged
-// only after the HMAC fails; meanwhile a waiting forger takes the place, and
-// the charge, finding none free, is dropped. An API client holding many
-// genuine wrapped keys (harvested from the cursors of many instances, or of
-// one over time; here 1,000, as the first red team did) and sending them at
-// once gets several times the limit's burst of KMS requests. Unit-level
-// proof: internal/keyring TestAttack2ChargeDroppedWhenNoPlaceFree.
+// TestAttack2ChargeLostUnderFlood (KMS cost). A forged cursor carrying a
+// genuine, uncached wrapped key unwraps, and is found forged only once its
+// HMAC is checked. An API client holding many genuine wrapped keys
+// (harvested from the cursors of many instances, or of one over time; here
+// 1,000, as the first red team did) sends them at once. The unwrap's place
+// in the limit stays held until the cursor is checked (keyring.Hold), so
+// the flood costs the burst of KMS requests, whatever the interleaving;
+// when the place was given back at the unwrap and charged after the check,
+// waiting forgers took it meanwhile, more so on a loaded machine. Unit-level
+// proof: internal/keyring TestGenuineKeyInForgeryHoldsItsPlace.
 func TestAttack2ChargeLostUnderFlood(t *testing.T) {
 	const k = 1000
 	ctx := context.Background()

@@ -479,7 +479,7 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 			}
 		}
 	}
-	root, fresh, err := c.ring.ForRead(ctx, h.Wrapped, tenant, keyring.Items)
+	root, hold, err := c.ring.ForRead(ctx, h.Wrapped, tenant, keyring.Items)
 	if err != nil {
 		return fmt.Errorf("unwrapping root key: %w", err)
 	}
@@ -488,11 +488,9 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	} else {
 		err = c.openV1(root, h, hv.Value, item)
 	}
-	if err != nil && fresh {
-		// A genuine wrapped key pasted into a forgery: whatever gave it
-		// away, the unwrap counts against the limit.
-		c.ring.Charge(keyring.Items)
-	}
+	// A genuine wrapped key pasted into a forgery: whatever gave it away,
+	// the unwrap counts against the limit.
+	hold.Settle(err == nil)
 	return err
 }
 

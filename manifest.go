@@ -199,19 +199,19 @@ func (m *manifest) verify(ctx context.Context, c *codec) error {
 	if m.verified.Load() {
 		return nil
 	}
-	root, fresh, err := c.ring.ForRead(ctx, m.hdr.Wrapped, "", keyring.Items)
+	root, hold, err := c.ring.ForRead(ctx, m.hdr.Wrapped, "", keyring.Items)
 	if err != nil {
 		return fmt.Errorf("legacy manifest: unwrapping its root key: %w", err)
 	}
 	keys, err := derive(root, m.hdr.Salt, itemcrypt.ManifestInfo(c.logical))
 	if err != nil {
+		hold.Settle(true)
 		return err
 	}
 	defer keys.Release()
-	if !hmac.Equal(keys.MAC(m.signed), m.mac) {
-		if fresh {
-			c.ring.Charge(keyring.Items)
-		}
+	genuine := hmac.Equal(keys.MAC(m.signed), m.mac)
+	hold.Settle(genuine)
+	if !genuine {
 		return integrity("the legacy manifest's signature does not match: altered, or made for another table")
 	}
 	m.verified.Store(true)

@@ -183,7 +183,7 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, r *request) (m
 	if !s.now().Before(expires) {
 		return nil, bad("expired")
 	}
-	root, fresh, err := s.codec.ring.ForRead(ctx, h.Wrapped, "", keyring.Cursors)
+	root, hold, err := s.codec.ring.ForRead(ctx, h.Wrapped, "", keyring.Cursors)
 	if err != nil {
 		if errors.Is(err, ErrIntegrity) {
 			return nil, bad("its key does not unwrap")
@@ -191,18 +191,18 @@ func (s *Store[T]) openCursor(ctx context.Context, cursor string, r *request) (m
 		return nil, fmt.Errorf("unwrapping cursor key: %w", err)
 	}
 	info, err := s.cursorInfo(root, r)
-	if err != nil {
-		return nil, err
+	var keys *itemcrypt.Keys
+	if err == nil {
+		keys, err = derive(root, h.Salt, info)
 	}
-	keys, err := derive(root, h.Salt, info)
 	if err != nil {
+		hold.Settle(true)
 		return nil, err
 	}
 	defer keys.Release()
-	if !hmac.Equal(keys.MAC(signed), mac) {
-		if fresh {
-			s.codec.ring.Charge(keyring.Cursors) // a genuine wrapped key in a forged cursor
-		}
+	genuine := hmac.Equal(keys.MAC(signed), mac)
+	hold.Settle(genuine) // a genuine wrapped key in a forged cursor uses its place up
+	if !genuine {
 		return nil, bad("signature does not match: edited, or made for another query")
 	}
 	v, err := canonical.Decode(startKey)

@@ -2,76 +2,81 @@ package keyring_test
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
 
-// TestAttack2ChargeDroppedWhenNoPlaceFree (KMS cost; second red team).
-// Ring.Charge is how a forgery carrying a genuine wrapped key pays for the
-// Decrypt it caused: its Decrypt succeeded, so Guard gave its place back,
-// and the caller charges once the item's or cursor's MAC fails. But charge
-// takes a place only if one is free: when the next forgery, waiting in
-// acquire, took the place back first, the charge is dropped. A stream of
-// overlapping forgeries then unwraps without end under a limit of 1 (the
-// root package's TestAttack2ChargeLostUnderFlood shows the interleaving
-// happening by itself under a flood). Here each forgery is charged right
-// after the next one got its place.
-func TestAttack2ChargeDroppedWhenNoPlaceFree(t *testing.T) {
-	const n = 10
-	k, _, _ := testRing(t, func(c *keyring.Config) { c.Limit = keyring.Limit{Burst: 1, Refill: time.Hour} })
+// TestGenuineKeyInForgeryHoldsItsPlace: a forgery that carries a genuine
+// wrapped key unwraps; its place stays held until the caller, having found
+// the cursor forged, settles the Hold, and then stays used up. So however
+// the forgeries interleave, a limit of 1 allows one Decrypt: the next
+// forgery waits for the place while the first is checked, and finds it
+// used up.
+func TestGenuineKeyInForgeryHoldsItsPlace(t *testing.T) {
+	k, c, _ := testRing(t, func(cfg *keyring.Config) { cfg.Limit = keyring.Limit{Burst: 1, Refill: time.Hour} })
+	writer, _, _ := testRing(t, func(cfg *keyring.Config) { cfg.NoCache = true })
 	ctx := context.Background()
-	var calls atomic.Int64
-	started := make([]chan struct{}, n)
-	gate := make([]chan struct{}, n)
-	res := make([]chan error, n)
-	guard := func(i int) {
-		started[i], gate[i], res[i] = make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var genuine [][]byte
+	for range 10 {
+		r, err := writer.ForWrite(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		genuine = append(genuine, r.Wrapped())
+	}
+	first, hold, err := k.ForRead(ctx, genuine[0], "", keyring.Cursors)
+	if err != nil || first == nil || hold == nil {
+		t.Fatalf("a genuine key: %v, hold %v", err, hold)
+	}
+	// While the first is being checked, the others wait for its place.
+	var wg sync.WaitGroup
+	results := make(chan error, len(genuine)-1)
+	for _, w := range genuine[1:] {
+		wg.Add(1)
 		go func() {
-			_, err := k.Guard(ctx, keyring.Cursors, fmt.Sprint("genuine-wrapped-key-", i), func(context.Context) ([]byte, error) {
-				calls.Add(1)
-				close(started[i])
-				<-gate[i]
-				return make([]byte, keyring.KeySize), nil // a genuine key unwraps
-			})
-			res[i] <- err
+			defer wg.Done()
+			_, h, err := k.ForRead(ctx, w, "", keyring.Cursors)
+			h.Settle(false) // each is a forgery too
+			results <- err
 		}()
 	}
-	guard(0)
-	<-started[0]
-	for i := 1; i < n; i++ {
-		guard(i)
-		time.Sleep(20 * time.Millisecond) // forgery i waits for the place
-		close(gate[i-1])
-		if err := <-res[i-1]; err != nil {
-			t.Fatalf("unwrap %d: %v", i-1, err)
+	time.Sleep(10 * time.Millisecond) // let them queue; the assertion below does not depend on it
+	hold.Settle(false)                // the first cursor's MAC failed
+	wg.Wait()
+	close(results)
+	limited := 0
+	for err := range results {
+		if err != nil {
+			limited++
 		}
-		select {
-		case <-started[i]:
-		case err := <-res[i]:
-			t.Logf("forgery %d refused without a Decrypt: %v", i, err)
-			i = n
-			continue
-		}
-		k.Charge(keyring.Cursors) // forgery i-1's HMAC failed
 	}
-	t.Logf("%d forgeries with genuine wrapped keys, each charged after its check failed, limit 1 per hour: %d Decrypts", n, calls.Load())
-	// The place of a genuine unwrap comes back before its item or cursor
-	// is checked, so one more forgery may start meanwhile; its charge is
-	// then a debt the next place back pays. At most twice the burst.
-	if calls.Load() > 2 {
-		t.Errorf("HOLE (KMS cost): a limit of 1 let %d charged forgeries make %d Decrypts: Charge is dropped while the place is held by the next unwrap", n, calls.Load())
+	if n := c.decrypts.Load(); n != 1 || limited != len(genuine)-1 {
+		t.Errorf("10 forgeries with genuine wrapped keys under a limit of 1: %d Decrypts, %d refused; want 1 and 9", n, limited)
 	}
-	for i := range gate {
-		if gate[i] != nil {
-			select {
-			case <-gate[i]:
-			default:
-				close(gate[i])
-			}
+}
+
+// TestHoldSettledGenuineGivesPlaceBack: a genuine item settles its Hold as
+// genuine and its place comes back at once; a Hold nobody settles comes
+// back after HoldTimeout, never used up.
+func TestHoldSettledGenuineGivesPlaceBack(t *testing.T) {
+	k, c, _ := testRing(t, func(cfg *keyring.Config) { cfg.Limit = keyring.Limit{Burst: 1, Refill: time.Hour} })
+	writer, _, _ := testRing(t, func(cfg *keyring.Config) { cfg.NoCache = true })
+	ctx := context.Background()
+	for i := range 5 {
+		r, err := writer.ForWrite(ctx, "")
+		if err != nil {
+			t.Fatal(err)
 		}
+		_, hold, err := k.ForRead(ctx, r.Wrapped(), "", keyring.Items)
+		if err != nil {
+			t.Fatalf("genuine key %d under a limit of 1: %v", i, err)
+		}
+		hold.Settle(true)
+	}
+	if n := c.decrypts.Load(); n != 5 {
+		t.Errorf("%d Decrypts, want 5", n)
 	}
 }

@@ -297,35 +297,37 @@ func (k *Ring) newRoot(ctx context.Context, tenant string) (*Root, error) {
 	return r, nil
 }
 
-// ForRead returns the root key that wrapped unwraps to, and whether this
-// call had the Cipher unwrap it with a key service call (rather than
-// finding it cached, or unwrapping it locally): a caller that then finds
-// the item or cursor forged should Charge the source, since the forger made
-// the Store call the key service. src names where wrapped came
-// from, for the limiter; tenant is the tenant the item says it is of ("":
-// none), whose context the root key must unwrap under.
-func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src Source) (*Root, bool, error) {
+// ForRead returns the root key that wrapped unwraps to. When it had the
+// Cipher unwrap it with a key service call (rather than finding it cached,
+// or unwrapping it locally), it also returns the Hold of that call's place
+// in src's limit: the caller must Settle it once it has checked the item or
+// cursor the root key opens, genuine or not, since a forger may paste a
+// genuine wrapped key into a forgery to make the Store call the key
+// service. src names where wrapped came from, for the limiter; tenant is the
+// tenant the item says it is of ("": none), whose context the root key must
+// unwrap under.
+func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src Source) (*Root, *Hold, error) {
 	if tenant != "" && k.cfg.TenantKey == "" {
-		return nil, false, errors.New("a tenant's root key, but the ring has no TenantKey")
+		return nil, nil, errors.New("a tenant's root key, but the ring has no TenantKey")
 	}
 	if k.cfg.NoCache {
 		r, err := k.unwrap(ctx, wrapped, tenant, src, k.readID(wrapped, tenant))
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		return r.root, r.charged, nil
+		return r.root, r.hold, nil
 	}
 	now := k.now()
 	if last := k.lastRead.Load(); last != nil && bytes.Equal(last.root.wrapped, wrapped) && last.tenant == tenant && now.Before(last.expires) {
-		return last.root, false, nil
+		return last.root, nil, nil
 	}
 	id := k.readID(wrapped, tenant)
 	if c, ok := k.cached(id, now); ok {
 		k.lastRead.Store(&c)
-		return c.root, false, nil
+		return c.root, nil, nil
 	}
 	if err := k.failedBefore(RootID(id), now); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	// One flight per source, so that a source whose limit is spent cannot
 	// fail the readers of another.
@@ -355,12 +357,12 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, false, res.Err
+			return nil, nil, res.Err
 		}
 		r := res.Val.(unwrapped)
-		return r.root, r.charged, nil
+		return r.root, r.hold, nil
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -410,10 +412,6 @@ func (k *Ring) Forget(tenant string) {
 	}
 }
 
-// Charge counts a failure against src's limit without a Cipher call: for a
-// root key that unwrapped, but whose item or cursor then failed its check.
-func (k *Ring) Charge(src Source) { k.limits[src].charge() }
-
 // cached returns the root cached under id, if it has not expired by now.
 func (k *Ring) cached(id string, now time.Time) (cached, bool) {
 	c, ok := k.cache.Get(id)
@@ -444,11 +442,11 @@ func (k *Ring) readID(wrapped []byte, tenant string) string {
 	return string(append(b, wrapped...))
 }
 
-// unwrapped is a root key unwrapped, and whether the unwrap was limited
-// as one that calls the key service.
+// unwrapped is a root key unwrapped, and the Hold of the places its key
+// service call took (nil if it made none).
 type unwrapped struct {
-	root    *Root
-	charged bool
+	root *Root
+	hold *Hold
 }
 
 // unwrap calls Decrypt under Guard (unlimited if Local says it makes no
@@ -457,7 +455,7 @@ type unwrapped struct {
 func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src Source, id string) (unwrapped, error) {
 	ec := k.encryptionContext(tenant)
 	limited := k.cfg.Local == nil || !k.cfg.Local(wrapped)
-	plain, err := k.guard(ctx, src, limited, RootID(id), func(ctx context.Context) ([]byte, error) {
+	plain, hold, err := k.guard(ctx, src, limited, true, RootID(id), func(ctx context.Context) ([]byte, error) {
 		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, ec)
 		if err == nil && len(plain) != KeySize {
 			clear(plain)
@@ -472,7 +470,7 @@ func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src So
 	copy(r.material[:], plain)
 	clear(plain)
 	r.wrapped = bytes.Clone(wrapped)
-	return unwrapped{root: r, charged: limited}, nil
+	return unwrapped{root: r, hold: hold}, nil
 }
 
 // RootID and LegacyID name what Guard calls are about in its memory of
@@ -488,19 +486,22 @@ func LegacyID(blob []byte) string { return "legacy:" + string(blob) }
 // FailureTTL, made once src's limiter allows it, and remembered if it shows
 // id invalid. A panic in the call becomes an error.
 func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
-	return k.guard(ctx, src, true, id, f)
+	out, _, err := k.guard(ctx, src, true, false, id, f)
+	return out, err
 }
 
-// guard is Guard, with src's limiter only if limited.
-func (k *Ring) guard(ctx context.Context, src Source, limited bool, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
+// guard is Guard, with src's limiter only if limited. With hold, the places
+// of a call that succeeds are not given back but returned in a Hold, for
+// the caller to settle once it has checked what the call unwrapped.
+func (k *Ring) guard(ctx context.Context, src Source, limited, hold bool, id string, f func(context.Context) ([]byte, error)) ([]byte, *Hold, error) {
 	if err := k.failedBefore(id, k.now()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lim := k.limits[src]
 	var m *meter
 	if limited {
 		if err := lim.acquire(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m = &meter{lim: lim}
 		ctx = context.WithValue(ctx, meterKey{}, m)
@@ -508,18 +509,22 @@ func (k *Ring) guard(ctx context.Context, src Source, limited bool, id string, f
 	out, err := call(func() ([]byte, error) { return f(ctx) })
 	invalid := err != nil && k.cfg.Invalid(err)
 	free := err != nil && k.cfg.Free != nil && k.cfg.Free(err)
+	var h *Hold
 	if limited {
 		// Every place the call took, its first and those of further
 		// requests (AnotherRequest), shares the call's fate.
-		failed := err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-		for range 1 + m.extra.Load() {
-			lim.release(failed)
+		places := 1 + int(m.extra.Load())
+		if err == nil && hold {
+			h = newHold(lim, places)
+		} else {
+			failed := err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+			lim.release(places, failed)
 		}
 	}
 	if invalid {
 		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
 	}
-	return out, err
+	return out, h, err
 }
 
 // call runs a Cipher call, turning a panic into an error: Cipher calls run

@@ -248,9 +248,11 @@ func TestForgedKeysCostLittle(t *testing.T) {
 	}
 	writer, _, _ := testRing(t, nil)
 	other, _ := writer.ForWrite(ctx, "")
-	if _, _, err := k.ForRead(ctx, other.Wrapped(), "", keyring.Items); err != nil || c.decrypts.Load() != 6 {
+	_, hold, err := k.ForRead(ctx, other.Wrapped(), "", keyring.Items)
+	if err != nil || c.decrypts.Load() != 6 {
 		t.Fatalf("an uncached item root during a cursor attack: %v (%d decrypts)", err, c.decrypts.Load())
 	}
+	hold.Settle(true)
 	// A forged key seen before is refused from memory, without a Decrypt.
 	if _, _, err := k.ForRead(ctx, *seenInvalid.Load(), "", keyring.Items); !errors.Is(err, dynacrypt.ErrIntegrity) || c.decrypts.Load() != 6 {
 		t.Fatalf("a forged key seen before: %v, %d decrypts, want no new one", err, c.decrypts.Load())
@@ -274,9 +276,12 @@ func TestForgedKeysCostLittle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := k.ForRead(ctx, w.Wrapped(), "", keyring.Cursors); err != nil {
+		_, hold, err := k.ForRead(ctx, w.Wrapped(), "", keyring.Cursors)
+		if err != nil {
 			t.Fatalf("honest unwrap %d after the attack: %v", i, err)
 		}
+		hold.Settle(true) // the cursor it opened was genuine
+
 	}
 	if n := c.decrypts.Load() - before; n != 20 {
 		t.Fatalf("20 honest unwraps made %d Decrypts", n)
@@ -363,12 +368,12 @@ func TestLocalUnwrapsUnlimited(t *testing.T) {
 				t.Fatalf("forged key: %v", err)
 			}
 		}
-		_, charged, err := k.ForRead(ctx, genuine.Wrapped(), "", keyring.Items)
+		_, hold, err := k.ForRead(ctx, genuine.Wrapped(), "", keyring.Items)
 		switch {
 		case !local && !errors.Is(err, keyring.ErrLimited):
 			t.Errorf("without Local, a genuine key once the limit is spent: %v, want ErrLimited", err)
-		case local && (err != nil || charged):
-			t.Errorf("with Local, a genuine key once the limit is spent: %v (charged %t), want it unwrapped, uncharged", err, charged)
+		case local && (err != nil || hold != nil):
+			t.Errorf("with Local, a genuine key once the limit is spent: %v (hold %v), want it unwrapped, holding no place", err, hold)
 		case local && c.decrypts.Load() != 6:
 			t.Errorf("%d Decrypts, want 6", c.decrypts.Load())
 		}

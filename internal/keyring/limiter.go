@@ -15,20 +15,19 @@ var ErrLimited = errors.New("root key not unwrapped: too many invalid wrapped ke
 
 // Limit bounds the key service requests of one source's Decrypt calls: one
 // per call, and one more for each further request a Cipher makes for the
-// same call (see AnotherRequest). Up to Burst may be in
-// flight at once. A call that fails (other than by cancellation) uses up its
-// place until the place comes back, one every Refill, as does a call that
-// succeeded for an item or cursor that then proved forged (Ring.Charge); a
-// call that succeeds frees its place at once. When every place
-// is used up by failures, uncached unwraps of that source fail with
+// same call (see AnotherRequest). Up to Burst may be in flight at once. A
+// call that fails (other than by cancellation) uses up its place until the
+// place comes back, one every Refill. A call that succeeds keeps its place
+// until the caller has checked the item or cursor its root key opens (see
+// Hold): then a genuine one gives the place back, and a forged one (a
+// genuine wrapped key pasted into a forgery) uses it up like a failure.
+// When every place is used up, uncached unwraps of that source fail with
 // ErrLimited without a Decrypt, while cached root keys keep serving reads.
 //
 // So honest readers, whose unwraps succeed, are only bounded in
-// concurrency, and a forger who sends a thousand distinct wrapped keys costs
-// Burst Decrypts, then one per Refill; twice Burst if the keys are genuine
-// (harvested from other cursors), since such an unwrap gives its place back
-// before its cursor fails its check (the charge is then paid by the next
-// place given back).
+// concurrency, and a forger who sends a thousand distinct wrapped keys,
+// genuine (harvested from other cursors) or not, costs Burst key service
+// requests, then one per Refill.
 type Limit struct {
 	Burst  int
 	Refill time.Duration
@@ -48,8 +47,7 @@ type limiter struct {
 	now      func() time.Time
 	mu       sync.Mutex
 	free     int       // places available now
-	inFlight int       // places held by calls under way
-	debt     int       // charges that found no free place: paid by the next places back
+	inFlight int       // places held by calls under way, or by Holds
 	refilled time.Time // when the last place came back
 	changed  chan struct{}
 }
@@ -100,46 +98,26 @@ func (l *limiter) tryAcquire() bool {
 	return true
 }
 
-// release gives back the place of a finished Decrypt, unless it failed:
-// then the place stays used until a refill.
-func (l *limiter) release(failed bool) {
+// release gives back n places of finished calls (or of a Hold), unless
+// they failed: then the places stay used until refills.
+func (l *limiter) release(n int, failed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.inFlight--
-	switch {
-	case failed:
-		l.useUp()
-	case l.debt > 0:
-		// A charge made while every place was taken: this place pays it,
-		// so that a flood of concurrent forgeries cannot slip its charges.
-		l.debt--
-		l.useUp()
-	default:
-		l.free++
+	for range n {
+		l.inFlight--
+		if failed {
+			l.useUp()
+		} else {
+			l.free++
+		}
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
 
-// charge uses up a place for a failure that made no Decrypt of its own: a
-// free one, or else the next one given back.
-func (l *limiter) charge() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.refill()
-	if l.free > 0 {
-		l.free--
-		l.useUp()
-	} else {
-		// Paid by the next place given back or refilled. Not capped: a
-		// charge dropped would be a Decrypt a forger got for free.
-		l.debt++
-	}
-}
-
 // useUp records that one more place is used up, starting the refill clock
-// at the first. l.mu must be held, and the place already taken from free
-// or inFlight.
+// at the first. l.mu must be held, and the place already taken from
+// inFlight.
 func (l *limiter) useUp() {
 	if l.free+l.inFlight == l.limit.Burst-1 {
 		l.refilled = l.now()
@@ -159,9 +137,7 @@ func (l *limiter) refill() {
 	}
 	n = min(n, used)
 	l.refilled = l.refilled.Add(time.Duration(n) * l.limit.Refill)
-	paid := min(n, l.debt) // a place back pays a debt first
-	l.debt -= paid
-	l.free += n - paid
+	l.free += n
 }
 
 // meterKey is the context key of a call's meter.
@@ -190,4 +166,42 @@ func AnotherRequest(ctx context.Context) error {
 	}
 	m.extra.Add(1)
 	return nil
+}
+
+// HoldTimeout is how long a Hold that nobody settles keeps its places: then
+// they come back as a genuine call's would. Callers settle within
+// microseconds; the timeout only covers a caller that left (its context
+// ended while it waited for a call another caller started).
+const HoldTimeout = 5 * time.Second
+
+// A Hold keeps the places in a source's limit of a key service call that
+// unwrapped a root key, until the caller has checked what the root key
+// opens. A Hold is safe for concurrent use: callers that shared the call
+// share its Hold, and the first Settle decides.
+type Hold struct {
+	once   sync.Once
+	lim    *limiter
+	places int
+	timer  *time.Timer
+}
+
+func newHold(lim *limiter, places int) *Hold {
+	h := &Hold{lim: lim, places: places}
+	h.timer = time.AfterFunc(HoldTimeout, func() { h.settle(true) })
+	return h
+}
+
+// Settle ends the hold: genuine gives the places back; otherwise (a
+// genuine wrapped key in a forged item or cursor) they stay used up until
+// refilled, as a failed call's. Settle of a nil Hold does nothing.
+func (h *Hold) Settle(genuine bool) {
+	if h == nil {
+		return
+	}
+	h.timer.Stop()
+	h.settle(genuine)
+}
+
+func (h *Hold) settle(genuine bool) {
+	h.once.Do(func() { h.lim.release(h.places, !genuine) })
 }

@@ -48,7 +48,7 @@ func TestTenantsKeptApart(t *testing.T) {
 	if r, _ := writer.ForWrite(ctx, "acme"); r == acme {
 		t.Error("a forgotten tenant's root key still writes")
 	}
-	if _, fresh, _ := writer.ForRead(ctx, acme.Wrapped(), "acme", keyring.Items); !fresh {
+	if _, hold, _ := writer.ForRead(ctx, acme.Wrapped(), "acme", keyring.Items); hold == nil {
 		t.Error("a forgotten tenant's root key was still cached for reading")
 	}
 	if plain, _, _ := testRing(t, nil); func() error { _, err := plain.ForWrite(ctx, "acme"); return err }() == nil {
