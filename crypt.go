@@ -77,14 +77,24 @@ type CurrentKeyChecker interface {
 
 // A CurrentKeyRefresher is a CurrentKeyChecker that caches its current key,
 // which may change elsewhere: a branch key rotated by another process, for
-// keystore.Cipher. RefreshCurrentKey reads the current key for an
-// encryption context afresh. [Store.Reencrypt] calls it once per walk for
-// each encryption context it meets (the table's, or each tenant's) before
-// it asks UnderCurrentKey about the items of that context, so that a walk
-// works from the current key as it is, not as cached.
+// keystore.Cipher. [Store.Reencrypt] uses it so that a walk works from the
+// current key as it is, not as cached, and never moves an item onto a key
+// older than its own.
+//
+// RefreshCurrentKey reads the current key for an encryption context
+// afresh. A walk calls it once for each encryption context it rewrites
+// under (the table's, or each tenant's), once an item of that context has
+// shown the context's key to exist: it opened, or UnderCurrentKey called
+// it current.
+//
+// CheckRewrap returns an error wrapping ErrIntegrity if ciphertext was made
+// under a key newer than the current one (the current key was put back
+// after a rotation), which a walk must not rewrap onto the older key. It
+// may fetch the key ciphertext names.
 type CurrentKeyRefresher interface {
 	CurrentKeyChecker
 	RefreshCurrentKey(ctx context.Context, encryptionContext map[string]string) error
+	CheckRewrap(ctx context.Context, ciphertext []byte) error
 }
 
 // A LocalUnwrapper is a Cipher that can tell, without calling its key

@@ -83,6 +83,14 @@ func refOf(s string) keyRef {
 // Encrypt; until then a cipher that only decrypts refuses ciphertexts under
 // the new key. List the old key by key ARN in WithPreviousKeys to keep what
 // it wrapped readable.
+//
+// Prefer key ARNs for previous keys in any case. Until an alias is
+// resolved, a ciphertext under a key not resolved yet is tried under each
+// unresolved key in turn, and a Store's unwrap limit counts each of those
+// KMS requests (a rejection under the wrong key cannot be told from one of
+// a forgery): many cold reads at once in a process just started may then
+// be refused with ErrUnwrapLimited, and use the limit up, until one has
+// resolved the alias.
 type KMSCipher struct {
 	client KMSClient
 	keys   []kmsKey // keys[0] encrypts; all may decrypt

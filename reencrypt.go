@@ -108,7 +108,8 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 	// declare; the Store's reads do not look for them.
 	codec := s.codec
 	codec.checkUndeclared = true
-	r := &rewriter{db: s.db, table: s.table, codec: &codec, current: underCurrentKey(s.cfg.cipher), all: opts.All}
+	r := &rewriter{db: s.db, table: s.table, codec: &codec, current: underCurrentKey(s.cfg.cipher),
+		fresh: newFreshKeys(s.cfg.cipher, &codec), all: opts.All}
 	if s.version != nil {
 		r.versionAttr = s.version.Attr
 	}
@@ -131,7 +132,8 @@ func (it *Items) Reencrypt(ctx context.Context, db DB, opts ReencryptOptions) (R
 	if db == nil || isNilPointer(db) {
 		return ReencryptProgress{}, newOpError("Reencrypt", it.table, errors.New("nil DB"))
 	}
-	r := &rewriter{db: db, table: it.table, codec: &it.codec, current: underCurrentKey(it.cipher), versionAttr: it.version, all: opts.All}
+	r := &rewriter{db: db, table: it.table, codec: &it.codec, current: underCurrentKey(it.cipher),
+		fresh: newFreshKeys(it.cipher, &it.codec), versionAttr: it.version, all: opts.All}
 	progress, err := r.walk(ctx, opts)
 	if err != nil {
 		return progress, newOpError("Reencrypt", it.table, err)
@@ -177,17 +179,21 @@ func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 // concurrent writers change it, and says whether it promoted a legacy item.
 func (r *rewriter) reencryptItem(ctx context.Context, raw map[string]types.AttributeValue) (promoted, rewritten bool, err error) {
 	for attempt := 1; ; attempt++ {
-		if err := r.fresh.ensure(ctx, raw); err != nil {
-			return false, false, fmt.Errorf("reading the current key: %w", err)
-		}
 		needed, err := r.needsRewrite(raw)
+		if err == nil && !needed {
+			// Current as the Cipher cached it: confirm with the key as it
+			// is now.
+			if needed, err = r.neededNow(ctx, raw); err != nil {
+				return false, false, fmt.Errorf("reading the current key: %w", err)
+			}
+		}
 		if err != nil || !needed {
 			return false, false, err
 		}
 		legacy := r.codec.isLegacy(raw)
-		err = r.rewrite(ctx, raw)
+		rewritten, err := r.rewrite(ctx, raw)
 		if !errors.Is(err, ErrConflict) {
-			return legacy && err == nil, err == nil, err
+			return legacy && rewritten, rewritten, err
 		}
 		if attempt == rewriteAttempts {
 			return false, false, fmt.Errorf("item changed %d times while being re-encrypted: %w", attempt, err)
@@ -204,14 +210,43 @@ func (r *rewriter) reencryptItem(ctx context.Context, raw map[string]types.Attri
 	}
 }
 
+// neededNow has the Cipher read the current key of raw's tenant afresh, if
+// this walk has not yet, and says again whether raw needs a rewrite.
+func (r *rewriter) neededNow(ctx context.Context, raw map[string]types.AttributeValue) (bool, error) {
+	tenant, err := r.codec.tenantOf(raw)
+	if r.fresh == nil || err != nil || r.fresh.refreshed(tenant) {
+		return r.needsRewrite(raw)
+	}
+	if err := r.fresh.refresh(ctx, tenant); err != nil {
+		return false, err
+	}
+	return r.needsRewrite(raw)
+}
+
 // rewrite decrypts a stored item and writes it back under the current root
-// key, on condition that it is unchanged. A failed condition wraps
-// ErrConflict.
-func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeValue) error {
+// key, on condition that it is unchanged, and says whether it did: an item
+// found current once the current key is read afresh is left as it is. A
+// failed condition wraps ErrConflict.
+func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeValue) (bool, error) {
 	read := r.codec.readStateOf(raw)
 	av := maps.Clone(raw)
 	if err := r.codec.open(ctx, av, false); err != nil { // refuses undeclared encrypted attributes too
-		return err
+		return false, err
+	}
+	if r.fresh != nil {
+		// The item opened: its tenant's key exists, and may be read afresh.
+		if needed, err := r.neededNow(ctx, raw); err != nil || !needed {
+			return false, err
+		}
+		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok {
+			h, err := header.Parse(hv.Value)
+			if err == nil {
+				err = r.fresh.cipher.CheckRewrap(ctx, h.Wrapped)
+			}
+			if err != nil {
+				return false, err
+			}
+		}
 	}
 	if r.versionAttr != "" {
 		v := uint64(0)
@@ -220,20 +255,20 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 		case *types.AttributeValueMemberN:
 			var err error
 			if v, err = strconv.ParseUint(n.Value, 10, 64); err != nil {
-				return fmt.Errorf("version attribute %q is not a whole number: %w", r.versionAttr, err)
+				return false, fmt.Errorf("version attribute %q is not a whole number: %w", r.versionAttr, err)
 			}
 		default:
-			return fmt.Errorf("version attribute %q holds a %T, not a number: is it the version?", r.versionAttr, n)
+			return false, fmt.Errorf("version attribute %q holds a %T, not a number: is it the version?", r.versionAttr, n)
 		}
 		av[r.versionAttr] = versionValue(v + 1)
 	}
 	if err := r.codec.seal(ctx, av); err != nil {
-		return err
+		return false, err
 	}
 	in := &dynamodb.PutItemInput{TableName: &r.table, Item: av}
 	var cond condition
 	read.condition(r.codec.headerAttr, &cond)
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	_, err := r.db.PutItem(ctx, in)
-	return conditionFailed(err)
+	return err == nil, conditionFailed(err)
 }

@@ -24,16 +24,13 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 	if err != nil {
 		return ReencryptProgress{}, err
 	}
-	if r.codec.ring.Refreshes() {
-		r.fresh = &freshKeys{codec: r.codec}
-	}
 	// A Cipher that learns its current key from its key service (a
 	// KMSCipher configured by alias) tells current items only once it has
 	// wrapped under that key: make the write root the walk needs anyway.
 	// (A tenant Store's Cipher learns each tenant's key as it rewrites.)
 	if r.current != nil && r.codec.tenantAttr == "" {
 		if r.fresh != nil {
-			if err := r.fresh.tenant(ctx, ""); err != nil {
+			if err := r.fresh.refresh(ctx, ""); err != nil {
 				return ReencryptProgress{}, fmt.Errorf("reading the current key: %w", err)
 			}
 		}

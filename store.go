@@ -213,10 +213,6 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 	if l, ok := c.(LocalUnwrapper); ok {
 		local = l.UnwrapsLocally
 	}
-	var refresh func(context.Context, map[string]string) error
-	if r, ok := c.(CurrentKeyRefresher); ok {
-		refresh = r.RefreshCurrentKey
-	}
 	var tenantKey string
 	if cfg.tenantAttr != "" {
 		tenantKey = TenantContextKey
@@ -234,7 +230,6 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 		FailureTTL: failedKeyTTL,
 		Limit:      cfg.unwrapLimit,
 		Current:    underCurrentKey(c),
-		Refresh:    refresh,
 		Local:      local,
 	})
 }

@@ -197,9 +197,9 @@ func (c *Cipher) branchKeyID(ctx context.Context, ec map[string]string) (string,
 // the older version, Encrypt refuses (dynacrypt.ErrIntegrity): someone who
 // can write the key store put an older record back, to have new data, and
 // Store.Reencrypt's rewrites, wrapped under a version rotated away from.
-// (A process that never read the newer version cannot tell.) Creation times
-// come from the rotating machine's clock: a rotation from a clock far behind
-// the previous one's is refused too; rotate again from a correct clock.
+// (A process that never read the newer version cannot tell.) Versions are
+// ordered by their creation times, which Rotate keeps increasing whatever
+// the rotating machine's clock says.
 func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContext map[string]string) ([]byte, error) {
 	if len(plaintext) != KeySize {
 		return nil, &Error{Op: "Encrypt", Err: fmt.Errorf("root key is %d bytes, want %d", len(plaintext), KeySize)}
@@ -214,7 +214,7 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	}
 	if t, newer := c.cache.newerThan(k); newer {
 		return nil, &Error{Op: "Encrypt", ID: id, Version: k.Version, Err: integrity(
-			"the branch:ACTIVE record names a version created at %v, before a version of this branch key this process has read (created at %v): an older record was put back; find who wrote the key store, then rotate the branch key from a machine with a correct clock",
+			"the branch:ACTIVE record names a version created at %v, before a version of this branch key this process has read (created at %v): an older record was put back; find who wrote the key store, then rotate the branch key",
 			k.CreateTime.UTC(), t.UTC())}
 	}
 	var salt [wrapSalt]byte
@@ -270,13 +270,10 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 	// fetched is set by the fetch this call starts, if it starts one; it
 	// is read only once the fetch has answered.
 	fetched := false
+	fetch := c.fetchVersion(w.id, w.version)
 	k, err := c.cache.versionKey(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
 		fetched = true
-		k, err := c.src.BranchKeyVersion(ctx, w.id, w.version)
-		if err == nil {
-			err = checkFetched(k, w.id, w.version)
-		}
-		return k, err
+		return fetch(ctx)
 	})
 	if err != nil {
 		err = opError("Decrypt", w.id, w.version, err)
@@ -301,6 +298,17 @@ func (c *Cipher) fetchActive(id string) func(context.Context) (*BranchKey, error
 		k, err := c.src.ActiveBranchKey(ctx, id)
 		if err == nil {
 			err = checkFetched(k, id, "")
+		}
+		return k, err
+	}
+}
+
+// fetchVersion returns the fetch of a version of branch key id.
+func (c *Cipher) fetchVersion(id, version string) func(context.Context) (*BranchKey, error) {
+	return func(ctx context.Context) (*BranchKey, error) {
+		k, err := c.src.BranchKeyVersion(ctx, id, version)
+		if err == nil {
+			err = checkFetched(k, id, version)
 		}
 		return k, err
 	}
@@ -348,6 +356,40 @@ func (c *Cipher) RefreshCurrentKey(ctx context.Context, encryptionContext map[st
 	}
 	if _, err := c.cache.refreshActive(ctx, id, c.fetchActive(id)); err != nil {
 		return opError("RefreshCurrentKey", id, "", err)
+	}
+	return nil
+}
+
+// CheckRewrap returns an error wrapping dynacrypt.ErrIntegrity if a wrapped
+// root key names a version of its branch key created after the active one:
+// the branch:ACTIVE record was put back, and rewrapping would move the item
+// onto a version rotated away from. It compares with the active version as
+// this cipher holds it (RefreshCurrentKey reads it afresh), and fetches the
+// version the root names if it is not cached (one GetItem request and one
+// KMS Decrypt). Store.Reencrypt calls it before every rewrite, so that a
+// walk never moves an item back, even in a process whose memory of the
+// newer version was evicted from its caches. A root key another Cipher
+// wrapped (WithPreviousCipher) passes.
+func (c *Cipher) CheckRewrap(ctx context.Context, ciphertext []byte) error {
+	w, err := parseWrapped(ciphertext)
+	if err != nil {
+		return nil
+	}
+	active, err := c.cache.activeKey(ctx, w.id, c.fetchActive(w.id))
+	if err != nil {
+		return opError("CheckRewrap", w.id, "", err)
+	}
+	if w.version == active.Version {
+		return nil
+	}
+	k, err := c.cache.versionKey(ctx, w.id, w.version, c.fetchVersion(w.id, w.version))
+	if err != nil {
+		return opError("CheckRewrap", w.id, w.version, err)
+	}
+	if k.CreateTime.After(active.CreateTime) {
+		return &Error{Op: "CheckRewrap", ID: w.id, Version: w.version, Err: integrity(
+			"the item's version was created at %v, after the active version %s (%v): the branch:ACTIVE record was put back; find who wrote the key store, then rotate the branch key",
+			k.CreateTime.UTC(), active.Version, active.CreateTime.UTC())}
 	}
 	return nil
 }

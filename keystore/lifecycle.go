@@ -118,6 +118,10 @@ func (ks *KeyStore) create(ctx context.Context, id string) (string, error) {
 //
 // Rotate needs a branch:ACTIVE record with a valid version attribute and
 // nothing else of it, so it also repairs an ACTIVE record that was altered.
+// The new version's create-time is the machine's clock, or just after the
+// latest create-time of the branch key's records if that is later (a
+// rotation from a clock that was ahead), so that versions are ordered as
+// they were made.
 func (ks *KeyStore) Rotate(ctx context.Context, id string) (string, error) {
 	version, err := ks.rotate(ctx, id)
 	if err != nil {
@@ -138,7 +142,11 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	branch, err := ks.newRecord(ctx, id, versionType(version), version, ks.now())
+	created, err := ks.nextCreateTime(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	branch, err := ks.newRecord(ctx, id, versionType(version), version, created)
 	if err != nil {
 		return "", err
 	}
@@ -168,6 +176,30 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 			return version, err
 		}
 	}
+}
+
+// nextCreateTime returns the create-time of a new version of id: now, or
+// just after the latest create-time of its records if that is later. Cipher
+// refuses to wrap under an active version older than one it has read (a
+// rollback), so a rotation from a machine whose clock was ahead must not
+// make every later rotation from a correct clock look like one.
+func (ks *KeyStore) nextCreateTime(ctx context.Context, id string) (time.Time, error) {
+	next := ks.now()
+	for page, err := range ks.query(ctx, id) {
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, item := range page {
+			ct, ok := item[attrCreateTime].(*types.AttributeValueMemberS)
+			if !ok {
+				continue
+			}
+			if t, err := time.Parse(time.RFC3339Nano, ct.Value); err == nil && !t.Before(next) {
+				next = t.Add(time.Microsecond)
+			}
+		}
+	}
+	return next, nil
 }
 
 // activeVersion returns the version the branch:ACTIVE record of id names.

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +66,8 @@ func (ks *KeyStore) activeBranchKey(ctx context.Context, id string) (string, *Br
 // request and one KMS Decrypt; a record refused (ErrInvalidRecord) costs
 // no KMS request.
 //
-// A version that [KeyStore.Delete] shredded gives ErrBranchKeyShredded. A
+// A version that [KeyStore.Delete] shredded gives ErrBranchKeyShredded
+// (after a second GetItem, of branch:ACTIVE, which must not name it). A
 // version with no record gives ErrBranchKeyNotFound if the branch key has
 // no branch:ACTIVE record either (it was never created, deleted before
 // Delete left shredded records, or its records removed by hand), and an
@@ -106,6 +108,13 @@ func (ks *KeyStore) branchKeyVersion(ctx context.Context, id, version string) (*
 	if isShredded(item) {
 		if _, err := parseShredded(item, id, typ); err != nil {
 			return nil, err
+		}
+		// Delete removes branch:ACTIVE before it shreds: a shredded
+		// version that is still active was not shredded by Delete.
+		if active, err := ks.activeVersion(ctx, id); err == nil && active == version {
+			return nil, invalidRecord(typ, "the version is shredded but branch:ACTIVE still names it")
+		} else if err != nil && !errors.Is(err, ErrBranchKeyNotFound) {
+			return nil, fmt.Errorf("version shredded, and then: %w", err)
 		}
 		return nil, ErrBranchKeyShredded
 	}

@@ -31,9 +31,10 @@
 // attributes, equal to those of the record's images, or the record fails
 // with ErrIntegrity too, so that Record.Key is the key of the item whose
 // images were verified (a record of a KEYS_ONLY stream, without images, has
-// its Key from Keys, unverified).
-// Records of streams of every view type decode; the images the view type
-// leaves out are nil.
+// its Key from Keys, unverified). A record must carry the images its event
+// and view type call for: one whose images were dropped fails with
+// ErrIntegrity. Records of streams of every view type decode; the images the
+// view type leaves out are nil.
 //
 // This package is a module of its own, github.com/dynacrypt/dynacrypt/streams,
 // so that aws-lambda-go enters the module graphs of the programs that import

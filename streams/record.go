@@ -40,8 +40,12 @@ type Record[T any] struct {
 	// covers: Key is the key of the item whose images were verified, and
 	// Old and New are images of that one item. A record of a KEYS_ONLY
 	// stream has no image: its Key is unverified, as the Keys DynamoDB sent.
-	// With SkipDecryption nothing is verified, and Key is only checked
-	// against the images.
+	// A record must carry every image its event and view type call for (an
+	// image stream's REMOVE its old image, say): one whose images were
+	// dropped is refused, so that its Keys cannot go unchecked. A consumer
+	// of an image stream should still check ViewType, which someone who can
+	// write the stream could change to KEYS_ONLY. With SkipDecryption
+	// nothing is verified, and Key is only checked against the images.
 	Key T
 
 	// Old is the item before the change and New the item after it, verified
@@ -62,9 +66,9 @@ type RecordError struct {
 	Table          string // the Store's table
 	SequenceNumber string
 	EventID        string
-	// Part is the part of the record that failed: "Keys", "OldImage",
-	// "NewImage", or "dynamodb" for a Streams API record without its
-	// stream record.
+	// Part is the part of the record that failed: "images" (not those its
+	// event and view type call for), "Keys", "OldImage", "NewImage", or
+	// "dynamodb" for a Streams API record without its stream record.
 	Part string
 	Err  error // the cause, often a *dynacrypt.OpError
 }

@@ -104,6 +104,9 @@ func decode[T, V any](d *decoder[T], rec *Record[T], keys, old, new map[string]V
 	fail := func(part string, err error) error {
 		return &RecordError{Table: d.store.Table(), SequenceNumber: rec.SequenceNumber, EventID: rec.EventID, Part: part, Err: err}
 	}
+	if err := checkImages(rec.EventName, rec.ViewType, old != nil, new != nil); err != nil {
+		return fail("images", err)
+	}
 	keyAV, err := convertMap(keys, conv)
 	if err != nil {
 		return fail("Keys", err)
@@ -153,6 +156,42 @@ func (d *decoder[T]) checkKeyNames(keys map[string]types.AttributeValue) error {
 	}
 	if !ok {
 		return fmt.Errorf("%w: the record's Keys hold attributes %q, not the table's key attributes %q", dynacrypt.ErrIntegrity, slices.Sorted(maps.Keys(keys)), d.keyAttr)
+	}
+	return nil
+}
+
+// checkImages refuses a record whose images are not those its event and
+// view type call for: an INSERT has no old image and a REMOVE no new one,
+// and a stream of NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES records
+// carries every image its event has. Someone who can write the stream could
+// otherwise drop a record's images, which bind its Keys, and have a
+// consumer act on Keys of their choosing.
+func checkImages(event, view string, hasOld, hasNew bool) error {
+	var old, new bool // the images the event has
+	switch event {
+	case Insert:
+		new = true
+	case Modify:
+		old, new = true, true
+	case Remove:
+		old = true
+	default:
+		return fmt.Errorf("%w: event %q is none of INSERT, MODIFY, REMOVE", dynacrypt.ErrIntegrity, event)
+	}
+	switch view {
+	case KeysOnly:
+		old, new = false, false
+	case NewImage:
+		old = false
+	case OldImage:
+		new = false
+	case NewAndOldImages:
+	default:
+		return fmt.Errorf("%w: view type %q is none of the four", dynacrypt.ErrIntegrity, view)
+	}
+	if hasOld != old || hasNew != new {
+		return fmt.Errorf("%w: a %s record of a %s stream with old image %t and new image %t, want %t and %t",
+			dynacrypt.ErrIntegrity, event, view, hasOld, hasNew, old, new)
 	}
 	return nil
 }

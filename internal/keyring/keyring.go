@@ -89,10 +89,6 @@ type Config struct {
 	// a Cipher that learns of a rotation has every later write wrapped
 	// under the new key, without waiting for MaxAge.
 	Current func(wrapped []byte) bool
-	// Refresh, if set, has the Cipher read its current key for an
-	// encryption context afresh, so that Current answers for the key as it
-	// is now rather than as the Cipher cached it.
-	Refresh func(ctx context.Context, encryptionContext map[string]string) error
 	// Local, if set, reports whether the Cipher will unwrap wrapped
 	// without a key service call (its key is at hand). Such unwraps are
 	// not limited: they cost nothing, so forged input that spent the
@@ -267,8 +263,9 @@ func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), SharedCallTimeout)
 }
 
-// encryptionContext returns the encryption context of tenant's root keys.
-func (k *Ring) encryptionContext(tenant string) map[string]string {
+// EncryptionContext returns the encryption context of tenant's root keys
+// ("": of no tenant). The caller must not modify it.
+func (k *Ring) EncryptionContext(tenant string) map[string]string {
 	if tenant == "" {
 		return k.cfg.Context
 	}
@@ -285,7 +282,7 @@ func (k *Ring) newRoot(ctx context.Context, tenant string) (*Root, error) {
 	if _, err := rand.Read(r.material[:]); err != nil {
 		return nil, err
 	}
-	ec := k.encryptionContext(tenant)
+	ec := k.EncryptionContext(tenant)
 	wrapped, err := call(func() ([]byte, error) { return k.cfg.Cipher.Encrypt(ctx, r.material[:], ec) })
 	if err != nil {
 		return nil, err
@@ -366,20 +363,6 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 	}
 }
 
-// Refreshes reports whether RefreshCurrent does anything: the Cipher caches
-// its current key and can read it afresh.
-func (k *Ring) Refreshes() bool { return k.cfg.Refresh != nil }
-
-// RefreshCurrent has the Cipher read its current key for tenant's root keys
-// ("": of no tenant) afresh. A writer's root key that it shows to be under
-// an older key is then not used again (see Config.Current).
-func (k *Ring) RefreshCurrent(ctx context.Context, tenant string) error {
-	if k.cfg.Refresh == nil {
-		return nil
-	}
-	return k.cfg.Refresh(ctx, k.encryptionContext(tenant))
-}
-
 // generation returns the count of Forget calls so far.
 func (k *Ring) generation() uint64 {
 	k.mu.Lock()
@@ -453,7 +436,7 @@ type unwrapped struct {
 // key service call), and checks the root key it returns. id is
 // readID(wrapped, tenant).
 func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src Source, id string) (unwrapped, error) {
-	ec := k.encryptionContext(tenant)
+	ec := k.EncryptionContext(tenant)
 	limited := k.cfg.Local == nil || !k.cfg.Local(wrapped)
 	plain, hold, err := k.guard(ctx, src, limited, true, RootID(id), func(ctx context.Context) ([]byte, error) {
 		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, ec)
