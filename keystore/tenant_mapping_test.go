@@ -3,6 +3,7 @@ package keystore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -262,5 +263,36 @@ func TestTenantBeaconKeySource(t *testing.T) {
 	}
 	if n := src.activeFetches.Load() + src.versionFetches.Load(); n != 0 {
 		t.Errorf("%d fetches from the source, want none", n)
+	}
+}
+
+// TestRefusedForeignTenantSpendsNoUnwrapLimit: a service that serves acme only
+// (its supplier refuses other tenants) reads a few items of another tenant
+// sharing the table: genuine items, no attacker needed (a GSI query, a Scan,
+// or an item an attacker moved there). The supplier's refusal makes no
+// request at all, but it is charged to the Items unwrap limit, so acme's own
+// cold reads then fail with ErrUnwrapLimited.
+func TestRefusedForeignTenantSpendsNoUnwrapLimit(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("globex")
+	n := dynacrypt.DefaultUnwrapBurst
+	writer := r.accounts(table, r.cipher(""), nil, dynacrypt.WithRootKeyMaxItems(1))
+	putAccounts(t, writer, n, "acme", "globex")
+
+	acmeOnly := r.accounts(table, r.cipher("", onlyTenants("acme")), r.beaconKeys([]string{"acme"}))
+	g0, k0 := r.counts()
+	for i := range n {
+		if _, err := acmeOnly.Get(ctx, Account{Tenant: "globex", ID: fmt.Sprint(i)}); !errors.Is(err, errNotOurs) {
+			t.Fatalf("globex item %d: %v, want the supplier's refusal", i, err)
+		}
+	}
+	gets, kmsN := r.since(g0, k0)
+	t.Logf("%d refusals of another tenant's items cost %d GetItem, %d KMS", n, gets, kmsN)
+	if _, err := acmeOnly.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil {
+		t.Errorf("ATTACK WORKS: acme's own item after %d refusals of globex's: %v (ErrUnwrapLimited: %v)",
+			n, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 	}
 }

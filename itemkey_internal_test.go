@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-func TestRedTeam6DerivedSharedRoot(t *testing.T) {
+func TestItemKeyDerivedPerLogicalTable(t *testing.T) {
 	ctx := context.Background()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {

@@ -1,8 +1,5 @@
 package keystore_test
 
-// Red-team attacks on keystore.WithPreviousCipher (branch redteam4). Each
-// test asserts the safe behaviour, so it fails when the attack works.
-
 import (
 	"context"
 	"crypto/rand"
@@ -20,41 +17,24 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// rt4WithWrapped returns a copy of a stored item whose header carries
-// wrapped in place of its wrapped root key (salt and signature kept).
-func rt4WithWrapped(t *testing.T, item map[string]types.AttributeValue, wrapped []byte) map[string]types.AttributeValue {
-	t.Helper()
-	h, err := header.Parse(item[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := header.AppendSigned(nil, h.Suite, h.Salt, wrapped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := clone(item)
-	out[dynacrypt.DefaultHeaderAttribute] = &types.AttributeValueMemberB{Value: append(b, h.MAC...)}
-	return out
-}
-
-// rt4Junk returns n random bytes whose first is first.
-func rt4Junk(first byte, n int) []byte {
+// junkBytes returns n random bytes whose first is first.
+func junkBytes(first byte, n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	b[0] = first
 	return b
 }
 
-// TestRedTeam4PreviousCipherJunkRootsSpendLimit: without WithPreviousCipher
+// TestPreviousCipherJunkRootsSpendNoUnwrapLimit: without WithPreviousCipher
 // a wrapped root that is not in key store format is refused by the Cipher
 // itself (Local), so forged items cost nothing and spend no unwrap limit
-// (the fix of TestRedTeamForgedItemsOfOneTenantBlockAnother). With the
+// (the fix of TestForgedItemsOfOneTenantLeaveOthersColdReads). With the
 // option, every such root goes to the previous KMSCipher, whose own local
 // refusals ("unknown format", "key this cipher does not accept") are not
 // marked Local: an attacker who writes Burst items with junk headers (no
 // KMS request needed) spends the Items limit, and the genuine cold reads of
 // every tenant then fail with ErrUnwrapLimited.
-func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
+func TestPreviousCipherJunkRootsSpendNoUnwrapLimit(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -69,7 +49,7 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 	// wrapped root (first byte 0x00: no Cipher's format).
 	src := r.rawAccount(table, "mallory", "0")
 	for i := range n {
-		f := rt4WithWrapped(t, src, rt4Junk(0x00, 120))
+		f := withWrappedRoot(t, src, junkBytes(0x00, 120))
 		f["id"] = s(fmt.Sprint("junk-", i))
 		r.putRaw(table, f)
 	}
@@ -102,7 +82,7 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 	}
 }
 
-// TestRedTeam4PreviousCipherMovedTenantCostsKMS: during a move
+// TestPreviousCipherMovedItemCostsOneKMSRequest: during a move
 // (WithPreviousCipher), an item written before the move and copied under
 // another tenant goes to KMS with the other tenant's context, which nothing
 // but KMS can check: it costs a KMS Decrypt, as it would with KMSCipher
@@ -110,7 +90,7 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 // costs one request at most, reading it again costs none, and root keys
 // under a branch key the Cipher holds still unwrap (locally, unlimited);
 // only the cold fetch of a branch key waits for the limit to refill.
-func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
+func TestPreviousCipherMovedItemCostsOneKMSRequest(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -165,13 +145,13 @@ func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
 	}
 }
 
-// TestRedTeam4PreviousCipherSupplierBypass: a service that serves acme only
+// TestPreviousCipherKeepsSupplierRefusal: a service that serves acme only
 // (its WithBranchKeyIDSupplier refuses every other tenant) "never fetches
 // their keys" and cannot read their items. With WithPreviousCipher, a root
 // key in KMS format bypasses the supplier altogether: the Cipher hands it to
 // the KMSCipher before asking the supplier, so the acme-only service
 // decrypts globex's items written before the move (and pays KMS for it).
-func TestRedTeam4PreviousCipherSupplierBypass(t *testing.T) {
+func TestPreviousCipherKeepsSupplierRefusal(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -196,12 +176,12 @@ func TestRedTeam4PreviousCipherSupplierBypass(t *testing.T) {
 	}
 }
 
-// TestRedTeam4PreviousCipherNoDowngrade: the option never makes the Cipher
+// TestPreviousCipherNeverDowngrades: the option never makes the Cipher
 // wrap under the previous one (writes and walks put branch-key roots); a
 // branch-key root rewritten to look like a KMS one does not read; and after
 // a tenant is shredded, a pre-move copy put back by an attacker is not
 // rewrapped by a walk under any key (it stays as it is, counted Failed).
-func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
+func TestPreviousCipherNeverDowngrades(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -234,7 +214,7 @@ func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
 	fresh := r.rawAccount(table, "acme", "fresh")
 	h, _ := header.Parse(fresh[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
 	dressed := append([]byte{0x02}, h.Wrapped[1:]...)
-	f := rt4WithWrapped(t, fresh, dressed)
+	f := withWrappedRoot(t, fresh, dressed)
 	f["id"] = s("dressed")
 	r.putRaw(table, f)
 	if a, err := svc.Get(ctx, Account{Tenant: "acme", ID: "dressed"}); !errors.Is(err, dynacrypt.ErrIntegrity) {

@@ -1,53 +1,17 @@
 package keystore_test
 
-// Red-team attacks of branch redteam5 on LocalUnwrapper: unwraps the key
-// store Cipher says make no request are neither limited nor charged. Each
-// test asserts the safe behaviour, so it fails when the attack works.
-
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/dynacrypt/dynacrypt"
 )
 
-// rt5Wrapped builds a wrapped root key in the key store's format (FORMAT.md
-// §11) naming id and version, with random salt and sealed bytes.
-func rt5Wrapped(id, version string) []byte {
-	b := []byte{0x10}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
-	b = append(b, id...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(version)))
-	b = append(b, version...)
-	junk := make([]byte, 16+32+16)
-	rand.Read(junk)
-	return append(b, junk...)
-}
-
-func rt5Version() string {
-	v := make([]byte, 16)
-	rand.Read(v)
-	return hex.EncodeToString(v)
-}
-
-// rt5Forge puts a copy of item under tenant and id with wrapped in its header.
-func (r *rig) rt5Forge(t *testing.T, table string, item map[string]types.AttributeValue, tenant, id string, wrapped []byte) {
-	t.Helper()
-	f := rt4WithWrapped(t, item, wrapped)
-	f["tenant"], f["id"] = s(tenant), s(id)
-	r.putRaw(table, f)
-}
-
-// TestRedTeam5LocalUnwrapRaces: forged items naming the branch key
+// TestForgedRootsRacingForgetCostOneFetchPerForget: forged items naming the branch key
 // version a reader holds unwrap "locally", unlimited and uncharged. The
 // decision is made before Decrypt, which looks the version up again: a
 // Forget (or the cache TTL ending) in between makes the Decrypt fetch,
@@ -55,7 +19,7 @@ func (r *rig) rt5Forge(t *testing.T, table string, item map[string]types.Attribu
 // the version is forgotten over and over must cost at most one fetch (one
 // GetItem, one KMS Decrypt) per Forget, refuse every forgery, and leave
 // genuine reads working.
-func TestRedTeam5LocalUnwrapRaces(t *testing.T) {
+func TestForgedRootsRacingForgetCostOneFetchPerForget(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -66,7 +30,7 @@ func TestRedTeam5LocalUnwrapRaces(t *testing.T) {
 	src := r.rawAccount(table, "acme", "0")
 	const forged = 200
 	for i := range forged {
-		r.rt5Forge(t, table, src, "acme", fmt.Sprint("forged-", i), rt5Wrapped("acme", version))
+		r.forgeItem(t, table, src, "acme", fmt.Sprint("forged-", i), forgedWrappedRoot("acme", version))
 	}
 
 	cipher := r.cipher("")
@@ -111,7 +75,7 @@ func TestRedTeam5LocalUnwrapRaces(t *testing.T) {
 	}
 }
 
-// TestRedTeam5AbsentBranchKeysFree: a forged item whose tenant has no
+// TestForgedRootsOfAbsentBranchKeysChargedToLimit: a forged item whose tenant has no
 // branch key (never created, or shredded) is refused with ErrKeyGone.
 // Finding the key gone costs two key store GetItems (the version record,
 // then branch:ACTIVE), and each forgery can name another tenant: the red
@@ -120,7 +84,7 @@ func TestRedTeam5LocalUnwrapRaces(t *testing.T) {
 // refused from the Cipher's memory, locally, and cost nothing), so the
 // fetches stop at the unwrap limit; reads under branch keys the Cipher
 // holds go on.
-func TestRedTeam5AbsentBranchKeysFree(t *testing.T) {
+func TestForgedRootsOfAbsentBranchKeysChargedToLimit(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -130,7 +94,7 @@ func TestRedTeam5AbsentBranchKeysFree(t *testing.T) {
 	const forged = 40
 	for i := range forged {
 		ghost := fmt.Sprint("ghost-", i)
-		r.rt5Forge(t, table, src, ghost, "x", rt5Wrapped(ghost, rt5Version()))
+		r.forgeItem(t, table, src, ghost, "x", forgedWrappedRoot(ghost, randomVersion()))
 	}
 	svc := r.accounts(table, r.cipher(""), nil)
 	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil { // acme's branch key is held
@@ -154,12 +118,12 @@ func TestRedTeam5AbsentBranchKeysFree(t *testing.T) {
 	}
 }
 
-// TestRedTeam5ForgedVersionsAndColdReads: forged items naming random
+// TestForgedVersionsCostNoKMS: forged items naming random
 // versions of a live branch key cost a fetch each (GetItem; no KMS) and are
 // charged: after Burst of them, a genuine read needing a fetch waits for
 // the limit (documented). What must hold: no KMS request, reads under a
 // held version unaffected, the forgeries read again cost nothing.
-func TestRedTeam5ForgedVersionsAndColdReads(t *testing.T) {
+func TestForgedVersionsCostNoKMS(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -170,7 +134,7 @@ func TestRedTeam5ForgedVersionsAndColdReads(t *testing.T) {
 	src := r.rawAccount(table, "acme", "0")
 	n := 3 * dynacrypt.DefaultUnwrapBurst
 	for i := range n {
-		r.rt5Forge(t, table, src, "acme", fmt.Sprint("v-", i), rt5Wrapped("acme", rt5Version()))
+		r.forgeItem(t, table, src, "acme", fmt.Sprint("v-", i), forgedWrappedRoot("acme", randomVersion()))
 	}
 	svc := r.accounts(table, r.cipher(""), nil)
 	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil {
@@ -200,5 +164,35 @@ func TestRedTeam5ForgedVersionsAndColdReads(t *testing.T) {
 	}
 	if gets, kmsN := r.since(g0, k0); gets+kmsN != 0 {
 		t.Errorf("ATTACK WORKS: the forged versions read again cost %d GetItem, %d KMS", gets, kmsN)
+	}
+}
+
+// TestWalkOfForgedTenantsBoundedInKeyStoreReads: someone who can write the
+// data table adds items whose tenant attribute names made-up tenants. A
+// whole-table walk reads each item's tenant's active version afresh
+// (RefreshCurrentKey) before anything else, outside the unwrap limit: one
+// key store GetItem per made-up tenant, however many. Read through Get,
+// the same forgeries cost at most the limit's worth. Safe: a walk over
+// forged tenants is bounded in key store requests as reads are.
+func TestWalkOfForgedTenantsBoundedInKeyStoreReads(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	putAccounts(t, r.accounts(table, r.cipher(""), nil), 1, "acme")
+	src := r.rawAccount(table, "acme", "0")
+	const forged = 40
+	for i := range forged {
+		f := clone(src)
+		f["tenant"] = s(fmt.Sprint("ghost-", i))
+		r.putRaw(table, f)
+	}
+	svc := r.accounts(table, r.cipher(""), nil)
+	g0, k0 := r.counts()
+	p, err := svc.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
+	gets, kmsN := r.since(g0, k0)
+	t.Logf("walk over %d items of made-up tenants: %+v, %v; %d GetItem, %d KMS", forged, p, err, gets, kmsN)
+	if limit := int64(2*dynacrypt.DefaultUnwrapBurst + 4); gets > limit {
+		t.Errorf("ATTACK WORKS: %d forged tenants cost the walk %d key store GetItems, want at most %d (the unwrap limit's worth)", forged, gets, limit)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -323,4 +324,50 @@ func (r *rig) itemOf(table, id string) map[string]types.AttributeValue {
 		r.t.Fatalf("item %s: %v", id, err)
 	}
 	return out.Item
+}
+
+// TestTamperedBeaconRecordRefusalRemembered: the beacon key source is
+// called again for every write and every Lookup of a tenant whose beacon key
+// failed to load: nothing remembers the failure, and no limiter bounds it.
+// An attacker with write access to the key store edits the create-time of a
+// tenant's beacon:ACTIVE record (a change only KMS can see); from then on
+// every Lookup probe an API client sends for that tenant costs a KMS Decrypt
+// that fails. KMS request quotas are per account and region, so a stream of
+// probes throttles the cold reads of every tenant.
+func TestTamperedBeaconRecordRefusalRemembered(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	svc := r.accounts(table, r.cipher(""), nil) // the tenant's BeaconKey, as WithTenantBeaconKeys advises
+
+	rec := r.record("acme", "beacon:ACTIVE")
+	rec["create-time"] = s("2020-01-01T00:00:00.000000Z")
+	r.put(rec)
+
+	const probes = 20
+	_, k0 := r.counts()
+	for i := range probes {
+		for _, err := range svc.Lookup(ctx, Account{Tenant: "acme", Email: fmt.Sprintf("probe%d@example.com", i)}, "by-email") {
+			if err == nil || !errors.Is(err, dynacrypt.ErrIntegrity) {
+				t.Fatalf("probe %d: %v, want ErrIntegrity", i, err)
+			}
+			break
+		}
+	}
+	_, kmsN := r.since(0, k0)
+	t.Logf("%d lookups of a tenant with a tampered beacon record made %d KMS requests", probes, kmsN)
+	if kmsN > 2 {
+		t.Errorf("ATTACK WORKS: %d lookup probes made %d KMS Decrypt requests; a refusal should be remembered", probes, kmsN)
+	}
+	// Writes of the tenant too.
+	_, k0 = r.counts()
+	for i := range probes {
+		if err := svc.Put(ctx, &Account{Tenant: "acme", ID: fmt.Sprint(i), Email: "a@b"}); err == nil {
+			t.Fatal("a write with a tampered beacon key succeeded")
+		}
+	}
+	if _, kmsN := r.since(0, k0); kmsN > 2 {
+		t.Errorf("ATTACK WORKS: %d writes made %d KMS Decrypt requests", probes, kmsN)
+	}
 }
