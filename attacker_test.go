@@ -1,5 +1,10 @@
 package dynacrypt_test
 
+// What an attacker does to a table, its items' headers and its page cursors,
+// as the tests of docs/threats.md do it: take a header or cursor apart, put
+// another wrapped root key in it, race a Store's conditional write, count
+// the Cipher calls a forgery costs.
+
 import (
 	"context"
 	"crypto/rand"
@@ -16,13 +21,15 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
-// forgeryKMSBound is the KMS cost TestForgedKeys accepts for 1,000 forged cursors
-// and 1,000 forged headers: a burst of 5 per source and a few refills.
+// forgeryKMSBound is the most KMS requests a flood of forged headers or
+// cursors may cost a process: the unwrap limit's burst for each source
+// (items and cursors) and a few refills.
 const forgeryKMSBound = 2*dynacrypt.DefaultUnwrapBurst + 4
 
 // kmsValidationMax is the largest CiphertextBlob KMS Decrypt accepts.
 const kmsValidationMax = 6144
 
+// randomBytes returns n bytes from crypto/rand.
 func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
@@ -61,6 +68,7 @@ func withWrappedKey(b, wrapped []byte) []byte {
 	return append(out, b[at+2+n:]...)
 }
 
+// decodeCursor returns the bytes of a page cursor.
 func decodeCursor(t testing.TB, c string) []byte {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(c)
@@ -70,8 +78,10 @@ func decodeCursor(t testing.TB, c string) []byte {
 	return b
 }
 
+// encodeCursor makes a page cursor of b, as a client sends it.
 func encodeCursor(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// headerOf returns a copy of a stored item's header.
 func headerOf(t testing.TB, item map[string]types.AttributeValue) []byte {
 	t.Helper()
 	h, ok := item[hdr].(*types.AttributeValueMemberB)
@@ -81,6 +91,7 @@ func headerOf(t testing.TB, item map[string]types.AttributeValue) []byte {
 	return append([]byte(nil), h.Value...)
 }
 
+// shortErr returns err's text, cut to 300 bytes for the test log.
 func shortErr(err error) string {
 	if err == nil {
 		return "<nil>"
@@ -92,6 +103,8 @@ func shortErr(err error) string {
 	return s
 }
 
+// kmsUsers makes a users table of n items written by a Store over
+// KMSCipher under key A, and returns the table and that Store.
 func kmsUsers(t *testing.T, n int) (*dynamodb.Client, string, *dynacrypt.Store[User]) {
 	t.Helper()
 	db, table := usersTable(t)
@@ -105,8 +118,9 @@ func kmsUsers(t *testing.T, n int) (*dynamodb.Client, string, *dynacrypt.Store[U
 	return db, table, users
 }
 
-// racingDB lets a test act as the attacker between a Store's read and its
-// conditional write.
+// racingDB calls before ahead of each PutItem it passes on, so that a test
+// acts, as an attacker or a concurrent writer, between a Store's read and
+// its conditional write.
 type racingDB struct {
 	*dynamodb.Client
 	before func(in *dynamodb.PutItemInput)
@@ -133,7 +147,8 @@ func forgeWrapped(t testing.TB, b []byte) []byte {
 	return b
 }
 
-// countingCipher counts Decrypt calls of an AESCipher.
+// countingCipher counts the Decrypt calls of an AESCipher: the key service
+// requests a forgery costs.
 type countingCipher struct {
 	*dynacrypt.AESCipher
 	decrypts *atomic.Int64
@@ -149,10 +164,13 @@ func (c countingCipher) Decrypt(ctx context.Context, ct []byte, ec map[string]st
 // applies (an AESCipher's unwraps are free, and not limited).
 func (countingCipher) UnwrapsLocally([]byte) bool { return false }
 
+// strAV returns a string attribute value.
 func strAV(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
+// binAV returns a binary attribute value holding a copy of b.
 func binAV(b []byte) *types.AttributeValueMemberB {
 	return &types.AttributeValueMemberB{Value: append([]byte(nil), b...)}
 }
 
+// binOf returns the bytes of a binary attribute value.
 func binOf(av types.AttributeValue) []byte { return av.(*types.AttributeValueMemberB).Value }

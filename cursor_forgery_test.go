@@ -18,14 +18,20 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
-// TestForgedCursorsWithGenuineWrappedKeysCostTheBurst (claim 4). A cursor carries
-// the wrapped root key it was sealed under; an API client collects the
-// distinct ones it is handed (a new root key every 5 minutes or 100,000
-// writes, per process) and sends them back in cursors with a broken HMAC.
-// Each unwrap succeeds, so neither the failure cache nor the limiter is
-// charged; the HMAC fails afterwards. Cost: one KMS Decrypt per distinct key
-// per cache lifetime, and once the client holds more keys than the cache
-// (1,000 by default), one per forged cursor, without bound.
+// A page cursor comes back from an API client, who may have edited it: it
+// carries the wrapped root key it was sealed under, an expiry, the start key
+// and an HMAC over them and the query it belongs to. These tests forge
+// cursors as such a client does, and check that each is refused as
+// ErrInvalidCursor (or ErrUnwrapLimited, to retry), at a KMS cost the
+// unwrap limit bounds, without stopping the reading of items.
+// TestForgedCursorsWithGenuineWrappedKeysCostTheBurst: an API client
+// collects the distinct wrapped root keys of the cursors it is handed (a
+// new root key every 5 minutes or 100,000 writes, per process; here more
+// than the key cache holds) and sends them back in cursors with a broken
+// HMAC. Each unwrap succeeds and only the HMAC fails after it, so the
+// unwrap's place in the cursors' limit is kept until the cursor is checked:
+// 2,200 such cursors cost at most the unwrap limit's worth of KMS requests,
+// not one per distinct key.
 func TestForgedCursorsWithGenuineWrappedKeysCostTheBurst(t *testing.T) {
 	const k = dynacrypt.DefaultKeyCacheSize + 100
 	ctx := context.Background()
@@ -74,20 +80,19 @@ func TestForgedCursorsWithGenuineWrappedKeysCostTheBurst(t *testing.T) {
 	cost := requests.Requests() - before
 	t.Logf("%d forged cursors over %d distinct genuine wrapped keys: %d KMS requests", 2*k, len(distinct), cost)
 	if cost > forgeryKMSBound {
-		t.Errorf("HOLE: %d forged cursors (genuine wrapped keys, bad HMAC) cost %d KMS requests, want at most %d", 2*k, cost, forgeryKMSBound)
+		t.Errorf("%d forged cursors (genuine wrapped keys, bad HMAC) cost %d KMS requests, want at most %d", 2*k, cost, forgeryKMSBound)
 	}
 }
 
-// TestConcurrentForgedCursorsCostTheBurst (KMS cost). A forged cursor carrying a
+// TestConcurrentForgedCursorsCostTheBurst: a forged cursor carrying a
 // genuine, uncached wrapped key unwraps, and is found forged only once its
-// HMAC is checked. An API client holding many genuine wrapped keys
-// (harvested from the cursors of many instances, or of one over time; here
-// 1,000, as the first red team did) sends them at once. The unwrap's place
-// in the limit stays held until the cursor is checked (keyring.Hold), so
-// the flood costs the burst of KMS requests, whatever the interleaving;
-// when the place was given back at the unwrap and charged after the check,
-// waiting forgers took it meanwhile, more so on a loaded machine. Unit-level
-// proof: internal/keyring TestGenuineKeyInForgeryHoldsItsPlace.
+// HMAC is checked. An API client holding 1,000 genuine wrapped keys
+// (harvested from the cursors of many instances, or of one over time) sends
+// them all at once, three times. The unwrap's place in the limit stays held
+// until the cursor is checked (keyring.Hold), so no waiting forger takes it
+// meanwhile: each flood costs the burst of KMS requests (and one more per
+// refill period the run took), whatever the interleaving. Unit-level test:
+// internal/keyring TestGenuineKeyInForgeryHoldsItsPlace.
 func TestConcurrentForgedCursorsCostTheBurst(t *testing.T) {
 	const k = 1000
 	ctx := context.Background()
@@ -143,16 +148,17 @@ func TestConcurrentForgedCursorsCostTheBurst(t *testing.T) {
 			t.Errorf("%d forged cursors not refused as invalid or limited", odd.Load())
 		}
 		if cost > bound {
-			t.Errorf("HOLE (KMS cost): %d concurrent forged cursors cost %d KMS requests, want at most %d (burst %d): charges made while no place was free were dropped", k, cost, bound, dynacrypt.DefaultUnwrapBurst)
+			t.Errorf("%d concurrent forged cursors cost %d KMS requests, want at most %d (burst %d and refills): an unwrap's place was given back before its cursor was checked", k, cost, bound, dynacrypt.DefaultUnwrapBurst)
 		}
 	}
 }
 
-// TestRedatedExpiredCursorRefused (claims 4, cursor expiry). The expiry is
-// read before the root key is unwrapped, but it is only authenticated by the
-// HMAC checked after: an expired cursor with its expiry bytes moved forward
-// costs a KMS request (and is then refused). So the wrapped keys of expired
-// cursors stay usable for the replay above: the harvest window has no end.
+// TestRedatedExpiredCursorRefused: an API client moves the expiry of an
+// expired cursor forward, to use it again. The expiry is read before the
+// root key is unwrapped but authenticated by the HMAC checked after, so the
+// re-dated cursor is refused as ErrInvalidCursor at the cost of that one
+// unwrap, which is charged to the cursors' limit like any forged cursor's
+// (TestForgedCursorsWithGenuineWrappedKeysCostTheBurst).
 func TestRedatedExpiredCursorRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table, _ := kmsUsers(t, 3)
@@ -189,12 +195,13 @@ func TestRedatedExpiredCursorRefused(t *testing.T) {
 	}
 }
 
-// TestCursorFloodLeavesItemReadsWorking: any API client can spend the cursors' limit with
-// forged cursors, and keep it spent with one per refill. A known limitation
-// (README, Security model): meanwhile a valid cursor whose root key this
-// process does not hold is refused with ErrUnwrapLimited, to retry, never
-// mistaken for an invalid one; cursors whose root key it holds, and every
-// item read, go on working.
+// TestCursorFloodLeavesItemReadsWorking: any API client can spend the
+// cursors' unwrap limit with forged cursors, and keep it spent with one per
+// refill (a documented limitation). Meanwhile a valid cursor whose root key
+// this process does not hold is refused with ErrUnwrapLimited, to retry,
+// never mistaken for an invalid one; item reads, which have a limit of
+// their own, go on working, and so do cursors whose root key the process
+// then holds.
 func TestCursorFloodLeavesItemReadsWorking(t *testing.T) {
 	ctx := context.Background()
 	db, table, issuer := kmsUsers(t, 3)
@@ -239,15 +246,13 @@ func (c slowCipher) Decrypt(ctx context.Context, ct []byte, ec map[string]string
 	return c.AESCipher.Decrypt(ctx, ct, ec)
 }
 
-// TestCursorFloodNeverFailsItemReadOfSameRootKey (claim 4, keyring.Source: "API
-// clients forging cursors cannot stop the reading of items"). Unwraps are
-// shared per wrapped key (singleflight) whatever their source, and the
-// flight runs under the limiter of the caller that started it. A client
-// whose forged cursors have spent the Cursors limiter sends a cursor
-// carrying the root key of recent items (the same process seals cursors and
-// items under one root key) while another process reads one of those
-// items: the item read joins the cursor's flight and fails with
-// ErrUnwrapLimited, although the Items limiter was never touched.
+// TestCursorFloodNeverFailsItemReadOfSameRootKey: an API client whose forged
+// cursors have spent the cursors' unwrap limit sends a cursor carrying the
+// wrapped root key of recent items (a process seals cursors and items under
+// one root key) just as a valid read of one of those items needs the same
+// unwrap. Concurrent unwraps of one wrapped key are shared only within a
+// source (one flight per source), so the item read never waits on the
+// cursor's spent limit: it succeeds, and is never ErrUnwrapLimited.
 func TestCursorFloodNeverFailsItemReadOfSameRootKey(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	ctx := context.Background()
@@ -290,18 +295,19 @@ func TestCursorFloodNeverFailsItemReadOfSameRootKey(t *testing.T) {
 	wg.Wait()
 	t.Logf("valid item read while a forged cursor carried its root key: %v", err)
 	if errors.Is(err, dynacrypt.ErrUnwrapLimited) {
-		t.Errorf("HOLE (DoS, race): forged cursors made a valid item read fail with ErrUnwrapLimited: %v", err)
+		t.Errorf("forged cursors made a valid item read fail with ErrUnwrapLimited: %v", err)
 	} else if err != nil {
 		t.Errorf("valid item read: %v", err)
 	}
 }
 
-// TestForgedCursorsNeverMarkGenuineRootKeyFailed: a cursor can carry any
-// bytes as its wrapped key, but a genuine root key unwraps the same way for
-// cursors and items, so it can never be remembered as failed: forged cursors
-// with the genuine wrapped key of items (HMAC broken, expiry edited, start
-// key changed, sent to another query) leave those items readable in a fresh
-// process.
+// TestForgedCursorsNeverMarkGenuineRootKeyFailed: an API client sends
+// cursors carrying the genuine wrapped root key of items with the rest
+// broken (HMAC flipped, a byte cut, a Scan's cursor sent to a Query), to
+// make the process remember that root key as failed and refuse the items.
+// A genuine root key unwraps the same way for cursors and items, so only
+// the cursor is refused (ErrInvalidCursor): the items stay readable in the
+// same fresh process.
 func TestForgedCursorsNeverMarkGenuineRootKeyFailed(t *testing.T) {
 	ctx := context.Background()
 	db, table, users := kmsUsers(t, 3)
@@ -325,14 +331,17 @@ func TestForgedCursorsNeverMarkGenuineRootKeyFailed(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		if u, err := fresh.Get(ctx, User{ID: userID(i)}); err != nil || u.Token != "token-"+userID(i) {
-			t.Errorf("HOLE: genuine item %s after forged cursors carrying its root key: %+v, %v", userID(i), u, err)
+			t.Errorf("genuine item %s after forged cursors carrying its root key: %+v, %v; want it read", userID(i), u, err)
 		}
 	}
 }
 
-// TestCursorBoundToItsQuery (claims 4): cursors for another filter, segment,
-// operation, table or query, edited start keys or expiries with the genuine
-// key, and re-encodings, are all ErrInvalidCursor.
+// TestCursorBoundToItsQuery: an API client sends a cursor with another
+// filter, segment, operation or table than it was made for, edits its start
+// key or expiry (keeping the genuine wrapped key), or re-encodes it
+// (padding, another base64 alphabet, a character more). The HMAC covers the
+// query and the cursor's bytes, and the encoding is checked strictly: each
+// is ErrInvalidCursor.
 func TestCursorBoundToItsQuery(t *testing.T) {
 	ctx := context.Background()
 	db, table, users := kmsUsers(t, 6)
@@ -393,10 +402,11 @@ func TestCursorBoundToItsQuery(t *testing.T) {
 	_ = table
 }
 
-// TestCursorRelabelledAsSuite2Refused: a page cursor is still suite 1's
-// construction; cursors relabelled to suite 2 (12-byte random field) or
-// made from a suite-2 item header's signed part are refused as invalid
-// cursors, at the limiter's bounded cost.
+// TestCursorRelabelledAsSuite2Refused: a page cursor has suite 1's layout
+// whatever suite items are written in. An API client relabels a cursor as
+// suite 2 (12-byte random field), builds one from a suite-2 item header's
+// signed part, or flips its suite byte: each is refused as ErrInvalidCursor
+// (or ErrUnwrapLimited), at a KMS cost within the unwrap limit's burst.
 func TestCursorRelabelledAsSuite2Refused(t *testing.T) {
 	ctx := context.Background()
 	db, table, users := kmsUsers(t, 3)
@@ -425,11 +435,11 @@ func TestCursorRelabelledAsSuite2Refused(t *testing.T) {
 	for name, b := range map[string][]byte{"relabelled": relabel, "from an item header": fromItem, "suite byte flipped": flipped} {
 		got, err := reader.ScanPage(ctx, encodeCursor(b), 1)
 		if !errors.Is(err, dynacrypt.ErrInvalidCursor) && !errors.Is(err, dynacrypt.ErrUnwrapLimited) {
-			t.Errorf("ATTACK WORKS: cursor %s: %v, %v", name, got, err)
+			t.Errorf("cursor %s: %v, %v; want ErrInvalidCursor or ErrUnwrapLimited", name, got, err)
 		}
 	}
 	t.Logf("3 forged cursors: %d KMS requests", requests.Requests())
 	if requests.Requests() > 2*dynacrypt.DefaultUnwrapBurst {
-		t.Errorf("KMS cost: %d requests", requests.Requests())
+		t.Errorf("3 forged cursors cost %d KMS requests, want at most %d", requests.Requests(), 2*dynacrypt.DefaultUnwrapBurst)
 	}
 }

@@ -18,8 +18,14 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
-// Tag typos that checkTag does not catch: the key does not contain "crypt"
-// and is not "kms", though the value is "kms".
+// A field tagged encrypt:"kms" must never reach the table in plaintext: not
+// through a misspelled tag, nor through a value New cannot see (an
+// interface, an embedded unexported struct), and the checks that ensure it
+// must neither refuse legitimate types nor crash on odd ones.
+
+// Misspellings of the encrypt tag whose key neither contains "crypt" nor is
+// "kms": two letters transposed, two swapped, a short form with the value
+// "kms".
 type typoTransposed struct {
 	ID    string `dynamodbav:"id"`
 	Token string `dynamodbav:"token" encrpyt:"kms"`
@@ -35,6 +41,8 @@ type typoShort struct {
 	Token string `dynamodbav:"token" enc:"kms"`
 }
 
+// typoStoresPlaintext reports whether New and Put of item, whose token
+// field has a misspelled encrypt tag, store the token in plaintext.
 func typoStoresPlaintext[T any](t *testing.T, db *dynamodb.Client, table, name string, item *T) (plaintext bool) {
 	t.Helper()
 	s, err := dynacrypt.New[T](db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)))
@@ -54,9 +62,10 @@ func typoStoresPlaintext[T any](t *testing.T, db *dynamodb.Client, table, name s
 	return false
 }
 
-// TestMisspelledEncryptTagRefused (claim 2). New refuses tag keys that
-// contain "crypt" or are "kms", but a transposition such as encrpyt:"kms"
-// passes: the field is stored in plaintext without a word.
+// TestMisspelledEncryptTagRefused: a developer misspells the encrypt tag
+// (encrpyt:"kms", encyrpt:"kms", enc:"kms"). New refuses tag keys within two
+// edits of "encrypt" and keys of unknown encoders whose value is "kms", so
+// the secret is never stored in plaintext without a word.
 func TestMisspelledEncryptTagRefused(t *testing.T) {
 	db, table := usersTable(t)
 	var leaked []string
@@ -70,7 +79,7 @@ func TestMisspelledEncryptTagRefused(t *testing.T) {
 		leaked = append(leaked, `enc:"kms"`)
 	}
 	if len(leaked) > 0 {
-		t.Errorf("HOLE: misspelled encrypt tags accepted by New, field stored in plaintext: %s", strings.Join(leaked, ", "))
+		t.Errorf("misspelled encrypt tags accepted by New, field stored in plaintext: %s", strings.Join(leaked, ", "))
 	}
 }
 
@@ -85,10 +94,11 @@ type anyHolder struct {
 	Bag   map[string]any `dynamodbav:"bag"`
 }
 
-// TestEncryptTagBehindInterfaceRefused (claim 2). New refuses an encrypt tag
-// in a nested struct it can see, but a field of interface type (any,
-// map[string]any) holds a struct New cannot see: its encrypt:"kms" field is
-// marshalled as a plaintext map entry at Put, with no error.
+// TestEncryptTagBehindInterfaceRefused: a field of interface type (any,
+// map[string]any) holds, at Put, a struct with an encrypt:"kms" field, which
+// New cannot see; attributevalue would marshal it as a plaintext map entry.
+// Put checks the values such fields hold and refuses the item, so the
+// secret never reaches the table.
 func TestEncryptTagBehindInterfaceRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -118,7 +128,7 @@ func TestEncryptTagBehindInterfaceRefused(t *testing.T) {
 		}
 	}
 	if len(leaks) > 0 {
-		t.Errorf("HOLE: fields tagged encrypt:\"kms\" behind an interface are stored in plaintext, New and Put accepted them: %v", leaks)
+		t.Errorf("fields tagged encrypt:\"kms\" behind an interface are stored in plaintext, New and Put accepted them: %v", leaks)
 	}
 }
 
@@ -149,6 +159,8 @@ func findPlaintext(item map[string]types.AttributeValue, prefix string) []string
 	return found
 }
 
+// taggedSecret has an encrypted field: the tests hide it in plaintext
+// attributes.
 type taggedSecret struct {
 	Secret string `dynamodbav:"secret" encrypt:"kms"`
 }
@@ -160,6 +172,7 @@ type hiddenEmbed struct {
 	Extra any `dynamodbav:"extra"`
 }
 
+// wrapsHidden embeds hiddenEmbed; hiddenHolder holds it at every depth.
 type wrapsHidden struct {
 	hiddenEmbed
 	Label string `dynamodbav:"label"`
@@ -181,13 +194,13 @@ type topEmbed struct {
 	hiddenEmbed
 }
 
-// TestEncryptTagInEmbeddedUnexportedStructRefused (fail closed, secrecy).
-// CheckValue, like mayHoldInterface, looks only at exported struct fields
-// below the top level, but attributevalue also marshals the exported fields
-// of an embedded unexported struct. An interface field in there may hold a
-// struct with encrypt:"kms" fields: New and Put accept it and the secret is
-// stored in plaintext. At the top level Parse follows the embedding, and Put
-// refuses the same value.
+// TestEncryptTagInEmbeddedUnexportedStructRefused: attributevalue marshals
+// the exported fields of an embedded unexported struct, so an interface
+// field in there, at any depth (a field, a map value, any, *any), may hold a
+// struct with encrypt:"kms" fields. Put's check of interface values follows
+// such embeddings as attributevalue does and refuses the item, as it
+// refuses the same embedding at the top level (the control): the secret is
+// never stored in plaintext.
 func TestEncryptTagInEmbeddedUnexportedStructRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -216,11 +229,11 @@ func TestEncryptTagInEmbeddedUnexportedStructRefused(t *testing.T) {
 		t.Errorf("control: the top-level embedding was accepted too")
 	}
 	if len(leaks) > 0 {
-		t.Errorf("HOLE (plaintext at rest): encrypt:\"kms\" fields held by an interface inside an embedded unexported struct were stored in plaintext, Put returned nil: %s", strings.Join(leaks, "; "))
+		t.Errorf("encrypt:\"kms\" fields held by an interface inside an embedded unexported struct were stored in plaintext, Put returned nil: %s", strings.Join(leaks, "; "))
 	}
 }
 
-// Odd values for CheckValue.
+// Odd values for Put's check of interface values.
 type secretStringer struct {
 	Secret string `dynamodbav:"secret" encrypt:"kms"`
 }
@@ -253,11 +266,12 @@ type oddValues struct {
 	private  any
 }
 
-// TestEncryptTagReachedThroughOddValuesRefused: encrypt tags reached through a pointer to
-// an interface, an array, a map of slices, a linked list, an embedded
-// exported interface and a type that marshals itself are refused at Put;
-// nil values, unexported fields and anything inside an encrypted field are
-// accepted; and nothing panics.
+// TestEncryptTagReachedThroughOddValuesRefused: a struct with an encrypted
+// field reached through a pointer to an interface, an array, a map of
+// slices, a linked list, an embedded exported interface or a type that
+// marshals itself is refused at Put, never stored in plaintext; nil values,
+// unexported fields, anything inside an encrypted field and plain JSON
+// values are accepted; and no value makes Put panic.
 func TestEncryptTagReachedThroughOddValuesRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -282,13 +296,13 @@ func TestEncryptTagReachedThroughOddValuesRefused(t *testing.T) {
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
-					t.Errorf("HOLE (crash): Put of %s panicked: %v", name, p)
+					t.Errorf("Put of %s panicked: %v", name, p)
 				}
 			}()
 			err = s.Put(ctx, item)
 		}()
 		if err == nil {
-			t.Errorf("HOLE: %s accepted; stored: %v", name, findPlaintext(rawGet(t, db, table, item.ID), "secret-"))
+			t.Errorf("%s accepted by Put, want it refused; stored: %v", name, findPlaintext(rawGet(t, db, table, item.ID), "secret-"))
 		}
 	}
 	accept := map[string]*oddValues{
@@ -305,7 +319,7 @@ func TestEncryptTagReachedThroughOddValuesRefused(t *testing.T) {
 			continue
 		}
 		if found := findPlaintext(rawGet(t, db, table, item.ID), "secret-"); len(found) > 0 {
-			t.Errorf("HOLE: %s stored in plaintext: %v", name, found)
+			t.Errorf("%s stored in plaintext: %v", name, found)
 		}
 	}
 }
@@ -316,8 +330,9 @@ type bagDoc struct {
 	Bag   map[string]any `dynamodbav:"bag"`
 }
 
-// TestJSONDataNeverTakenForEncryptTag: what an API decodes from JSON
-// into map[string]any (any JSON) is never refused.
+// TestJSONDataNeverTakenForEncryptTag: the check of interface values never
+// refuses what an API decodes from JSON into map[string]any, whatever the
+// JSON says (keys "encrypt" and "kms", deep nesting): it reads back intact.
 func TestJSONDataNeverTakenForEncryptTag(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -345,11 +360,11 @@ type kmsNamedInner struct {
 	Provider string `dynamodbav:"kms"`
 }
 
-// TestAttributeNamedKMSAccepted (false positive, availability of the
-// library). checkTag refuses any tag whose value is "kms" under a key not in
-// namingTags, and dynamodbav is not in it: a field stored as attribute "kms"
-// (dynamodbav:"kms") is refused by New as a misspelled encrypt tag, and a
-// value of such a type inside a map[string]any is refused by Put.
+// TestAttributeNamedKMSAccepted: the tag check refuses a value "kms" under
+// an unknown key as a misspelled encrypt tag, but not under the keys of
+// encoders that name fields: a field stored as attribute "kms"
+// (dynamodbav:"kms", such as a customer's key ARN) is accepted by New, and
+// a value of such a type inside a map[string]any by Put.
 func TestAttributeNamedKMSAccepted(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -364,7 +379,7 @@ func TestAttributeNamedKMSAccepted(t *testing.T) {
 		refused = append(refused, "Put of a plaintext map value with a field dynamodbav:\"kms\"")
 	}
 	if len(refused) > 0 {
-		t.Errorf("HOLE (false positive): legitimate types refused: %s", strings.Join(refused, "; "))
+		t.Errorf("legitimate types refused: %s", strings.Join(refused, "; "))
 	}
 }
 
@@ -391,16 +406,15 @@ func newTreeDoc() *treeDoc {
 	return d
 }
 
-// TestEncryptTagCheckSkipsIgnoredFields (crash). CheckValue walks
-// every exported field, also those tagged dynamodbav:"-", which
-// attributevalue skips: a back-pointer to a parent, which attributevalue
-// never follows, sends CheckValue round the cycle until the goroutine stack
-// overflows, a fatal error no recover catches. The same item marshals fine
-// with attributevalue, so Put of it worked before the fix. The Put runs in a
-// child process (with an 8 MB stack limit, to fail fast rather than after
-// 1 GB).
+// TestEncryptTagCheckSkipsIgnoredFields: a tree whose nodes point back to
+// their parent through a field tagged dynamodbav:"-" marshals fine with
+// attributevalue, which skips such fields. Put's check of interface values
+// skips them too: following the back-pointer would go round the cycle
+// until the goroutine stack overflowed, a fatal error no recover catches.
+// The Put runs in a child process (with an 8 MB stack limit, to fail fast),
+// and the test fails if the child crashed.
 func TestEncryptTagCheckSkipsIgnoredFields(t *testing.T) {
-	if table := os.Getenv("REDTEAM2_CHILD_TABLE"); table != "" {
+	if table := os.Getenv("DYNACRYPT_TEST_TREE_TABLE"); table != "" {
 		debug.SetMaxStack(8 << 20)
 		db := testrig.DynamoDB(t)
 		s := mustNew[treeDoc](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)))
@@ -413,7 +427,7 @@ func TestEncryptTagCheckSkipsIgnoredFields(t *testing.T) {
 	}
 	_, table := usersTable(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEncryptTagCheckSkipsIgnoredFields$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "REDTEAM2_CHILD_TABLE="+table)
+	cmd.Env = append(os.Environ(), "DYNACRYPT_TEST_TREE_TABLE="+table)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	if i := strings.Index(text, "stack overflow"); i >= 0 || strings.Contains(text, "goroutine stack exceeds") {
@@ -422,7 +436,7 @@ func TestEncryptTagCheckSkipsIgnoredFields(t *testing.T) {
 		if j := strings.Index(text, "schema.checkValue"); j >= 0 {
 			frame = text[j:min(len(text), j+200)]
 		}
-		t.Errorf("HOLE (crash): Put of a tree with dynamodbav:\"-\" parent pointers killed the process (%v):\n%s\n...\n%s", err, text[i:min(len(text), i+120)], frame)
+		t.Errorf("Put of a tree with dynamodbav:\"-\" parent pointers killed the process (%v):\n%s\n...\n%s", err, text[i:min(len(text), i+120)], frame)
 	} else if err != nil {
 		t.Errorf("child failed: %v\n%s", err, text[:min(len(text), 2000)])
 	} else {

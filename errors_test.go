@@ -257,6 +257,8 @@ func editedCursor(cursor string) string {
 	return cursor[:20] + string(c) + cursor[21:]
 }
 
+// wideSecrets and narrowSecrets are two types of one item: a secret number
+// too large for narrowSecrets' int8, a string where it wants a map.
 type wideSecrets struct {
 	ID     string `dynamodbav:"id"`
 	Secret int64  `dynamodbav:"secret" encrypt:"kms"`
@@ -269,9 +271,10 @@ type narrowSecrets struct {
 	Card   map[int]float64 `dynamodbav:"card" encrypt:"kms"`
 }
 
-// TestErrorsNeverQuotePlaintext (requirement: errors never contain
-// plaintext): unmarshal errors of decrypted values, UTF-8 refusals and
-// cipher panics do not quote the secret.
+// TestErrorsNeverQuotePlaintext: errors end up in logs that people without
+// decrypt rights read. A decrypted value that does not fit its field, and
+// invalid UTF-8 in an encrypted field refused by Put, BatchPut or TxPut,
+// give errors that do not quote the secret.
 func TestErrorsNeverQuotePlaintext(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)

@@ -18,11 +18,17 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
+// Someone who writes the table (or an export file) edits items: headers
+// downgraded, cut, relabelled or moved; ciphertexts moved, swapped,
+// retyped or dropped; attributes added beside signed ones. Every such item
+// is refused with ErrIntegrity, shows no plaintext, and costs no key
+// service request beyond the unwrap limit's.
+
 // sealedSecret is the prefix of every plaintext the tests seal: no error and
 // no value a refused read returns may contain it.
-const sealedSecret = "RT6-SECRET-"
+const sealedSecret = "SEALED-SECRET-"
 
-// sealingItems returns Items of table "rt6" with partition key id and
+// sealingItems returns Items of the logical table "sealed" with partition key id and
 // encrypted attributes encrypted, over cipher; opts come last.
 func sealingItems(t *testing.T, cipher dynacrypt.Cipher, encrypted []string, opts ...dynacrypt.Option) *dynacrypt.Items {
 	t.Helper()
@@ -30,7 +36,7 @@ func sealingItems(t *testing.T, cipher dynacrypt.Cipher, encrypted []string, opt
 	if len(encrypted) > 0 {
 		all = append(all, dynacrypt.WithEncryptedAttributes(encrypted...))
 	}
-	it, err := dynacrypt.NewItems("rt6", append(all, opts...)...)
+	it, err := dynacrypt.NewItems("sealed", append(all, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,19 +92,23 @@ func wantRefused(t *testing.T, it *dynacrypt.Items, what string, av, sealed map[
 		return it.Open(context.Background(), av)
 	}()
 	if !errors.Is(err, dynacrypt.ErrIntegrity) {
-		t.Errorf("ATTACK WORKS: %s: Open gave %v, %v (want ErrIntegrity)", what, got, err)
+		t.Errorf("%s: Open gave %v, %v; want ErrIntegrity", what, got, err)
 	}
 	if leak := leakIn(err, got, sealed); leak != "" {
-		t.Errorf("ATTACK WORKS: %s: %s", what, leak)
+		t.Errorf("%s: refused, but the refusal leaks: %s", what, leak)
 	}
 	return err
 }
 
+// sha256Sum returns the SHA-256 of s.
 func sha256Sum(s string) []byte { sum := sha256.Sum256([]byte(s)); return sum[:] }
 
-// TestHeaderDowngradeAndSpliceRefused (claim 6): a genuine wrapped key
-// rewritten in format 1 (with the configured spelling's reference), with
-// another key's reference, or spliced from another item, never verifies.
+// TestHeaderDowngradeAndSpliceRefused: someone who writes the table
+// rewrites an item's genuine wrapped key in KMSCipher's format 1 (with
+// either spelling of the key's reference), gives it another key's
+// reference or an unknown format, or pastes in the whole header of another
+// item. The wrapped key and the header are bound to the item, so each read
+// is ErrIntegrity.
 func TestHeaderDowngradeAndSpliceRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table, users := kmsUsers(t, 2)
@@ -130,11 +140,13 @@ func TestHeaderDowngradeAndSpliceRefused(t *testing.T) {
 	}
 }
 
-// TestMalformedHeadersRefused: suite-2 headers with the tag cut or
-// extended, unknown suites and versions, bad wrapped-key lengths, and a
-// suite byte relabelled (2 → 1 and 1 → 2) are refused with ErrIntegrity;
-// those that do not parse cost no Decrypt, and relabelling costs at most
-// the one Decrypt of a junk wrapped key (the limiter's).
+// TestMalformedHeadersRefused: someone who writes the table or an export
+// file gives a suite-2 header its tag cut or extended, an unknown suite or
+// version, a bad wrapped-key length, another type, or none; or rebuilds a
+// header under the other suite around the same genuine wrapped key. Each
+// is refused with ErrIntegrity and leaks nothing; a header that does not
+// parse costs no Decrypt, and one rebuilt under the other suite at most
+// one.
 func TestMalformedHeadersRefused(t *testing.T) {
 	aes := newAES(t)
 	writer2 := sealingItems(t, aes, []string{"a", "b", "c"})
@@ -231,10 +243,14 @@ func TestMalformedHeadersRefused(t *testing.T) {
 	}
 }
 
-// TestCiphertextSplicesRefused: within an item and between items of the same root
-// key, moving bytes between encrypted attributes, swapping, duplicating,
-// dropping, adding, renaming or retyping them, and moving nonces, tags and
-// headers, are all refused, in suite 2 and (as a baseline) suite 1.
+// TestCiphertextSplicesRefused: someone who writes the table edits an item,
+// or splices in parts of another item under the same root key: bytes moved
+// between encrypted attributes, ciphertexts swapped, duplicated, dropped,
+// added, renamed, retyped, truncated or extended; plaintext attributes
+// retyped or dropped; the key changed; nonces, tags and headers moved; the
+// item read under another logical table or header attribute. Each is
+// refused with ErrIntegrity, with no plaintext in the error, in suite 2
+// and suite 1.
 func TestCiphertextSplicesRefused(t *testing.T) {
 	aes := newAES(t)
 	for _, suite := range []dynacrypt.Suite{dynacrypt.Suite2, dynacrypt.Suite1} {
@@ -318,7 +334,7 @@ func TestCiphertextSplicesRefused(t *testing.T) {
 				wantRefused(t, it, name, av, s1)
 			}
 			// Another logical table, same Cipher and root key store.
-			other := sealingItems(t, aes, []string{"a", "b", "c", "d"}, dynacrypt.WithLogicalTableName("rt6-other"))
+			other := sealingItems(t, aes, []string{"a", "b", "c", "d"}, dynacrypt.WithLogicalTableName("sealed-other"))
 			wantRefused(t, other, "item read under another logical table name", cloneItem(s1), s1)
 			// Another header attribute name: the header is an unknown binary.
 			renamed := sealingItems(t, aes, []string{"a", "b", "c", "d"}, dynacrypt.WithHeaderAttribute("_h2"))
@@ -331,10 +347,13 @@ func TestCiphertextSplicesRefused(t *testing.T) {
 	}
 }
 
-// TestUnsignedAttributeNeverOpensCiphertext: an attribute declared unsigned is left
-// out of the associated data; an encrypted attribute cannot be unsigned,
-// and a reader that declares an encrypted attribute unsigned (or the
-// reverse) is refused: the ciphertext never comes out as plaintext.
+// TestUnsignedAttributeNeverOpensCiphertext: an attribute declared unsigned
+// is left out of the signature, so anyone may change it. Someone who writes
+// the table moves a ciphertext into it, and a reader declares an encrypted
+// attribute unsigned (or a signed one unsigned, or the reverse): each item
+// is refused with ErrIntegrity, an attribute cannot be declared both
+// encrypted and unsigned, and a ciphertext never comes out as a plaintext
+// value. Changing the unsigned attribute alone is accepted.
 func TestUnsignedAttributeNeverOpensCiphertext(t *testing.T) {
 	ctx := context.Background()
 	aes := newAES(t)
@@ -351,7 +370,7 @@ func TestUnsignedAttributeNeverOpensCiphertext(t *testing.T) {
 	av["views"] = binAV(binOf(sealed["a"])) // a ciphertext moved into the unsigned attribute
 	delete(av, "a")
 	wantRefused(t, it, "a moved into the unsigned attribute", av, sealed)
-	if _, err := dynacrypt.NewItems("rt6", dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(aes),
+	if _, err := dynacrypt.NewItems("sealed", dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(aes),
 		dynacrypt.WithEncryptedAttributes("a"), dynacrypt.WithUnsignedAttributes("a")); err == nil {
 		t.Error("NewItems accepted an attribute both encrypted and unsigned")
 	}
@@ -364,6 +383,7 @@ func TestUnsignedAttributeNeverOpensCiphertext(t *testing.T) {
 	wantRefused(t, it, "views read as unsigned", cloneItem(sealedSigned), sealedSigned)
 }
 
+// notedDoc has a signed role and an unsigned note.
 type notedDoc struct {
 	ID    string `dynamodbav:"id"`
 	Token string `dynamodbav:"token" encrypt:"kms"`
@@ -371,9 +391,12 @@ type notedDoc struct {
 	Note  string `dynamodbav:"note"`
 }
 
-// TestCaseTwinAttributesRefused (claim 5): attributes added next to signed ones,
-// spelled with another case, are refused; an unsigned case twin is refused
-// at New; a signed but unknown attribute does not fill a field.
+// TestCaseTwinAttributesRefused: attributevalue fills a field from an
+// attribute whatever the case of its name, so someone who writes the table
+// adds "Role" (or "ROLE", "Token") beside the signed "role" to override it.
+// Such an item is refused with ErrIntegrity; New refuses an unsigned
+// attribute that is a case twin of a field; and an unsigned attribute
+// changed fills only its own field.
 func TestCaseTwinAttributesRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -407,9 +430,10 @@ func TestCaseTwinAttributesRefused(t *testing.T) {
 }
 
 // TestConcurrentSealsShareItemKeySafely: many goroutines seal and open with
-// Items sharing one root key (and so one cached ItemKey and the scratch
-// pool), with a fresh root key every few items; run with -race. Every item
-// opens to its own plaintext, and forgeries interleaved are refused.
+// Items sharing one root key (and so one cached suite-2 item key and its
+// scratch buffers), with a fresh root key every few items, under the race
+// detector. Every item opens to its own plaintext, and forgeries
+// interleaved are refused: no state leaks from one item to another.
 func TestConcurrentSealsShareItemKeySafely(t *testing.T) {
 	ctx := context.Background()
 	aes := newAES(t)
@@ -445,6 +469,6 @@ func TestConcurrentSealsShareItemKeySafely(t *testing.T) {
 	}
 	wg.Wait()
 	if bad.Load() != 0 {
-		t.Errorf("ATTACK WORKS: %d concurrent seals or opens went wrong", bad.Load())
+		t.Errorf("%d concurrent seals or opens went wrong", bad.Load())
 	}
 }

@@ -16,10 +16,23 @@ import (
 	"github.com/dynacrypt/dynacrypt"
 )
 
-// TestManifestVouchesOnlyForListedItems (claim 1): forgeries built from listed legacy
-// items, on every read path, are refused with no KMS request; a manifest
-// checked under another logical name vouches for nothing; a restored copy
-// reads only under the right logical name.
+// Legacy items (the per-field KMS format the library migrates from) carry
+// no signature: a manifest (Store.LegacySnapshot) vouches for the ones that
+// existed, and promotion rewrites them in the current format. Someone who
+// writes the table forges legacy items, races promotions, and plants legacy
+// blobs and wrapped root keys in each other's place; these tests check that
+// no forgery is read or signed, that no genuine item is lost or made
+// unreadable, and that refusals cost the unwrap limit's worth of KMS
+// requests at most.
+
+// TestManifestVouchesOnlyForListedItems: someone who writes the table
+// builds forgeries from listed legacy items (copied under another key, an
+// attribute added, removed, retyped or edited, a blob swapped, a version
+// added). Every read path (Get, Update, Query, BatchGet, Scan) refuses them
+// with ErrIntegrity before any KMS request, and neither Update nor the walk
+// signs one. A tampered manifest vouches for nothing, nor does a manifest
+// checked under another logical table name; a restored copy of the table
+// reads only under the original logical name.
 func TestManifestVouchesOnlyForListedItems(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 4)
@@ -150,10 +163,11 @@ func TestManifestVouchesOnlyForListedItems(t *testing.T) {
 	}
 }
 
-// TestPromotionRacingForgeryNeverSignsIt (claim 1): the attacker swaps in a forged item
-// (a listed item, edited) between the Store's read-and-vouch and its
-// conditional write of the promotion, in Update and in the walk. The write's
-// condition fails, the re-read is refused, and the forgery is never signed.
+// TestPromotionRacingForgeryNeverSignsIt: someone who writes the table
+// swaps in a forged item (a listed item, edited) between the Store's
+// read-and-vouch and its conditional write of the promotion, in Update and
+// in the walk. The write's condition fails, the re-read is refused
+// (ErrIntegrity), and the forgery is never signed.
 func TestPromotionRacingForgeryNeverSignsIt(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 3)
@@ -192,12 +206,12 @@ func TestPromotionRacingForgeryNeverSignsIt(t *testing.T) {
 	}
 }
 
-// TestLegacyPromotionKeepsAttributeAddedMeanwhile: the walk promotes a
-// listed legacy item with a PutItem on condition that no header exists and
-// each attribute it read is unchanged. An attribute added meanwhile (by the
-// old code still running, as the README's rollout allows) is not in that
-// condition: the promotion succeeds and the added attribute is gone. The
-// README says "a concurrent change is re-read, never overwritten".
+// TestLegacyPromotionKeepsAttributeAddedMeanwhile: during a rollout the old
+// code still writes legacy items, and adds an attribute to one between the
+// walk's read and its promotion. The promotion's condition holds every
+// attribute as read and the absence of every other legacy attribute, so
+// that write fails and the added attribute is never lost ("a concurrent
+// change is re-read, never overwritten").
 //
 // The attribute added is one the legacy writer writes (LegacyAttributes:
 // here username, absent when the snapshot was taken): an attribute outside
@@ -240,14 +254,15 @@ func TestLegacyPromotionKeepsAttributeAddedMeanwhile(t *testing.T) {
 	for i := range 2 {
 		raw := rawGet(t, lt.db, lt.table, userID(i))
 		if raw["username"] == nil {
-			t.Errorf("ATTACK WORKS: %s: the promotion dropped an attribute the old code added meanwhile (promoted: %t)", userID(i), raw[hdr] != nil)
+			t.Errorf("%s: the promotion dropped an attribute the old code added meanwhile (promoted: %t)", userID(i), raw[hdr] != nil)
 		}
 	}
 }
 
-// TestSkipDecryptionNeverDecrypts: SkipDecryption never decrypts (no KMS
-// request) and returns no encrypted field, for current, legacy and forged
-// legacy items alike.
+// TestSkipDecryptionNeverDecrypts: a reader without decrypt rights (or a
+// report) uses SkipDecryption; someone who writes the table must not make
+// it an oracle. It never decrypts (no KMS request) and returns no encrypted
+// field, for current, legacy and forged legacy items alike.
 func TestSkipDecryptionNeverDecrypts(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 2)
@@ -276,17 +291,14 @@ func TestSkipDecryptionNeverDecrypts(t *testing.T) {
 	}
 }
 
-// TestLegacyBlobPosingAsWrappedKeyLeavesLegacyItemsReadable (availability of item reads, false
-// integrity alarms). The failure cache of the keyring is keyed by the bytes
-// of the ciphertext only, and shared by root keys (KMSCipher.Decrypt, with
-// the table's context) and legacy blobs (raw KMS Decrypt, no context). A
-// genuine legacy blob put where a wrapped root key goes fails as a root key,
-// and is then remembered as failed: for a minute, the genuine legacy item
-// holding that blob fails with ErrIntegrity without a KMS call, with a
-// manifest that lists it. An API client does it with a cursor (no table
-// access needed beyond having read the blob, e.g. from a backup), and at no
-// KMS cost; a table writer with an item header. The README says a cursor
-// flood leaves "all item reads" unaffected.
+// TestLegacyBlobPosingAsWrappedKeyLeavesLegacyItemsReadable: an API client
+// who has read a genuine legacy blob (from a backup, say) sends it as the
+// wrapped root key of a cursor, and someone who writes the table puts
+// another as the wrapped root key of an item's header. Each fails to unwrap
+// as a root key and is remembered as failed, but the failure cache keeps
+// root keys (unwrapped with the table's context) and legacy blobs
+// (decrypted with none) apart: the genuine legacy items holding those
+// blobs, listed in the manifest, go on reading, never a false ErrIntegrity.
 func TestLegacyBlobPosingAsWrappedKeyLeavesLegacyItemsReadable(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 3)
@@ -323,18 +335,17 @@ func TestLegacyBlobPosingAsWrappedKeyLeavesLegacyItemsReadable(t *testing.T) {
 		}
 	}
 	if len(broken) > 0 {
-		t.Errorf("HOLE (availability, false ErrIntegrity): a forged cursor and a forged header made genuine legacy items listed in the manifest fail for a minute: %s", strings.Join(broken, "; "))
+		t.Errorf("a forged cursor and a forged header made genuine legacy items listed in the manifest fail: %s", strings.Join(broken, "; "))
 	}
 }
 
-// TestWrappedKeyPosingAsLegacyBlobLeavesCurrentItemsReadable (availability of current items,
-// false integrity alarms; LegacyUnverified, the rollout mode). The reverse:
-// a table writer plants a legacy item (no header) whose encrypted attribute
-// is the wrapped root key of current items. Its legacy Decrypt fails
-// (InvalidCiphertextException: a KMSCipher ciphertext is not a raw KMS blob)
-// and the wrapped root key is remembered as failed: every process that does
-// not hold that root key yet (a new instance, or after MaxAge) fails to read
-// all the items written under it, up to 100,000, with ErrIntegrity.
+// TestWrappedKeyPosingAsLegacyBlobLeavesCurrentItemsReadable: the reverse,
+// under LegacyUnverified (the rollout mode). Someone who writes the table
+// plants a legacy item (no header) whose encrypted attribute is the wrapped
+// root key of current items. Its legacy Decrypt fails (a KMSCipher
+// ciphertext is not a raw KMS blob) and is remembered as a legacy blob's
+// failure only: a new process goes on reading every current item under that
+// root key.
 func TestWrappedKeyPosingAsLegacyBlobLeavesCurrentItemsReadable(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 1)
@@ -363,15 +374,16 @@ func TestWrappedKeyPosingAsLegacyBlobLeavesCurrentItemsReadable(t *testing.T) {
 		}
 	}
 	if len(broken) > 0 {
-		t.Errorf("HOLE (availability, false ErrIntegrity): one planted legacy item made every current item under a genuine root key unreadable: %s", strings.Join(broken, "; "))
+		t.Errorf("one planted legacy item made current items under a genuine root key unreadable: %s", strings.Join(broken, "; "))
 	}
 }
 
-// TestJunkLegacyItemsCostTheBurst (requirement: refusing bad input costs
-// a bounded number of KMS requests). With LegacyUnverified, every item
-// without a header is decrypted with KMS, one request per encrypted field;
-// failures are not remembered and not limited, so junk legacy items (or the
-// same one read again) cost one KMS request each.
+// TestJunkLegacyItemsCostTheBurst: with LegacyUnverified, an item without a
+// header is decrypted with KMS, one request per encrypted field. Someone who
+// writes the table plants 100 junk legacy items (a genuine blob with its
+// tail altered); refusing them is charged to the unwrap limit and each
+// failure is remembered, so the 100 items, or one of them read 100 times,
+// cost at most the limit's worth of KMS requests, not one each.
 func TestJunkLegacyItemsCostTheBurst(t *testing.T) {
 	const n = 100
 	ctx := context.Background()
@@ -405,13 +417,14 @@ func TestJunkLegacyItemsCostTheBurst(t *testing.T) {
 	sameCost := lt.kmsReqs.Requests() - before
 	t.Logf("%d junk legacy items: %d KMS requests; one junk item read %d times: %d", n, distinctCost, n, sameCost)
 	if distinctCost > forgeryKMSBound || sameCost > forgeryKMSBound {
-		t.Errorf("HOLE (cost): refusing junk legacy items under LegacyUnverified costs one KMS request each (%d and %d for %d reads), want at most %d", distinctCost, sameCost, n, forgeryKMSBound)
+		t.Errorf("refusing junk legacy items under LegacyUnverified cost %d KMS requests (distinct items) and %d (one item again) for %d reads each, want at most %d", distinctCost, sameCost, n, forgeryKMSBound)
 	}
 }
 
-// TestConcurrentMigrationAmidForgeries runs promotion (Update, Reencrypt), reads,
-// forged cursors and forged headers at once, for the race detector; every
-// item ends current and right, and no forgery is signed.
+// TestConcurrentMigrationAmidForgeries: promotions (Update and two walks),
+// reads, forged cursors and a forged legacy item run at once (and under the
+// race detector): every genuine item ends current with its own token, and
+// the forgery is never signed.
 func TestConcurrentMigrationAmidForgeries(t *testing.T) {
 	const n = 40
 	ctx := context.Background()
@@ -465,10 +478,12 @@ func TestConcurrentMigrationAmidForgeries(t *testing.T) {
 	t.Logf("%d Update failures (conflicts with the walk are retried; only exhaustion counts)", failures.Load())
 }
 
-// TestConcurrentLegacyReadsForgeriesAndPuts: with -race, every path touched by the fixes at
-// once: Puts of interface-typed values (the type cache), legacy reads with a
-// manifest whose signature is checked once, forged cursors and headers (the
-// limiter and Charge), valid pages, Parallel scans.
+// TestConcurrentLegacyReadsForgeriesAndPuts: under the race detector, the
+// shared state of the defences at once: Puts of interface-typed values (the
+// type cache of the encrypt tag check), legacy reads with a manifest whose
+// signature is checked once, forged cursors and headers (the unwrap limit
+// and its charges), valid pages and Parallel scans. Every legacy read and
+// Put succeeds, and every valid page reads or is ErrUnwrapLimited.
 func TestConcurrentLegacyReadsForgeriesAndPuts(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 4)

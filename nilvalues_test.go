@@ -178,7 +178,7 @@ func (d nilInjectingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, opts .
 
 // TestTypedNilFromDBWrapperRefused: Store.Get and Store.Scan read items a
 // DB (or a wrapper of it) returned; a typed nil nested in a list of a
-// plaintext attribute must give ErrIntegrity, not a panic, as
+// plaintext attribute gives ErrIntegrity, not a panic, as
 // Store.UnmarshalItem does for the same map.
 func TestTypedNilFromDBWrapperRefused(t *testing.T) {
 	ctx := context.Background()

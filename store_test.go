@@ -382,6 +382,7 @@ func TestLogicalTableName(t *testing.T) {
 	}
 }
 
+// nestedStrings has strings in a map, a list and a string set.
 type nestedStrings struct {
 	ID    string            `dynamodbav:"id"`
 	Token string            `dynamodbav:"token" encrypt:"kms"`
@@ -390,9 +391,11 @@ type nestedStrings struct {
 	Set   []string          `dynamodbav:"set,stringset"`
 }
 
-// TestInvalidUTF8InNestedValuesRefused (claim 3): invalid UTF-8 anywhere in a signed value
-// (map key, list element, set member) or a key is refused at the write,
-// without the value in the error.
+// TestInvalidUTF8InNestedValuesRefused: a string that is not valid UTF-8
+// anywhere in a signed value (map key or value, list element, set member)
+// or in the key would be stored altered, and its item would then fail its
+// signature. Put refuses it at the write, without the value in the error,
+// and Get refuses such a key.
 func TestInvalidUTF8InNestedValuesRefused(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)

@@ -9,10 +9,17 @@ import (
 	"github.com/dynacrypt/dynacrypt"
 )
 
-// TestItemMovedBetweenTenantsRefused: an item of one tenant moved to another (its tenant
-// attribute changed, or another tenant's header or ciphertexts pasted in)
-// is refused; the reader's cached root key of one tenant never opens
-// another's item.
+// In a table of tenants, each tenant's items are under root keys of its
+// own. Someone who writes the table tries to pass one tenant's item off as
+// another's. The tests of the key store (keystore/tenants_test.go,
+// keystore/tenant_mapping_test.go) cover the branch keys behind tenants.
+
+// TestItemMovedBetweenTenantsRefused: someone who writes the table moves
+// tenant A's item to tenant B (its tenant attribute changed, retyped or
+// dropped), or pastes B's header, ciphertexts or wrapped root key into A's
+// item. The tenant is bound to the root key and the signature, so each is
+// refused with ErrIntegrity and leaks nothing, though the reader holds both
+// tenants' root keys.
 func TestItemMovedBetweenTenantsRefused(t *testing.T) {
 	aes := newAES(t)
 	it := sealingItems(t, aes, []string{"a", "b", "c"}, dynacrypt.WithTenantAttribute("tenant"))

@@ -15,6 +15,11 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
+// Values an attacker wrote reach decoders before, or without, any
+// verification: unsigned attributes, SkipDecryption reads, legacy items,
+// forged headers handed to the Cipher. None may make a Store panic, least of
+// all in its worker goroutines, where a panic ends the process.
+
 // hashedDoc has a fixed-size byte array, which attributevalue panics on when
 // the stored binary value has another length (reflect.Value.SetLen on an
 // array, attributevalue decode.go decodeBinary).
@@ -25,11 +30,12 @@ type hashedDoc struct {
 	Note   string  `dynamodbav:"note"`
 }
 
+// wantNoPanic runs fn and fails the test if it panics.
 func wantNoPanic(t *testing.T, what string, fn func() error) (panicked bool) {
 	t.Helper()
 	defer func() {
 		if r := recover(); r != nil {
-			t.Errorf("HOLE (crash): %s panicked: %v", what, r)
+			t.Errorf("%s panicked: %v", what, r)
 			panicked = true
 		}
 	}()
@@ -38,11 +44,12 @@ func wantNoPanic(t *testing.T, what string, fn func() error) (panicked bool) {
 	return false
 }
 
-// TestWrongLengthByteArrayDoesNotPanic (crash). Attacker-written values reach
-// attributevalue.UnmarshalMap unverified through unsigned attributes (on
-// every verified read), SkipDecryption reads and legacy items. A binary value
-// of the wrong length for a [N]byte field makes UnmarshalMap panic, and the
-// Store does not recover it: Get panics in the caller.
+// TestWrongLengthByteArrayDoesNotPanic: someone who writes the table stores
+// a binary value of the wrong length where a [4]byte field reads from, in
+// an unsigned attribute (which verified reads pass on unchecked) and in an
+// item read with SkipDecryption. attributevalue.UnmarshalMap panics on such
+// a value; the Store turns the panic into an error, so Get returns one
+// rather than panicking in the caller.
 func TestWrongLengthByteArrayDoesNotPanic(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
@@ -70,12 +77,13 @@ func TestWrongLengthByteArrayDoesNotPanic(t *testing.T) {
 	})
 }
 
-// TestWrongLengthByteArrayDoesNotCrashParallelScan (crash). Same as above, in a
-// Scan with Parallel(n): decoding runs in the Store's worker goroutines, so
-// the panic ends the whole process, not just the call. Runs the scan in a
-// child process and fails if the child crashed.
+// TestWrongLengthByteArrayDoesNotCrashParallelScan: the same tampered value
+// read by a Scan with Parallel(n), whose decoding runs in the Store's worker
+// goroutines, where a panic would end the whole process, not just the call:
+// the scan reports an error and the process lives. The scan runs in a child
+// process, and the test fails if the child crashed.
 func TestWrongLengthByteArrayDoesNotCrashParallelScan(t *testing.T) {
-	if table := os.Getenv("REDTEAM_CHILD_TABLE"); table != "" {
+	if table := os.Getenv("DYNACRYPT_TEST_SCAN_TABLE"); table != "" {
 		db := testrig.DynamoDB(t)
 		s := mustNew[hashedDoc](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)))
 		for _, err := range s.Scan(context.Background(), dynacrypt.Parallel(2), dynacrypt.SkipDecryption()) {
@@ -96,12 +104,12 @@ func TestWrongLengthByteArrayDoesNotCrashParallelScan(t *testing.T) {
 	rawPut(t, db, table, raw)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWrongLengthByteArrayDoesNotCrashParallelScan$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "REDTEAM_CHILD_TABLE="+table)
+	cmd.Env = append(os.Environ(), "DYNACRYPT_TEST_SCAN_TABLE="+table)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	if i := strings.Index(text, "panic:"); i >= 0 {
 		end := min(len(text), i+400)
-		t.Errorf("HOLE (crash): a Parallel SkipDecryption Scan over one tampered item crashed the process (%v):\n%s", err, text[i:end])
+		t.Errorf("a Parallel SkipDecryption Scan over one tampered item crashed the process (%v):\n%s", err, text[i:end])
 	} else if err != nil {
 		t.Errorf("child failed without a panic: %v\n%s", err, text)
 	}
@@ -122,9 +130,13 @@ func (c panickingCipher) Decrypt(ctx context.Context, ct []byte, ec map[string]s
 	return c.AESCipher.Decrypt(ctx, ct, ec)
 }
 
-// TestPanickingCipherGivesErrors (claim 8): forged headers that make the Cipher
-// panic, read in parallel scans (worker goroutines), give errors, not a
-// crash; nil and zero-value ciphers never store plaintext.
+// TestPanickingCipherGivesErrors: someone who writes the table forges
+// headers whose wrapped keys make a (custom) Cipher panic, with the
+// ciphertext in its panic value. Cipher calls run in goroutines of their
+// own, so the Store recovers their panics: Get and parallel Scans report an
+// error that does not quote the panic value, and the process lives. Nil and
+// zero-value Ciphers are refused by New or store nothing, so no item is
+// ever written in plaintext.
 func TestPanickingCipherGivesErrors(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)

@@ -81,13 +81,15 @@ func TestUnwrapUnderLaterAliasWithinLimit(t *testing.T) {
 	}
 }
 
-// TestOversizedWrappedKeyChargedToUnwrapLimit (claim 4). KMS refuses a
-// CiphertextBlob longer than 6144 bytes with ValidationException, which
-// KMSCipher does not classify as a rejection: the unwrap error is not
-// ErrIntegrity, so the keyring neither remembers the wrapped key as failed
-// nor keeps the limiter's place. The header and cursor formats allow 65535
-// bytes. So every forged header or cursor carrying an oversized wrapped key
-// costs one KMS request, without bound, even the same cursor replayed.
+// TestOversizedWrappedKeyChargedToUnwrapLimit: the header and cursor
+// formats allow a wrapped key of 65,535 bytes, and KMS refuses a
+// CiphertextBlob over 6,144 bytes with ValidationException. Someone who
+// writes the table forges 200 headers, and a client one cursor replayed 200
+// times, each carrying an oversized wrapped key. KMSCipher refuses a
+// wrapped key longer than any KMS makes before asking KMS, as ErrIntegrity
+// (the cursor as ErrInvalidCursor), and the refusal is remembered and
+// charged like any other: the floods cost at most the unwrap limit's worth
+// of KMS requests, not one each.
 func TestOversizedWrappedKeyChargedToUnwrapLimit(t *testing.T) {
 	const n = 200
 	ctx := context.Background()
@@ -139,24 +141,26 @@ func TestOversizedWrappedKeyChargedToUnwrapLimit(t *testing.T) {
 	t.Logf("%d forged headers with a %d-byte wrapped key: %d KMS requests; error: %s", n, len(oversized), headerCost, shortErr(firstOdd))
 	t.Logf("one forged cursor (%d characters) sent %d times: %d KMS requests; error: %s", len(forgedCursor), n, cursorCost, shortErr(cursorErr))
 	if headerCost > forgeryKMSBound {
-		t.Errorf("HOLE: %d forged headers cost %d KMS requests, want at most %d", n, headerCost, forgeryKMSBound)
+		t.Errorf("%d forged headers with oversized wrapped keys cost %d KMS requests, want at most %d", n, headerCost, forgeryKMSBound)
 	}
 	if cursorCost > forgeryKMSBound {
-		t.Errorf("HOLE: one forged cursor replayed %d times cost %d KMS requests, want at most %d", n, cursorCost, forgeryKMSBound)
+		t.Errorf("one forged cursor with an oversized wrapped key, replayed %d times, cost %d KMS requests, want at most %d", n, cursorCost, forgeryKMSBound)
 	}
 	if odd > 0 {
-		t.Errorf("HOLE: %d of %d forged headers were not reported as ErrIntegrity (looks like a KMS failure): %s", odd, n, shortErr(firstOdd))
+		t.Errorf("%d of %d forged headers with oversized wrapped keys were not reported as ErrIntegrity or ErrUnwrapLimited (a KMS failure instead?): %s", odd, n, shortErr(firstOdd))
 	}
 	if !errors.Is(cursorErr, dynacrypt.ErrInvalidCursor) {
 		t.Errorf("forged cursor not reported as ErrInvalidCursor: %s", shortErr(cursorErr))
 	}
 }
 
-// TestForgedItemsChargedOnEveryReadPath: forged items carrying genuine wrapped
-// keys (each a copy of a genuine item under another key, so its MAC fails)
-// are charged on every read path, not only Get: BatchGet, Query, Scan,
-// ScanPage, Update, the Reencrypt walk. With a limit of 1 and no refill,
-// each path makes at most one Decrypt for five forgeries.
+// TestForgedItemsChargedOnEveryReadPath: someone who writes the table
+// copies genuine items under other keys, so that each forgery carries a
+// genuine wrapped root key (which unwraps) and a signature that fails. Every
+// read path charges such an unwrap to the unwrap limit, not only Get:
+// BatchGet, Query, Scan, ScanPage, Update and the Reencrypt walk. With a
+// limit of 1 and no refill, each path makes at most one Decrypt for five
+// forgeries, and the walk rewrites none of them.
 func TestForgedItemsChargedOnEveryReadPath(t *testing.T) {
 	const n = 5
 	ctx := context.Background()
@@ -216,7 +220,7 @@ func TestForgedItemsChargedOnEveryReadPath(t *testing.T) {
 		}
 		t.Logf("%s: %d forged items with genuine wrapped keys, %d Decrypts", p, n, decrypts.Load())
 		if decrypts.Load() > 1 {
-			t.Errorf("HOLE (KMS cost): %s of %d forgeries made %d Decrypts with a limit of 1", p, n, decrypts.Load())
+			t.Errorf("%s of %d forged items with genuine wrapped keys made %d Decrypts with an unwrap limit of 1, want at most 1", p, n, decrypts.Load())
 		}
 	}
 
@@ -244,22 +248,21 @@ func TestForgedItemsChargedOnEveryReadPath(t *testing.T) {
 	t.Logf("walk over %d forgeries: %+v, %v; %d KMS requests", n, progress, err, requests.Requests())
 	// One Encrypt for the walk's root key, one Decrypt under the limit.
 	if progress.Rewritten != 0 || requests.Requests() > 2 {
-		t.Errorf("HOLE: the walk rewrote %d forgeries, or made %d KMS requests (want at most 2)", progress.Rewritten, requests.Requests())
+		t.Errorf("the walk over %d forged items rewrote %d and made %d KMS requests; want none rewritten and at most 2 requests", n, progress.Rewritten, requests.Requests())
 	}
 }
 
-// TestNonBinaryCiphertextChargedToUnwrapLimit (KMS cost). In suite 2,
-// ItemKey.open refuses an encrypted attribute that is not binary before the
-// tag is checked, and openV2 returns that error without Ring.Charge. So a
-// forged item that carries a genuine wrapped root key (copied from any item,
-// every root key serves only WithRootKeyMaxItems items and 5 minutes) and
-// whose encrypted attribute is stored as a string (or number, map...) costs
-// one uncached KMS Decrypt that is never counted against WithUnwrapLimit:
-// the limiter, whose point is to bound the key service calls forgeries
-// cause, is bypassed. Suite 1 checks the HMAC first and charges; the same
-// forgery with a broken tag is charged in suite 2 too. Reachable by anyone
-// who can write the table (Store.Get/Query/Scan, the walk) and by export
-// files (Items.Open, dynacrypt export-decrypt).
+// TestNonBinaryCiphertextChargedToUnwrapLimit: someone who writes the table
+// or an export file copies genuine items (each root key serves only
+// WithRootKeyMaxItems items and 5 minutes, so there are many genuine
+// wrapped root keys to copy) and stores an encrypted attribute as a string
+// or a binary set. An encrypted attribute that is not binary is refused
+// before the root key is unwrapped, and any refusal after an unwrap is
+// charged to the unwrap limit, in both suites, through Items.Open and
+// Store.Get alike; a key cache smaller than the number of harvested keys
+// does not make the same forgeries free again. With WithUnwrapLimit(1, 1h),
+// every such flood costs at most 2 Decrypts (one, and one more whose
+// charge is paid late). A forgery with a flipped tag is the control.
 func TestNonBinaryCiphertextChargedToUnwrapLimit(t *testing.T) {
 	const n = 6
 	ctx := context.Background()
@@ -293,8 +296,8 @@ func TestNonBinaryCiphertextChargedToUnwrapLimit(t *testing.T) {
 			// Burst 1: one Decrypt, and one more whose charge is paid late
 			// (keyring.Limit: twice Burst for genuine keys).
 			if decrypts.Load() > 2 {
-				t.Errorf("HOLE (KMS cost, suite %d): %d forged items (%s) each with a genuine wrapped key made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2: "+
-					"the refusal before the tag is never charged", suite, n, name, decrypts.Load())
+				t.Errorf("suite %d: %d forged items (%s) each with a genuine wrapped key made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2",
+					suite, n, name, decrypts.Load())
 			}
 		}
 	}
@@ -321,7 +324,7 @@ func TestNonBinaryCiphertextChargedToUnwrapLimit(t *testing.T) {
 		}
 		t.Logf("3 harvested wrapped keys cycled 10 times through a key cache of 2, limit 1: %d Decrypts", decrypts.Load())
 		if decrypts.Load() > 2 {
-			t.Errorf("HOLE (KMS cost): 30 forgeries over only 3 genuine wrapped keys (key cache of 2) made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2", decrypts.Load())
+			t.Errorf("30 forgeries over 3 genuine wrapped keys (key cache of 2) made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2", decrypts.Load())
 		}
 	}
 
@@ -348,18 +351,18 @@ func TestNonBinaryCiphertextChargedToUnwrapLimit(t *testing.T) {
 	}
 	t.Logf("Store.Get: %d forgeries (token rewritten as S), limit 1: %d Decrypts", n, decrypts.Load())
 	if decrypts.Load() > 2 {
-		t.Errorf("HOLE (KMS cost): Store.Get of %d suite-2 items whose token an attacker rewrote as a string made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2", n, decrypts.Load())
+		t.Errorf("Store.Get of %d suite-2 items whose token was rewritten as a string made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2", n, decrypts.Load())
 	}
 }
 
-// TestNonCanonicalPlaintextChargedToUnwrapLimit (KMS cost; suite 1 too, so
-// older than suite 2). A plaintext attribute that has no canonical
-// encoding (a string set with a repeated member, which DynamoDB never
-// stores but an export file or a hand-made map can hold) makes the
-// associated data (suite 2) or the HMAC input (suite 1) fail to build after
-// the root key is unwrapped; open returns that error uncharged. Items.Open
-// and the export-decrypt command over a forged export file carrying genuine
-// wrapped keys get unlimited uncached Decrypts.
+// TestNonCanonicalPlaintextChargedToUnwrapLimit: someone who writes an
+// export file (or hands Items.Open a map) copies genuine items and gives a
+// plaintext attribute a value with no canonical encoding: a string set with
+// a repeated member, which DynamoDB never stores. The associated data
+// (suite 2) or the HMAC input (suite 1) fails to build after the root key
+// is unwrapped; that refusal is charged to the unwrap limit like any other,
+// so with WithUnwrapLimit(1, 1h) six such forgeries cost at most 2 Decrypts,
+// in both suites.
 func TestNonCanonicalPlaintextChargedToUnwrapLimit(t *testing.T) {
 	const n = 6
 	ctx := context.Background()
@@ -378,8 +381,8 @@ func TestNonCanonicalPlaintextChargedToUnwrapLimit(t *testing.T) {
 		}
 		t.Logf("suite %d: %d forgeries (repeated set member) with genuine wrapped keys, limit 1: %d Decrypts", suite, n, decrypts.Load())
 		if decrypts.Load() > 2 {
-			t.Errorf("HOLE (KMS cost, suite %d): %d items with a non-canonical plaintext attribute and genuine wrapped keys made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2: "+
-				"the item could be refused before the unwrap, or charged", suite, n, decrypts.Load())
+			t.Errorf("suite %d: %d items with a non-canonical plaintext attribute and genuine wrapped keys made %d Decrypts with WithUnwrapLimit(1, 1h), want at most 2",
+				suite, n, decrypts.Load())
 		}
 	}
 }

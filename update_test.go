@@ -177,18 +177,18 @@ type unversionedCounted struct {
 	Views int    `dynamodbav:"views"`
 }
 
-// TestUpdateKeepsConcurrentUnsignedChange: WithUnsignedAttributes
-// is "for attributes other writers change, such as counters updated with
-// UpdateItem ADD", and Update promises "no update is ever lost". The fix of
-// red team 4 conditions Update on the unsigned attributes as read only for
-// legacy and unversioned Stores; a versioned Store's Update (and its
-// IfVersion form) writes on the version alone, which the other writer's ADD
-// does not change. A view counted between Update's read and its write is
-// put back to the value read.
+// TestUpdateKeepsConcurrentUnsignedChange: WithUnsignedAttributes is "for
+// attributes other writers change, such as counters updated with UpdateItem
+// ADD", and Update promises "no update is ever lost". Another writer counts
+// a view between Update's read and its write, which changes neither the
+// version nor the header. Update's write is conditioned on the unsigned
+// attributes as read, in an unversioned Store and a versioned one (with and
+// without IfVersion) alike: the view is kept (or the Update refused as a
+// conflict), never put back to the value read.
 func TestUpdateKeepsConcurrentUnsignedChange(t *testing.T) {
 	ctx := context.Background()
 	db, table := usersTable(t)
-	cipher := dynacrypttest.NewCipherWithKey("redteam5-update")
+	cipher := dynacrypttest.NewCipherWithKey("unsigned-update")
 	racing := &racingDB{Client: db}
 	var raced sync.Map
 	racing.before = func(in *dynamodb.PutItemInput) {
@@ -198,7 +198,7 @@ func TestUpdateKeepsConcurrentUnsignedChange(t *testing.T) {
 		}
 	}
 
-	// Control: an unversioned Store (the case the fix covers).
+	// An unversioned Store.
 	unv := mustNew[unversionedCounted](t, racing, table, dynacrypt.WithPartitionKey("id"),
 		dynacrypt.WithCipher(cipher), dynacrypt.WithUnsignedAttributes("views"))
 	raced.Store("unversioned", true)
@@ -233,7 +233,7 @@ func TestUpdateKeepsConcurrentUnsignedChange(t *testing.T) {
 		case err != nil:
 			t.Fatalf("%s: %v", c.id, err)
 		case !reflect.DeepEqual(got, &types.AttributeValueMemberN{Value: "2"}):
-			t.Errorf("ATTACK WORKS (%s): a versioned Store's Update overwrote a concurrent UpdateItem ADD of the unsigned counter: views %v, want 2",
+			t.Errorf("%s: a versioned Store's Update overwrote a concurrent UpdateItem ADD of the unsigned counter: views %v, want 2",
 				c.id, got)
 		}
 	}
