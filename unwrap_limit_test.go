@@ -15,6 +15,13 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
+// Refusing bad input must not cost a KMS request each: someone who writes
+// the table, an export file or a cursor can forge as many wrapped root keys
+// as they like, or paste genuine ones into forgeries. The unwrap limit
+// (WithUnwrapLimit) bounds the key service requests such forgeries cause,
+// per source; these tests check that every way to a refusal after an
+// unwrap is charged to it. The cursor_forgery tests cover cursors.
+
 // TestUnwrapLimitCountsKMSRequests: a KMSCipher configured by aliases it has
 // not resolved tries a forged wrapped key under each of them, one KMS
 // request per alias. The unwrap limit bounds KMS requests, not Cipher calls,

@@ -15,7 +15,7 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// The fleet scenario (issue 10, must-show 1): W writer processes and R
+// The fleet scenario: W writer processes and R
 // reader processes share one table. Each process is a Store with its own
 // Cipher, so its own caches, as separate processes have; they share the
 // stub, its SDK clients and their connections, which hold nothing that
@@ -182,7 +182,7 @@ func runFleet(tb testing.TB, cipher string, writers, readers, gets int) fleetRun
 	return run
 }
 
-// check holds a run to the issue's targets. KMSCipher: each writer wraps
+// check holds a run to its targets. KMSCipher: each writer wraps
 // one root key (one Encrypt) and each reader unwraps the root key of each
 // writer it read (one Decrypt per pair), exactly, since each process caches
 // its unwrapped root keys; and with 1,000 Gets over W writers (200 over
@@ -220,7 +220,7 @@ func (run fleetRun) check(tb testing.TB) {
 var fleetSizes = []int{10, 20, 50, 100, 200}
 
 // TestFleetKMSRequests counts the KMS requests of fleets of writer and
-// reader processes with each cipher: the issue's W = R = 100 and, for the
+// reader processes with each cipher: W = R = 100 and, for the
 // chart in BENCHMARKS.md, fleets of 10 to 200 processes, half writers and
 // half readers. Under -short (make test, with the race detector) it runs
 // W = R = 10 with 200 Gets per reader, which still reach every writer, and

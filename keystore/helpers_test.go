@@ -223,8 +223,8 @@ func withWrappedRoot(t *testing.T, item map[string]types.AttributeValue, wrapped
 	return out
 }
 
-// forgedWrappedRoot builds a wrapped root key in the key store's format (FORMAT.md
-// §11) naming id and version, with random salt and sealed bytes.
+// forgedWrappedRoot builds a wrapped root key in the key store's format
+// (FORMAT.md §11) naming id and version, with random salt and sealed bytes.
 func forgedWrappedRoot(id, version string) []byte {
 	b := []byte{0x10}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
@@ -236,13 +236,15 @@ func forgedWrappedRoot(id, version string) []byte {
 	return append(b, junk...)
 }
 
+// randomVersion returns a version id no Create or Rotate made.
 func randomVersion() string {
 	v := make([]byte, 16)
 	rand.Read(v)
 	return hex.EncodeToString(v)
 }
 
-// forgeItem puts a copy of item under tenant and id with wrapped in its header.
+// forgeItem puts a copy of item under tenant and id with wrapped in its
+// header.
 func (r *rig) forgeItem(t *testing.T, table string, item map[string]types.AttributeValue, tenant, id string, wrapped []byte) {
 	t.Helper()
 	f := withWrappedRoot(t, item, wrapped)

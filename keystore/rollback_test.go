@@ -10,14 +10,19 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// TestRolledBackActiveRecordRefusedForWrites: an attacker with write access to the key store
-// puts back, as branch:ACTIVE, a copy of an older version's record. The
-// copy agrees with the version record it names and its material unwraps
-// under KMS (the encryption context names that version), so the key store
-// alone cannot tell (keystore's doc says so). A Cipher that has read the
-// newer version refuses to wrap under the older one, so Store.Reencrypt,
-// run to move items off the old version, fails on the items under the new
-// version instead of rewrapping them under the old one.
+// Someone who writes the key store puts an older branch:ACTIVE record back,
+// so that new data, and the rewrites of a walk run to move items off an old
+// version, are wrapped under a version rotated away from. The copy agrees
+// with the version record it names and its material unwraps under KMS, so
+// the key store alone cannot tell; a Cipher that has read a newer version
+// can, and then refuses. See also freshness_test.go.
+
+// TestRolledBackActiveRecordRefusedForWrites: someone who writes the key
+// store puts back, as branch:ACTIVE, a copy of an older version's record. A
+// Cipher that has read the newer version refuses to wrap under the older
+// one (ErrIntegrity), so a write fails and Store.Reencrypt, run to move
+// items off the old version, fails on the items under the new version
+// instead of rewrapping them under the old one.
 func TestRolledBackActiveRecordRefusedForWrites(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -52,7 +57,7 @@ func TestRolledBackActiveRecordRefusedForWrites(t *testing.T) {
 	}
 	for _, id := range []string{"0", "1", "2"} {
 		if _, v := r.wrappedOf(table, "acme", id); v != v2 {
-			t.Errorf("ATTACK WORKS: Reencrypt rewrapped acme/%s from %s (newest) to %s (rolled back)", id, v2, v)
+			t.Errorf("Reencrypt rewrapped acme/%s from %s (newest) to %s (rolled back)", id, v2, v)
 		}
 	}
 }
@@ -62,11 +67,10 @@ func TestRolledBackActiveRecordRefusedForWrites(t *testing.T) {
 // The process that walks acme wrote acme's items under the newer version
 // itself, so its Store holds their root keys unwrapped; but the Cipher's
 // memory of the newest version it saw is an LRU (WithCacheSize), and the
-// other tenants it served since pushed acme out. The walk reads acme's
-// active version afresh (the rolled-back v1), opens the items under v2 from
-// the Store's root key cache without asking the Cipher, and wraps their new
-// root under v1: the items move back onto the version rotated away from.
-// Safe: no item under v2 ends under v1.
+// other tenants it served since pushed acme out. Before each rewrite the
+// walk asks the Cipher whether the item's version was created after the
+// active one (CheckRewrap), fetching it if need be, so no item under v2
+// ends under the rolled-back v1.
 func TestWalkAfterRollbackDoesNotMoveBackWhenMemoryEvicted(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -98,21 +102,20 @@ func TestWalkAfterRollbackDoesNotMoveBackWhenMemoryEvicted(t *testing.T) {
 	t.Logf("walk of acme after the rollback: %+v, %v", p, err)
 	for _, id := range []string{"2", "3", "4"} {
 		if _, v := r.wrappedOf(table, "acme", id); v != v2 {
-			t.Errorf("ATTACK WORKS: acme/%s moved from v2 %s back onto v1 %s (now under %s)", id, v2, v1, v)
+			t.Errorf("acme/%s moved from v2 %s back onto v1 %s (now under %s)", id, v2, v1, v)
 		}
 	}
 }
 
 // TestRotationAfterClockAheadRotationKeepsWrites: the rollback defence
-// orders versions by their create-time, which comes from the rotating
-// machine's clock. One rotation from a machine whose clock is a day ahead
-// makes v2 "newer" than every version rotated from a correct clock for a
-// day. Once a process has read an item under v2, the genuine active
-// version v3 (and v4, rotated "again from a correct clock" as the error
-// advises) reads as a rolled-back record: every new root key of that
-// process fails with ErrIntegrity, and a walk can move nothing.
-// Safe: a process keeps writing under the active version an honest rotation
-// made.
+// orders versions by their create-time. One rotation from a machine whose
+// clock is a day ahead gives v2 a create-time a day ahead; a process that
+// has read an item under v2 must not then take the genuine active version
+// v3, rotated from a correct clock, for a rolled-back record (every new
+// root key would fail with ErrIntegrity, and a walk could move nothing).
+// Rotate keeps create-times increasing whatever the rotating machine's
+// clock says, so the process writes under v3, and under v4 after rotating
+// again.
 func TestRotationAfterClockAheadRotationKeepsWrites(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -132,7 +135,7 @@ func TestRotationAfterClockAheadRotationKeepsWrites(t *testing.T) {
 	}
 	err := p.Put(ctx, &User{ID: "p2", Token: "after reading v2"})
 	if err != nil {
-		t.Errorf("ATTACK WORKS: a write after an honest rotation from a correct clock: %v", err)
+		t.Errorf("a write after an honest rotation from a correct clock: %v", err)
 	} else if v := r.versionOf(table, "p2"); v != v3 {
 		t.Errorf("p2 written under %s, want the active %s", v, v3)
 	}
@@ -140,7 +143,7 @@ func TestRotationAfterClockAheadRotationKeepsWrites(t *testing.T) {
 	v4 := r.rotate("fleet")
 	c.Forget("fleet")
 	if err := p.Put(ctx, &User{ID: "p3", Token: "after rotating again"}); err != nil {
-		t.Errorf("ATTACK WORKS: a write after rotating again from a correct clock, as advised: %v", err)
+		t.Errorf("a write after rotating again from a correct clock: %v", err)
 	} else if v := r.versionOf(table, "p3"); v != v4 {
 		t.Errorf("p3 written under %s, want the active %s", v, v4)
 	}

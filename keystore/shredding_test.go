@@ -165,14 +165,13 @@ func (h *holdingSource) BranchKeyVersion(ctx context.Context, id, version string
 	return k, err
 }
 
-// TestForgetDuringReadInFlightStopsReads: a read of the tenant was in flight when
-// its branch key was deleted and the process told to forget it
+// TestForgetDuringReadInFlightStopsReads: a read of the tenant is in
+// flight when its branch key is deleted and the process told to forget it
 // (Cipher.Forget, Store.ForgetRootKeys: "stops reading the tenant's items
-// at once"). The Cipher's cache knows a fetch under way when its id is
-// forgotten must not be kept (its generation counter), but the Store's
-// keyring does not: the read in flight caches the tenant's root key after
-// ForgetRootKeys, and every item under that root stays readable for
-// WithRootKeyMaxAge (5 minutes by default), the deletion notwithstanding.
+// at once"). Neither the Cipher's cache nor the Store's keyring keeps what
+// a fetch or unwrap under way when its id was forgotten brings back (their
+// generation counters), so the tenant's other items under the same root
+// key fail with ErrKeyGone at once, not for WithRootKeyMaxAge more.
 func TestForgetDuringReadInFlightStopsReads(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -205,19 +204,20 @@ func TestForgetDuringReadInFlightStopsReads(t *testing.T) {
 	for _, id := range []string{"1", "2"} {
 		a, err := svc.Get(ctx, Account{Tenant: "globex", ID: id})
 		if err == nil {
-			t.Errorf("ATTACK WORKS: after Delete, Forget and ForgetRootKeys, globex/%s still reads (token %q)", id, a.Token)
+			t.Errorf("after Delete, Forget and ForgetRootKeys, globex/%s still reads (token %q), want ErrKeyGone", id, a.Token)
 		} else if !errors.Is(err, dynacrypt.ErrKeyGone) {
 			t.Errorf("globex/%s: %v, want ErrKeyGone", id, err)
 		}
 	}
 }
 
-// TestDataWriterCannotFakeShredding: an attacker who writes only the
-// data table cannot make a live tenant's item read as shredded
-// (ErrKeyGone): a wrapped root naming the tenant's branch key with a
-// version it never had is tampering; one naming a missing branch key is
-// refused before any fetch. Reencrypt rewrites neither, nor a genuine
-// header pasted into an altered item.
+// TestDataWriterCannotFakeShredding: someone who writes only the data
+// table cannot make a live tenant's item read as shredded (ErrKeyGone, which
+// a service may treat as "deleted on purpose"): a wrapped root naming the
+// tenant's branch key with a version it never had is tampering
+// (ErrIntegrity); one naming a missing branch key is refused before any
+// fetch. Reencrypt rewrites neither, nor a genuine header pasted into an
+// altered item.
 func TestDataWriterCannotFakeShredding(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -261,6 +261,7 @@ func TestDataWriterCannotFakeShredding(t *testing.T) {
 	}
 }
 
+// replaceOnce replaces the first old in s by new, and panics if s has none.
 func replaceOnce(s, old, new string) string {
 	for i := 0; i+len(old) <= len(s); i++ {
 		if s[i:i+len(old)] == old {
@@ -327,11 +328,11 @@ func TestForgedShredRecordsCostNoKMS(t *testing.T) {
 
 // TestShredRecordOfLiveActiveVersionIsTampering: someone who can write the
 // key store replaces the record of the version branch:ACTIVE still names by
-// a shredded record. Delete removes branch:ACTIVE before it shreds, so a
-// shredded active version is never the key store's own doing; yet the
-// items under it read as ErrBranchKeyShredded (a key deleted on purpose),
-// uncharged, where removing the record outright reads as tampering
-// (ErrIntegrity). Safe: tampering, not a shredding.
+// a shredded record, so that the items under it would read as deleted on
+// purpose (ErrBranchKeyShredded), uncharged. Delete removes branch:ACTIVE
+// before it shreds, so a shredded active version is never the key store's
+// own doing: the read is ErrIntegrity, tampering, as removing the record
+// outright would be.
 func TestShredRecordOfLiveActiveVersionIsTampering(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -342,7 +343,7 @@ func TestShredRecordOfLiveActiveVersionIsTampering(t *testing.T) {
 	_, err := r.accounts(table, r.cipher(""), nil).Get(ctx, Account{Tenant: "acme", ID: "0"})
 	t.Logf("item under the active version whose record was replaced by a shredded one: %v", err)
 	if !errors.Is(err, dynacrypt.ErrIntegrity) {
-		t.Errorf("ATTACK WORKS: %v, want ErrIntegrity (branch:ACTIVE still names the version)", err)
+		t.Errorf("item under the active version whose record was replaced by a shredded one: %v, want ErrIntegrity (branch:ACTIVE still names the version)", err)
 	}
 }
 

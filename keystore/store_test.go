@@ -78,7 +78,7 @@ func (r *rig) versionOf(table, id string) string {
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
-// TestStoreAcrossRotations (issue 10, 2): a Store with the key store
+// TestStoreAcrossRotations: a Store with the key store
 // Cipher writes and reads items; items written under each of four versions
 // all read after the rotations; a cold read costs one GetItem of the key
 // store and one KMS Decrypt, warm reads none; Store.Reencrypt rewraps every
@@ -169,7 +169,7 @@ func TestStoreAcrossRotations(t *testing.T) {
 	}
 }
 
-// TestStoreWithoutEncrypt (issue 10, 5): a reader whose role may not call
+// TestStoreWithoutEncrypt: a reader whose role may not call
 // kms:Encrypt writes and reads items: root keys are wrapped locally, and
 // branch keys only need KMS Decrypt.
 func TestStoreWithoutEncrypt(t *testing.T) {
@@ -199,7 +199,7 @@ func TestStoreWithoutEncrypt(t *testing.T) {
 	}
 }
 
-// TestShredding (issue 10, 3): after Delete, a Cipher that has not cached
+// TestShredding: after Delete, a Cipher that has not cached
 // the branch key cannot read its items, with ErrBranchKeyNotFound and not
 // ErrIntegrity; one that has keeps reading until its TTL ends or Forget;
 // other branch keys are unaffected.
@@ -286,7 +286,7 @@ func TestShredding(t *testing.T) {
 	}
 }
 
-// TestMoveFromKMSCipher (issue 10): a table written with KMSCipher moves
+// TestMoveFromKMSCipher: a table written with KMSCipher moves
 // to the key store by one walk of a Store whose Cipher reads the old root
 // keys through WithPreviousCipher; after it, a Cipher without the option
 // reads every item, with one KMS request for the branch key.

@@ -30,8 +30,8 @@ func clinicTenants() keystore.CipherOption {
 	})
 }
 
-// TestRefusedTenantFetchesNothing (issue 18, one place for the tenant
-// mapping): a tenant the Cipher's mapping refuses costs no key store and
+// TestRefusedTenantFetchesNothing: a tenant the Cipher's mapping (the one
+// place that maps tenants to branch keys) refuses costs no key store and
 // no KMS request on Put, Lookup, LookupPage and Get, whether the Store's
 // beacon keys come from the Cipher (configured once:
 // WithTenantBeaconKeys(cipher.TenantBeaconKey)) or from a source of the
@@ -105,14 +105,14 @@ func TestRefusedTenantFetchesNothing(t *testing.T) {
 	}
 }
 
-// TestTenantWithoutBranchKey (issue 18, an unknown tenant): a tenant with
-// no branch key holds no items. For one never created, every read finds
-// nothing (Get ErrNotFound, Query and its pages empty, a filtered ScanPage
-// empty, Lookup and LookupPage empty, Update ErrNotFound, Delete nothing to
-// do, a walk of the tenant nothing to walk), where Lookup used to say
-// ErrKeyGone; every write fails with ErrKeyGone, never ErrIntegrity; a
-// LookupPage cursor cannot be checked without the tenant's beacon key, so
-// it is ErrInvalidCursor. None of it costs a KMS request. For a tenant
+// TestTenantWithoutBranchKey: a tenant with no branch key (an unknown
+// tenant) holds no items. For one never created, every read finds nothing
+// (Get ErrNotFound, Query and its pages empty, a filtered ScanPage empty,
+// Lookup and LookupPage empty, Update ErrNotFound, Delete nothing to do, a
+// walk of the tenant nothing to walk), not ErrKeyGone; every write fails
+// with ErrKeyGone, never ErrIntegrity; a LookupPage cursor cannot be
+// checked without the tenant's beacon key, so it is ErrInvalidCursor. None
+// of it costs a KMS request. For a tenant
 // whose branch key was deleted (shredded), its items remain: reading them
 // gives ErrKeyGone; Lookup finds nothing, its beacon key gone with the
 // branch key; writes fail with ErrKeyGone.
@@ -266,12 +266,12 @@ func TestTenantBeaconKeySource(t *testing.T) {
 	}
 }
 
-// TestRefusedForeignTenantSpendsNoUnwrapLimit: a service that serves acme only
-// (its supplier refuses other tenants) reads a few items of another tenant
-// sharing the table: genuine items, no attacker needed (a GSI query, a Scan,
-// or an item an attacker moved there). The supplier's refusal makes no
-// request at all, but it is charged to the Items unwrap limit, so acme's own
-// cold reads then fail with ErrUnwrapLimited.
+// TestRefusedForeignTenantSpendsNoUnwrapLimit: a service that serves acme
+// only (its supplier refuses other tenants) reads Burst items of another
+// tenant sharing the table: genuine items, no attacker needed (a GSI query,
+// a Scan, or an item an attacker moved there). The supplier's refusal makes
+// no request at all, so it is not charged to the unwrap limit: acme's own
+// cold reads go on.
 func TestRefusedForeignTenantSpendsNoUnwrapLimit(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -292,7 +292,7 @@ func TestRefusedForeignTenantSpendsNoUnwrapLimit(t *testing.T) {
 	gets, kmsN := r.since(g0, k0)
 	t.Logf("%d refusals of another tenant's items cost %d GetItem, %d KMS", n, gets, kmsN)
 	if _, err := acmeOnly.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil {
-		t.Errorf("ATTACK WORKS: acme's own item after %d refusals of globex's: %v (ErrUnwrapLimited: %v)",
+		t.Errorf("acme's own item after %d refusals of globex's: %v (ErrUnwrapLimited: %v); want it read",
 			n, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 	}
 }

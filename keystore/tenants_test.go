@@ -120,7 +120,7 @@ func putAccounts(t *testing.T, s *dynacrypt.Store[Account], n int, tenants ...st
 	}
 }
 
-// TestTenantIsolation (issue 10, tenants; issue 11, tenants): each tenant's
+// TestTenantIsolation: each tenant's
 // items are wrapped under its own branch key and have beacons of their
 // own; a reader serving one tenant never fetches another's keys; an item
 // copied under another tenant, or read through a mapping that names
@@ -240,7 +240,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-// TestTenantShredding (issue 10, tenants): after a tenant's branch key is
+// TestTenantShredding: after a tenant's branch key is
 // deleted, every read path fails on its items with ErrKeyGone (not
 // ErrIntegrity) and no KMS request, without tripping the unwrap limit for
 // the other tenants; a warm reader stops at once after Forget and
@@ -316,15 +316,13 @@ func TestTenantShredding(t *testing.T) {
 	shredded("Reencrypt", err)
 }
 
-// TestForgedItemsOfOneTenantLeaveOthersColdReads: an attacker who can write
-// the data table copies Burst of acme's items into mallory's partition (the
-// tenant attribute made mallory). The keystore Cipher refuses each one
+// TestForgedItemsOfOneTenantLeaveOthersColdReads: someone who writes the
+// data table copies Burst of acme's items into mallory's partition (the
+// tenant attribute made mallory). The key store Cipher refuses each one
 // before any request (the wrapped root names acme's branch key, not
-// mallory's), so the refusals cost neither a key store read nor KMS; yet
-// the Store charges each to the unwrap limit of the Items source, which all
-// tenants share. After that, acme's genuine items whose root key is not
-// cached fail with ErrUnwrapLimited: one tenant's forged items deny the
-// cold reads of every other tenant, for as long as someone reads them.
+// mallory's), and a refusal that made no request is not charged to the
+// unwrap limit, which all tenants share: acme's genuine items whose root
+// key is not cached still read, and a walk fails only the forgeries.
 func TestForgedItemsOfOneTenantLeaveOthersColdReads(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -356,7 +354,7 @@ func TestForgedItemsOfOneTenantLeaveOthersColdReads(t *testing.T) {
 	for _, id := range []string{fmt.Sprint(n), fmt.Sprint(n + 1)} {
 		a, err := svc.Get(ctx, Account{Tenant: "acme", ID: id})
 		if err != nil {
-			t.Errorf("ATTACK WORKS: acme's genuine item %s after mallory's forgeries: %v (ErrUnwrapLimited: %v)",
+			t.Errorf("acme's genuine item %s after mallory's forgeries: %v (ErrUnwrapLimited: %v); want it read",
 				id, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 		} else if a.Token != "acme secret "+id {
 			t.Errorf("acme's item %s: wrong token", id)
@@ -367,13 +365,15 @@ func TestForgedItemsOfOneTenantLeaveOthersColdReads(t *testing.T) {
 	p, err := r.accounts(table, r.cipher(""), nil).Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
 	t.Logf("Reencrypt: %+v, %v", p, err)
 	if p.Failed > int64(n) {
-		t.Errorf("ATTACK WORKS: Reencrypt failed on %d items, %d of them genuine, after %d forgeries", p.Failed, p.Failed-int64(n), n)
+		t.Errorf("Reencrypt failed on %d items, %d of them genuine, after %d forgeries; want only the forgeries failed", p.Failed, p.Failed-int64(n), n)
 	}
 }
 
-// TestLookupCursorOfOneTenantRefusedForAnother: a cursor of acme's LookupPage, sent
-// with a probe of globex's (a 1-bit beacon, so both tenants' probes query
-// the same index partitions), is refused.
+// TestLookupCursorOfOneTenantRefusedForAnother: an API client sends a
+// cursor of acme's LookupPage with a probe of globex's (a 1-bit beacon, so
+// both tenants' probes query the same index partitions), to page through
+// another tenant's items. The cursor is bound to its tenant: it is
+// ErrInvalidCursor with globex's probes, and works with acme's.
 func TestLookupCursorOfOneTenantRefusedForAnother(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -399,9 +399,11 @@ func TestLookupCursorOfOneTenantRefusedForAnother(t *testing.T) {
 	}
 }
 
-// TestSharedBeaconKeyStillSplitsTenants: two tenants whose beacon
-// key source returns the same key (a supplier mapping both to one branch
-// key) still get unrelated beacons for the same value.
+// TestSharedBeaconKeyStillSplitsTenants: two tenants whose beacon key
+// source returns the same key (a supplier mapping both to one branch key)
+// still get unrelated beacons for the same value, so one tenant's beacons
+// tell nothing of another's; and t1's item relabelled t2 does not read
+// under the shared branch key (ErrIntegrity).
 func TestSharedBeaconKeyStillSplitsTenants(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -440,13 +442,12 @@ func TestSharedBeaconKeyStillSplitsTenants(t *testing.T) {
 	}
 }
 
-// TestBeaconKeyFetchSurvivesCallerHangingUp: concurrent lookups of a
-// tenant whose beacon keys are not cached share one fetch, which runs under
-// the context of the first caller. An API client that sends a lookup and
-// hangs up (its request context cancelled) fails the lookups of every other
-// client of that tenant that joined the fetch meanwhile, with its
-// context.Canceled. (The keyring and the Cipher detach shared calls from
-// the caller's cancellation; the beacon key fetch does not.)
+// TestBeaconKeyFetchSurvivesCallerHangingUp: concurrent lookups of a tenant
+// whose beacon keys are not cached share one fetch. An API client sends a
+// lookup and hangs up (its request context cancelled) while another
+// client's lookup has joined the fetch. The shared fetch is detached from
+// the first caller's cancellation, as the keyring's and the Cipher's shared
+// calls are, so the other client's lookup succeeds.
 func TestBeaconKeyFetchSurvivesCallerHangingUp(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -492,6 +493,6 @@ func TestBeaconKeyFetchSurvivesCallerHangingUp(t *testing.T) {
 	err := <-second
 	t.Logf("the other client: %v (beacon key source called %d times)", err, calls.Load())
 	if err != nil {
-		t.Errorf("ATTACK WORKS: a client's lookup failed because another client hung up: %v", err)
+		t.Errorf("a client's lookup failed because another client hung up: %v", err)
 	}
 }

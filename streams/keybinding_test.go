@@ -171,15 +171,14 @@ func TestRecordKeyBoundToImage(t *testing.T) {
 
 // TestImageStreamRecordWithoutItsImagesRefused: someone who can write the
 // stream takes a record of a NEW_AND_OLD_IMAGES stream, drops its images
-// and puts another item's Keys in: a REMOVE of bob that never happened, say.
-// With no image left, nothing binds Key, and the record decodes without
-// error into the Key the attacker chose; a consumer that deletes what
-// REMOVE names deletes bob's derived data. So does an INSERT or MODIFY
-// whose images were dropped, and a REMOVE that carries a genuine new image
-// (an INSERT replayed as a removal), which the package's own constants say
-// a REMOVE never has. Safe: a record whose own view type promises images
-// its event must have, but which lacks them, or which has an image its
-// event cannot have, is ErrIntegrity.
+// and puts another item's Keys in: a REMOVE of bob that never happened,
+// say. With no image left, nothing would bind Key, and a consumer that
+// deletes what a REMOVE names would delete bob's derived data. The same
+// goes for an INSERT or MODIFY whose images were dropped, and for a REMOVE
+// that carries a genuine new image (an INSERT replayed as a removal),
+// which a REMOVE never has. A record whose view type promises images its
+// event must have, but which lacks them, or which has an image its event
+// cannot have, is ErrIntegrity.
 func TestImageStreamRecordWithoutItsImagesRefused(t *testing.T) {
 	store, _, ana1, _, _ := memberImages(t)
 	bobKeys := memberKeys("acme", "bob")
@@ -196,7 +195,7 @@ func TestImageStreamRecordWithoutItsImagesRefused(t *testing.T) {
 				rec.SequenceNumber, rec.Table = streamstest.SequenceNumber(1), store.Table()
 				got := v.decode(t, store, rec)
 				if !errors.Is(got[0].err, dynacrypt.ErrIntegrity) {
-					t.Errorf("ATTACK WORKS: record decoded with Key %+v, old %v, new %v, error %v; want ErrIntegrity",
+					t.Errorf("record decoded with Key %+v, old %v, new %v, error %v; want ErrIntegrity",
 						got[0].rec.Key, got[0].rec.Old, got[0].rec.New, got[0].err)
 				}
 			})

@@ -171,17 +171,19 @@ func wantAllUnderKeyB(t *testing.T, db *dynamodb.Client, table string, n int, o 
 	}
 	if left > 0 {
 		scanned, _, _, _ := counts(t, o)
-		t.Errorf("ATTACK WORKS: the walk exited 0 (%d items scanned) and left %d of %d items under key A", scanned, left, n)
+		t.Errorf("the walk exited 0 (%d items scanned) and left %d of %d items under key A", scanned, left, n)
 	}
 }
 
-// TestCheckpointOfAnotherWalkNotResumed: the checkpoint file is bound to
-// the table, -all and -segments, not to the key or the attributes. A
-// checkpoint left by an interrupted walk of another kind (here: one that
-// had nothing to rewrite, under key A; in life, last quarter's rotation,
-// left in the directory under its default name) makes a rotation to key B
-// skip the part of the table that walk had covered, and exit 0: once key A
-// is disabled, as the runbook says next, those items never read again.
+// TestCheckpointOfAnotherWalkNotResumed: a checkpoint left by an
+// interrupted walk of another kind (here: one that had nothing to rewrite,
+// under key A; in life, last quarter's rotation, left in the directory
+// under its default name) is given to a rotation to key B. Resumed, it
+// would skip the part of the table that walk covered and exit 0, and once
+// key A is disabled, as the runbook says next, those items would never
+// read again. The checkpoint file records the walk's flags and table, so
+// the rotation either refuses it (exit code 3, naming the file) or leaves
+// every item under key B.
 func TestCheckpointOfAnotherWalkNotResumed(t *testing.T) {
 	const n = 100
 	ctx := context.Background()
@@ -211,18 +213,16 @@ func TestCheckpointOfAnotherWalkNotResumed(t *testing.T) {
 	wantSafeResume(t, db, table, n, o, file)
 }
 
-// TestCheckpointClaimingAllDoneRefusedOrReported: a checkpoint file that says every
-// segment is done (anyone who can write the directory, or a file copied
-// from another run) makes the walk exit 0 having read nothing, and remove
-// the file: the operator's only evidence.
-//
-// After the fix: a file that does not record the walk's flags (as this
-// forgery, or a file copied from another walk) is refused. One forged with
-// the walk's flags still resumes, and the walk reads nothing: the
-// checkpoint file is the operator's own, on the operator's machine,
-// outside the threat model (whoever writes it can run the command). What
-// is asked of the command then is to say so: that it resumed from the
-// file, and that it scanned 0 items.
+// TestCheckpointClaimingAllDoneRefusedOrReported: a checkpoint file says
+// every segment is done (a file copied from another run, or written by
+// anyone who can write the directory); resumed silently, the walk would
+// exit 0 having read nothing, and remove the file, the operator's only
+// evidence. A file that does not record the walk's flags (as this
+// forgery) is refused, or the walk leaves every item under key B. One
+// forged with the walk's flags resumes: the checkpoint file is the
+// operator's own, on the operator's machine, outside the threat model
+// (whoever writes it can run the command); the command then says so, that
+// it resumed from the file and scanned 0 items.
 func TestCheckpointClaimingAllDoneRefusedOrReported(t *testing.T) {
 	const n = 30
 	db, table, walk := keyATable(t, n)
@@ -249,14 +249,16 @@ func TestCheckpointClaimingAllDoneRefusedOrReported(t *testing.T) {
 	}
 }
 
-// TestCheckpointOfSameNamedTableNotResumed: the checkpoint file records
-// the table's name and the walk's flags, not which table: the same command
-// run against another table of the same name (another region, account or
+// TestCheckpointOfSameNamedTableNotResumed: the same command is run
+// against another table of the same name (another region, account or
 // stage: AWS_PROFILE or AWS_REGION changed, the default file name
 // TABLE.reencrypt-checkpoint left in the directory; or the table deleted
-// and restored) resumes the first table's walk, skips what it did there,
-// and exits 0. Here the first walk ran to its second page; the table is
-// then replaced by another of the same name.
+// and restored), with the first table's checkpoint. Resumed, it would skip
+// what the first walk did there and exit 0. The checkpoint file records
+// which table it belongs to (its identity, not only its name), so the walk
+// refuses it (exit code 3, naming the file) or leaves every item under key
+// B. Here the first walk is cancelled after six pages; the table is then
+// replaced by another of the same name.
 func TestCheckpointOfSameNamedTableNotResumed(t *testing.T) {
 	const n = 60
 	ctx := context.Background()

@@ -84,9 +84,10 @@ func TestKeystoreCommands(t *testing.T) {
 	runBinary(t, "", append([]string{"keystore", "rotate"}, ksFlags("-branch-key", "tenant-42")...)...).want(t, exitFailure, "rotate of a missing branch key")
 }
 
-// TestKeystoreDeleteNeedsExactYes: delete shreds nothing unless the
-// answer is the line "yes" or -yes is given: near misses, a "yes" on a
-// later line, -yes=false.
+// TestKeystoreDeleteNeedsExactYes: keystore delete shreds a branch key, for
+// good, only if the answer is the line "yes" or -yes is given: near misses
+// (y, Yes, "yes please", a quoted "yes"), a "yes" on a later line, and
+// -yes=false delete nothing and exit with exitFailure.
 func TestKeystoreDeleteNeedsExactYes(t *testing.T) {
 	db := testrig.DynamoDB(t)
 	testrig.KMS(t)
@@ -107,7 +108,7 @@ func TestKeystoreDeleteNeedsExactYes(t *testing.T) {
 			t.Errorf("delete answered %q %v: exit code %d, want %d: %s", c.stdin, c.flags, o.code, exitFailure, o)
 		}
 		if runBinary(t, "", "keystore", "list", "-keystore", ks, "-branch-key", "fleet").code != exitOK {
-			t.Fatalf("ATTACK WORKS: delete answered %q %v deleted the branch key", c.stdin, c.flags)
+			t.Fatalf("delete answered %q %v deleted the branch key", c.stdin, c.flags)
 		}
 	}
 }

@@ -321,9 +321,10 @@ func scanTable(t *testing.T, db *dynamodb.Client, table string) map[string]map[s
 	}
 }
 
-// TestReencryptVersionFlagNamingAStringChangesNothing: -version naming an attribute
-// that is not a number (here the plaintext note) makes the walk replace
-// that attribute with 1 in every item and sign the result, exit code 0.
+// TestReencryptVersionFlagNamingAStringChangesNothing: an operator's
+// -version names an attribute that is not a number (here the plaintext
+// note). The walk refuses such items rather than replace that attribute
+// with 1 in every item and sign the loss: every note is kept.
 func TestReencryptVersionFlagNamingAStringChangesNothing(t *testing.T) {
 	db := testrig.DynamoDB(t)
 	kmsClient, _ := testrig.KMS(t)
@@ -334,16 +335,17 @@ func TestReencryptVersionFlagNamingAStringChangesNothing(t *testing.T) {
 	t.Logf("walk with -version note: %s", o)
 	for k, item := range scanTable(t, db, table) {
 		if !reflect.DeepEqual(item["note"], &types.AttributeValueMemberS{Value: "n"}) {
-			t.Errorf("ATTACK WORKS: item %s: note is now %v (exit code %d)", k, item["note"], o.code)
+			t.Errorf("item %s: note is now %v (exit code %d), want it unchanged", k, item["note"], o.code)
 		}
 	}
 }
 
-// TestReencryptFlagsNotDescribingTableChangeNothing: a table of tenants holds
-// what the flags do not describe. Without -tenant, with -tenant naming
-// another attribute, or with another -logical-table, every item fails and
-// none changes; with the right flags, a plaintext binary attribute the
-// flags do not mention is kept as it was.
+// TestReencryptFlagsNotDescribingTableChangeNothing: an operator walks a
+// table of tenants with flags that do not describe it: without -tenant,
+// with -tenant naming another attribute, with another -logical-table, or
+// with a signed attribute declared -unsigned. Every item fails (exitItems)
+// and none changes; with the right flags every item is rewritten, and a
+// plaintext binary attribute the flags do not mention is kept as it was.
 func TestReencryptFlagsNotDescribingTableChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
@@ -382,7 +384,7 @@ func TestReencryptFlagsNotDescribingTableChangeNothing(t *testing.T) {
 		}
 		for k, item := range scanTable(t, db, table) {
 			if !reflect.DeepEqual(item, before[k]) {
-				t.Errorf("ATTACK WORKS: walk with %s changed item %s\n%s", name, k, o)
+				t.Errorf("walk with %s changed item %s\n%s", name, k, o)
 			}
 		}
 	}

@@ -44,10 +44,12 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
-// TestReportEscapesAttackerWrittenKeys: keys an attacker wrote (tenant strings with
-// ESC sequences, BEL, C1 CSI, bidi overrides, line breaks, invalid UTF-8)
-// of items that fail reach the operator's terminal escaped, in the walk's
-// report and in its summary of the first failure.
+// TestReportEscapesAttackerWrittenKeys: someone who writes the table gives
+// items that fail keys meant for the operator's terminal: tenant strings
+// with ESC sequences, BEL, C1 CSI, bidi overrides, line breaks, invalid
+// UTF-8. The walk's report and its summary of the first failure show them
+// escaped: no control character reaches the terminal raw, and no line is
+// forged.
 func TestReportEscapesAttackerWrittenKeys(t *testing.T) {
 	ctx := context.Background()
 	db, table, walk := keyATable(t, 7)
@@ -76,10 +78,10 @@ func TestReportEscapesAttackerWrittenKeys(t *testing.T) {
 	}
 	for _, bad := range []string{"\x1b", "\x07", "\u009b", "\u202e", "\u2028", "\x7f"} {
 		if strings.Contains(o.stderr, bad) || strings.Contains(o.stdout, bad) {
-			t.Errorf("ATTACK WORKS: the report holds %q raw", bad)
+			t.Errorf("the report holds %q raw", bad)
 		}
 	}
 	if strings.Count(o.stderr, "\n") > len(evil)+6 {
-		t.Errorf("ATTACK WORKS: the report has forged lines:\n%s", o.stderr)
+		t.Errorf("the report has forged lines (more than %d):\n%s", len(evil)+6, o.stderr)
 	}
 }

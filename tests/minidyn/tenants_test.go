@@ -62,7 +62,7 @@ func (b *branchKeys) BranchKeyVersion(ctx context.Context, id, _ string) (*keyst
 	return b.ActiveBranchKey(ctx, id)
 }
 
-// TestTransactGetTenants (issue 10): transactions of a table of tenants
+// TestTransactGetTenants: transactions of a table of tenants
 // under the key store Cipher read each tenant's items; an item copied under
 // another tenant fails with ErrIntegrity; after a tenant's branch key is
 // shredded, its items fail with ErrKeyGone (not ErrIntegrity) in a
