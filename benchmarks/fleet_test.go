@@ -15,12 +15,12 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// The fleet scenario: W writer processes and R
-// reader processes share one table. Each process is a Store with its own
-// Cipher, so its own caches, as separate processes have; they share the
-// stub, its SDK clients and their connections, which hold nothing that
-// changes how often KMS is called. The SDK's requests reach the stub's
-// handler without a loopback connection (stub.directClients).
+// The fleet scenario: W writer processes and R reader processes share one
+// table. Each process is a Store with its own Cipher, so its own caches, as
+// separate processes have; they share the stub, its SDK clients and their
+// connections, which hold nothing that changes how often KMS is called. The
+// SDK's requests reach the stub's handler without a loopback connection
+// (stub.directClients).
 const (
 	fleetItemsTable    = "fleet-items"
 	fleetKeyStoreTable = "fleet-branch-keys"
@@ -220,9 +220,9 @@ func (run fleetRun) check(tb testing.TB) {
 var fleetSizes = []int{10, 20, 50, 100, 200}
 
 // TestFleetKMSRequests counts the KMS requests of fleets of writer and
-// reader processes with each cipher: W = R = 100 and, for the
-// chart in BENCHMARKS.md, fleets of 10 to 200 processes, half writers and
-// half readers. Under -short (make test, with the race detector) it runs
+// reader processes with each cipher: W = R = 100 and, for the chart in
+// BENCHMARKS.md, fleets of 10 to 200 processes, half writers and half
+// readers. Under -short (make test, with the race detector) it runs
 // W = R = 10 with 200 Gets per reader, which still reach every writer, and
 // holds them to the same targets. make bench reports its "fleet-kms:"
 // lines.

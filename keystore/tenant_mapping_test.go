@@ -31,14 +31,14 @@ func clinicTenants() keystore.CipherOption {
 }
 
 // TestRefusedTenantFetchesNothing: a tenant the Cipher's mapping (the one
-// place that maps tenants to branch keys) refuses costs no key store and
-// no KMS request on Put, Lookup, LookupPage and Get, whether the Store's
-// beacon keys come from the Cipher (configured once:
+// place that maps tenants to branch keys) refuses costs no key store and no
+// KMS request on Put, Lookup, LookupPage and Get, whether the Store's beacon
+// keys come from the Cipher (configured once:
 // WithTenantBeaconKeys(cipher.TenantBeaconKey)) or from a source of the
 // service's own, which the Store does not call for a refused tenant. The
-// tenant's items exist (its branch key too): nothing but the mapping
-// stands in the way. The tenants the mapping accepts read and write, under
-// their prefixed branch keys.
+// tenant's items exist (its branch key too): nothing but the mapping stands
+// in the way. The tenants the mapping accepts read and write, under their
+// prefixed branch keys.
 func TestRefusedTenantFetchesNothing(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -110,12 +110,11 @@ func TestRefusedTenantFetchesNothing(t *testing.T) {
 // (Get ErrNotFound, Query and its pages empty, a filtered ScanPage empty,
 // Lookup and LookupPage empty, Update ErrNotFound, Delete nothing to do, a
 // walk of the tenant nothing to walk), not ErrKeyGone; every write fails
-// with ErrKeyGone, never ErrIntegrity; a LookupPage cursor cannot be
-// checked without the tenant's beacon key, so it is ErrInvalidCursor. None
-// of it costs a KMS request. For a tenant
-// whose branch key was deleted (shredded), its items remain: reading them
-// gives ErrKeyGone; Lookup finds nothing, its beacon key gone with the
-// branch key; writes fail with ErrKeyGone.
+// with ErrKeyGone, never ErrIntegrity; a LookupPage cursor cannot be checked
+// without the tenant's beacon key, so it is ErrInvalidCursor. None of it
+// costs a KMS request. For a tenant whose branch key was deleted (shredded),
+// its items remain: reading them gives ErrKeyGone; Lookup finds nothing, its
+// beacon key gone with the branch key; writes fail with ErrKeyGone.
 func TestTenantWithoutBranchKey(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()

@@ -120,11 +120,11 @@ func putAccounts(t *testing.T, s *dynacrypt.Store[Account], n int, tenants ...st
 	}
 }
 
-// TestTenantIsolation: each tenant's
-// items are wrapped under its own branch key and have beacons of their
-// own; a reader serving one tenant never fetches another's keys; an item
-// copied under another tenant, or read through a mapping that names
-// another branch key, fails with ErrIntegrity without a request.
+// TestTenantIsolation: each tenant's items are wrapped under its own branch
+// key and have beacons of their own; a reader serving one tenant never
+// fetches another's keys; an item copied under another tenant, or read
+// through a mapping that names another branch key, fails with ErrIntegrity
+// without a request.
 func TestTenantIsolation(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -240,11 +240,11 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-// TestTenantShredding: after a tenant's branch key is
-// deleted, every read path fails on its items with ErrKeyGone (not
-// ErrIntegrity) and no KMS request, without tripping the unwrap limit for
-// the other tenants; a warm reader stops at once after Forget and
-// ForgetRootKeys; Reencrypt counts the items as failed.
+// TestTenantShredding: after a tenant's branch key is deleted, every read
+// path fails on its items with ErrKeyGone (not ErrIntegrity) and no KMS
+// request, without tripping the unwrap limit for the other tenants; a warm
+// reader stops at once after Forget and ForgetRootKeys; Reencrypt counts the
+// items as failed.
 func TestTenantShredding(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
