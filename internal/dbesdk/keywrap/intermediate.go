@@ -3,18 +3,11 @@ package keywrap
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
-)
-
-const (
-	encInfo = "AWS_MPL_INTERMEDIATE_KEYWRAP_ENC"
-	macInfo = "AWS_MPL_INTERMEDIATE_KEYWRAP_MAC"
 )
 
 // sealedDataKeySize is the data key sealed under the intermediate
@@ -25,28 +18,20 @@ const sealedDataKeySize = suite.KeySize + suite.TagSize
 // unwrap: a wrong key, a tampered EDK or encryption context.
 var ErrUnwrap = errors.New("encrypted data key does not unwrap")
 
-// intermediateKeys derives the key that seals the data key and the
-// recipient's symmetric signing key from an intermediate key.
-func intermediateKeys(ikm []byte) (kek cipher.AEAD, signingKey []byte, err error) {
-	prk, err := hkdf.Extract(sha512.New, ikm, nil)
+// intermediateKeys returns the AES-256-GCM that seals the data key under
+// an intermediate key, and the recipient's symmetric signing key.
+func intermediateKeys(ikm []byte) (cipher.AEAD, []byte, error) {
+	sealKey, signingKey := suite.IntermediateKeys(ikm)
+	block, err := aes.NewCipher(sealKey[:])
+	clear(sealKey[:])
 	if err != nil {
 		return nil, nil, err
 	}
-	enc, err := hkdf.Expand(sha512.New, prk, encInfo, suite.KeySize)
+	kek, err := cipher.NewGCM(block)
 	if err != nil {
 		return nil, nil, err
 	}
-	if signingKey, err = hkdf.Expand(sha512.New, prk, macInfo, suite.KeySize); err != nil {
-		return nil, nil, err
-	}
-	block, err := aes.NewCipher(enc)
-	if err != nil {
-		return nil, nil, err
-	}
-	if kek, err = cipher.NewGCM(block); err != nil {
-		return nil, nil, err
-	}
-	return kek, signingKey, nil
+	return kek, signingKey[:], nil
 }
 
 // SealIntermediate returns an intermediate-wrapped EDK ciphertext: dataKey

@@ -43,7 +43,7 @@ func TestIntermediateWrapping(t *testing.T) {
 		t.Fatalf("opened %x %x, %v", dk, sk, err)
 	}
 	// The data key is sealed under a zero IV, its key derived from ikm.
-	kek := deriveForTest(t, ikm, encInfo)
+	kek := deriveForTest(t, ikm, "AWS_MPL_INTERMEDIATE_KEYWRAP_ENC")
 	block, _ := aes.NewCipher(kek)
 	gcm, _ := cipher.NewGCM(block)
 	if want := gcm.Seal(nil, make([]byte, 12), dataKey, []byte("aad")); !bytes.Equal(ct[:48], want) {

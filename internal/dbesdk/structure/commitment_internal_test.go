@@ -56,7 +56,7 @@ func TestCommitmentBindsTheDataKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields, err := e.signedFields(enc, h)
+	fields, err := e.signedFields(getScratch(), enc, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +64,16 @@ func TestCommitmentBindsTheDataKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash := canonicalHash(head, ec, fields)
+	hash, _ := canonicalHash(nil, head, ec.AppendAAD(nil), fields)
 	forged := map[string]types.AttributeValue{"pk": enc["pk"], "v": enc["v"],
 		HeaderAttr: &types.AttributeValueMemberB{Value: head},
-		FooterAttr: &types.AttributeValueMemberB{Value: recipientTag(kr.signingKey, hash[:])}}
+		FooterAttr: &types.AttributeValueMemberB{Value: tagOf(kr.signingKey, hash)}}
 	if _, err := e.DecryptItem(context.Background(), forged); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("got %v, want ErrAuthentication", err)
 	}
+}
+
+func tagOf(signingKey []byte, hash [48]byte) []byte {
+	tag := suite.RecipientTag(signingKey, hash)
+	return tag[:]
 }

@@ -50,6 +50,11 @@ func sortContext(pairs []Pair) (Context, error) {
 // "Encryption Context"): a two-byte count, then each key and value
 // length-prefixed. The canonical hash uses it too.
 func appendContext(dst []byte, c Context) []byte {
+	size := 2
+	for _, p := range c {
+		size += 4 + len(p.Key) + len(p.Value)
+	}
+	dst = slices.Grow(dst, size)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c)))
 	for _, p := range c {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(p.Key)))

@@ -33,7 +33,9 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 	if err != nil {
 		return nil, err
 	}
-	fields, err := e.signedFields(item, h)
+	sc := getScratch()
+	defer sc.release()
+	fields, err := e.signedFields(sc, item, h)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +84,9 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 	if subtle.ConstantTimeCompare(commitment[:], h.Commitment[:]) != 1 {
 		return nil, fmt.Errorf("%w: header commitment mismatch", ErrAuthentication)
 	}
-	hash := canonicalHash(head, ec, fields)
-	if err := verifyFooter(footer, hash[:], m.SigningKey, verifier); err != nil {
+	var hash [48]byte
+	hash, sc.record = canonicalHash(sc.record, head, m.AAD, fields)
+	if err := verifyFooter(footer, hash, m.SigningKey, verifier); err != nil {
 		return nil, err
 	}
 
@@ -94,17 +97,16 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 		}
 	}
 	offset := 0
-	var plain []byte
 	for i := range fields {
 		f := &fields[i]
 		if f.action != EncryptAndSign {
 			continue
 		}
-		if plain, err = openField(plain[:0], keys, offset, f); err != nil {
+		if sc.plain, err = openField(sc.plain[:0], keys, offset, f); err != nil {
 			return nil, err
 		}
 		offset++
-		av, err := ddbser.Decode(ddbser.TypeID(binary.BigEndian.Uint16(f.value)), plain)
+		av, err := ddbser.Decode(ddbser.TypeID(binary.BigEndian.Uint16(f.value)), sc.plain)
 		if err != nil {
 			return nil, fmt.Errorf("%w: attribute %q: %w", ErrMalformed, f.name, err)
 		}
@@ -128,7 +130,9 @@ func (e *Encryptor) ResolveActions(item map[string]types.AttributeValue) (map[st
 	if err != nil {
 		return nil, err
 	}
-	fields, err := e.signedFields(item, h)
+	sc := getScratch()
+	defer sc.release()
+	fields, err := e.signedFields(sc, item, h)
 	if err != nil {
 		return nil, err
 	}
@@ -161,8 +165,8 @@ func headerAndFooter(item map[string]types.AttributeValue) (head, foot []byte, e
 
 // signedFields returns the item's attributes in the signature scope, in
 // canonical path order, with the actions the header's legend gives them.
-func (e *Encryptor) signedFields(item map[string]types.AttributeValue, h *Header) ([]field, error) {
-	fields, err := e.serializeFields(item, ErrMalformed, func(name string) (Action, error) {
+func (e *Encryptor) signedFields(sc *scratch, item map[string]types.AttributeValue, h *Header) ([]field, error) {
+	err := e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {
 		if e.isUnsigned(name) {
 			return DoNothing, nil
 		}
@@ -171,6 +175,7 @@ func (e *Encryptor) signedFields(item map[string]types.AttributeValue, h *Header
 	if err != nil {
 		return nil, err
 	}
+	fields := sc.fields
 	if len(fields) != len(h.Legend) {
 		return nil, fmt.Errorf("%w: the item has %d signed attributes, its header %d", ErrMalformed, len(fields), len(h.Legend))
 	}

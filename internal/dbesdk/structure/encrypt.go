@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -30,18 +31,21 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		}
 	}
 
-	fields, err := e.serializeFields(item, ErrInvalidItem, func(name string) (Action, error) {
+	sc := getScratch()
+	defer sc.release()
+	err := e.serializeFields(sc, item, ErrInvalidItem, func(name string) (Action, error) {
 		if strings.HasPrefix(name, ReservedPrefix) {
 			return 0, fmt.Errorf("%w: attribute name %q starts with the reserved prefix %q", ErrInvalidItem, name, ReservedPrefix)
 		}
-		if !utf8.ValidString(name) {
-			return 0, fmt.Errorf("%w: attribute name is not valid UTF-8", ErrInvalidItem)
+		if name == "" || len(name) > math.MaxUint16 || !utf8.ValidString(name) {
+			return 0, fmt.Errorf("%w: attribute name is empty, longer than 65535 bytes or not valid UTF-8", ErrInvalidItem)
 		}
 		return e.action(name)
 	})
 	if err != nil {
 		return nil, err
 	}
+	fields := sc.fields
 
 	// The header stores only what the reader cannot reproduce from the
 	// item: the verification key, if any.
@@ -71,12 +75,12 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		return nil, fmt.Errorf("dbesdk: keyring returned a data key of %d bytes, %d encrypted data keys and %d signing keys", len(m.DataKey), len(m.EDKs), len(m.SigningKeys))
 	}
 
-	h := &Header{Version: e.version, Suite: m.Suite, Context: stored, EDKs: m.EDKs}
+	h := &Header{Version: e.version, Suite: m.Suite, Context: stored, EDKs: m.EDKs, Legend: make([]byte, len(fields))}
 	if _, err := rand.Read(h.MessageID[:]); err != nil {
 		return nil, err
 	}
-	for _, f := range fields {
-		h.Legend = append(h.Legend, f.action.legend())
+	for i, f := range fields {
+		h.Legend[i] = f.action.legend()
 	}
 	head, err := h.AppendPartial(make([]byte, 0, 512))
 	if err != nil {
@@ -115,18 +119,23 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		out[f.name] = &types.AttributeValueMemberB{Value: f.value}
 	}
 
-	hash := canonicalHash(head, m.Context, fields)
-	foot := &Footer{Tags: make([][]byte, len(m.SigningKeys))}
-	for i, k := range m.SigningKeys {
-		foot.Tags[i] = recipientTag(k, hash[:])
+	var hash [48]byte
+	hash, sc.record = canonicalHash(sc.record, head, m.AAD, fields)
+	// The footer: a recipient tag per EDK, then the signature.
+	foot := make([]byte, 0, len(m.SigningKeys)*suite.RecipientTagSize+suite.SignatureSize)
+	for _, k := range m.SigningKeys {
+		tag := suite.RecipientTag(k, hash)
+		foot = append(foot, tag[:]...)
 	}
 	if signer != nil {
-		if foot.Signature, err = suite.Sign(signer, hash[:]); err != nil {
+		sig, err := suite.Sign(signer, hash[:])
+		if err != nil {
 			return nil, err
 		}
+		foot = append(foot, sig...)
 	}
 	out[HeaderAttr] = &types.AttributeValueMemberB{Value: head}
-	out[FooterAttr] = &types.AttributeValueMemberB{Value: foot.Append(nil)}
+	out[FooterAttr] = &types.AttributeValueMemberB{Value: foot}
 	return out, nil
 }
 

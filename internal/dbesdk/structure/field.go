@@ -1,12 +1,13 @@
 package structure
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -23,38 +24,95 @@ type field struct {
 	path   []byte
 }
 
-// serializeFields returns the signed fields of item in canonical path
-// order, the order of the legend, the field keys and the canonical hash:
-// the attributes to which action gives an action other than DoNothing,
-// serialized, with their canonical paths. Serialization errors wrap kind.
-func (e *Encryptor) serializeFields(item map[string]types.AttributeValue, kind error, action func(name string) (Action, error)) ([]field, error) {
-	fields := make([]field, 0, len(item))
-	offsets := make([]int, 0, 3*len(item))
-	buf := make([]byte, 0, 2048) // values and paths, sliced once it stops growing
+// scratch holds a record's working buffers, pooled: its serialized signed
+// fields and their paths, and its decrypted values. Nothing in it outlives
+// the call that took it, and it is wiped when given back, as it held
+// plaintext.
+type scratch struct {
+	signed  []signedAttr
+	order   []int32 // indexes into signed, in canonical path order
+	fields  []field
+	offsets []int
+	buf     []byte // serialized values and paths
+	plain   []byte // decrypted values
+	record  []byte // the canonical record
+}
+
+// signedAttr is a signed attribute before serialization.
+type signedAttr struct {
+	name     string
+	av       types.AttributeValue
+	action   Action
+	utf16Len int
+}
+
+// maxPooledScratch bounds the buffers kept for reuse, so that one large
+// item does not pin its memory.
+const maxPooledScratch = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 2048)} }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// release wipes sc and returns it to the pool.
+func (sc *scratch) release() {
+	if cap(sc.buf)+cap(sc.plain)+cap(sc.record) > maxPooledScratch {
+		return
+	}
+	clear(sc.buf[:cap(sc.buf)])
+	clear(sc.plain[:cap(sc.plain)])
+	clear(sc.record[:cap(sc.record)])
+	clear(sc.signed)
+	clear(sc.fields)
+	sc.signed, sc.order, sc.fields, sc.offsets = sc.signed[:0], sc.order[:0], sc.fields[:0], sc.offsets[:0]
+	sc.buf, sc.plain, sc.record = sc.buf[:0], sc.plain[:0], sc.record[:0]
+	scratchPool.Put(sc)
+}
+
+// serializeFields sets sc.fields to the signed fields of item in canonical
+// path order, the order of the legend, the field keys and the canonical
+// hash: the attributes to which action gives an action other than
+// DoNothing, serialized, with their canonical paths. Serialization errors
+// wrap kind.
+func (e *Encryptor) serializeFields(sc *scratch, item map[string]types.AttributeValue, kind error, action func(name string) (Action, error)) error {
 	for name, av := range item {
 		a, err := action(name)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if a == DoNothing {
-			continue
+		if a != DoNothing {
+			sc.order = append(sc.order, int32(len(sc.signed)))
+			sc.signed = append(sc.signed, signedAttr{name: name, av: av, action: a, utf16Len: utf16Len(name)})
 		}
-		start := len(buf)
+	}
+	// The paths share the table name and depth: they order by the name's
+	// length, then its bytes. The indexes sort, not the attributes, which
+	// hold pointers the garbage collector would have to follow every move.
+	slices.SortFunc(sc.order, func(i, j int32) int {
+		a, b := &sc.signed[i], &sc.signed[j]
+		if c := cmp.Compare(a.utf16Len, b.utf16Len); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for _, i := range sc.order {
+		attr := &sc.signed[i]
+		start := len(sc.buf)
 		var typ ddbser.TypeID
-		if buf, typ, err = ddbser.AppendValue(buf, av); err != nil {
-			return nil, fmt.Errorf("%w: attribute %q: %w", kind, name, err)
+		var err error
+		if sc.buf, typ, err = ddbser.AppendValue(sc.buf, attr.av); err != nil {
+			return fmt.Errorf("%w: attribute %q: %w", kind, attr.name, err)
 		}
-		mid := len(buf)
-		buf = appendPath(buf, e.cfg.TableName, name)
-		offsets = append(offsets, start, mid, len(buf))
-		fields = append(fields, field{name: name, action: a, typ: typ})
+		mid := len(sc.buf)
+		sc.buf = appendPath(sc.buf, e.cfg.TableName, attr.name, attr.utf16Len)
+		sc.offsets = append(sc.offsets, start, mid, len(sc.buf))
+		sc.fields = append(sc.fields, field{name: attr.name, action: attr.action, typ: typ})
 	}
-	for i := range fields {
-		o := offsets[3*i:]
-		fields[i].value, fields[i].path = buf[o[0]:o[1]:o[1]], buf[o[1]:o[2]:o[2]]
+	for i := range sc.fields {
+		o := sc.offsets[3*i:]
+		sc.fields[i].value, sc.fields[i].path = sc.buf[o[0]:o[1]:o[1]], sc.buf[o[1]:o[2]:o[2]]
 	}
-	slices.SortFunc(fields, func(a, b field) int { return bytes.Compare(a.path, b.path) })
-	return fields, nil
+	return nil
 }
 
 // Encryption context keys DB-ESDK adds (encrypt-item.md, "DynamoDB Item

@@ -22,19 +22,20 @@ type Footer struct {
 // the decryptor.
 func ParseFooter(b []byte, signed bool) (*Footer, error) {
 	f := &Footer{}
+	b = bytes.Clone(b) // the parsed footer holds a copy
 	if signed {
 		if len(b) < suite.SignatureSize {
 			return nil, malformed("footer", "too short for a signature")
 		}
-		f.Signature = bytes.Clone(b[len(b)-suite.SignatureSize:])
+		f.Signature = b[len(b)-suite.SignatureSize:]
 		b = b[:len(b)-suite.SignatureSize]
 	}
-	if len(b) == 0 || len(b)%suite.RecipientTag != 0 {
-		return nil, malformed("footer", fmt.Sprintf("%d bytes of recipient tags, not a positive multiple of %d", len(b), suite.RecipientTag))
+	if len(b) == 0 || len(b)%suite.RecipientTagSize != 0 {
+		return nil, malformed("footer", fmt.Sprintf("%d bytes of recipient tags, not a positive multiple of %d", len(b), suite.RecipientTagSize))
 	}
-	f.Tags = make([][]byte, 0, len(b)/suite.RecipientTag)
-	for ; len(b) > 0; b = b[suite.RecipientTag:] {
-		f.Tags = append(f.Tags, bytes.Clone(b[:suite.RecipientTag]))
+	f.Tags = make([][]byte, 0, len(b)/suite.RecipientTagSize)
+	for ; len(b) > 0; b = b[suite.RecipientTagSize:] {
+		f.Tags = append(f.Tags, b[:suite.RecipientTagSize:suite.RecipientTagSize])
 	}
 	return f, nil
 }

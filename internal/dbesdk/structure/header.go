@@ -28,8 +28,8 @@ const (
 // maxEDKs is how many encrypted data keys the header's one-byte count holds.
 const maxEDKs = math.MaxUint8
 
-// Header is a parsed aws_dbe_head value (header.md). The slices and strings
-// of a parsed Header hold copies, not its input.
+// Header is a parsed aws_dbe_head value (header.md). A parsed Header does
+// not alias its input.
 type Header struct {
 	// Version is the format version: 2 when some attribute is
 	// SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT, else 1.
@@ -62,6 +62,7 @@ func ParseHeader(b []byte) (*Header, error) {
 	if len(b) < minHeaderSize {
 		return nil, malformed("header", "too short")
 	}
+	b = bytes.Clone(b) // the parsed header holds a copy
 	h := &Header{Version: b[0]}
 	if h.Version != 1 && h.Version != 2 {
 		return nil, malformed("header", fmt.Sprintf("unknown format version %d", h.Version))
@@ -83,7 +84,7 @@ func ParseHeader(b []byte) (*Header, error) {
 			return nil, malformed("header", "invalid byte in encrypt legend")
 		}
 	}
-	h.Legend = bytes.Clone(legend)
+	h.Legend = legend
 
 	count, ok := r.uint16()
 	if !ok {
@@ -121,7 +122,7 @@ func ParseHeader(b []byte) (*Header, error) {
 		if !utf8.Valid(id) {
 			return nil, malformed("header", "key provider ID is not valid UTF-8")
 		}
-		h.EDKs = append(h.EDKs, EDK{ProviderID: string(id), ProviderInfo: bytes.Clone(info), Ciphertext: bytes.Clone(ct)})
+		h.EDKs = append(h.EDKs, EDK{ProviderID: string(id), ProviderInfo: info, Ciphertext: ct})
 	}
 	if r.len() != 0 {
 		return nil, malformed("header", "bytes after the encrypted data keys")
@@ -198,7 +199,7 @@ func (r *reader) short() ([]byte, bool) {
 	if !ok || len(r.b) < int(n) {
 		return nil, false
 	}
-	v := r.b[:n]
+	v := r.b[:n:n] // an append to it must not overwrite what follows
 	r.b = r.b[n:]
 	return v, true
 }

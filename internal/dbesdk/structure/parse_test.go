@@ -125,7 +125,7 @@ func TestParseHeaderRefuses(t *testing.T) {
 }
 
 func TestParseFooterRefuses(t *testing.T) {
-	tag, sig := bytes.Repeat([]byte{1}, suite.RecipientTag), bytes.Repeat([]byte{2}, suite.SignatureSize)
+	tag, sig := bytes.Repeat([]byte{1}, suite.RecipientTagSize), bytes.Repeat([]byte{2}, suite.SignatureSize)
 	tests := []struct {
 		name   string
 		b      []byte

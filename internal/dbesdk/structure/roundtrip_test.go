@@ -189,7 +189,7 @@ func checkEncryptedForm(t *testing.T, enc, item map[string]types.AttributeValue,
 		t.Errorf("stored encryption context %v", h.Context)
 	}
 	foot := enc[structure.FooterAttr].(*types.AttributeValueMemberB).Value
-	want := len(h.EDKs) * suite.RecipientTag
+	want := len(h.EDKs) * suite.RecipientTagSize
 	if id.Signed() {
 		want += suite.SignatureSize
 	}
@@ -284,6 +284,7 @@ func TestEncryptItemRefuses(t *testing.T) {
 		"header attribute":         func(m map[string]types.AttributeValue) { m[structure.HeaderAttr] = s("x") },
 		"unserializable value":     func(m map[string]types.AttributeValue) { m["eN"] = n("1e999") },
 		"invalid UTF-8 in a value": func(m map[string]types.AttributeValue) { m["sS"] = s("\xff") },
+		"empty attribute name":     func(m map[string]types.AttributeValue) { m[""] = s("x") },
 	}
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -329,5 +330,33 @@ func TestNewRefusesConfigs(t *testing.T) {
 	}
 	if _, err := structure.New(base()); err != nil {
 		t.Fatalf("the base configuration must be valid: %v", err)
+	}
+}
+
+// TestConcurrentUse shares one Encryptor and keyring between goroutines
+// (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	item, actions := smallItem()
+	e := newEncryptor(t, actions, suite.SymSig, multi{rawAESKeyring(t, 1), &keywrap.StaticBranchKey{Key: staticBranchKey(t)}})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 20 {
+				enc, err := e.EncryptItem(context.Background(), item)
+				if err == nil {
+					_, err = e.DecryptItem(context.Background(), enc)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

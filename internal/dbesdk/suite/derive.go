@@ -3,18 +3,9 @@ package suite
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
 	"math"
-)
-
-// HKDF info labels, each followed by the message ID.
-const (
-	commitLabel = "AWS_DBE_COMMIT_KEY"
-	deriveLabel = "AWS_DBE_DERIVE_KEY"
 )
 
 // fieldNonceLabel starts the AES-CTR counter block of every field key.
@@ -28,11 +19,14 @@ const fieldKeySize = KeySize + NonceSize
 const maxFields = math.MaxUint32 / 3
 
 // RecordKeys are the keys DB-ESDK derives from a record's data key and
-// message ID.
+// message ID. They are not safe for concurrent use.
 type RecordKeys struct {
 	// CommitKey authenticates the header (the header commitment).
 	CommitKey [KeySize]byte
 	root      cipher.Block // AES-256 under the field root key
+	// The counter blocks and key stream of FieldKey, here rather than on
+	// its stack, which the cipher.Block interface would move to the heap.
+	ctr, stream [3 * aes.BlockSize]byte
 }
 
 // DeriveRecordKeys derives a record's commit key and field root key from its
@@ -41,39 +35,27 @@ func DeriveRecordKeys(dataKey, messageID []byte) (*RecordKeys, error) {
 	if len(dataKey) != KeySize || len(messageID) != MessageIDSize {
 		return nil, fmt.Errorf("suite: data key of %d bytes or message ID of %d bytes", len(dataKey), len(messageID))
 	}
-	prk, err := hkdf.Extract(sha512.New, dataKey, nil)
+	k := &RecordKeys{}
+	var root [KeySize]byte
+	hkdfSHA512([][]byte{k.CommitKey[:], root[:]}, dataKey, "AWS_DBE_", []string{"COMMIT_KEY", "DERIVE_KEY"}, messageID)
+	block, err := aes.NewCipher(root[:])
+	clear(root[:])
 	if err != nil {
 		return nil, err
 	}
-	info := make([]byte, len(commitLabel)+MessageIDSize)
-	copy(info[len(commitLabel):], messageID)
-	copy(info, commitLabel)
-	commit, err := hkdf.Expand(sha512.New, prk, string(info), KeySize)
-	if err != nil {
-		return nil, err
-	}
-	copy(info, deriveLabel)
-	root, err := hkdf.Expand(sha512.New, prk, string(info), KeySize)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(root)
-	if err != nil {
-		return nil, err
-	}
-	k := &RecordKeys{root: block}
-	copy(k.CommitKey[:], commit)
+	k.root = block
 	return k, nil
 }
 
 // Commitment returns the header commitment of a partial header: the first
 // 32 bytes of its HMAC-SHA-512 under the commit key.
 func (k *RecordKeys) Commitment(partialHeader []byte) [CommitmentSize]byte {
-	mac := hmac.New(sha512.New, k.CommitKey[:])
-	mac.Write(partialHeader)
-	var sum [sha512.Size]byte
+	h := hmacSHA512.Get().(*hmacState)
+	h.reset(k.CommitKey[:])
+	h.write(partialHeader)
 	var out [CommitmentSize]byte
-	copy(out[:], mac.Sum(sum[:0]))
+	copy(out[:], h.sum())
+	h.release(&hmacSHA512)
 	return out
 }
 
@@ -85,15 +67,15 @@ func (k *RecordKeys) FieldKey(offset int) (key [KeySize]byte, nonce [NonceSize]b
 	if offset < 0 || offset >= maxFields {
 		return key, nonce, fmt.Errorf("suite: too many encrypted fields")
 	}
-	var ctr, stream [3 * aes.BlockSize]byte
 	for i := range 3 {
-		block := ctr[i*aes.BlockSize : (i+1)*aes.BlockSize]
+		block := k.ctr[i*aes.BlockSize : (i+1)*aes.BlockSize]
 		copy(block, fieldNonceLabel)
 		block[len(fieldNonceLabel)] = fieldKeySize
 		binary.BigEndian.PutUint32(block[12:], uint32(3*offset+i))
-		k.root.Encrypt(stream[i*aes.BlockSize:], block)
+		k.root.Encrypt(k.stream[i*aes.BlockSize:], block)
 	}
-	copy(key[:], stream[:KeySize])
-	copy(nonce[:], stream[KeySize:fieldKeySize])
+	copy(key[:], k.stream[:KeySize])
+	copy(nonce[:], k.stream[KeySize:fieldKeySize])
+	clear(k.stream[:])
 	return key, nonce, nil
 }

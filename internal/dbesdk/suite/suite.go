@@ -27,13 +27,13 @@ const family = 0x67
 
 // Sizes of the suites' keys and fields, in bytes.
 const (
-	KeySize        = 32  // data keys, commit keys, field keys (AES-256)
-	NonceSize      = 12  // AES-GCM nonces
-	TagSize        = 16  // AES-GCM tags
-	MessageIDSize  = 32  // a record's random message ID
-	CommitmentSize = 32  // the header commitment
-	RecipientTag   = 48  // an HMAC-SHA-384 recipient tag
-	SignatureSize  = 103 // a DER-encoded ECDSA P-384 signature
+	KeySize          = 32  // data keys, commit keys, field keys (AES-256)
+	NonceSize        = 12  // AES-GCM nonces
+	TagSize          = 16  // AES-GCM tags
+	MessageIDSize    = 32  // a record's random message ID
+	CommitmentSize   = 32  // the header commitment
+	RecipientTagSize = 48  // an HMAC-SHA-384 recipient tag
+	SignatureSize    = 103 // a DER-encoded ECDSA P-384 signature
 )
 
 // ErrUnsupported is returned (wrapped) for a suite or flavor DB-ESDK does

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha512"
 	"encoding/asn1"
 	"encoding/base64"
@@ -159,6 +160,40 @@ func TestPublicKeyEncoding(t *testing.T) {
 	for name, s := range bad {
 		if _, err := DecodePublicKey(s); !errors.Is(err, ErrBadPublicKey) {
 			t.Errorf("%s: got %v, want ErrBadPublicKey", name, err)
+		}
+	}
+}
+
+// TestHMACMatchesStandardLibrary checks the pooled HMAC and HKDF against
+// crypto/hmac and crypto/hkdf on random keys and messages.
+func TestHMACMatchesStandardLibrary(t *testing.T) {
+	for i := range 200 {
+		key, msg := make([]byte, i%129), make([]byte, i*7%300)
+		rand.Read(key)
+		rand.Read(msg)
+		h := hmacSHA512.Get().(*hmacState)
+		h.reset(key)
+		h.write(msg)
+		got := bytes.Clone(h.sum())
+		h.release(&hmacSHA512)
+		std := hmac.New(sha512.New, key)
+		std.Write(msg)
+		if !bytes.Equal(got, std.Sum(nil)) {
+			t.Fatalf("HMAC-SHA-512 differs for a %d-byte key", len(key))
+		}
+		var hash [48]byte
+		copy(hash[:], msg)
+		tag := RecipientTag(key, hash)
+		std = hmac.New(sha512.New384, key)
+		std.Write(hash[:])
+		if !bytes.Equal(tag[:], std.Sum(nil)) {
+			t.Fatalf("HMAC-SHA-384 differs for a %d-byte key", len(key))
+		}
+		seal, sign := IntermediateKeys(key)
+		wantSeal, _ := hkdf.Key(sha512.New, key, nil, "AWS_MPL_INTERMEDIATE_KEYWRAP_ENC", KeySize)
+		wantSign, _ := hkdf.Key(sha512.New, key, nil, "AWS_MPL_INTERMEDIATE_KEYWRAP_MAC", KeySize)
+		if !bytes.Equal(seal[:], wantSeal) || !bytes.Equal(sign[:], wantSign) {
+			t.Fatalf("intermediate keys differ for a %d-byte key", len(key))
 		}
 	}
 }
