@@ -2,7 +2,6 @@ package ddbser
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/wire"
 )
 
 // ErrMalformed is returned (wrapped) by Decode for bytes that are not the
@@ -78,70 +79,29 @@ func decodeValue(t TypeID, b []byte, depth int) (types.AttributeValue, error) {
 	return nil, malformed("unknown type ID")
 }
 
-// reader consumes big-endian fields from a byte slice.
-type reader struct {
-	b []byte
-}
-
-func (r *reader) uint16() (uint16, bool) {
-	if len(r.b) < 2 {
-		return 0, false
-	}
-	v := binary.BigEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v, true
-}
-
-func (r *reader) uint32() (uint32, bool) {
-	if len(r.b) < 4 {
-		return 0, false
-	}
-	v := binary.BigEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v, true
-}
-
-func (r *reader) bytes(n uint32) ([]byte, bool) {
-	if uint64(len(r.b)) < uint64(n) {
-		return nil, false
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v, true
-}
-
-// lengthPrefixed reads a four-byte length and that many bytes.
-func (r *reader) lengthPrefixed() ([]byte, bool) {
-	n, ok := r.uint32()
-	if !ok {
-		return nil, false
-	}
-	return r.bytes(n)
-}
-
-// count reads a four-byte entry count. Every entry takes at least min
+// readCount reads a four-byte entry count. Every entry takes at least min
 // bytes, which bounds what a count can claim before the entries are read.
-func (r *reader) count(min int) (int, error) {
-	n, ok := r.uint32()
+func readCount(r *wire.Reader, min int) (int, error) {
+	n, ok := r.Uint32()
 	if !ok {
 		return 0, malformed("truncated count")
 	}
-	if uint64(n)*uint64(min) > uint64(len(r.b)) {
+	if uint64(n)*uint64(min) > uint64(r.Len()) {
 		return 0, malformed("count exceeds the bytes that follow")
 	}
 	return int(n), nil
 }
 
 func decodeStringSet(b []byte, numbers bool) ([]string, error) {
-	r := reader{b}
-	n, err := r.count(4)
+	r := wire.NewReader(b)
+	n, err := readCount(r, 4)
 	if err != nil {
 		return nil, err
 	}
 	members := make([]string, n)
 	sorted := make([]string, n) // numbers normalized, for the repeat check
 	for i := range members {
-		m, ok := r.lengthPrefixed()
+		m, ok := r.Bytes32()
 		if !ok {
 			return nil, malformed("truncated set member")
 		}
@@ -157,7 +117,7 @@ func decodeStringSet(b []byte, numbers bool) ([]string, error) {
 			sorted[i] = norm
 		}
 	}
-	if len(r.b) != 0 {
+	if r.Len() != 0 {
 		return nil, malformed("bytes after the last set member")
 	}
 	slices.Sort(sorted)
@@ -168,20 +128,20 @@ func decodeStringSet(b []byte, numbers bool) ([]string, error) {
 }
 
 func decodeBinarySet(b []byte) ([][]byte, error) {
-	r := reader{b}
-	n, err := r.count(4)
+	r := wire.NewReader(b)
+	n, err := readCount(r, 4)
 	if err != nil {
 		return nil, err
 	}
 	members := make([][]byte, n)
 	for i := range members {
-		m, ok := r.lengthPrefixed()
+		m, ok := r.Bytes32()
 		if !ok {
 			return nil, malformed("truncated set member")
 		}
 		members[i] = bytes.Clone(m)
 	}
-	if len(r.b) != 0 {
+	if r.Len() != 0 {
 		return nil, malformed("bytes after the last set member")
 	}
 	sorted := slices.Clone(members)
@@ -203,28 +163,28 @@ func hasRepeat[T any](sorted []T, cmp func(T, T) int) bool {
 }
 
 func decodeMap(b []byte, depth int) (types.AttributeValue, error) {
-	r := reader{b}
-	n, err := r.count(2 + 4 + 1 + 2 + 4)
+	r := wire.NewReader(b)
+	n, err := readCount(r, 2+4+1+2+4)
 	if err != nil {
 		return nil, err
 	}
 	m := make(map[string]types.AttributeValue, n)
 	for range n {
-		kt, ok := r.uint16()
+		kt, ok := r.Uint16()
 		if !ok {
 			return nil, malformed("truncated map key")
 		}
 		if TypeID(kt) != TypeString {
 			return nil, malformed("map key is not a string")
 		}
-		k, ok := r.lengthPrefixed()
+		k, ok := r.Bytes32()
 		if !ok {
 			return nil, malformed("truncated map key")
 		}
 		if len(k) == 0 || len(k) > 65535 || !utf8.Valid(k) {
 			return nil, malformed("map key is empty, longer than 65535 bytes or not valid UTF-8")
 		}
-		av, err := decodePrefixed(&r, depth+1)
+		av, err := decodePrefixed(r, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -234,25 +194,25 @@ func decodeMap(b []byte, depth int) (types.AttributeValue, error) {
 		}
 		m[key] = av
 	}
-	if len(r.b) != 0 {
+	if r.Len() != 0 {
 		return nil, malformed("bytes after the last map entry")
 	}
 	return &types.AttributeValueMemberM{Value: m}, nil
 }
 
 func decodeList(b []byte, depth int) (types.AttributeValue, error) {
-	r := reader{b}
-	n, err := r.count(2 + 4)
+	r := wire.NewReader(b)
+	n, err := readCount(r, 2+4)
 	if err != nil {
 		return nil, err
 	}
 	l := make([]types.AttributeValue, n)
 	for i := range l {
-		if l[i], err = decodePrefixed(&r, depth+1); err != nil {
+		if l[i], err = decodePrefixed(r, depth+1); err != nil {
 			return nil, err
 		}
 	}
-	if len(r.b) != 0 {
+	if r.Len() != 0 {
 		return nil, malformed("bytes after the last list entry")
 	}
 	return &types.AttributeValueMemberL{Value: l}, nil
@@ -260,12 +220,12 @@ func decodeList(b []byte, depth int) (types.AttributeValue, error) {
 
 // decodePrefixed reads a type ID, a length and a value of that type and
 // length.
-func decodePrefixed(r *reader, depth int) (types.AttributeValue, error) {
-	t, ok := r.uint16()
+func decodePrefixed(r *wire.Reader, depth int) (types.AttributeValue, error) {
+	t, ok := r.Uint16()
 	if !ok {
 		return nil, malformed("truncated type ID")
 	}
-	v, ok := r.lengthPrefixed()
+	v, ok := r.Bytes32()
 	if !ok {
 		return nil, malformed("truncated value")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -56,7 +57,11 @@ func TestCommitmentBindsTheDataKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields, err := e.signedFields(getScratch(), enc, h)
+	// The item's signed fields as the decryptor reads them, with the
+	// forged header.
+	forged := maps.Clone(enc)
+	forged[HeaderAttr] = &types.AttributeValueMemberB{Value: head}
+	_, _, _, fields, err := e.readItem(getScratch(), forged)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +70,7 @@ func TestCommitmentBindsTheDataKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash, _ := canonicalHash(nil, head, ec.AppendAAD(nil), fields)
-	forged := map[string]types.AttributeValue{"pk": enc["pk"], "v": enc["v"],
-		HeaderAttr: &types.AttributeValueMemberB{Value: head},
-		FooterAttr: &types.AttributeValueMemberB{Value: tagOf(kr.signingKey, hash)}}
+	forged[FooterAttr] = &types.AttributeValueMemberB{Value: tagOf(kr.signingKey, hash)}
 	if _, err := e.DecryptItem(context.Background(), forged); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("got %v, want ErrAuthentication", err)
 	}

@@ -22,20 +22,9 @@ import (
 // legend, the attribute types, the encryption context) is checked before
 // the keyring is asked for it. item is not modified.
 func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	head, foot, err := headerAndFooter(item)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.checkKeys(item, ErrMalformed); err != nil {
-		return nil, err
-	}
-	h, err := ParseHeader(head)
-	if err != nil {
-		return nil, err
-	}
 	sc := getScratch()
 	defer sc.release()
-	fields, err := e.signedFields(sc, item, h)
+	head, foot, h, fields, err := e.readItem(sc, item)
 	if err != nil {
 		return nil, err
 	}
@@ -122,17 +111,9 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 // the header and that the signed attributes match the legend, nothing
 // cryptographic.
 func (e *Encryptor) ResolveActions(item map[string]types.AttributeValue) (map[string]Action, error) {
-	head, _, err := headerAndFooter(item)
-	if err != nil {
-		return nil, err
-	}
-	h, err := ParseHeader(head)
-	if err != nil {
-		return nil, err
-	}
 	sc := getScratch()
 	defer sc.release()
-	fields, err := e.signedFields(sc, item, h)
+	_, _, _, fields, err := e.readItem(sc, item)
 	if err != nil {
 		return nil, err
 	}
@@ -146,13 +127,14 @@ func (e *Encryptor) ResolveActions(item map[string]types.AttributeValue) (map[st
 	return actions, nil
 }
 
-// headerAndFooter returns the values of an item's header and footer
-// attributes, which must be binary.
-func headerAndFooter(item map[string]types.AttributeValue) (head, foot []byte, err error) {
+// readItem returns a stored item's header and footer attributes, its parsed
+// header, and its attributes in the signature scope in canonical path
+// order with the actions the header's legend gives them, serialized in sc.
+func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) (head, foot []byte, h *Header, fields []field, err error) {
 	for _, name := range []string{HeaderAttr, FooterAttr} {
 		b, ok := item[name].(*types.AttributeValueMemberB)
 		if !ok {
-			return nil, nil, fmt.Errorf("%w: attribute %s is absent or not binary", ErrMalformed, name)
+			return nil, nil, nil, nil, fmt.Errorf("%w: attribute %s is absent or not binary", ErrMalformed, name)
 		}
 		if name == HeaderAttr {
 			head = b.Value
@@ -160,29 +142,29 @@ func headerAndFooter(item map[string]types.AttributeValue) (head, foot []byte, e
 			foot = b.Value
 		}
 	}
-	return head, foot, nil
-}
-
-// signedFields returns the item's attributes in the signature scope, in
-// canonical path order, with the actions the header's legend gives them.
-func (e *Encryptor) signedFields(sc *scratch, item map[string]types.AttributeValue, h *Header) ([]field, error) {
-	err := e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {
+	if err := e.checkKeys(item, ErrMalformed); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if h, err = ParseHeader(head); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	err = e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {
 		if e.isUnsigned(name) {
 			return DoNothing, nil
 		}
 		return SignOnly, nil // until the legend says
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, nil, err
 	}
-	fields := sc.fields
+	fields = sc.fields
 	if len(fields) != len(h.Legend) {
-		return nil, fmt.Errorf("%w: the item has %d signed attributes, its header %d", ErrMalformed, len(fields), len(h.Legend))
+		return nil, nil, nil, nil, fmt.Errorf("%w: the item has %d signed attributes, its header %d", ErrMalformed, len(fields), len(h.Legend))
 	}
 	for i := range fields {
 		fields[i].action = actionOfLegend(h.Legend[i])
 	}
-	return fields, nil
+	return head, foot, h, fields, nil
 }
 
 // mergeContext returns the record's full encryption context: the header's

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/wire"
 )
 
 // Header and footer attribute names, and the prefix DB-ESDK reserves.
@@ -72,10 +73,10 @@ func ParseHeader(b []byte) (*Header, error) {
 		return nil, malformed("header", err.Error())
 	}
 	copy(h.MessageID[:], b[2:])
-	r := reader{b: b[2+suite.MessageIDSize : len(b)-suite.CommitmentSize]}
+	r := wire.NewReader(b[2+suite.MessageIDSize : len(b)-suite.CommitmentSize])
 	copy(h.Commitment[:], b[len(b)-suite.CommitmentSize:])
 
-	legend, ok := r.short()
+	legend, ok := r.Bytes16()
 	if !ok {
 		return nil, malformed("header", "truncated encrypt legend")
 	}
@@ -86,14 +87,14 @@ func ParseHeader(b []byte) (*Header, error) {
 	}
 	h.Legend = legend
 
-	count, ok := r.uint16()
+	count, ok := r.Uint16()
 	if !ok {
 		return nil, malformed("header", "truncated encryption context")
 	}
-	h.Context = make(Context, 0, min(int(count), r.len()/4))
+	h.Context = make(Context, 0, min(int(count), r.Len()/4))
 	for range count {
-		k, ok1 := r.short()
-		v, ok2 := r.short()
+		k, ok1 := r.Bytes16()
+		v, ok2 := r.Bytes16()
 		if !ok1 || !ok2 {
 			return nil, malformed("header", "truncated encryption context")
 		}
@@ -107,15 +108,15 @@ func ParseHeader(b []byte) (*Header, error) {
 		h.Context = append(h.Context, Pair{Key: key, Value: string(v)})
 	}
 
-	n, ok := r.byte()
+	n, ok := r.Uint8()
 	if !ok || n == 0 {
 		return nil, malformed("header", "no encrypted data keys")
 	}
-	h.EDKs = make([]EDK, 0, min(int(n), r.len()/6))
+	h.EDKs = make([]EDK, 0, min(int(n), r.Len()/6))
 	for range n {
-		id, ok1 := r.short()
-		info, ok2 := r.short()
-		ct, ok3 := r.short()
+		id, ok1 := r.Bytes16()
+		info, ok2 := r.Bytes16()
+		ct, ok3 := r.Bytes16()
 		if !ok1 || !ok2 || !ok3 {
 			return nil, malformed("header", "truncated encrypted data key")
 		}
@@ -124,7 +125,7 @@ func ParseHeader(b []byte) (*Header, error) {
 		}
 		h.EDKs = append(h.EDKs, EDK{ProviderID: string(id), ProviderInfo: info, Ciphertext: ct})
 	}
-	if r.len() != 0 {
+	if r.Len() != 0 {
 		return nil, malformed("header", "bytes after the encrypted data keys")
 	}
 	return h, nil
@@ -166,42 +167,6 @@ func (h *Header) Append(dst []byte) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, h.Commitment[:]...), nil
-}
-
-// reader consumes big-endian fields from a byte slice.
-type reader struct {
-	b []byte
-}
-
-func (r *reader) len() int { return len(r.b) }
-
-func (r *reader) byte() (byte, bool) {
-	if len(r.b) < 1 {
-		return 0, false
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v, true
-}
-
-func (r *reader) uint16() (uint16, bool) {
-	if len(r.b) < 2 {
-		return 0, false
-	}
-	v := binary.BigEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v, true
-}
-
-// short reads a two-byte length and that many bytes.
-func (r *reader) short() ([]byte, bool) {
-	n, ok := r.uint16()
-	if !ok || len(r.b) < int(n) {
-		return nil, false
-	}
-	v := r.b[:n:n] // an append to it must not overwrite what follows
-	r.b = r.b[n:]
-	return v, true
 }
 
 func malformed(where, what string) error {
