@@ -360,3 +360,23 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestEachRecipientDecrypts writes under two keyrings and reads under each
+// alone: each recipient's tag is found, whichever EDK it unwraps.
+func TestEachRecipientDecrypts(t *testing.T) {
+	item, actions := smallItem()
+	aes, branch := rawAESKeyring(t, 1), &keywrap.StaticBranchKey{Key: staticBranchKey(t)}
+	for _, id := range []suite.ID{suite.SymSig, suite.ECDSASymSig} {
+		enc, err := newEncryptor(t, actions, id, multi{aes, branch}).EncryptItem(context.Background(), item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kr := range []structure.Keyring{aes, branch} {
+			dec, err := newEncryptor(t, actions, id, kr).DecryptItem(context.Background(), enc)
+			if err != nil {
+				t.Fatalf("%v, %T: %v", id, kr, err)
+			}
+			assertSameItem(t, "second recipient", dec, item)
+		}
+	}
+}
