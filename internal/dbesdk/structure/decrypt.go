@@ -59,6 +59,7 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 	}
 
 	m := &DecryptionMaterials{Suite: h.Suite, Context: ec, AAD: ec.AppendAAD(nil)}
+	defer func() { clear(m.DataKey) }()
 	if err := e.cfg.Keyring.OnDecrypt(ctx, m, h.EDKs); err != nil {
 		return nil, fmt.Errorf("dbesdk: keyring: %w", err)
 	}
@@ -73,8 +74,8 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 	if subtle.ConstantTimeCompare(commitment[:], h.Commitment[:]) != 1 {
 		return nil, fmt.Errorf("%w: header commitment mismatch", ErrAuthentication)
 	}
-	var hash [48]byte
-	hash, sc.record = canonicalHash(sc.record, head, m.AAD, fields)
+	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
+	sc.record = record
 	if err := verifyFooter(footer, hash, m.SigningKey, verifier); err != nil {
 		return nil, err
 	}

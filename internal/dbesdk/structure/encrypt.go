@@ -68,6 +68,7 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		return nil, fmt.Errorf("%w: %w", ErrInvalidItem, err)
 	}
 	m.AAD = m.Context.AppendAAD(nil)
+	defer func() { clear(m.DataKey) }()
 	if err := e.cfg.Keyring.OnEncrypt(ctx, m); err != nil {
 		return nil, fmt.Errorf("dbesdk: keyring: %w", err)
 	}
@@ -119,8 +120,8 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		out[f.name] = &types.AttributeValueMemberB{Value: f.value}
 	}
 
-	var hash [48]byte
-	hash, sc.record = canonicalHash(sc.record, head, m.AAD, fields)
+	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
+	sc.record = record
 	// The footer: a recipient tag per EDK, then the signature.
 	foot := make([]byte, 0, len(m.SigningKeys)*suite.RecipientTagSize+suite.SignatureSize)
 	for _, k := range m.SigningKeys {

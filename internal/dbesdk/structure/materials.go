@@ -9,7 +9,9 @@ import (
 // Keyring supplies a record's data key: it generates and wraps it on
 // encrypt, and unwraps it on decrypt (mpl/framework/keyring-interface.md).
 // Raw AES, AWS KMS and hierarchical keyrings implement it; the Encryptor
-// plays DB-ESDK's default and required-encryption-context CMMs around it.
+// plays DB-ESDK's default and required-encryption-context CMMs around it,
+// and wipes the data key a keyring set once the record is done, so a
+// keyring must not keep or share that slice.
 type Keyring interface {
 	// OnEncrypt generates m.DataKey if it is nil, wraps it and appends an
 	// encrypted data key and its symmetric signing key to m (with
