@@ -39,6 +39,9 @@ fuzz:
 	go test ./internal/canonical -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	go test ./internal/canonical -run '^$$' -fuzz '^FuzzNormalizeNumber$$' -fuzztime $(FUZZTIME)
 	go test ./internal/header -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/dbesdk/ddbser -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	go test ./internal/dbesdk/structure -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $(FUZZTIME)
+	go test ./internal/dbesdk/structure -run '^$$' -fuzz '^FuzzParseFooter$$' -fuzztime $(FUZZTIME)
 
 BENCH_COUNT ?= 7
 bench: tools deps
