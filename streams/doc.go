@@ -41,4 +41,9 @@
 // it and no other: a service that uses dynacrypt alone does not get it in
 // its go.mod. (The Streams API's types come with attributevalue, which
 // dynacrypt uses anyway.)
+//
+// [Streams and exports] in the repository's docs has a Lambda handler that
+// reports batch item failures, and the figures.
+//
+// [Streams and exports]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/streams-exports.md#streams-and-lambda
 package streams
