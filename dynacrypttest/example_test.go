@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
+	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
 // The fake Cipher stands in for KMS in unit tests: it counts calls, checks
@@ -56,4 +60,64 @@ func ExampleNewCipherWithKey() {
 	// true true
 	// true
 	// root key <nil> 1 0
+}
+
+// Note is a clinic's note: the clinic is the tenant.
+type Note struct {
+	Clinic string `dynamodbav:"clinic"`
+	ID     string `dynamodbav:"id"`
+	Body   string `dynamodbav:"body" encrypt:"kms"`
+}
+
+// openNotes opens the notes Store as a process of the notes service does,
+// with a branch key per clinic from src. The example makes no request:
+// MarshalItem and UnmarshalItem do what Put and Get do to items.
+func openNotes(src keystore.BranchKeySource) *dynacrypt.Store[Note] {
+	cipher, err := keystore.NewCipher(src, "notes-service",
+		keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("clinic-")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	notes, err := dynacrypt.New[Note](dynamodb.New(dynamodb.Options{Region: "us-east-1"}), "notes",
+		dynacrypt.WithPartitionKey("clinic"), dynacrypt.WithSortKey("id"),
+		dynacrypt.WithTenantAttribute("clinic"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return notes
+}
+
+// A key store in memory stands in for a key store table in unit tests: a
+// branch key per tenant, created, rotated and shredded as in a KeyStore,
+// with real random keys and no server.
+func ExampleMemoryKeyStore() {
+	ctx := context.Background()
+	keys := dynacrypttest.NewMemoryKeyStore()
+	for _, id := range []string{"clinic-acme", "clinic-globex"} {
+		if _, err := keys.Create(ctx, id); err != nil {
+			log.Fatal(err)
+		}
+	}
+	notes := openNotes(keys)
+	acme, err := notes.MarshalItem(ctx, &Note{Clinic: "acme", ID: "n1", Body: "acme's note"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	globex, err := notes.MarshalItem(ctx, &Note{Clinic: "globex", ID: "n1", Body: "globex's note"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Acme leaves: its branch key is shredded, and with it its notes.
+	if err := keys.Delete(ctx, "clinic-acme"); err != nil {
+		log.Fatal(err)
+	}
+	later := openNotes(keys) // a process started after the shredding
+	_, err = later.UnmarshalItem(ctx, acme)
+	fmt.Println("acme:", errors.Is(err, keystore.ErrBranchKeyShredded), errors.Is(err, dynacrypt.ErrKeyGone))
+	n, err := later.UnmarshalItem(ctx, globex)
+	fmt.Println("globex:", n.Body, err)
+	// Output:
+	// acme: true true
+	// globex: globex's note <nil>
 }
