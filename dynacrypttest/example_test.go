@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
@@ -120,4 +122,39 @@ func ExampleMemoryKeyStore() {
 	// Output:
 	// acme: true true
 	// globex: globex's note <nil>
+}
+
+// A test of a service whose tenants each have a branch key, on local
+// servers (dynalite and local-kms): a KMS key and a key store of the
+// test's own, a Store over a fresh table, and an item as stored, which a
+// test can check, edit, or give to streamstest to build stream records.
+// (Compiled, not run: it needs the servers, and belongs in a test.)
+func ExampleNewKeyStore() {
+	var t *testing.T // the test's
+	ctx := context.Background()
+	db := dynacrypttest.DynamoDB(t)
+	kmsClient, keyARN := dynacrypttest.KMSKey(t)
+	keys := dynacrypttest.NewKeyStore(t, db, kmsClient, keyARN)
+	for _, id := range []string{"notes-service", "clinic-acme"} {
+		if _, err := keys.Create(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cipher, err := keystore.NewCipher(keys, "notes-service",
+		keystore.WithBranchKeyIDSupplier(keystore.PrefixSupplier("clinic-")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := dynacrypttest.NewStore[Note](t, db,
+		dynacrypt.WithPartitionKey("clinic"), dynacrypt.WithSortKey("id"),
+		dynacrypt.WithTenantAttribute("clinic"), dynacrypt.WithCipher(cipher))
+
+	note := Note{Clinic: "acme", ID: "n1", Body: "a secret"}
+	if err := notes.Put(ctx, &note); err != nil {
+		t.Fatal(err)
+	}
+	stored := dynacrypttest.StoredItem(t, db, notes, note)
+	if _, ok := stored["body"].(*types.AttributeValueMemberB); !ok {
+		t.Errorf("the body is stored as %T, not as ciphertext", stored["body"])
+	}
 }
