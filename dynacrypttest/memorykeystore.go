@@ -85,14 +85,11 @@ func (m *MemoryKeyStore) Create(ctx context.Context, id string) (string, error) 
 // versions stay readable. A branch key that does not exist gives an error
 // wrapping [keystore.ErrBranchKeyNotFound].
 func (m *MemoryKeyStore) Rotate(ctx context.Context, id string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", &keystore.Error{Op: "Rotate", ID: id, Err: err}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := m.keys[id]
-	if k == nil {
-		return "", &keystore.Error{Op: "Rotate", ID: id, Err: keystore.ErrBranchKeyNotFound}
+	k, err := m.live(ctx, "Rotate", id)
+	if err != nil {
+		return "", err
 	}
 	// A Cipher refuses to wrap under an active version older than one it
 	// has read, so versions are created in order whatever the clock says.
@@ -111,14 +108,11 @@ func (m *MemoryKeyStore) Rotate(ctx context.Context, id string) (string, error) 
 // [keystore.ErrBranchKeyShredded]. A branch key that does not exist gives
 // an error wrapping [keystore.ErrBranchKeyNotFound].
 func (m *MemoryKeyStore) Delete(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return &keystore.Error{Op: "Delete", ID: id, Err: err}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := m.keys[id]
-	if k == nil {
-		return &keystore.Error{Op: "Delete", ID: id, Err: keystore.ErrBranchKeyNotFound}
+	k, err := m.live(ctx, "Delete", id)
+	if err != nil {
+		return err
 	}
 	if m.shredded[id] == nil {
 		m.shredded[id] = map[string]bool{}
@@ -133,14 +127,11 @@ func (m *MemoryKeyStore) Delete(ctx context.Context, id string) error {
 // ActiveBranchKey returns the active version of a branch key, as
 // [keystore.KeyStore.ActiveBranchKey] does.
 func (m *MemoryKeyStore) ActiveBranchKey(ctx context.Context, id string) (*keystore.BranchKey, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, &keystore.Error{Op: "ActiveBranchKey", ID: id, Err: err}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := m.keys[id]
-	if k == nil {
-		return nil, &keystore.Error{Op: "ActiveBranchKey", ID: id, Err: keystore.ErrBranchKeyNotFound}
+	k, err := m.live(ctx, "ActiveBranchKey", id)
+	if err != nil {
+		return nil, err
 	}
 	return k.active, nil
 }
@@ -175,16 +166,25 @@ func (m *MemoryKeyStore) BranchKeyVersion(ctx context.Context, id, version strin
 // BeaconKey returns the beacon key of a branch key, as
 // [keystore.KeyStore.BeaconKey] does, for [keystore.Cipher.TenantBeaconKey].
 func (m *MemoryKeyStore) BeaconKey(ctx context.Context, id string) (*keystore.BeaconKey, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, &keystore.Error{Op: "BeaconKey", ID: id, Err: err}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := m.keys[id]
-	if k == nil {
-		return nil, &keystore.Error{Op: "BeaconKey", ID: id, Err: keystore.ErrBranchKeyNotFound}
+	k, err := m.live(ctx, "BeaconKey", id)
+	if err != nil {
+		return nil, err
 	}
 	return k.beacon, nil
+}
+
+// live returns branch key id, or the error of op for a cancelled ctx or an
+// id that has no branch key. m.mu is held.
+func (m *MemoryKeyStore) live(ctx context.Context, op, id string) (*memoryBranchKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &keystore.Error{Op: op, ID: id, Err: err}
+	}
+	if k := m.keys[id]; k != nil {
+		return k, nil
+	}
+	return nil, &keystore.Error{Op: op, ID: id, Err: keystore.ErrBranchKeyNotFound}
 }
 
 // addVersion makes a new version of branch key id, created at created, and
