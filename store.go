@@ -28,6 +28,7 @@ import (
 // a definite answer, to tell ErrOutcomeUnknown from a conflict. Without it
 // the Store still recognises a retry of its own write that landed, by the
 // item's header, but may report a conflict where the outcome is unknown.
+// [Store.CreateTable] and [Store.CheckTable] need [TableAdmin] besides.
 type DB interface {
 	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)

@@ -12,10 +12,11 @@ import (
 )
 
 // A BranchKeySource is where a [Cipher] gets branch keys. [*KeyStore] is
-// the one to use; another source (a fixed key built with [NewBranchKey])
-// serves tests and examples that have no key store. The Cipher caches what
-// it returns, so each method is called about once per branch key version
-// and cache TTL.
+// the one to use; tests and examples that have no key store use
+// dynacrypttest.MemoryKeyStore, a key store in memory, or a source of their
+// own (branch keys built with [NewBranchKey]). The Cipher caches what it
+// returns, so each method is called about once per branch key version and
+// cache TTL.
 type BranchKeySource interface {
 	// ActiveBranchKey returns the version of branch key id that new root
 	// keys are wrapped under.

@@ -1,31 +1,19 @@
-// Package streamstest renders stored DynamoDB items as the stream records
-// that Lambda and the DynamoDB Streams API deliver, in their JSON wire
-// format, for the tests of package streams and of its examples: an item read
-// with GetItem goes through the same JSON decoding (base64 binaries, number
-// strings) that a real stream record goes through.
 package streamstest
 
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/export"
 )
 
-// Record is a stream record to render. Nil maps are left out, as DynamoDB
-// leaves out the images a view type does not carry.
-type Record struct {
-	EventID        string // defaults to a value made from SequenceNumber
-	EventName      string // INSERT, MODIFY, REMOVE
-	SequenceNumber string
-	ViewType       string    // KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES
-	Table          string    // for the Lambda record's eventSourceARN
-	Time           time.Time // defaults to DefaultTime
-	Keys, Old, New map[string]types.AttributeValue
-}
+// The region and account the records name.
+const (
+	region  = "us-east-1"
+	account = "111122223333"
+)
 
 // streamRecord is the "dynamodb" object of a record, its fields in the
 // order AWS's documentation shows them.
@@ -61,34 +49,34 @@ type apiRecord struct {
 	EventVersion string       `json:"eventVersion"`
 }
 
-// Region is the region the rendered records name.
-const Region = "us-east-1"
-
-// LambdaEvent renders records as the JSON payload of a Lambda invocation by
-// a DynamoDB stream: {"Records": [...]}.
-func LambdaEvent(records ...Record) []byte {
+// LambdaPayload returns records as the JSON payload of a Lambda invocation
+// by a DynamoDB stream, {"Records": [...]}, in region us-east-1 of account
+// 111122223333: what lambda.NewHandler(handler).Invoke takes, to call a
+// handler as the Lambda runtime does. It panics if an attribute value
+// cannot be rendered (a nil value, or a type of another package).
+func LambdaPayload(records ...Record) []byte {
 	out := struct {
 		Records []lambdaRecord `json:"Records"`
 	}{Records: []lambdaRecord{}}
 	for _, r := range records {
 		out.Records = append(out.Records, lambdaRecord{
 			EventID: r.eventID(), EventName: r.EventName, EventVersion: "1.1", EventSource: "aws:dynamodb",
-			AWSRegion: Region, Dynamodb: r.stream(),
-			EventSourceARN: "arn:aws:dynamodb:" + Region + ":111122223333:table/" + r.Table + "/stream/2026-11-27T06:00:00.000",
+			AWSRegion: region, Dynamodb: r.stream(),
+			EventSourceARN: "arn:aws:dynamodb:" + region + ":" + account + ":table/" + r.Table + "/stream/2026-11-27T06:00:00.000",
 		})
 	}
 	return mustJSON(out)
 }
 
-// GetRecordsOutput renders records as the body of a GetRecords response.
-func GetRecordsOutput(records ...Record) []byte {
+// getRecordsBody returns records as the body of a GetRecords response.
+func getRecordsBody(records ...Record) []byte {
 	out := struct {
 		NextShardIterator string      `json:"NextShardIterator"`
 		Records           []apiRecord `json:"Records"`
 	}{NextShardIterator: "next-iterator", Records: []apiRecord{}}
 	for _, r := range records {
 		out.Records = append(out.Records, apiRecord{
-			AWSRegion: Region, Dynamodb: r.stream(), EventID: r.eventID(),
+			AWSRegion: region, Dynamodb: r.stream(), EventID: r.eventID(),
 			EventName: r.EventName, EventSource: "aws:dynamodb", EventVersion: "1.1",
 		})
 	}
@@ -102,18 +90,15 @@ func (r Record) eventID() string {
 	return "event-" + r.SequenceNumber
 }
 
-// DefaultTime is the time of records that do not set one.
-var DefaultTime = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
-
 func (r Record) stream() streamRecord {
 	if r.Time.IsZero() {
 		r.Time = DefaultTime
 	}
 	s := streamRecord{
 		ApproximateCreationDateTime: r.Time.Unix(),
-		Keys:                        Item(r.Keys),
-		NewImage:                    Item(r.New),
-		OldImage:                    Item(r.Old),
+		Keys:                        item(r.Keys),
+		NewImage:                    item(r.New),
+		OldImage:                    item(r.Old),
 		SequenceNumber:              r.SequenceNumber,
 		StreamViewType:              r.ViewType,
 	}
@@ -125,35 +110,21 @@ func (r Record) stream() streamRecord {
 	return s
 }
 
-// Item renders an attribute map in DynamoDB's JSON wire format, or returns
-// nil for a nil map.
-func Item(av map[string]types.AttributeValue) map[string]json.RawMessage {
+// item renders an attribute map in DynamoDB's JSON wire format, that of a
+// table export, which package export writes; nil stays nil.
+func item(av map[string]types.AttributeValue) map[string]json.RawMessage {
 	if av == nil {
 		return nil
 	}
 	out := make(map[string]json.RawMessage, len(av))
 	for name, v := range av {
-		out[name] = Value(v)
+		b, err := export.AppendValue(nil, v)
+		if err != nil {
+			panic(fmt.Sprintf("streamstest: attribute %q: %v", name, err))
+		}
+		out[name] = b
 	}
 	return out
-}
-
-// Value renders one attribute value: {"S": "..."}, {"N": "12.5"},
-// {"B": "<base64>"}, {"BOOL": true}, {"NULL": true}, {"SS": [...]},
-// {"NS": [...]}, {"BS": ["<base64>", ...]}, {"L": [...]}, {"M": {...}}:
-// the format of a table export, which package export writes.
-func Value(v types.AttributeValue) json.RawMessage {
-	b, err := export.AppendValue(nil, v)
-	if err != nil {
-		panic("streamstest: " + err.Error())
-	}
-	return b
-}
-
-// SequenceNumber returns the n-th of a run of sequence numbers shaped like
-// DynamoDB's: 21 digits or more, increasing.
-func SequenceNumber(n int) string {
-	return "4421584500000000017450" + fmt.Sprintf("%06d", n)
 }
 
 func mustJSON(v any) []byte {
