@@ -51,7 +51,7 @@ fuzz:
 	go test ./internal/dbesdk/structure -run '^$$' -fuzz '^FuzzParseFooter$$' -fuzztime $(FUZZTIME)
 
 BENCH_COUNT ?= 7
-bench: tools deps
+bench: servers deps
 	scripts/with-servers.sh scripts/bench.sh $(BENCH_COUNT) > .tools/bench.txt; \
 	  rc=$$?; cat .tools/bench.txt; [ $$rc -eq 0 ] || exit $$rc
 	go run ./benchmarks/report -command "make bench" -fleet-svg benchmarks/fleet.svg < .tools/bench.txt > BENCHMARKS.md

@@ -8,7 +8,7 @@
 // While a table still holds users written the legacy way (each token a raw
 // KMS ciphertext blob), serve it with -legacy-key, -legacy-until and, once a
 // snapshot of the legacy users was taken (reencrypt -snapshot), with
-// -legacy-manifest: see README, "Migrating from per-field KMS".
+// -legacy-manifest: see docs/operations.md, "Migrating from per-field KMS".
 //
 // It talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB and
 // AWS_ENDPOINT_URL_KMS when they are set, as the AWS SDK does.
