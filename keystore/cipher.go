@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/branchcache"
 )
 
 // A BranchKeySource is where a [Cipher] gets branch keys. [*KeyStore] is
@@ -124,7 +125,7 @@ type Cipher struct {
 	id       string
 	supplier BranchKeyIDSupplier
 	previous dynacrypt.Cipher // reads what another Cipher wrapped; nil if none
-	cache    *cache
+	cache    *branchcache.Cache[*BranchKey]
 }
 
 var _ dynacrypt.Cipher = (*Cipher)(nil)
@@ -152,7 +153,13 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 			return nil, fmt.Errorf("keystore: NewCipher: %w", err)
 		}
 	}
-	c, err := newCache(cfg.size, cfg.ttl, cfg.failureTTL)
+	c, err := branchcache.New(branchcache.Config[*BranchKey]{
+		Size: cfg.size, TTL: cfg.ttl, FailureTTL: cfg.failureTTL,
+		Describe: func(k *BranchKey) branchcache.Meta {
+			return branchcache.Meta{ID: k.ID, Version: k.Version, Created: k.CreateTime}
+		},
+		Verdict: verdict,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -208,11 +215,11 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	if err != nil {
 		return nil, &Error{Op: "Encrypt", Err: err}
 	}
-	k, err := c.cache.activeKey(ctx, id, c.fetchActive(id))
+	k, err := c.cache.Active(ctx, id, c.fetchActive(id))
 	if err != nil {
 		return nil, opError("Encrypt", id, "", err)
 	}
-	if t, newer := c.cache.newerThan(k); newer {
+	if t, newer := c.cache.NewerThan(k); newer {
 		return nil, &Error{Op: "Encrypt", ID: id, Version: k.Version, Err: integrity(
 			"the branch:ACTIVE record names a version created at %v, before a version of this branch key this process has read (created at %v): an older record was put back; find who wrote the key store, then rotate the branch key",
 			k.CreateTime.UTC(), t.UTC())}
@@ -271,7 +278,7 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 	// is read only once the fetch has answered.
 	fetched := false
 	fetch := c.fetchVersion(w.id, w.version)
-	k, err := c.cache.versionKey(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
+	k, err := c.cache.Version(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
 		fetched = true
 		return fetch(ctx)
 	})
@@ -314,6 +321,14 @@ func (c *Cipher) fetchVersion(id, version string) func(context.Context) (*Branch
 	}
 }
 
+// verdict reports whether a failed fetch says something lasting about the
+// key store (the key is gone, or a record is not authentic), as opposed to
+// a failure of the moment (throttling, network, a disabled KMS key), which
+// the next read should try again.
+func verdict(err error) bool {
+	return errors.Is(err, ErrBranchKeyNotFound) || errors.Is(err, dynacrypt.ErrIntegrity)
+}
+
 // checkFetched refuses what a source returned for another branch key or
 // version than asked for (version "": any), or without material.
 func checkFetched(k *BranchKey, id, version string) error {
@@ -337,7 +352,7 @@ func checkFetched(k *BranchKey, id, version string) error {
 // RefreshCurrentKey has read the active version afresh.
 func (c *Cipher) UnderCurrentKey(ciphertext []byte) bool {
 	w, err := parseWrapped(ciphertext)
-	return err == nil && c.cache.current(w.id, w.version)
+	return err == nil && c.cache.Current(w.id, w.version)
 }
 
 // RefreshCurrentKey reads the active version of the branch key the
@@ -354,7 +369,7 @@ func (c *Cipher) RefreshCurrentKey(ctx context.Context, encryptionContext map[st
 	if err != nil {
 		return &Error{Op: "RefreshCurrentKey", Err: err}
 	}
-	if _, err := c.cache.refreshActive(ctx, id, c.fetchActive(id)); err != nil {
+	if _, err := c.cache.RefreshActive(ctx, id, c.fetchActive(id)); err != nil {
 		return opError("RefreshCurrentKey", id, "", err)
 	}
 	return nil
@@ -375,14 +390,14 @@ func (c *Cipher) CheckRewrap(ctx context.Context, ciphertext []byte) error {
 	if err != nil {
 		return nil
 	}
-	active, err := c.cache.activeKey(ctx, w.id, c.fetchActive(w.id))
+	active, err := c.cache.Active(ctx, w.id, c.fetchActive(w.id))
 	if err != nil {
 		return opError("CheckRewrap", w.id, "", err)
 	}
 	if w.version == active.Version {
 		return nil
 	}
-	k, err := c.cache.versionKey(ctx, w.id, w.version, c.fetchVersion(w.id, w.version))
+	k, err := c.cache.Version(ctx, w.id, w.version, c.fetchVersion(w.id, w.version))
 	if err != nil {
 		return opError("CheckRewrap", w.id, w.version, err)
 	}
@@ -401,7 +416,7 @@ func (c *Cipher) CheckRewrap(ctx context.Context, ciphertext []byte) error {
 // process wraps under the new version at once. Other processes learn within
 // their cache TTL. (A dynacrypt.Store also caches unwrapped root keys, for
 // its WithRootKeyMaxAge.)
-func (c *Cipher) Forget(branchKeyID string) { c.cache.forget(branchKeyID) }
+func (c *Cipher) Forget(branchKeyID string) { c.cache.Forget(branchKeyID) }
 
 // UnwrapsLocally reports whether Decrypt of ciphertext will make no key
 // store or KMS request: the version it names is cached (or known to have
@@ -414,5 +429,5 @@ func (c *Cipher) UnwrapsLocally(ciphertext []byte) bool {
 		return ok && l.UnwrapsLocally(ciphertext)
 	}
 	w, err := parseWrapped(ciphertext)
-	return err != nil || c.cache.holds(w.id, w.version)
+	return err != nil || c.cache.Holds(w.id, w.version)
 }
