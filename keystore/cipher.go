@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/branchcache"
+	"github.com/dynacrypt/dynacrypt/internal/nilref"
 )
 
 // A BranchKeySource is where a [Cipher] gets branch keys. [*KeyStore] is
@@ -141,9 +142,9 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 		o(&cfg)
 	}
 	switch {
-	case isNil(src):
+	case nilref.Is(src):
 		return nil, errors.New("keystore: NewCipher: no branch key source")
-	case cfg.previousSet && isNil(cfg.previous):
+	case cfg.previousSet && nilref.Is(cfg.previous):
 		return nil, errors.New("keystore: NewCipher: WithPreviousCipher of a nil Cipher")
 	case cfg.ttl <= 0 || cfg.size <= 0 || cfg.failureTTL <= 0:
 		return nil, errors.New("keystore: NewCipher: cache TTL, cache size and failure TTL must be positive")

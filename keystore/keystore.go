@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/keyring"
+	"github.com/dynacrypt/dynacrypt/internal/nilref"
 	"github.com/dynacrypt/dynacrypt/internal/tables"
 )
 
@@ -62,9 +62,9 @@ type KeyStore struct {
 // New makes no request.
 func New(db DB, table, logicalName string, kmsClient dynacrypt.KMSClient, kmsKeyID string) (*KeyStore, error) {
 	switch {
-	case isNil(db):
+	case nilref.Is(db):
 		return nil, errors.New("keystore: no DynamoDB client")
-	case isNil(kmsClient):
+	case nilref.Is(kmsClient):
 		return nil, errors.New("keystore: no KMS client")
 	case table == "":
 		return nil, errors.New("keystore: no table name")
@@ -74,17 +74,6 @@ func New(db DB, table, logicalName string, kmsClient dynacrypt.KMSClient, kmsKey
 		return nil, errors.New("keystore: no KMS key ID")
 	}
 	return &KeyStore{db: db, table: table, logical: logicalName, kms: kmsClient, key: newKMSKey(kmsKeyID), now: time.Now}, nil
-}
-
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }
 
 // Table returns the name of the key store's table.
