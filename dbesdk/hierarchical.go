@@ -102,8 +102,6 @@ func HierarchicalKeyring(ks *KeyStore, branchKeyID string, opts ...HierarchicalO
 		return nil, errors.New("dbesdk: HierarchicalKeyring: no key store")
 	case (branchKeyID == "") == (cfg.supplier == nil):
 		return nil, errors.New("dbesdk: HierarchicalKeyring: give either a branch key id or WithBranchKeyIDSupplier, not both")
-	case cfg.ttl <= 0 || cfg.size <= 0 || cfg.failureTTL <= 0:
-		return nil, errors.New("dbesdk: HierarchicalKeyring: cache TTL, cache size and failure TTL must be positive")
 	}
 	if branchKeyID != "" {
 		if err := checkID(branchKeyID); err != nil {
@@ -115,12 +113,9 @@ func HierarchicalKeyring(ks *KeyStore, branchKeyID string, opts ...HierarchicalO
 		Describe: func(k *branchKey) branchcache.Meta {
 			return branchcache.Meta{ID: k.ID, Version: k.Version, Created: k.created}
 		},
-		Verdict: func(err error) bool {
-			return errors.Is(err, dynacrypt.ErrKeyGone) || errors.Is(err, dynacrypt.ErrIntegrity)
-		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dbesdk: HierarchicalKeyring: %w", err)
 	}
 	h := &hierarchical{ks: ks, id: branchKeyID, supplier: cfg.supplier, cache: cache}
 	kind := fmt.Sprintf("hierarchical keyring over key store %s", ks.logical)

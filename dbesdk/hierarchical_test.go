@@ -252,3 +252,28 @@ func setClock(kr *Keyring) *testClock {
 	kr.k.(*hierarchical).cache.SetClock(func() time.Time { return c.now })
 	return c
 }
+
+// TestHierarchicalKeyringRefusesBadConfig: a branch key id or a supplier,
+// not both nor neither, and a cache that can hold something.
+func TestHierarchicalKeyringRefusesBadConfig(t *testing.T) {
+	r := newRig(t)
+	supplier := WithBranchKeyIDSupplier(BranchKeyIDFromAttribute("tenant", ""))
+	for name, opts := range map[string]struct {
+		id   string
+		opts []HierarchicalOption
+	}{
+		"neither id nor supplier": {"", nil},
+		"both id and supplier":    {"fleet", []HierarchicalOption{supplier}},
+		"a zero cache TTL":        {"fleet", []HierarchicalOption{WithCacheTTL(0)}},
+		"a zero cache size":       {"fleet", []HierarchicalOption{WithCacheSize(0)}},
+		"a negative failure TTL":  {"fleet", []HierarchicalOption{WithFailureTTL(-time.Second)}},
+		"an id not UTF-8":         {"\xff", nil},
+	} {
+		if _, err := HierarchicalKeyring(r.ks, opts.id, opts.opts...); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := HierarchicalKeyring(nil, "fleet"); err == nil {
+		t.Error("no key store: accepted")
+	}
+}

@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/dynacrypt/dynacrypt/internal/keyring"
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
 	"github.com/dynacrypt/dynacrypt/internal/nilref"
-	"github.com/dynacrypt/dynacrypt/internal/tables"
 )
 
 // KeyStoreDB is the part of *dynamodb.Client a [KeyStore] uses.
@@ -59,9 +56,8 @@ type KeyStoreKMSClient interface {
 // A KeyStore makes no request until used; it caches nothing (the
 // hierarchical keyring does). It is safe for concurrent use.
 type KeyStore struct {
-	db      KeyStoreDB
+	records keytable.Table
 	kms     KeyStoreKMSClient
-	table   string
 	logical string
 	arn     string
 	now     func() time.Time
@@ -87,13 +83,7 @@ func NewKeyStore(db KeyStoreDB, table, logicalName string, kmsClient KeyStoreKMS
 	case !isKeyARN(kmsKeyARN):
 		return nil, fmt.Errorf("dbesdk: NewKeyStore: %q is not a KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID)", kmsKeyARN)
 	}
-	return &KeyStore{db: db, kms: kmsClient, table: table, logical: logicalName, arn: kmsKeyARN, now: time.Now}, nil
-}
-
-// keyStoreSpec is the key store table's layout.
-var keyStoreSpec = tables.Spec{
-	PartitionKey: tables.Attr{Name: attrID, Type: types.ScalarAttributeTypeS},
-	SortKey:      tables.Attr{Name: attrType, Type: types.ScalarAttributeTypeS},
+	return &KeyStore{records: keytable.Table{DB: db, Name: table}, kms: kmsClient, logical: logicalName, arn: kmsKeyARN, now: time.Now}, nil
 }
 
 // CreateTable creates the key store's table, with on-demand billing, and
@@ -101,62 +91,8 @@ var keyStoreSpec = tables.Spec{
 // CreateTable and DescribeTable on the KeyStore's DB, which must have them
 // (as *dynamodb.Client does).
 func (ks *KeyStore) CreateTable(ctx context.Context) error {
-	admin, ok := ks.db.(tables.Admin)
-	if !ok {
-		return fmt.Errorf("dbesdk: CreateTable: the KeyStore's DB (%T) has no CreateTable and DescribeTable methods", ks.db)
-	}
-	if err := tables.Create(ctx, admin, ks.table, keyStoreSpec); err != nil {
-		return fmt.Errorf("dbesdk: CreateTable %s: %w", ks.table, err)
+	if err := ks.records.Create(ctx); err != nil {
+		return fmt.Errorf("dbesdk: CreateTable: %w", err)
 	}
 	return nil
-}
-
-// keyOf returns the table key of a record.
-func keyOf(id, typ string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrID:   &types.AttributeValueMemberS{Value: id},
-		attrType: &types.AttributeValueMemberS{Value: typ},
-	}
-}
-
-// get reads a record, consistently: a version just made elsewhere must not
-// read as missing, since missing is remembered. It returns nil, nil if
-// there is none.
-func (ks *KeyStore) get(ctx context.Context, id, typ string) (map[string]types.AttributeValue, error) {
-	out, err := ks.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &ks.table,
-		Key:            keyOf(id, typ),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the %s record of %q from %s: %w", typ, id, ks.table, err)
-	}
-	return out.Item, nil
-}
-
-// put writes a record on a condition.
-func (ks *KeyStore) put(ctx context.Context, item map[string]types.AttributeValue, condition string, values map[string]types.AttributeValue) error {
-	_, err := ks.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 &ks.table,
-		Item:                      item,
-		ConditionExpression:       &condition,
-		ExpressionAttributeNames:  map[string]string{"#id": attrID},
-		ExpressionAttributeValues: values,
-	})
-	return err
-}
-
-// remove deletes a record this call wrote, when what it was for failed. It
-// runs even if ctx has ended, so as to leave no half-made branch key.
-func (ks *KeyStore) remove(ctx context.Context, id, typ string) error {
-	ctx, cancel := keyring.Detach(ctx)
-	defer cancel()
-	_, err := ks.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &ks.table, Key: keyOf(id, typ)})
-	return err
-}
-
-// conditionFailed reports whether err is a failed write condition.
-func conditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
 }

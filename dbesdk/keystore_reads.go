@@ -57,7 +57,7 @@ func (ks *KeyStore) readActive(ctx context.Context, id string) (*branchKey, erro
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	item, err := ks.get(ctx, id, typeActive)
+	item, err := ks.records.Get(ctx, id, typeActive)
 	if err != nil {
 		return nil, err
 	}
@@ -93,12 +93,12 @@ func (ks *KeyStore) readVersion(ctx context.Context, id, version string) (*branc
 		return nil, fmt.Errorf("%w: version %q is not a UUID", dynacrypt.ErrIntegrity, version)
 	}
 	typ := versionType(version)
-	item, err := ks.get(ctx, id, typ)
+	item, err := ks.records.Get(ctx, id, typ)
 	if err != nil {
 		return nil, err
 	}
 	if item == nil {
-		active, err := ks.get(ctx, id, typeActive)
+		active, err := ks.records.Get(ctx, id, typeActive)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("version not found, and then: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
 	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
@@ -17,8 +18,8 @@ import (
 // Format"), and the entry of the KMS encryption context that holds the
 // logical key store name.
 const (
-	attrID         = "branch-key-id"     // S, partition key
-	attrType       = "type"              // S, sort key
+	attrID         = keytable.IDAttr     // S, partition key
+	attrType       = keytable.TypeAttr   // S, sort key
 	attrEnc        = "enc"               // B, the KMS ciphertext of the key
 	attrVersion    = "version"           // S, "branch:version:<uuid>", in branch:ACTIVE only
 	attrKMSARN     = "kms-arn"           // S

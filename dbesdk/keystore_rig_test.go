@@ -20,6 +20,7 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/ddbser"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/structure"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
@@ -109,7 +110,7 @@ func (r *rig) rotate(id string) string {
 func (r *rig) record(id, typ string) map[string]types.AttributeValue {
 	r.t.Helper()
 	out, err := r.raw.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: &r.table, Key: keyOf(id, typ), ConsistentRead: aws.Bool(true)})
+		TableName: &r.table, Key: keytable.Key(id, typ), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func (r *rig) putRecord(item map[string]types.AttributeValue) {
 
 func (r *rig) removeRecord(id, typ string) {
 	r.t.Helper()
-	if _, err := r.raw.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: &r.table, Key: keyOf(id, typ)}); err != nil {
+	if _, err := r.raw.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: &r.table, Key: keytable.Key(id, typ)}); err != nil {
 		r.t.Fatal(err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
 	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
@@ -57,7 +58,7 @@ func (ks *KeyStore) create(ctx context.Context, id string, encryptionContext map
 		}
 	} else if err := checkID(id); err != nil {
 		return "", err
-	} else if item, err := ks.get(ctx, id, typeActive); err != nil {
+	} else if item, err := ks.records.Get(ctx, id, typeActive); err != nil {
 		return "", err
 	} else if item != nil {
 		return "", ErrBranchKeyExists
@@ -79,11 +80,11 @@ func (ks *KeyStore) create(ctx context.Context, id string, encryptionContext map
 	written := make([]string, 0, 3)
 	for _, item := range []map[string]types.AttributeValue{items[0], recordItem(beaconEC, beacon), items[1]} {
 		typ := item[attrType].(*types.AttributeValueMemberS).Value
-		if err := ks.put(ctx, item, condAbsent, nil); err != nil {
-			if conditionFailed(err) {
+		if err := ks.records.Put(ctx, item, condAbsent, nil); err != nil {
+			if keytable.ConditionFailed(err) {
 				err = fmt.Errorf("%w: %w", ErrBranchKeyExists, err)
 			}
-			return "", ks.undo(ctx, id, fmt.Errorf("writing the %s record: %w", typ, err), written)
+			return "", ks.undo(ctx, id, err, written)
 		}
 		written = append(written, typ)
 	}
@@ -121,7 +122,7 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 	if err := checkID(id); err != nil {
 		return "", err
 	}
-	item, err := ks.get(ctx, id, typeActive)
+	item, err := ks.records.Get(ctx, id, typeActive)
 	if err != nil {
 		return "", err
 	}
@@ -152,15 +153,15 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := ks.put(ctx, items[0], condAbsent, nil); err != nil {
-		return "", fmt.Errorf("writing the version's record: %w", err)
+	if err := ks.records.Put(ctx, items[0], condAbsent, nil); err != nil {
+		return "", err
 	}
 	old := map[string]types.AttributeValue{":old": &types.AttributeValueMemberB{Value: active.enc}}
-	if err := ks.put(ctx, items[1], condActiveWas, old); err != nil {
-		if conditionFailed(err) {
+	if err := ks.records.Put(ctx, items[1], condActiveWas, old); err != nil {
+		if keytable.ConditionFailed(err) {
 			err = fmt.Errorf("%w: %w", ErrRotateConflict, err)
 		}
-		return "", ks.undo(ctx, id, fmt.Errorf("replacing the %s record: %w", typeActive, err), []string{versionType(version)})
+		return "", ks.undo(ctx, id, err, []string{versionType(version)})
 	}
 	return version, nil
 }
@@ -231,7 +232,7 @@ func (ks *KeyStore) checkAnswer(call string, keyID *string, blob []byte) error {
 func (ks *KeyStore) undo(ctx context.Context, id string, cause error, written []string) error {
 	var errs []error
 	for _, typ := range written {
-		if err := ks.remove(ctx, id, typ); err != nil {
+		if err := ks.records.Remove(ctx, id, typ); err != nil {
 			errs = append(errs, fmt.Errorf("removing the %s record it wrote: %w", typ, err))
 		}
 	}

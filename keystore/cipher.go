@@ -146,8 +146,6 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 		return nil, errors.New("keystore: NewCipher: no branch key source")
 	case cfg.previousSet && nilref.Is(cfg.previous):
 		return nil, errors.New("keystore: NewCipher: WithPreviousCipher of a nil Cipher")
-	case cfg.ttl <= 0 || cfg.size <= 0 || cfg.failureTTL <= 0:
-		return nil, errors.New("keystore: NewCipher: cache TTL, cache size and failure TTL must be positive")
 	}
 	if branchKeyID != "" {
 		if err := checkID(branchKeyID); err != nil {
@@ -159,10 +157,9 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 		Describe: func(k *BranchKey) branchcache.Meta {
 			return branchcache.Meta{ID: k.ID, Version: k.Version, Created: k.CreateTime}
 		},
-		Verdict: verdict,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("keystore: NewCipher: %w", err)
 	}
 	return &Cipher{src: src, id: branchKeyID, supplier: cfg.supplier, previous: cfg.previous, cache: c}, nil
 }
@@ -320,14 +317,6 @@ func (c *Cipher) fetchVersion(id, version string) func(context.Context) (*Branch
 		}
 		return k, err
 	}
-}
-
-// verdict reports whether a failed fetch says something lasting about the
-// key store (the key is gone, or a record is not authentic), as opposed to
-// a failure of the moment (throttling, network, a disabled KMS key), which
-// the next read should try again.
-func verdict(err error) bool {
-	return errors.Is(err, ErrBranchKeyNotFound) || errors.Is(err, dynacrypt.ErrIntegrity)
 }
 
 // checkFetched refuses what a source returned for another branch key or

@@ -9,7 +9,7 @@
 //   - one fetch in flight per (id, version) and per active id, shared by
 //     every caller asking meanwhile (singleflight);
 //   - the failures that are verdicts on the key store (not found, not
-//     authentic) remembered for a failure TTL, so that a flood of reads
+//     authentic: dynacrypt.ErrKeyGone, dynacrypt.ErrIntegrity) remembered for a failure TTL, so that a flood of reads
 //     naming a bad version costs one fetch, not one per read;
 //   - Forget, which drops everything of an id, fetches under way included;
 //   - the creation time of the newest version of each id fetched, kept
@@ -20,6 +20,7 @@ package branchcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
 
@@ -48,11 +50,15 @@ type Config[K any] struct {
 	TTL, FailureTTL time.Duration
 	// Describe returns the id, version and creation time of a fetched key.
 	Describe func(K) Meta
-	// Verdict reports whether a failed fetch says something lasting about
-	// the key store (the key is gone, or a record is not authentic), as
-	// opposed to a failure of the moment (throttling, network, a disabled
-	// KMS key), which the next read should try again.
-	Verdict func(error) bool
+}
+
+// verdict reports whether a failed fetch says something lasting about the
+// key store: the key is gone (dynacrypt.ErrKeyGone), or a record is not
+// authentic (dynacrypt.ErrIntegrity), as opposed to a failure of the moment
+// (throttling, network, a disabled KMS key), which the next read should try
+// again.
+func verdict(err error) bool {
+	return errors.Is(err, dynacrypt.ErrKeyGone) || errors.Is(err, dynacrypt.ErrIntegrity)
 }
 
 // Cache keeps unwrapped branch key versions of type K (a pointer). It is
@@ -122,8 +128,8 @@ type failure struct {
 
 // New returns an empty Cache.
 func New[K comparable](cfg Config[K]) (*Cache[K], error) {
-	if cfg.Size <= 0 || cfg.TTL <= 0 || cfg.FailureTTL <= 0 || cfg.Describe == nil || cfg.Verdict == nil {
-		return nil, fmt.Errorf("branchcache: size, TTL and failure TTL must be positive, Describe and Verdict set")
+	if cfg.Size <= 0 || cfg.TTL <= 0 || cfg.FailureTTL <= 0 {
+		return nil, errors.New("cache TTL, cache size and failure TTL must be positive")
 	}
 	c := &Cache[K]{cfg: cfg, now: time.Now}
 	var err error
@@ -297,7 +303,7 @@ func (c *Cache[K]) load(ctx context.Context, f flight, cached func(time.Time) (K
 			return k, err
 		}
 		if err != nil {
-			if c.cfg.Verdict(err) {
+			if verdict(err) {
 				c.failures.Add(f, failure{err, c.now().Add(c.cfg.FailureTTL)})
 			}
 			return nil, err

@@ -3,8 +3,11 @@ package branchcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/dynacrypt/dynacrypt"
 )
 
 type key struct {
@@ -12,14 +15,13 @@ type key struct {
 	created     time.Time
 }
 
-var errGone = errors.New("gone")
+var errGone = fmt.Errorf("%w: test", dynacrypt.ErrKeyGone)
 
 func newTestCache(t *testing.T) *Cache[*key] {
 	t.Helper()
 	c, err := New(Config[*key]{
 		Size: 10, TTL: time.Minute, FailureTTL: time.Minute,
 		Describe: func(k *key) Meta { return Meta{ID: k.id, Version: k.version, Created: k.created} },
-		Verdict:  func(err error) bool { return errors.Is(err, errGone) },
 	})
 	if err != nil {
 		t.Fatal(err)
