@@ -277,3 +277,28 @@ func TestHierarchicalKeyringRefusesBadConfig(t *testing.T) {
 		t.Error("no key store: accepted")
 	}
 }
+
+// TestHierarchicalConcurrentReadsShareOneFetch: many readers asking at once
+// for a version the keyring does not hold make one fetch between them.
+func TestHierarchicalConcurrentReadsShareOneFetch(t *testing.T) {
+	r := newRig(t)
+	id := r.create("", nil)
+	items := encryptAll(t, encryptor(t, r.hierarchical(id), suite.SymSig, testActions), 16, "")
+	e := encryptor(t, r.hierarchical(id), suite.SymSig, testActions)
+	g0, k0 := r.counts()
+	errs := make(chan error, len(items))
+	for _, item := range items {
+		go func() {
+			_, err := e.DecryptItem(context.Background(), item)
+			errs <- err
+		}()
+	}
+	for range items {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, k := r.since(g0, k0); g != 1 || k != 1 {
+		t.Errorf("16 concurrent reads of one version made %d GetItem and %d KMS requests, want 1 and 1", g, k)
+	}
+}

@@ -26,11 +26,12 @@ const (
 	attrCreateTime = "create-time"       // S, ISO 8601
 	attrHierarchy  = "hierarchy-version" // N, 1
 	contextTable   = "tablename"         // the logical key store name, in the KMS context only
-	// CustomContextPrefix starts the attribute of each entry of a branch
-	// key's custom encryption context, and its key in the KMS encryption
-	// context.
-	CustomContextPrefix = "aws-crypto-ec:"
 )
+
+// CustomContextPrefix starts the name of the record attribute, and of the
+// KMS encryption context key, that holds each entry of a branch key's custom
+// encryption context (see [KeyStore.Create]).
+const CustomContextPrefix = "aws-crypto-ec:"
 
 // The record types (sort keys).
 const (
