@@ -69,7 +69,7 @@ func WrapHierarchy(m *structure.EncryptionMaterials, bk *BranchKey) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureDataKey(m); err != nil {
+	if err := EnsureDataKey(m); err != nil {
 		return err
 	}
 	ikm, err := newKey(suite.KeySize)
