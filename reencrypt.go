@@ -161,6 +161,19 @@ func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, erro
 	if r.codec.isLegacy(raw) {
 		return true, nil
 	}
+	if r.codec.isFormat(raw) {
+		if !r.codec.writesFormat || r.all || r.codec.beacons.missing(raw) {
+			return true, nil
+		}
+		outdated, err := r.codec.format.Outdated(raw)
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", ErrIntegrity, err)
+		}
+		return outdated, nil
+	}
+	if r.codec.writesFormat {
+		return true, nil
+	}
 	hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB)
 	if !ok {
 		return false, integrity("item has no %s header", r.codec.headerAttr)
@@ -238,7 +251,7 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 		if needed, err := r.neededNow(ctx, raw); err != nil || !needed {
 			return false, err
 		}
-		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok {
+		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok && !r.codec.writesFormat {
 			h, err := header.Parse(hv.Value)
 			if err == nil {
 				err = r.fresh.cipher.CheckRewrap(ctx, h.Wrapped)
@@ -267,7 +280,7 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	}
 	in := &dynamodb.PutItemInput{TableName: &r.table, Item: av}
 	var cond condition
-	read.condition(r.codec.headerAttr, &cond)
+	read.condition(&cond)
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	_, err := r.db.PutItem(ctx, in)
 	return err == nil, conditionFailed(err)

@@ -84,7 +84,7 @@ func checkTenant(sch *schema.Schema, cfg *config) error {
 	}
 	f, ok := sch.Field(attr)
 	switch {
-	case cfg.cipher == nil:
+	case cfg.cipher == nil && cfg.format == nil:
 		return errors.New("WithTenantAttribute needs a Cipher: tenants are told apart by their keys")
 	case !ok:
 		return fmt.Errorf("tenant attribute %q is not a field of %v", attr, sch.Type)
