@@ -3,9 +3,11 @@ package dbesdk_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -80,4 +82,65 @@ func rawPut(t testing.TB, db *dynamodb.Client, table string, item map[string]typ
 	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Profile has fields of many types under every action: a Store[Profile]
+// writes them as DB-ESDK's configuration profileActions says.
+type Profile struct {
+	ID      string            `dynamodbav:"id"`
+	Name    string            `dynamodbav:"name"`
+	Email   string            `dynamodbav:"email" encrypt:"kms"`
+	Age     int64             `dynamodbav:"age"`
+	Score   float64           `dynamodbav:"score" encrypt:"kms"`
+	Active  bool              `dynamodbav:"active"`
+	Tags    []string          `dynamodbav:"tags,stringset" encrypt:"kms"`
+	Lucky   []int             `dynamodbav:"lucky,numberset"`
+	Blob    []byte            `dynamodbav:"blob" encrypt:"kms"`
+	Address Address           `dynamodbav:"address" encrypt:"kms"`
+	Meta    map[string]string `dynamodbav:"meta"`
+	Hits    int64             `dynamodbav:"hits"` // unsigned
+	Version int64             `dynamodbav:"version"`
+}
+
+// Address is a nested map.
+type Address struct {
+	Street string   `dynamodbav:"street"`
+	Zip    int      `dynamodbav:"zip"`
+	Lines  []string `dynamodbav:"lines"`
+}
+
+// profileActions is DB-ESDK's configuration of Profile items.
+func profileActions() map[string]string {
+	return map[string]string{
+		"id": "SIGN_ONLY", "name": "SIGN_ONLY", "age": "SIGN_ONLY", "active": "SIGN_ONLY", "lucky": "SIGN_ONLY",
+		"meta": "SIGN_ONLY", "version": "SIGN_ONLY", "hits": "DO_NOTHING",
+		"email": "ENCRYPT_AND_SIGN", "score": "ENCRYPT_AND_SIGN", "tags": "ENCRYPT_AND_SIGN", "blob": "ENCRYPT_AND_SIGN",
+		"address": "ENCRYPT_AND_SIGN",
+	}
+}
+
+// newProfile returns a Profile of generated values.
+func newProfile(g *gen, i int) *Profile {
+	return &Profile{
+		ID: fmt.Sprintf("profile-%03d", i), Name: g.str(), Email: g.str() + "@example.com",
+		Age: int64(g.r.IntN(120)), Score: g.r.Float64() * 100, Active: g.r.IntN(2) == 0,
+		Tags: []string{"a" + g.str(), "b" + g.str()}, Lucky: []int{g.r.IntN(10), 10 + g.r.IntN(10)},
+		Blob:    append([]byte{1}, g.bytes()...),
+		Address: Address{Street: g.str(), Zip: g.r.IntN(99999), Lines: []string{g.str(), g.str()}},
+		Meta:    map[string]string{g.str(): g.str()}, Hits: int64(g.r.IntN(50)),
+	}
+}
+
+func marshalProfile(p *Profile) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMap(p)
+}
+
+// profileOf unmarshals a decrypted item.
+func profileOf(t testing.TB, item map[string]types.AttributeValue) Profile {
+	t.Helper()
+	var p Profile
+	if err := attributevalue.UnmarshalMap(item, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
