@@ -81,6 +81,15 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 	}
 
 	m := &DecryptionMaterials{Suite: h.Suite, Context: ec, AAD: ec.AppendAAD(nil)}
+	// The signature needs no key: checked first, it refuses a tampered
+	// record of a signed suite before the keyring is asked (for a KMS
+	// keyring, before a KMS request). Only the recipient tags need the
+	// data key.
+	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
+	sc.record = record
+	if verifier != nil && !suite.Verify(verifier, hash[:], footer.Signature) {
+		return fmt.Errorf("%w: the signature does not verify", ErrAuthentication)
+	}
 	defer func() { clear(m.DataKey) }()
 	if err := kr.OnDecrypt(ctx, m, h.EDKs); err != nil {
 		return fmt.Errorf("dbesdk: keyring: %w", err)
@@ -96,9 +105,7 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 	if subtle.ConstantTimeCompare(commitment[:], h.Commitment[:]) != 1 {
 		return fmt.Errorf("%w: header commitment mismatch", ErrAuthentication)
 	}
-	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
-	sc.record = record
-	if err := verifyFooter(footer, hash, m.SigningKey, verifier); err != nil {
+	if err := verifyRecipientTag(footer, hash, m.SigningKey); err != nil {
 		return err
 	}
 
