@@ -218,6 +218,11 @@ func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsi
 	return c
 }
 
+// seals reports whether the codec seals the items it writes: with a
+// Cipher, or in an item format that writes. Without either, a Store
+// stores items as they are.
+func (c *codec) seals() bool { return c.ring != nil || c.writesFormat }
+
 // isLegacy reports whether a stored item has no header and the Store reads
 // the legacy per-field KMS format.
 func (c *codec) isLegacy(item map[string]types.AttributeValue) bool {
@@ -306,7 +311,7 @@ func derive(root *keyring.Root, salt, info []byte) (*itemcrypt.Keys, error) {
 // seal encrypts the item's encrypted attributes in place, signs it, and adds
 // the header attribute.
 func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) error {
-	if c.ring == nil && !c.writesFormat {
+	if !c.seals() {
 		return nil
 	}
 	tenant, err := c.tenantOf(item)

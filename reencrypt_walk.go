@@ -17,7 +17,7 @@ import (
 // parallel Scan segments (or a Query of one tenant's partition), each item
 // rewritten if needed, progress and a checkpoint after every page.
 func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
-	if r.codec.ring == nil && !r.codec.writesFormat {
+	if !r.codec.seals() {
 		return ReencryptProgress{}, errors.New("re-encryption needs a Cipher")
 	}
 	scope, err := r.scopeOf(opts.Tenant)

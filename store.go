@@ -647,7 +647,7 @@ func (s *Store[T]) checkMarshalled(av map[string]types.AttributeValue) error {
 	if err := checkKey(av, s.keyAttrs); err != nil {
 		return err
 	}
-	if s.codec.ring == nil {
+	if !s.codec.seals() {
 		var buf []byte
 		for name, v := range av {
 			var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +15,8 @@ import (
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dbesdk"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/keywrap"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/structure"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
@@ -143,4 +146,42 @@ func profileOf(t testing.TB, item map[string]types.AttributeValue) Profile {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// remoteKeyring stands for a keyring that calls a key service (KMS) for
+// every unwrap: a raw AES keyring that does not say it is local, and
+// counts its unwraps. With fail set, OnDecrypt fails with it instead.
+type remoteKeyring struct {
+	structure.Keyring
+	unwraps atomic.Int64
+	fail    error
+}
+
+func (k *remoteKeyring) OnDecrypt(ctx context.Context, m *structure.DecryptionMaterials, edks []structure.EDK) error {
+	k.unwraps.Add(1)
+	if k.fail != nil {
+		return k.fail
+	}
+	return k.Keyring.OnDecrypt(ctx, m, edks)
+}
+
+// newRemote returns a remoteKeyring over key and the Keyring that wraps it.
+func newRemote(t testing.TB, key []byte) (*remoteKeyring, *dbesdk.Keyring) {
+	t.Helper()
+	raw, err := keywrap.NewRawAES("ns", "k", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &remoteKeyring{Keyring: raw}
+	return r, dbesdk.KeyringOf(r)
+}
+
+// newAESCipher returns dynacrypt's AES Cipher over a random key.
+func newAESCipher(t testing.TB) *dynacrypt.AESCipher {
+	t.Helper()
+	c, err := dynacrypt.NewAESCipher(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
