@@ -118,4 +118,3 @@ func rawDoc(t *testing.T, db dynacrypt.DB, table, tenant, id string) map[string]
 	}
 	return out.Item
 }
-
