@@ -185,3 +185,8 @@ func newAESCipher(t testing.TB) *dynacrypt.AESCipher {
 	}
 	return c
 }
+
+// unmarshal is attributevalue.UnmarshalMap.
+func unmarshal(item map[string]types.AttributeValue, v any) error {
+	return attributevalue.UnmarshalMap(item, v)
+}
