@@ -74,7 +74,8 @@ func WithEncryptedAttributes(attrs ...string) Option {
 
 // NewItems returns Items for table. It takes New's options that do not
 // depend on a Go type: WithPartitionKey (required), WithSortKey, WithCipher
-// (required), WithEncryptedAttributes, WithLogicalTableName,
+// (required, unless an item format writes: WithItemFormat, such as
+// dbesdk.Format), WithEncryptedAttributes, WithLogicalTableName,
 // WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, the key
 // cache options, and WithVersion, which only Reencrypt uses: it increments
 // the version of every item it rewrites, as a Store's does (Seal and Open

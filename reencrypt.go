@@ -85,7 +85,10 @@ const rewriteAttempts = 10
 // under a key other than the Cipher's current one (for a Cipher that is a
 // [CurrentKeyChecker], such as a [KMSCipher] with previous keys), and items
 // in another [Suite] than the Store writes (so a walk moves a table written
-// before Suite2 to it); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
+// before Suite2 to it), and items of the other item format when the Store
+// has one ([WithItemFormat]: a Store that writes DB-ESDK's format rewrites
+// dynacrypt's items in it, and the reverse, and DB-ESDK items of another
+// suite than it writes); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
 // as stored, every attribute kept, with a version attribute incremented,
 // and written on condition that it has not changed since it was read: a
 // concurrent change is never overwritten; the item is read again and
@@ -122,7 +125,8 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 
 // Reencrypt is Store.Reencrypt for a table without a Go type, through db:
 // it rewrites every item whose root key is wrapped under a key other than
-// the Cipher's current one or that is in another [Suite] than it writes, or
+// the Cipher's current one or that is in another [Suite] or item format
+// ([WithItemFormat]) than it writes, or
 // with ReencryptOptions.All every item, and
 // increments the version attribute if WithVersion names one. Items keeps no
 // client, so the walk is given one. Its errors are OpErrors of operation

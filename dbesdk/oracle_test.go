@@ -17,7 +17,7 @@ import (
 // per suite and format version.
 func oracleItems() int {
 	if testing.Short() {
-		return 50
+		return 25
 	}
 	return 200
 }

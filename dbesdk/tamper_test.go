@@ -119,12 +119,18 @@ func TestTamperedDBESDKItemsRefused(t *testing.T) {
 				mutate(m)
 				unwraps += refusedRead(t, store, remote, m, name)
 			}
-			// Every byte of the header, the footer and each ciphertext.
+			// Every byte of the header, the footer and each ciphertext
+			// (under -short every 7th: internal/dbesdk/structure's tests
+			// flip every bit of them, without a Store).
+			step := 1
+			if testing.Short() {
+				step = 7
+			}
 			tags := int64(0)
 			foot := item["aws_dbe_foot"].(*types.AttributeValueMemberB).Value
 			for _, name := range []string{"aws_dbe_head", "aws_dbe_foot", "email", "score", "tags", "blob", "address"} {
 				orig := item[name].(*types.AttributeValueMemberB).Value
-				for i := range orig {
+				for i := 0; i < len(orig); i += step {
 					b := bytes.Clone(orig)
 					b[i] ^= 0x01
 					n := refusedRead(t, store, remote, withB(item, name, b), fmt.Sprintf("%s byte %d", name, i))
