@@ -103,7 +103,7 @@ func TestUpdateOnDBESDKItems(t *testing.T) {
 			if got.N != writers*each || len(got.Applied) != writers*each || got.Secret != "s" {
 				t.Fatalf("counter %d with %d applied, secret %q; want %d", got.N, len(got.Applied), got.Secret, writers*each)
 			}
-			if _, ok := rawGet(t, db, table, "c")["aws_dbe_head"]; !ok {
+			if _, ok := testrig.RawGet(t, db, table, "c")["aws_dbe_head"]; !ok {
 				t.Fatal("the updated item is not in DB-ESDK's format")
 			}
 			if versioned {
@@ -281,7 +281,7 @@ func TestBatchesOnDBESDKItems(t *testing.T) {
 			if got[30] != nil {
 				t.Fatal("a missing key read an item")
 			}
-			if _, ok := rawGet(t, db, table, "b07")["aws_dbe_head"]; !ok {
+			if _, ok := testrig.RawGet(t, db, table, "b07")["aws_dbe_head"]; !ok {
 				t.Fatal("BatchPut did not write DB-ESDK's format")
 			}
 			if err := store.BatchDelete(ctx, keys); err != nil {

@@ -155,7 +155,7 @@ func TestOracleReadsStoreItems(t *testing.T) {
 					t.Fatal(err)
 				}
 				written = append(written, p)
-				stored = append(stored, rawGet(t, db, table, p.ID))
+				stored = append(stored, testrig.RawGet(t, db, table, p.ID))
 			}
 			for i, r := range oracle.Decrypt(t, cfg, stored) {
 				if r.Err != nil {
@@ -183,7 +183,7 @@ func TestOracleReadsStoreItems(t *testing.T) {
 				if r.Err != nil {
 					t.Fatalf("item %d: DB-ESDK: %v", i, r.Err)
 				}
-				rawPut(t, db, table, r.Item)
+				testrig.RawPut(t, db, table, r.Item)
 				id := plain[i]["id"].(*types.AttributeValueMemberS).Value
 				got, err := store.Get(ctx, Profile{ID: id})
 				if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dbesdk"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // TestPutGetWritesDBESDKItems: a Store with dbesdk.Format stores DB-ESDK
@@ -24,7 +25,7 @@ func TestPutGetWritesDBESDKItems(t *testing.T) {
 			if err := store.Put(ctx, u); err != nil {
 				t.Fatal(err)
 			}
-			raw := rawGet(t, db, table, "u1")
+			raw := testrig.RawGet(t, db, table, "u1")
 			if _, ok := raw["aws_dbe_head"].(*types.AttributeValueMemberB); !ok {
 				t.Fatalf("stored item has no aws_dbe_head: %v", raw)
 			}

@@ -12,7 +12,7 @@ func writeDBESDK(p func(string, ...any), res results) {
 	p("| benchmark (package dbesdk) | format | ns/op | B/op | allocs/op | / store, ns/op |")
 	p("|---|---|---|---|---|---|")
 	for _, bench := range []string{"InMemoryPutGet", "ItemRoundTrip"} {
-		for _, f := range []string{"plain", "store", "dbesdk-6700-rawaes", "dbesdk-6701-rawaes"} {
+		for _, f := range []string{"store", "dbesdk-6700-rawaes", "dbesdk-6701-rawaes"} {
 			n := d(bench + "/" + f)
 			ratio := ""
 			if f != "store" {
@@ -25,7 +25,7 @@ func writeDBESDK(p func(string, ...any), res results) {
 	p("InMemoryPutGet: a Put and a Get of the 1 KB item through an in-memory DB, as in the section above, by a Store")
 	p("in dynacrypt's format (store: the AES cipher, root key cached) and by Stores in DB-ESDK's format with a raw AES")
 	p("keyring, in suite 0x6700 (no signature) and 0x6701 (ECDSA P-384, DB-ESDK's default). ItemRoundTrip: the")
-	p("same item's attribute map sealed and opened by Items, without the Go struct; plain only copies it. Target:")
+	p("same item's attribute map sealed and opened by Items, without the Go struct. Target:")
 	p("dbesdk-6700 / store ≤ 3 for InMemoryPutGet. AWS's DB-ESDK for Go (v0.1.0-beta.4) took about 2 ms (0x6700)")
 	p("and 4 ms (0x6701) per Put+Get on this kind of machine.")
 	p("")
