@@ -29,6 +29,11 @@ func writeDBESDK(p func(string, ...any), res results) {
 	p("dbesdk-6700 / store ≤ 3 for InMemoryPutGet. AWS's DB-ESDK for Go (v0.1.0-beta.4) took about 2 ms (0x6700)")
 	p("and 4 ms (0x6701) per Put+Get on this kind of machine.")
 	p("")
+	in := d("InMemoryPutGetInterleaved")
+	p("InMemoryPutGetInterleaved runs store and dbesdk-6700-rawaes in turns of 20 operations, so that both see the")
+	p("same state of the machine: %s and %s ns/op, dbesdk-6700-rawaes / store = %s.", res.cell(in, "store-ns/op"),
+		res.cell(in, "dbesdk-6700-rawaes-ns/op"), res.ratioSpreadUnits(in, "dbesdk-6700-rawaes-ns/op", in, "store-ns/op"))
+	p("")
 	p("Where 0x6700's time goes: DB-ESDK derives fresh keys for every item (a data key per item, as its keyrings")
 	p("make them), which dynacrypt's format derives once per root key. Per Put+Get that is about 80 SHA-512")
 	p("compression blocks (HKDF-SHA-512 of the record keys and of the raw AES keyring's intermediate key, the header")

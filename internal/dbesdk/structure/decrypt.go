@@ -72,7 +72,7 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 			return fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 	}
-	footer, err := ParseFooter(foot, h.Suite.Signed())
+	footer, err := parseFooter(foot, h.Suite.Signed())
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) 
 	if err := e.checkKeys(item, ErrMalformed); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if h, err = ParseHeader(head); err != nil {
+	if h, err = parseHeader(head); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	err = e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {

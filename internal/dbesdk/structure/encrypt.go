@@ -143,14 +143,19 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 		}
 		foot = append(foot, sig...)
 	}
-	// Nothing fails from here: the item changes.
+	// Nothing fails from here: the item changes. One allocation holds
+	// every new attribute value.
+	values := make([]types.AttributeValueMemberB, encrypted+2)
+	values[0].Value, values[1].Value = head, foot
+	item[HeaderAttr], item[FooterAttr] = &values[0], &values[1]
+	n := 2
 	for i := range fields {
 		if f := &fields[i]; f.action == EncryptAndSign {
-			item[f.name] = &types.AttributeValueMemberB{Value: f.value}
+			values[n].Value = f.value
+			item[f.name] = &values[n]
+			n++
 		}
 	}
-	item[HeaderAttr] = &types.AttributeValueMemberB{Value: head}
-	item[FooterAttr] = &types.AttributeValueMemberB{Value: foot}
 	return nil
 }
 
