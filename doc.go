@@ -111,6 +111,16 @@
 // [LegacyManifest]) lists, unless told to trust any legacy item without ever
 // migrating one ([LegacyUnverified]).
 //
+// # AWS DB-ESDK's item format
+//
+// [WithItemFormat] adds a second item format, which a Store reads beside
+// its own, telling them apart by their header attributes, and may write
+// instead. Package dbesdk's Format makes the one of AWS's Database
+// Encryption SDK for DynamoDB, so that Go services share tables with
+// DB-ESDK services in other languages, and a walk moves a table between
+// the formats. Versions, conditions, cursors, tenants, beacons and the
+// unwrap limit stay the Store's, on both formats.
+//
 // # Threat model
 //
 // The attacker can read and write the table, its backups and its streams, but

@@ -57,7 +57,7 @@ func (s *Store[T]) LegacySnapshot(ctx context.Context) ([]byte, int, error) {
 			return nil, 0, s.fail("LegacySnapshot", err)
 		}
 		for _, item := range out.Items {
-			if _, current := item[s.codec.headerAttr]; current {
+			if s.codec.hasHeader(item) {
 				continue
 			}
 			d, err := legacyDigest(&s.codec, item)

@@ -85,7 +85,10 @@ const rewriteAttempts = 10
 // under a key other than the Cipher's current one (for a Cipher that is a
 // [CurrentKeyChecker], such as a [KMSCipher] with previous keys), and items
 // in another [Suite] than the Store writes (so a walk moves a table written
-// before Suite2 to it); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
+// before Suite2 to it), and items of the other item format when the Store
+// has one ([WithItemFormat]: a Store that writes DB-ESDK's format rewrites
+// dynacrypt's items in it, and the reverse, and DB-ESDK items of another
+// suite than it writes); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
 // as stored, every attribute kept, with a version attribute incremented,
 // and written on condition that it has not changed since it was read: a
 // concurrent change is never overwritten; the item is read again and
@@ -122,7 +125,8 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 
 // Reencrypt is Store.Reencrypt for a table without a Go type, through db:
 // it rewrites every item whose root key is wrapped under a key other than
-// the Cipher's current one or that is in another [Suite] than it writes, or
+// the Cipher's current one or that is in another [Suite] or item format
+// ([WithItemFormat]) than it writes, or
 // with ReencryptOptions.All every item, and
 // increments the version attribute if WithVersion names one. Items keeps no
 // client, so the walk is given one. Its errors are OpErrors of operation
@@ -159,6 +163,19 @@ type rewriter struct {
 // with all, whether it is an item at all.
 func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, error) {
 	if r.codec.isLegacy(raw) {
+		return true, nil
+	}
+	if r.codec.isFormat(raw) {
+		if !r.codec.writesFormat || r.all || r.codec.beacons.missing(raw) {
+			return true, nil
+		}
+		outdated, err := r.codec.format.Outdated(raw)
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", ErrIntegrity, err)
+		}
+		return outdated, nil
+	}
+	if r.codec.writesFormat {
 		return true, nil
 	}
 	hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB)
@@ -238,7 +255,7 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 		if needed, err := r.neededNow(ctx, raw); err != nil || !needed {
 			return false, err
 		}
-		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok {
+		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok && !r.codec.writesFormat {
 			h, err := header.Parse(hv.Value)
 			if err == nil {
 				err = r.fresh.cipher.CheckRewrap(ctx, h.Wrapped)
@@ -267,7 +284,7 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	}
 	in := &dynamodb.PutItemInput{TableName: &r.table, Item: av}
 	var cond condition
-	read.condition(r.codec.headerAttr, &cond)
+	read.condition(&cond)
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	_, err := r.db.PutItem(ctx, in)
 	return err == nil, conditionFailed(err)

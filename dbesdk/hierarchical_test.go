@@ -98,7 +98,7 @@ func TestHierarchicalTenantsBranchKeys(t *testing.T) {
 		r.create("tenant-"+tenant, nil)
 	}
 	kr := r.hierarchical("", WithBranchKeyIDSupplier(BranchKeyIDFromAttribute("tenant", "tenant-")))
-	e := encryptor(t, kr, 0, tenantActions)
+	e := encryptor(t, kr, suite.SymSig, tenantActions)
 	itemA := encryptAll(t, e, 1, "a")[0]
 	itemB := encryptAll(t, e, 1, "b")[0]
 	for item, want := range map[*map[string]types.AttributeValue]string{&itemA: "tenant-a", &itemB: "tenant-b"} {
@@ -111,7 +111,7 @@ func TestHierarchicalTenantsBranchKeys(t *testing.T) {
 	moved := clone(itemB)
 	moved["tenant"] = &types.AttributeValueMemberS{Value: "a"}
 	for name, item := range map[string]map[string]types.AttributeValue{"EDK of tenant b in an item of a": swapped, "tenant attribute changed": moved} {
-		fresh := encryptor(t, r.hierarchical("", WithBranchKeyIDSupplier(BranchKeyIDFromAttribute("tenant", "tenant-"))), 0, tenantActions)
+		fresh := encryptor(t, r.hierarchical("", WithBranchKeyIDSupplier(BranchKeyIDFromAttribute("tenant", "tenant-"))), suite.SymSig, tenantActions)
 		g0, k0 := r.counts()
 		_, err := fresh.DecryptItem(context.Background(), item)
 		if !isIntegrity(err) || !isLocal(err) {
@@ -130,8 +130,8 @@ func TestHierarchicalTenantsBranchKeys(t *testing.T) {
 func TestHierarchicalForgedVersions(t *testing.T) {
 	r := newRig(t)
 	id := r.create("", nil)
-	item := encryptAll(t, encryptor(t, r.hierarchical(id), 0, testActions), 1, "")[0]
-	e := encryptor(t, r.hierarchical(id), 0, testActions)
+	item := encryptAll(t, encryptor(t, r.hierarchical(id), suite.SymSig, testActions), 1, "")[0]
+	e := encryptor(t, r.hierarchical(id), suite.SymSig, testActions)
 	g0, k0 := r.counts()
 	for i := range 30 {
 		forged := withVersion(t, item, byte(i%3)) // three made-up versions
@@ -157,12 +157,12 @@ func TestHierarchicalUnknownBranchKeys(t *testing.T) {
 	r := newRig(t)
 	r.create("tenant-a", nil)
 	supplier := WithBranchKeyIDSupplier(BranchKeyIDFromAttribute("tenant", "tenant-"))
-	e := encryptor(t, r.hierarchical("", supplier), 0, tenantActions)
+	e := encryptor(t, r.hierarchical("", supplier), suite.SymSig, tenantActions)
 	item := encryptAll(t, e, 1, "a")[0]
 	ghost := withEDKs(t, item, func(edks []structure.EDK) { edks[0].ProviderInfo = []byte("tenant-ghost") })
 	ghost["tenant"] = &types.AttributeValueMemberS{Value: "ghost"}
 
-	reader := encryptor(t, r.hierarchical("", supplier), 0, tenantActions)
+	reader := encryptor(t, r.hierarchical("", supplier), suite.SymSig, tenantActions)
 	g0, k0 := r.counts()
 	for range 10 {
 		_, err := reader.DecryptItem(context.Background(), ghost)
@@ -177,7 +177,7 @@ func TestHierarchicalUnknownBranchKeys(t *testing.T) {
 	for _, typ := range []string{typeActive, typeBeacon, versionType(activeVersion(t, r, "tenant-a"))} {
 		r.removeRecord("tenant-a", typ)
 	}
-	reader = encryptor(t, r.hierarchical("", supplier), 0, tenantActions)
+	reader = encryptor(t, r.hierarchical("", supplier), suite.SymSig, tenantActions)
 	if _, err := reader.DecryptItem(context.Background(), item); !errors.Is(err, ErrBranchKeyNotFound) || isIntegrity(err) {
 		t.Errorf("an item of a deleted branch key: %v, want ErrBranchKeyNotFound", err)
 	}
@@ -199,11 +199,11 @@ func TestHierarchicalRefusesRolledBackActive(t *testing.T) {
 			oldActive := r.record(id, typeActive)
 			time.Sleep(time.Millisecond) // create-times are to the microsecond
 			r.rotate(id)
-			newer := encryptAll(t, encryptor(t, r.hierarchical(id), 0, testActions), 1, "")[0]
+			newer := encryptAll(t, encryptor(t, r.hierarchical(id), suite.SymSig, testActions), 1, "")[0]
 
 			kr := r.hierarchical(id, WithCacheTTL(time.Minute))
 			clock := setClock(kr)
-			e := encryptor(t, kr, 0, testActions)
+			e := encryptor(t, kr, suite.SymSig, testActions)
 			if how == "read a newer item" {
 				if _, err := e.DecryptItem(context.Background(), newer); err != nil {
 					t.Fatal(err)

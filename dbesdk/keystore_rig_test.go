@@ -163,6 +163,10 @@ var tenantActions = map[string]structure.Action{
 }
 
 // encryptor returns an item encryptor of the test table's layout.
+//
+// Tests of a keyring's refusals use suite 0x6700: under 0x6701 a record
+// whose header was tampered with fails its ECDSA signature first, before
+// the keyring is asked.
 func encryptor(t testing.TB, kr *Keyring, s suite.ID, actions map[string]structure.Action) *structure.Encryptor {
 	t.Helper()
 	e, err := structure.New(structure.Config{

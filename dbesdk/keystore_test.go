@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
@@ -55,7 +56,7 @@ func TestKeyStoreRefusesTamperedRecords(t *testing.T) {
 			r := newRig(t)
 			id := r.create("", map[string]string{"department": "admin"})
 			first := activeVersion(t, r, id)
-			item := encryptAll(t, encryptor(t, r.hierarchical(id), 0, testActions), 1, "")[0]
+			item := encryptAll(t, encryptor(t, r.hierarchical(id), suite.SymSig, testActions), 1, "")[0]
 			otherVersion := r.rotate(id)
 			typ := versionType(first)
 			if c.active {
@@ -70,7 +71,7 @@ func TestKeyStoreRefusesTamperedRecords(t *testing.T) {
 			c.edit(rec, other)
 			r.putRecord(rec)
 
-			e := encryptor(t, r.hierarchical(id), 0, testActions)
+			e := encryptor(t, r.hierarchical(id), suite.SymSig, testActions)
 			use := func() error {
 				if c.active {
 					_, err := e.EncryptItem(context.Background(), variedItem(1, ""))

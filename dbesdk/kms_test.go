@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/keywrap"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/structure"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
@@ -79,12 +80,12 @@ func TestKMSKeyringNeedsKeyARN(t *testing.T) {
 func TestKMSKeyringNamesOnlyItsKey(t *testing.T) {
 	client, kmsN := testrig.KMS(t)
 	ctx := context.Background()
-	underB, err := encryptor(t, newKMSKeyring(t, client, keyB), 0, testActions).EncryptItem(ctx, variedItem(1, ""))
+	underB, err := encryptor(t, newKMSKeyring(t, client, keyB), suite.SymSig, testActions).EncryptItem(ctx, variedItem(1, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	kr := newKMSKeyring(t, client, keyA)
-	e := encryptor(t, kr, 0, testActions)
+	e := encryptor(t, kr, suite.SymSig, testActions)
 	notARN := withEDKs(t, underB, func(edks []structure.EDK) {
 		edks[0].ProviderInfo = []byte(testrig.KeyA)
 	})
@@ -110,7 +111,7 @@ func TestKMSKeyringNamesOnlyItsKey(t *testing.T) {
 func TestKMSKeyringForgedCiphertext(t *testing.T) {
 	client, kmsN := testrig.KMS(t)
 	ctx := context.Background()
-	e := encryptor(t, newKMSKeyring(t, client, keyA), 0, testActions)
+	e := encryptor(t, newKMSKeyring(t, client, keyA), suite.SymSig, testActions)
 	item, err := e.EncryptItem(ctx, variedItem(2, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func TestKMSKeyringForgedCiphertext(t *testing.T) {
 func TestKMSKeyringSealedDataKeyTampered(t *testing.T) {
 	client, kmsN := testrig.KMS(t)
 	ctx := context.Background()
-	e := encryptor(t, newKMSKeyring(t, client, keyA), 0, testActions)
+	e := encryptor(t, newKMSKeyring(t, client, keyA), suite.SymSig, testActions)
 	item, err := e.EncryptItem(ctx, variedItem(3, ""))
 	if err != nil {
 		t.Fatal(err)

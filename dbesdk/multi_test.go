@@ -32,7 +32,7 @@ func TestMultiKeyringWrapsUnderEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	item, err := encryptor(t, multi, 0, testActions).EncryptItem(ctx, variedItem(4, ""))
+	item, err := encryptor(t, multi, suite.SymSig, testActions).EncryptItem(ctx, variedItem(4, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestMultiKeyringWrapsUnderEach(t *testing.T) {
 		requests int64
 	}{{"KMS keyring", kmsA, 1}, {"raw AES keyring", aes, 0}, {"the multi-keyring", multi, 1}, {"raw AES first", aesFirst, 0}} {
 		k0 := kmsN.Requests()
-		dec, err := encryptor(t, c.kr, 0, testActions).DecryptItem(ctx, item)
+		dec, err := encryptor(t, c.kr, suite.SymSig, testActions).DecryptItem(ctx, item)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -77,14 +77,14 @@ func TestMultiKeyringRefusalCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	underOther, err := encryptor(t, other, 0, testActions).EncryptItem(ctx, variedItem(5, ""))
+	underOther, err := encryptor(t, other, suite.SymSig, testActions).EncryptItem(ctx, variedItem(5, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	forgedA := withEDKs(t, underOther, func(edks []structure.EDK) {
 		edks[0] = structure.EDK{ProviderID: KMSProviderID, ProviderInfo: []byte(keyA), Ciphertext: randomBytes(48 + 200)}
 	})
-	e := encryptor(t, multi, 0, testActions)
+	e := encryptor(t, multi, suite.SymSig, testActions)
 	for _, c := range []struct {
 		name     string
 		item     map[string]types.AttributeValue
@@ -116,7 +116,7 @@ func TestMultiKeyringOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := encryptAll(t, encryptor(t, multi, 0, testActions), 20, "")
+	items := encryptAll(t, encryptor(t, multi, suite.SymSig, testActions), 20, "")
 	for _, keyring := range []map[string]any{hierarchyKeyring(r.table, logicalName, keyA, id), {"type": "kms", "keyId": keyB}} {
 		back := o.decrypt(testConfig(suite.ECDSASymSig, testActions, keyring), items)
 		for i := range back {

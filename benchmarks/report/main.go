@@ -44,6 +44,10 @@ type logs struct {
 // code which is which.
 const keystorePrefix = "keystore."
 
+// dbesdkPrefix marks the benchmarks of package dbesdk, whose names are the
+// root package's too.
+const dbesdkPrefix = "dbesdk."
+
 func parse(r io.Reader) (results, logs, error) {
 	res := results{}
 	lg := logs{kms: map[string]string{}}
@@ -54,8 +58,11 @@ func parse(r io.Reader) (results, logs, error) {
 		if pkg, ok := strings.CutPrefix(line, "pkg: "); ok {
 			// Each test binary names its package before its benchmarks.
 			prefix = ""
-			if strings.HasSuffix(strings.TrimSpace(pkg), "/keystore") {
+			switch pkg = strings.TrimSpace(pkg); {
+			case strings.HasSuffix(pkg, "/keystore"):
 				prefix = keystorePrefix
+			case strings.HasSuffix(pkg, "/dbesdk"):
+				prefix = dbesdkPrefix
 			}
 			continue
 		}
@@ -370,6 +377,7 @@ func main() {
 	writeTenants(p, lg.tenants)
 
 	writeKeyStoreCiphers(p, res)
+	writeDBESDK(p, res)
 
 	p("## Update under contention, against dynalite")
 	p("")

@@ -37,6 +37,15 @@
 //	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //
+// Tables in AWS DB-ESDK's item format (services in Java, .NET, Python or
+// Rust share them): the -dbesdk-* flags name its raw AES keyring (a file
+// with the key's base64, the key's namespace and name), with which both
+// commands read items of either format; reencrypt -to dbesdk moves a table
+// to DB-ESDK's format, and -to dynacrypt back:
+//
+//	dynacrypt reencrypt -table users -encrypted token -version version -key alias/users -to dbesdk \
+//		-dbesdk-raw-aes-key-file users.key -dbesdk-key-namespace users -dbesdk-key-name users-2026
+//
 // Exports: decrypt a table export into JSON lines, verifying every item:
 //
 //	dynacrypt export-decrypt -table users -key alias/users -partition-key id -encrypted token < export.json.gz > users.jsonl

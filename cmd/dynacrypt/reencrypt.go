@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-all] [flags]",
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-to dbesdk|dynacrypt -dbesdk-raw-aes-key-file F -dbesdk-key-namespace NS -dbesdk-key-name N] [-all] [flags]",
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -43,6 +43,11 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"attribute, which makes clients' copies (ETags) stale: after rotating one tenant's branch\n"+
 			"key, walk that tenant's items only with -only-tenant (a Query of its partition if -tenant\n"+
 			"is the partition key, else a Scan filtered on it).\n\n"+
+			"A table moves between dynacrypt's item format and AWS DB-ESDK's the same way: -to dbesdk, with\n"+
+			"the -dbesdk-* flags naming DB-ESDK's raw AES keyring, rewrites the items in dynacrypt's format\n"+
+			"(which -key or -keystore open) in DB-ESDK's; -to dynacrypt, with both, rewrites DB-ESDK's items\n"+
+			"in dynacrypt's. A walk to DB-ESDK's format of a table with no item left in dynacrypt's needs no\n"+
+			"-key or -keystore.\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
@@ -54,10 +59,13 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	var (
 		tf tableFlags
 		cf cipherFlags
+		df dbesdkFlags
 	)
 	tf.register(fs)
 	version := fs.String("version", "", "the Store's version attribute (WithVersion), if it has one: every rewrite increments it")
 	cf.register(fs)
+	df.register(fs)
+	df.registerTo(fs)
 	tf.registerOnlyTenant(fs)
 	all := fs.Bool("all", false, "rewrite every item, not only those under an old key")
 	segments := fs.Int("segments", 4, "parallel Scan segments")
@@ -72,7 +80,11 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if *checkpoint == "" {
 		*checkpoint = tf.table + ".reencrypt-checkpoint"
 	}
-	clients, cipher, err := cf.load(ctx, tf.tenant != "")
+	clients, cipher, err := cf.load(ctx, tf.tenant != "", df.writes())
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	format, err := df.option(!df.writes())
 	if err != nil {
 		return fail(fs, std, err)
 	}
@@ -84,6 +96,9 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if *version != "" {
 		opts = append(opts, dynacrypt.WithVersion(*version))
 	}
+	if format != nil {
+		opts = append(opts, format)
+	}
 	items, err := tf.items(table.keys, cipher, opts...)
 	if err != nil {
 		return fail(fs, std, err)
@@ -94,7 +109,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	}
 	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, tenant: tf.onlyTenant, std: std,
 		state: checkpointFile{Table: tf.table, TableIdentity: table.identity, All: *all, Segments: *segments,
-			Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
+			Flags: walkFlags(tf, cf, df, *version)}, pageSize: *pageSize}
 	return w.run(ctx)
 }
 

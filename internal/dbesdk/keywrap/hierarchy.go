@@ -181,6 +181,11 @@ func (k *StaticBranchKey) OnEncrypt(_ context.Context, m *structure.EncryptionMa
 	return WrapHierarchy(m, &k.Key)
 }
 
+// UnwrapsLocally reports true: the branch key is at hand.
+func (k *StaticBranchKey) UnwrapsLocally(*structure.DecryptionMaterials, []structure.EDK) bool {
+	return true
+}
+
 // OnDecrypt unwraps the first EDK that names the branch key and opens.
 func (k *StaticBranchKey) OnDecrypt(_ context.Context, m *structure.DecryptionMaterials, edks []structure.EDK) error {
 	var errs []error

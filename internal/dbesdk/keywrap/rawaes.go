@@ -75,6 +75,10 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *structure.EncryptionMaterials) 
 	return nil
 }
 
+// UnwrapsLocally reports true: a raw AES keyring has no key service to
+// call.
+func (k *RawAES) UnwrapsLocally(*structure.DecryptionMaterials, []structure.EDK) bool { return true }
+
 // OnDecrypt unwraps the first EDK of this keyring's namespace and key name
 // that opens.
 func (k *RawAES) OnDecrypt(_ context.Context, m *structure.DecryptionMaterials, edks []structure.EDK) error {
