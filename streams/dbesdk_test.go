@@ -12,7 +12,7 @@ import (
 	"github.com/dynacrypt/dynacrypt/dbesdk"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 	"github.com/dynacrypt/dynacrypt/streams"
-	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
+	"github.com/dynacrypt/dynacrypt/streams/streamstest"
 )
 
 // TestRecordsOfDBESDKItems: a stream of a table in DB-ESDK's format,
