@@ -186,7 +186,7 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 		if ring == nil {
 			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
 		}
-		if s.codec.legacy, err = newLegacyReader(cfg.legacy, sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned); err != nil {
+		if s.codec.legacy, err = newLegacyReader(cfg.legacy, schemaOf(sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned)); err != nil {
 			return nil, err
 		}
 	}
