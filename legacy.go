@@ -2,7 +2,6 @@ package dynacrypt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -31,6 +30,7 @@ type legacyOptions struct {
 	attrs      []string
 	manifest   []byte
 	unverified bool
+	trusting   bool // reads any item without a header, and promotes it
 }
 
 // A legacyFormat is how legacy items hold their encrypted attributes: it
@@ -112,10 +112,18 @@ type legacyReader struct {
 	now      func() time.Time
 	allowed  map[string]bool // attributes a legacy item may have
 	manifest *manifest       // nil: LegacyUnverified
+	trusting bool
+	// writesPlaintext: the Store writes plaintext items (WritePlaintext).
+	writesPlaintext bool
 }
 
 // newLegacyReader checks the legacy options against the table.
 func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
+	if o.trusting {
+		values, _ := o.values.values(t)
+		p, _ := o.values.(legacyPlaintext)
+		return &legacyReader{values: values, trusting: true, writesPlaintext: p.phase == WritePlaintext}, nil
+	}
 	switch {
 	case o.until.IsZero():
 		return nil, fmt.Errorf("%s: LegacyUntil is required: legacy items are unsigned, so reading them must end at a date", o.mode)
@@ -163,6 +171,14 @@ func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
 // open checks a legacy item, then opens its encrypted attributes in place.
 // Every check comes before the first Cipher or KMS request.
 func (l *legacyReader) open(ctx context.Context, item map[string]types.AttributeValue, c *codec, skipDecrypt bool) error {
+	if l.trusting {
+		if skipDecrypt {
+			for name := range c.encrypted {
+				delete(item, name)
+			}
+		}
+		return nil
+	}
 	if !l.now().Before(l.until) {
 		return integrity("item has no %s header, and legacy reading ended at %s (LegacyUntil)", c.headerAttr, l.until.Format(time.RFC3339))
 	}
@@ -195,4 +211,4 @@ func (l *legacyReader) open(ctx context.Context, item map[string]types.Attribute
 
 // errUnverifiedLegacy is why a Store with LegacyUnverified does not write a
 // legacy item back in the current format.
-var errUnverifiedLegacy = errors.New("a legacy item is written back in the current format only if a manifest vouches for it: with LegacyUnverified, a forged legacy item would be signed; take a snapshot (Store.LegacySnapshot) and use LegacyManifest")
+var errUnverifiedLegacy = fmt.Errorf("%w: a legacy item is written back in the current format only if a manifest vouches for it: with LegacyUnverified, a forged legacy item would be signed; take a snapshot (Store.LegacySnapshot) and use LegacyManifest", ErrNotVouched)
