@@ -30,13 +30,24 @@ type legacyOptions struct {
 	attrs      []string
 	manifest   []byte
 	unverified bool
-	trusting   bool // reads any item without a header, and promotes it
+	// conflict names another Option that set legacyOptions before, if
+	// any: a Store reads items without a header in one format.
+	conflict string
+}
+
+// setLegacy makes o the config's legacy options, noting an earlier Option
+// of another format.
+func setLegacy(c *config, o *legacyOptions) {
+	if c.legacy != nil && c.legacy.mode != o.mode {
+		o.conflict = c.legacy.mode
+	}
+	c.legacy = o
 }
 
 // A legacyFormat is how legacy items hold their encrypted attributes: it
 // builds, for a table, the legacyValues that check and open them.
 type legacyFormat interface {
-	values(t *legacySchema) (legacyValues, error)
+	values(o *legacyOptions, t *legacySchema) (legacyValues, error)
 }
 
 // legacyValues check and open the encrypted attributes of legacy items.
@@ -112,29 +123,28 @@ type legacyReader struct {
 	now      func() time.Time
 	allowed  map[string]bool // attributes a legacy item may have
 	manifest *manifest       // nil: LegacyUnverified
-	trusting bool
 	// writesPlaintext: the Store writes plaintext items (WritePlaintext).
 	writesPlaintext bool
 }
 
 // newLegacyReader checks the legacy options against the table.
 func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
-	if o.trusting {
-		values, _ := o.values.values(t)
-		p, _ := o.values.(legacyPlaintext)
-		return &legacyReader{values: values, trusting: true, writesPlaintext: p.phase == WritePlaintext}, nil
-	}
 	switch {
+	case o.conflict != "":
+		return nil, fmt.Errorf("%s and %s: items without a header are of one format, legacy per-field KMS or plaintext; give one of them", o.conflict, o.mode)
 	case o.until.IsZero():
 		return nil, fmt.Errorf("%s: LegacyUntil is required: legacy items are unsigned, so reading them must end at a date", o.mode)
 	case (o.manifest == nil) == !o.unverified:
 		return nil, fmt.Errorf("%s: give LegacyManifest (a snapshot from Store.LegacySnapshot: only the legacy items it lists are read and migrated) or LegacyUnverified (any legacy item is read, none is migrated)", o.mode)
 	}
-	values, err := o.values.values(t)
+	values, err := o.values.values(o, t)
 	if err != nil {
 		return nil, err
 	}
 	l := &legacyReader{values: values, until: o.until, now: time.Now, allowed: map[string]bool{}}
+	if p, ok := o.values.(legacyPlaintext); ok {
+		l.writesPlaintext = p.phase == WritePlaintext
+	}
 	attrs := o.attrs
 	if attrs == nil {
 		for _, f := range t.fields {
@@ -171,14 +181,6 @@ func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
 // open checks a legacy item, then opens its encrypted attributes in place.
 // Every check comes before the first Cipher or KMS request.
 func (l *legacyReader) open(ctx context.Context, item map[string]types.AttributeValue, c *codec, skipDecrypt bool) error {
-	if l.trusting {
-		if skipDecrypt {
-			for name := range c.encrypted {
-				delete(item, name)
-			}
-		}
-		return nil
-	}
 	if !l.now().Before(l.until) {
 		return integrity("item has no %s header, and legacy reading ended at %s (LegacyUntil)", c.headerAttr, l.until.Format(time.RFC3339))
 	}
@@ -207,6 +209,15 @@ func (l *legacyReader) open(ctx context.Context, item map[string]types.Attribute
 		}
 	}
 	return l.values.open(ctx, c, item)
+}
+
+// checkWritesBack refuses to start a walk that would write legacy items
+// back in the current format with no manifest to vouch for them.
+func (c *codec) checkWritesBack() error {
+	if c.legacy != nil && c.legacy.manifest == nil {
+		return errUnverifiedLegacy
+	}
+	return nil
 }
 
 // errUnverifiedLegacy is why a Store with LegacyUnverified does not write a

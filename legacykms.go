@@ -51,7 +51,7 @@ func WithLegacyKMS(client KMSClient, keyID string, opts ...LegacyOption) Option 
 		for _, o := range opts {
 			o(lo)
 		}
-		c.legacy = lo
+		setLegacy(c, lo)
 	}
 }
 
@@ -62,7 +62,7 @@ type legacyKMS struct {
 	keyID  string
 }
 
-func (f legacyKMS) values(t *legacySchema) (legacyValues, error) {
+func (f legacyKMS) values(_ *legacyOptions, t *legacySchema) (legacyValues, error) {
 	switch {
 	case f.client == nil || isNilPointer(f.client):
 		return nil, errors.New("WithLegacyKMS: the KMS client is nil")

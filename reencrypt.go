@@ -101,8 +101,8 @@ const rewriteAttempts = 10
 // items are counted and the walk goes on; the error returned then describes
 // the first failure.
 func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
-	if s.codec.legacy != nil && s.codec.legacy.manifest == nil && !s.codec.legacy.trusting {
-		return ReencryptProgress{}, s.fail("Reencrypt", errUnverifiedLegacy)
+	if err := s.codec.checkWritesBack(); err != nil {
+		return ReencryptProgress{}, s.fail("Reencrypt", err)
 	}
 	// The walk refuses items with an encrypted attribute T does not
 	// declare; the Store's reads do not look for them.

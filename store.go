@@ -538,7 +538,7 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		return nil, err
 	}
 
-	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil && !s.codec.legacy.trusting {
+	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil && !s.codec.legacy.writesPlaintext {
 		return nil, errUnverifiedLegacy
 	}
 	p := &preparedPut{item: av, done: func() {}}
