@@ -207,3 +207,14 @@ func TestTenantsLines(t *testing.T) {
 		}
 	}
 }
+
+func TestPlaintextMigrationLines(t *testing.T) {
+	in := "    plaintext_migration_test.go:205: plaintext-migration: 10000 items (seeded in 2s); the walk promoted 9500\n"
+	_, lg, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.plain) != 1 || lg.plain[0] != "10000 items (seeded in 2s); the walk promoted 9500" {
+		t.Errorf("plaintext migration lines: %q", lg.plain)
+	}
+}
