@@ -77,7 +77,11 @@ func WithEncryptedAttributes(attrs ...string) Option {
 // WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, the key
 // cache options, and WithVersion, which only Reencrypt uses: it increments
 // the version of every item it rewrites, as a Store's does (Seal and Open
-// leave it as it is).
+// leave it as it is). For a table that still holds items without a header,
+// it takes WithLegacyKMS (with LegacyBinary for the binary attributes) and
+// WithPlaintextItems in phase ReadPlaintext, both with LegacyAttributes,
+// since there is no T to take the items' attributes from: Open reads such
+// items, and Reencrypt migrates them, under the same guard as a Store's.
 func NewItems(table string, opts ...Option) (*Items, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -98,8 +102,8 @@ func newItems(table string, cfg config) (*Items, error) {
 		return nil, errors.New("no partition key: use WithPartitionKey")
 	case cfg.cipher == nil:
 		return nil, errors.New("no Cipher: use WithCipher")
-	case cfg.legacy != nil || len(cfg.indexes) > 0:
-		return nil, errors.New("WithLegacyKMS and indexes need a Store of a Go type")
+	case len(cfg.indexes) > 0:
+		return nil, errors.New("indexes need a Store of a Go type")
 	}
 	if err := checkAttributeCount("WithUnsignedAttributes", len(cfg.unsigned)); err != nil {
 		return nil, err
@@ -141,6 +145,11 @@ func newItems(table string, cfg config) (*Items, error) {
 	it.codec.tenantAttr = cfg.tenantAttr
 	it.codec.suite = byte(cfg.suite)
 	it.codec.checkUndeclared = true
+	if cfg.legacy != nil {
+		if it.codec.legacy, err = newItemsLegacyReader(&cfg, keys); err != nil {
+			return nil, err
+		}
+	}
 	return it, nil
 }
 

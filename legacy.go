@@ -30,6 +30,7 @@ type legacyOptions struct {
 	attrs      []string
 	manifest   []byte
 	unverified bool
+	binary     []string // LegacyBinary
 	// conflict names another Option that set legacyOptions before, if
 	// any: a Store reads items without a header in one format.
 	conflict string
@@ -68,7 +69,8 @@ func LegacyUntil(t time.Time) LegacyOption { return func(o *legacyOptions) { o.u
 // LegacyAttributes names every attribute the legacy writer stored. An item
 // without a header that has any other attribute is not a legacy item: it
 // fails with ErrIntegrity. By default, every field of T except the version
-// attribute. Key attributes are always allowed.
+// attribute; [NewItems], which has no T, requires it. Key and unsigned
+// attributes are always allowed.
 func LegacyAttributes(attrs ...string) LegacyOption {
 	return func(o *legacyOptions) { o.attrs = append(o.attrs, attrs...) }
 }
@@ -89,11 +91,19 @@ func LegacyManifest(manifest []byte) LegacyOption {
 // writers still run, then take a snapshot and switch to LegacyManifest.
 func LegacyUnverified() LegacyOption { return func(o *legacyOptions) { o.unverified = true } }
 
+// LegacyBinary names, for [NewItems] with WithLegacyKMS, the encrypted
+// attributes whose legacy values are byte strings: decrypted, they are
+// binary (B) values, as a []byte field of a Store's T; the others are
+// strings (S). A Store reads this from T and refuses the option.
+func LegacyBinary(attrs ...string) LegacyOption {
+	return func(o *legacyOptions) { o.binary = append(o.binary, attrs...) }
+}
+
 // legacySchema is what the guard of legacy items knows of the table.
 type legacySchema struct {
-	typ       reflect.Type    // T, for errors
+	typ       reflect.Type    // T; nil for Items, which has no Go type
 	fields    []*schema.Field // T's fields
-	encrypted []*schema.Field
+	encrypted []*schema.Field // for Items, typed string or, if LegacyBinary names them, []byte
 	keys      []string
 	version   string // "" for none
 	header    string
@@ -115,6 +125,34 @@ func schemaOf(sch *schema.Schema, keys []*schema.Field, version *schema.Field, h
 	return t
 }
 
+// itemsSchema returns the legacySchema of the table of Items, which knows
+// no types but what LegacyBinary says.
+func itemsSchema(cfg *config, keys []string) (*legacySchema, error) {
+	t := &legacySchema{keys: keys, version: cfg.version, header: cfg.headerAttr, unsigned: cfg.unsigned}
+	for _, a := range cfg.legacy.binary {
+		if !slices.Contains(cfg.encryptedAttrs, a) {
+			return nil, fmt.Errorf("LegacyBinary: %q is not an encrypted attribute (WithEncryptedAttributes)", a)
+		}
+	}
+	for _, a := range cfg.encryptedAttrs {
+		typ := reflect.TypeFor[string]()
+		if slices.Contains(cfg.legacy.binary, a) {
+			typ = reflect.TypeFor[[]byte]()
+		}
+		t.encrypted = append(t.encrypted, &schema.Field{Attr: a, Path: a, Type: typ})
+	}
+	return t, nil
+}
+
+// newItemsLegacyReader is newLegacyReader for Items.
+func newItemsLegacyReader(cfg *config, keys []string) (*legacyReader, error) {
+	t, err := itemsSchema(cfg, keys)
+	if err != nil {
+		return nil, err
+	}
+	return newLegacyReader(cfg.legacy, t)
+}
+
 // legacyReader checks legacy items, and opens them with their format's
 // legacyValues.
 type legacyReader struct {
@@ -132,6 +170,8 @@ func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
 	switch {
 	case o.conflict != "":
 		return nil, fmt.Errorf("%s and %s: items without a header are of one format, legacy per-field KMS or plaintext; give one of them", o.conflict, o.mode)
+	case len(o.binary) > 0 && (t.typ != nil || o.mode != legacyKMSMode):
+		return nil, fmt.Errorf("%s: LegacyBinary is for NewItems with WithLegacyKMS (a Store reads the types of its fields from T)", o.mode)
 	case o.until.IsZero():
 		return nil, fmt.Errorf("%s: LegacyUntil is required: legacy items are unsigned, so reading them must end at a date", o.mode)
 	case (o.manifest == nil) == !o.unverified:
@@ -146,7 +186,10 @@ func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
 		l.writesPlaintext = p.phase == WritePlaintext
 	}
 	attrs := o.attrs
-	if attrs == nil {
+	switch {
+	case attrs == nil && t.typ == nil:
+		return nil, fmt.Errorf("%s with NewItems: LegacyAttributes is required, since there is no T to take the attributes of items without a header from", o.mode)
+	case attrs == nil:
 		for _, f := range t.fields {
 			if f.Attr != t.version {
 				attrs = append(attrs, f.Attr)
@@ -154,7 +197,7 @@ func newLegacyReader(o *legacyOptions, t *legacySchema) (*legacyReader, error) {
 		}
 	}
 	for _, a := range attrs {
-		if !slices.ContainsFunc(t.fields, func(f *schema.Field) bool { return f.Attr == a }) && !slices.Contains(t.unsigned, a) {
+		if t.typ != nil && !slices.ContainsFunc(t.fields, func(f *schema.Field) bool { return f.Attr == a }) && !slices.Contains(t.unsigned, a) {
 			return nil, fmt.Errorf("LegacyAttributes: %q is not a field of %v nor an unsigned attribute", a, t.typ)
 		}
 		if t.version != "" && a == t.version {

@@ -47,13 +47,15 @@ import (
 // under any key the role may use.
 func WithLegacyKMS(client KMSClient, keyID string, opts ...LegacyOption) Option {
 	return func(c *config) {
-		lo := &legacyOptions{mode: "WithLegacyKMS", values: legacyKMS{client: client, keyID: keyID}}
+		lo := &legacyOptions{mode: legacyKMSMode, values: legacyKMS{client: client, keyID: keyID}}
 		for _, o := range opts {
 			o(lo)
 		}
 		setLegacy(c, lo)
 	}
 }
+
+const legacyKMSMode = "WithLegacyKMS"
 
 // legacyKMS is the legacy per-field KMS format: each encrypted attribute
 // the raw KMS ciphertext blob of its value.

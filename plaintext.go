@@ -106,6 +106,8 @@ func (f legacyPlaintext) values(o *legacyOptions, t *legacySchema) (legacyValues
 	switch {
 	case f.phase != WritePlaintext && f.phase != ReadPlaintext:
 		return nil, fmt.Errorf("%s: unknown phase %v", plaintextMode, f.phase)
+	case f.phase == WritePlaintext && t.typ == nil:
+		return nil, fmt.Errorf("%s: NewItems seals every item it writes: %v is for the services' Stores", plaintextMode, f.phase)
 	case f.phase == WritePlaintext && o.manifest != nil:
 		return nil, fmt.Errorf("%s: %v writes plaintext items, which no manifest lists: use LegacyUnverified, and a manifest from phase 2 on", plaintextMode, f.phase)
 	}
