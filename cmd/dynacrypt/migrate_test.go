@@ -209,6 +209,12 @@ func TestCommandMigratesOnlyWhatTheManifestLists(t *testing.T) {
 	if _, rewritten, _, failed := counts(t, o); rewritten != 0 || failed != n {
 		t.Errorf("walk with another table's manifest: %s", o)
 	}
+	// Its checkpoint, kept for a retry of the failed items, resumes no
+	// walk with another manifest.
+	o = runBinary(t, "", append(walk(manifest, "walk"), "-checkpoint", filepath.Join(dir, "replayed"))...).want(t, exitFailure, "a walk from another manifest's checkpoint")
+	if !strings.Contains(o.stderr, "-manifest") {
+		t.Errorf("a walk from another manifest's checkpoint: %s", o)
+	}
 
 	planted := oldAccountOf(n + 1)
 	planted.Secret = "attacker's"
