@@ -1,13 +1,17 @@
 package dynacrypt_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -243,5 +247,200 @@ func TestPlaintextOptionsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// racingDB runs before once, just before the first PutItem of the item
+// whose id is id: a writer that gets in between a read and its write.
+type racingDB struct {
+	*dynamodb.Client
+	id     string
+	once   sync.Once
+	before func()
+}
+
+func (r *racingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if s, ok := in.Item["id"].(*types.AttributeValueMemberS); ok && s.Value == r.id {
+		r.once.Do(r.before)
+	}
+	return r.Client.PutItem(ctx, in, opts...)
+}
+
+// The threat: someone who can write the table edits a listed plaintext
+// item between the walk's read, which the manifest vouched for, and its
+// write. The walk's write is conditional on every attribute as read, so it
+// fails; the item read again is no longer listed, and is refused: the edit
+// is neither signed nor overwritten.
+func TestWalkNeverSignsAnEditMadeAfterItsRead(t *testing.T) {
+	ctx := context.Background()
+	pt := newPlaintextTable(t, 3)
+	manifest := pt.snapshot(t)
+	edited := oldShopperOf(1)
+	edited.Email = "attacker@example.com"
+	db := &racingDB{Client: pt.db, id: shopperID(1), before: func() { pt.oldPut(t, edited) }}
+	s := mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
+	p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
+	if !errors.Is(err, dynacrypt.ErrIntegrity) || p.Failed != 1 || p.Promoted != 2 {
+		t.Errorf("walk: %+v, %v; want the edited item failed, the 2 others promoted", p, err)
+	}
+	raw := pt.raw(t, shopperID(1))
+	if raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
+		t.Errorf("the edit made between the walk's read and write was signed or overwritten: %v", raw)
+	}
+}
+
+// The threat: the same edit between Update's read and its write. Update
+// retries, reads the edited item, and refuses it.
+func TestUpdateNeverSignsAnEditMadeAfterItsRead(t *testing.T) {
+	ctx := context.Background()
+	pt := newPlaintextTable(t, 2)
+	manifest := pt.snapshot(t)
+	edited := oldShopperOf(0)
+	edited.Email = "attacker@example.com"
+	db := &racingDB{Client: pt.db, id: shopperID(0), before: func() { pt.oldPut(t, edited) }}
+	s := mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
+	if _, err := s.Update(ctx, Shopper{ID: shopperID(0)}, func(c *Shopper) error { c.Visits++; return nil }); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("Update racing an edit: %v, want ErrIntegrity on the re-read", err)
+	}
+	if raw := pt.raw(t, shopperID(0)); raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
+		t.Errorf("the edit was signed or overwritten: %v", raw)
+	}
+}
+
+// A TTL job sets an unsigned attribute, absent when the walk read the
+// item, before the walk writes it: the walk's condition names the absent
+// attributes too, so it reads the item again, and the job's value is
+// kept, not lost.
+func TestWalkKeepsAnUnsignedAttributeSetAfterItsRead(t *testing.T) {
+	ctx := context.Background()
+	pt := newPlaintextTable(t, 1)
+	manifest := pt.snapshot(t)
+	set := oldShopperOf(0)
+	set.Expires = 4242
+	db := &racingDB{Client: pt.db, id: shopperID(0), before: func() { pt.oldPut(t, set) }}
+	s := mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
+	if p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1}); err != nil || p.Promoted != 1 {
+		t.Fatalf("walk: %+v, %v", p, err)
+	}
+	if c, err := pt.store(t).Get(ctx, Shopper{ID: shopperID(0)}); err != nil || c.Expires != 4242 {
+		t.Errorf("the TTL set meanwhile: %+v, %v; want it kept", c, err)
+	}
+}
+
+// The threat: items that are neither plaintext nor encrypted: a header of
+// another type, a junk header, a NULL one; the version as a string; an
+// attribute T does not declare (one named like a field but for case, a
+// beacon's). None may read as plaintext, with a manifest or without (where
+// only the attribute check stands), cost a KMS request, or be rewritten by
+// the walk.
+func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
+	ctx := context.Background()
+	pt := newPlaintextTable(t, 1)
+	manifest := pt.snapshot(t)
+	s := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))
+	if _, err := s.Get(ctx, Shopper{ID: shopperID(0)}); err != nil { // the manifest checked once
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, &Shopper{ID: "warm", Region: "r0"}); err != nil { // and a root key made, which the walk's promotion of the listed item uses
+		t.Fatal(err)
+	}
+	odd := map[string]func(map[string]types.AttributeValue){
+		"header-s":    func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberS{Value: "x"} },
+		"header-junk": func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberB{Value: []byte{0}} },
+		"header-null": func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberNULL{Value: true} },
+		"version-s":   func(m map[string]types.AttributeValue) { m["version"] = &types.AttributeValueMemberS{Value: "0"} },
+		"Email": func(m map[string]types.AttributeValue) {
+			m["Email"] = &types.AttributeValueMemberS{Value: "attacker@example.com"}
+		},
+		"beacon": func(m map[string]types.AttributeValue) {
+			m["email_beacon"] = &types.AttributeValueMemberS{Value: "abc"}
+		},
+	}
+	planted := map[string]map[string]types.AttributeValue{}
+	for id, change := range odd {
+		item := pt.raw(t, shopperID(0))
+		item["id"] = &types.AttributeValueMemberS{Value: id}
+		change(item)
+		rawPut(t, pt.db, pt.table, item)
+		planted[id] = item
+	}
+	unverified := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyUnverified()))
+	before := pt.kmsReqs.Requests()
+	for id := range odd {
+		for _, s := range []*dynacrypt.Store[Shopper]{s, unverified} {
+			if c, err := s.Get(ctx, Shopper{ID: id}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+				t.Errorf("%s: %+v, %v; want ErrIntegrity", id, c, err)
+			}
+		}
+	}
+	p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{})
+	if got := pt.kmsReqs.Requests() - before; got != 0 {
+		t.Errorf("refusing the odd items, read and walked, made %d KMS requests", got)
+	}
+	if !errors.Is(err, dynacrypt.ErrIntegrity) || p.Failed != int64(len(odd)) || p.Promoted != 1 {
+		t.Errorf("walk: %+v, %v", p, err)
+	}
+	for id, item := range planted {
+		if raw := pt.raw(t, id); !reflect.DeepEqual(raw, item) {
+			t.Errorf("%s was rewritten: %v", id, raw)
+		}
+	}
+}
+
+// The threat: the genuine manifest with the digest of a planted item
+// (from the attacker's own snapshot) spliced in, the count and order fixed
+// up, the signature kept. The signature covers the list: nothing reads,
+// nothing is signed.
+func TestSplicedManifestVouchesForNothing(t *testing.T) {
+	ctx := context.Background()
+	pt := newPlaintextTable(t, 2)
+	manifest := pt.snapshot(t)
+	planted := oldShopperOf(0)
+	planted.ID = "planted"
+	pt.oldPut(t, planted)
+	// The attacker's own snapshot of the table gives the planted item's
+	// digest, under a key of theirs.
+	theirs, _, err := mustNew[Shopper](t, pt.db, pt.table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
+		dynacrypt.WithUnsignedAttributes("expires"), dynacrypt.WithCipher(newAES(t))).LegacySnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedLen := func(m []byte) int { return 20 + (int(m[18])<<8 | int(m[19])) }
+	digests := func(m []byte) [][]byte {
+		rest := m[signedLen(m) : len(m)-32]
+		n, k := binary.Uvarint(rest)
+		var out [][]byte
+		for i := range int(n) {
+			out = append(out, rest[k+16*i:k+16*(i+1)])
+		}
+		return out
+	}
+	all := map[string][]byte{}
+	for _, d := range append(digests(manifest), digests(theirs)...) {
+		all[string(d)] = d
+	}
+	var sorted [][]byte
+	for _, d := range all {
+		sorted = append(sorted, d)
+	}
+	for i := range sorted {
+		for j := i + 1; j < len(sorted); j++ {
+			if bytes.Compare(sorted[j], sorted[i]) < 0 {
+				sorted[i], sorted[j] = sorted[j], sorted[i]
+			}
+		}
+	}
+	spliced := append([]byte(nil), manifest[:signedLen(manifest)]...)
+	spliced = binary.AppendUvarint(spliced, uint64(len(sorted)))
+	for _, d := range sorted {
+		spliced = append(spliced, d...)
+	}
+	spliced = append(spliced, manifest[len(manifest)-32:]...)
+	s := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(spliced)))
+	if c, err := s.Get(ctx, Shopper{ID: "planted"}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("planted item under a spliced manifest: %+v, %v", c, err)
+	}
+	if _, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); err == nil || pt.signed(t, "planted") {
+		t.Errorf("walk under a spliced manifest: %v; planted signed: %t", err, pt.signed(t, "planted"))
 	}
 }
