@@ -14,13 +14,15 @@ import (
 
 // A legacy item is an item without a header: written before the table was
 // encrypted with dynacrypt, by code that encrypted each secret field with
-// KMS ([WithLegacyKMS]). It carries no signature, so anyone who can write
+// KMS ([WithLegacyKMS]) or that stored it in plaintext
+// ([WithPlaintextItems]). It carries no signature, so anyone who can write
 // the table can forge one, and the Store reads such items only under a
 // guard, configured by LegacyOptions: an end date, and a signed snapshot of
 // the legacy items (a manifest) that vouches for each before it is read,
 // let alone written back in the current format and so signed.
 
-// A LegacyOption configures how a Store reads legacy items: [WithLegacyKMS].
+// A LegacyOption configures how a Store reads items without a header:
+// [WithLegacyKMS] and [WithPlaintextItems] take them.
 type LegacyOption func(*legacyOptions)
 
 type legacyOptions struct {
@@ -61,9 +63,9 @@ type legacyValues interface {
 	open(ctx context.Context, c *codec, item map[string]types.AttributeValue) error
 }
 
-// LegacyUntil ends the legacy mode at t: from then on, items without a
-// header fail with ErrIntegrity, as without WithLegacyKMS. Required: pick
-// the date by which the migration will be finished.
+// LegacyUntil ends the legacy or plaintext mode at t: from then on, items
+// without a header fail with ErrIntegrity, as without the mode. Required:
+// pick the date by which the migration will be finished.
 func LegacyUntil(t time.Time) LegacyOption { return func(o *legacyOptions) { o.until = t } }
 
 // LegacyAttributes names every attribute the legacy writer stored. An item
@@ -86,9 +88,10 @@ func LegacyManifest(manifest []byte) LegacyOption {
 // LegacyUnverified makes the Store read every legacy item, with no manifest
 // to vouch for it: a forged item reads as a real one, as it did with the
 // legacy code. In exchange, no legacy item is ever written back in the
-// current format (which would sign a forgery): [Store.Update] of one fails
-// and [Store.Reencrypt] refuses to run. Use it for the rollout, while legacy
-// writers still run, then take a snapshot and switch to LegacyManifest.
+// current format (which would sign a forgery): [Store.Update] of one and
+// [Store.Reencrypt] fail with [ErrNotVouched]. Use it for the rollout,
+// while legacy writers still run, then take a snapshot and switch to
+// LegacyManifest.
 func LegacyUnverified() LegacyOption { return func(o *legacyOptions) { o.unverified = true } }
 
 // LegacyBinary names, for [NewItems] with WithLegacyKMS, the encrypted
