@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -259,6 +260,13 @@ type racingDB struct {
 	before func()
 }
 
+// racingStore returns a Store of the table with the manifest, whose first
+// write of shopper i is preceded by the old service's write of c.
+func (pt *plaintextTable) racingStore(t *testing.T, manifest []byte, i int, c OldShopper) *dynacrypt.Store[Shopper] {
+	db := &racingDB{Client: pt.db, id: shopperID(i), before: func() { pt.oldPut(t, c) }}
+	return mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
+}
+
 func (r *racingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	if s, ok := in.Item["id"].(*types.AttributeValueMemberS); ok && s.Value == r.id {
 		r.once.Do(r.before)
@@ -267,43 +275,37 @@ func (r *racingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts 
 }
 
 // The threat: someone who can write the table edits a listed plaintext
-// item between the walk's read, which the manifest vouched for, and its
-// write. The walk's write is conditional on every attribute as read, so it
-// fails; the item read again is no longer listed, and is refused: the edit
-// is neither signed nor overwritten.
-func TestWalkNeverSignsAnEditMadeAfterItsRead(t *testing.T) {
+// item between a read that the manifest vouched for and its write: the
+// walk's, or Update's. The write is conditional on every attribute as
+// read, so it fails; the item read again is no longer listed, and is
+// refused: the edit is neither signed nor overwritten.
+func TestAnEditMadeAfterItsReadIsNeverSigned(t *testing.T) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 3)
-	manifest := pt.snapshot(t)
-	edited := oldShopperOf(1)
-	edited.Email = "attacker@example.com"
-	db := &racingDB{Client: pt.db, id: shopperID(1), before: func() { pt.oldPut(t, edited) }}
-	s := mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
-	p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
-	if !errors.Is(err, dynacrypt.ErrIntegrity) || p.Failed != 1 || p.Promoted != 2 {
-		t.Errorf("walk: %+v, %v; want the edited item failed, the 2 others promoted", p, err)
-	}
-	raw := pt.raw(t, shopperID(1))
-	if raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
-		t.Errorf("the edit made between the walk's read and write was signed or overwritten: %v", raw)
-	}
-}
-
-// The threat: the same edit between Update's read and its write. Update
-// retries, reads the edited item, and refuses it.
-func TestUpdateNeverSignsAnEditMadeAfterItsRead(t *testing.T) {
-	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
-	manifest := pt.snapshot(t)
-	edited := oldShopperOf(0)
-	edited.Email = "attacker@example.com"
-	db := &racingDB{Client: pt.db, id: shopperID(0), before: func() { pt.oldPut(t, edited) }}
-	s := mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
-	if _, err := s.Update(ctx, Shopper{ID: shopperID(0)}, func(c *Shopper) error { c.Visits++; return nil }); !errors.Is(err, dynacrypt.ErrIntegrity) {
-		t.Errorf("Update racing an edit: %v, want ErrIntegrity on the re-read", err)
-	}
-	if raw := pt.raw(t, shopperID(0)); raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
-		t.Errorf("the edit was signed or overwritten: %v", raw)
+	for name, write := range map[string]func(*dynacrypt.Store[Shopper]) error{
+		"the walk": func(s *dynacrypt.Store[Shopper]) error {
+			p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
+			if p.Failed != 1 || p.Promoted != 1 {
+				return fmt.Errorf("walk: %+v, want the edited item failed, the other promoted (%w)", p, err)
+			}
+			return err
+		},
+		"Update": func(s *dynacrypt.Store[Shopper]) error {
+			_, err := s.Update(ctx, Shopper{ID: shopperID(0)}, func(c *Shopper) error { c.Visits++; return nil })
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pt := newPlaintextTable(t, 2)
+			manifest := pt.snapshot(t)
+			edited := oldShopperOf(0)
+			edited.Email = "attacker@example.com"
+			if err := write(pt.racingStore(t, manifest, 0, edited)); !errors.Is(err, dynacrypt.ErrIntegrity) {
+				t.Errorf("%s racing an edit: %v, want ErrIntegrity", name, err)
+			}
+			if raw := pt.raw(t, shopperID(0)); raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
+				t.Errorf("the edit made between the read and the write was signed or overwritten: %v", raw)
+			}
+		})
 	}
 }
 
@@ -317,8 +319,7 @@ func TestWalkKeepsAnUnsignedAttributeSetAfterItsRead(t *testing.T) {
 	manifest := pt.snapshot(t)
 	set := oldShopperOf(0)
 	set.Expires = 4242
-	db := &racingDB{Client: pt.db, id: shopperID(0), before: func() { pt.oldPut(t, set) }}
-	s := mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
+	s := pt.racingStore(t, manifest, 0, set)
 	if p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1}); err != nil || p.Promoted != 1 {
 		t.Fatalf("walk: %+v, %v", p, err)
 	}

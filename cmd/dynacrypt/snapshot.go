@@ -4,8 +4,24 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/walkui"
 )
+
+// openTable loads the AWS clients and the Cipher the flags choose, and
+// returns them with the table's Items, its keys read from DescribeTable.
+func openTable(ctx context.Context, tf tableFlags, cf cipherFlags) (*awsClients, *dynacrypt.Items, error) {
+	clients, cipher, err := cf.load(ctx, tf.tenant != "")
+	if err != nil {
+		return nil, nil, err
+	}
+	table, err := describeTable(ctx, clients.dynamodb, tf.table)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, err := tf.items(table.keys, cipher)
+	return clients, items, err
+}
 
 // snapshot writes the manifest of a table's items without a header
 // (Items.LegacySnapshot): what reencrypt -manifest, and the services'
@@ -34,15 +50,7 @@ func snapshot(ctx context.Context, args []string, std streams) int {
 	if tf.table == "" || tf.encrypted == "" || *file == "" {
 		return fail(fs, std, errUsage)
 	}
-	clients, cipher, err := cf.load(ctx, tf.tenant != "")
-	if err != nil {
-		return fail(fs, std, err)
-	}
-	table, err := describeTable(ctx, clients.dynamodb, tf.table)
-	if err != nil {
-		return fail(fs, std, err)
-	}
-	items, err := tf.items(table.keys, cipher)
+	clients, items, err := openTable(ctx, tf, cf)
 	if err != nil {
 		return fail(fs, std, err)
 	}

@@ -39,15 +39,7 @@ func verify(ctx context.Context, args []string, std streams) int {
 	if tf.table == "" || tf.encrypted == "" || *segments < 1 {
 		return fail(fs, std, errUsage)
 	}
-	clients, cipher, err := cf.load(ctx, tf.tenant != "")
-	if err != nil {
-		return fail(fs, std, err)
-	}
-	table, err := describeTable(ctx, clients.dynamodb, tf.table)
-	if err != nil {
-		return fail(fs, std, err)
-	}
-	items, err := tf.items(table.keys, cipher)
+	clients, items, err := openTable(ctx, tf, cf)
 	if err != nil {
 		return fail(fs, std, err)
 	}
