@@ -109,7 +109,9 @@
 // write the table, legacy mode ends at a date ([LegacyUntil]) and reads only
 // what a signed snapshot taken beforehand ([Store.LegacySnapshot],
 // [LegacyManifest]) lists, unless told to trust any legacy item without ever
-// migrating one ([LegacyUnverified]).
+// migrating one ([LegacyUnverified]). [WithPlaintextItems] does the same for
+// a table of plaintext items, in the three phases of a rolling deployment
+// ([WritePlaintext], [ReadPlaintext], [RefusePlaintext]).
 //
 // # AWS DB-ESDK's item format
 //

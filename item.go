@@ -79,7 +79,11 @@ func WithEncryptedAttributes(attrs ...string) Option {
 // WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, the key
 // cache options, and WithVersion, which only Reencrypt uses: it increments
 // the version of every item it rewrites, as a Store's does (Seal and Open
-// leave it as it is).
+// leave it as it is). For a table that still holds items without a header,
+// it takes WithLegacyKMS (with LegacyBinary for the binary attributes) and
+// WithPlaintextItems in phase ReadPlaintext, both with LegacyAttributes,
+// since there is no T to take the items' attributes from: Open reads such
+// items, and Reencrypt migrates them, under the same guard as a Store's.
 func NewItems(table string, opts ...Option) (*Items, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -100,8 +104,8 @@ func newItems(table string, cfg config) (*Items, error) {
 		return nil, errors.New("no partition key: use WithPartitionKey")
 	case cfg.cipher == nil && (cfg.format == nil || !cfg.format.Writes()):
 		return nil, errors.New("no Cipher: use WithCipher (or an item format that writes, WithItemFormat)")
-	case cfg.legacy != nil || len(cfg.indexes) > 0:
-		return nil, errors.New("WithLegacyKMS and indexes need a Store of a Go type")
+	case len(cfg.indexes) > 0:
+		return nil, errors.New("indexes need a Store of a Go type")
 	}
 	if err := checkAttributeCount("WithUnsignedAttributes", len(cfg.unsigned)); err != nil {
 		return nil, err
@@ -158,6 +162,11 @@ func newItems(table string, cfg config) (*Items, error) {
 		t := FormatTable{LogicalName: logical, PartitionKey: cfg.partitionKey, SortKey: cfg.sortKey,
 			Encrypted: cfg.encryptedAttrs, Unsigned: cfg.unsigned, Tenant: cfg.tenantAttr, Version: cfg.version}
 		if err := it.codec.setFormat(cfg.format, t, guard); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.legacy != nil {
+		if it.codec.legacy, err = newItemsLegacyReader(&cfg, keys); err != nil {
 			return nil, err
 		}
 	}

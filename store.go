@@ -204,9 +204,9 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	}
 	if cfg.legacy != nil {
 		if ring == nil {
-			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
+			return nil, fmt.Errorf("%s needs a Cipher for the current format: use WithCipher", cfg.legacy.mode)
 		}
-		if s.codec.legacy, err = newLegacyReader(cfg.legacy, sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned); err != nil {
+		if s.codec.legacy, err = newLegacyReader(cfg.legacy, schemaOf(sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned)); err != nil {
 			return nil, err
 		}
 	}
@@ -580,7 +580,7 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		return nil, err
 	}
 
-	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil {
+	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil && !s.codec.legacy.writesPlaintext {
 		return nil, errUnverifiedLegacy
 	}
 	p := &preparedPut{item: av, done: func() {}}
@@ -620,6 +620,10 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	}
 	if read != nil && !(wc.ifVersion && read.legacy == nil) {
 		p.cond.means = changed // Update retries, whatever the cause
+	}
+	if s.codec.legacy != nil && s.codec.legacy.writesPlaintext {
+		s.plaintext(p, item)
+		return p, nil
 	}
 	if err := s.codec.seal(ctx, av); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ go test -c -o "$bin/dbesdk.test" ./dbesdk
 
 (cd benchmarks && "$bin/benchmarks.test" -test.run '^(TestKMSRequestsFor10000|TestFleetKMSRequests|TestTenantsKMSRequests)$' -test.v)
 "$bin/dynacrypt.test" -test.run '^TestBeaconLookup$' -test.v | grep 'beacon-lookup:'
+"$bin/dynacrypt.test" -test.run '^TestPlaintextTableEncryptedWhileServicesRun$' -test.v | grep 'plaintext-migration:'
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"
   "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256' -test.benchmem -test.cpu 1

@@ -28,12 +28,14 @@ var (
 	benchLine  = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 	kmsLine    = regexp.MustCompile(`kms-requests-10000: (\S+) (\d+)`)
 	beaconLine = regexp.MustCompile(`beacon-lookup: (.*)$`)
+	migration  = regexp.MustCompile(`plaintext-migration: (.*)$`)
 )
 
 // logs are what the tests that make bench runs once print for the report.
 type logs struct {
 	kms     map[string]string // approach -> KMS requests for 10,000 Puts and Gets
 	beacons []string          // TestBeaconLookup's lines
+	plain   []string          // TestPlaintextTableEncryptedWhileServicesRun's lines
 	fleet   []fleetPoint      // TestFleetKMSRequests's fleets
 	tenants []tenantsRun      // TestTenantsKMSRequests's runs
 }
@@ -88,6 +90,10 @@ func parse(r io.Reader) (results, logs, error) {
 		}
 		if m := beaconLine.FindStringSubmatch(line); m != nil {
 			lg.beacons = append(lg.beacons, m[1])
+			continue
+		}
+		if m := migration.FindStringSubmatch(line); m != nil {
+			lg.plain = append(lg.plain, m[1])
 			continue
 		}
 		m := benchLine.FindStringSubmatch(line)
@@ -396,6 +402,19 @@ func main() {
 		p("of N bits, and through a plaintext index for comparison. Theory: (10,000 - 1) / 2^N false positives per lookup.")
 		p("")
 		for _, l := range lg.beacons {
+			p("- %s", l)
+		}
+		p("")
+	}
+
+	if len(lg.plain) > 0 {
+		p("## Encrypting a table of 10,000 plaintext items with its services running, against dynalite")
+		p("")
+		p("TestPlaintextTableEncryptedWhileServicesRun: two old writers and two Stores through the three phases of")
+		p("`WithPlaintextItems` (docs/operations.md, \"Encrypting an existing table\"), the snapshot and the walk")
+		p("concurrent with their writes, a KMSCipher against local-kms.")
+		p("")
+		for _, l := range lg.plain {
 			p("- %s", l)
 		}
 		p("")

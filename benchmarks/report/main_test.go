@@ -225,3 +225,14 @@ BenchmarkInMemoryPutGet/dbesdk-6700-rawaes 	 1000	 39000 ns/op
 		t.Errorf("DB-ESDK section lacks %q:\n%s", want, out.String())
 	}
 }
+
+func TestPlaintextMigrationLines(t *testing.T) {
+	in := "    plaintext_migration_test.go:205: plaintext-migration: 10000 items (seeded in 2s); the walk promoted 9500\n"
+	_, lg, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.plain) != 1 || lg.plain[0] != "10000 items (seeded in 2s); the walk promoted 9500" {
+		t.Errorf("plaintext migration lines: %q", lg.plain)
+	}
+}
