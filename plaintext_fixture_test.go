@@ -58,6 +58,7 @@ type plaintextTable struct {
 	table   string
 	kmsReqs *testrig.Counter
 	base    []dynacrypt.Option
+	header  string // the header attribute of the items the Stores write
 }
 
 // newPlaintextTable makes a table with an index by region and n shoppers
@@ -69,7 +70,7 @@ func newPlaintextTable(t testing.TB, n int) *plaintextTable {
 	table := dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S("id"),
 		Indexes: []dynacrypttest.Index{{Name: byRegion, PartitionKey: dynacrypttest.S("region"), SortKey: dynacrypttest.S("id")}}})
 	cipher, counter := newKMS(t)
-	pt := &plaintextTable{db: db, table: table, kmsReqs: counter, base: []dynacrypt.Option{
+	pt := &plaintextTable{db: db, table: table, kmsReqs: counter, header: hdr, base: []dynacrypt.Option{
 		dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher),
 		dynacrypt.WithIndex(byRegion, "region", "id"), dynacrypt.WithUnsignedAttributes("expires")}}
 	for i := 0; i < n; i++ {
@@ -119,6 +120,6 @@ func (pt *plaintextTable) raw(t testing.TB, id string) map[string]types.Attribut
 // signed reports whether the shopper id is stored with a header.
 func (pt *plaintextTable) signed(t testing.TB, id string) bool {
 	t.Helper()
-	_, ok := pt.raw(t, id)[hdr]
+	_, ok := pt.raw(t, id)[pt.header]
 	return ok
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/dbesdk"
 )
 
 // seed writes shoppers 0 to n-1 as the old service does, 25 to a request.
@@ -108,14 +109,32 @@ type instance struct {
 // raw Scan finds no secret in plaintext, every item reads back with its
 // latest value (every acknowledged increment, the TTL job's last value), no
 // write was lost, the index finds every item, and the walk run again does
-// nothing. 1,000 items under -short, 10,000 otherwise (make bench).
+// nothing. 1,000 items under -short, 10,000 otherwise (make bench); in
+// dynacrypt's item format, and in DB-ESDK's (raw AES keyring, suite 0x6700;
+// the manifest is still signed with the Cipher's root keys).
 func TestPlaintextTableEncryptedWhileServicesRun(t *testing.T) {
+	for _, format := range []string{"dynacrypt", "dbesdk"} {
+		t.Run(format, func(t *testing.T) {
+			pt := newPlaintextTable(t, 0)
+			if format == "dbesdk" {
+				kr, err := dbesdk.RawAESKeyring("shoppers", "shoppers-key", rtRandom(t, 32))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pt.base = append(pt.base, dbesdk.Format(kr, dbesdk.WithSuite(dbesdk.SuiteSymSig)))
+				pt.header = "aws_dbe_head"
+			}
+			encryptWhileServicesRun(t, pt, format)
+		})
+	}
+}
+
+func encryptWhileServicesRun(t *testing.T, pt *plaintextTable, format string) {
 	n, ops := 10000, 300
 	if testing.Short() {
 		n, ops = 1000, 60
 	}
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 0)
 	start := time.Now()
 	pt.seed(t, n)
 	seeded := time.Since(start)
@@ -141,7 +160,7 @@ func TestPlaintextTableEncryptedWhileServicesRun(t *testing.T) {
 		wg.Wait()
 	})
 	for _, item := range pt.rawScan(t) {
-		if _, ok := item[hdr]; ok {
+		if _, ok := item[pt.header]; ok {
 			t.Fatalf("an item with a header in phase 1, which the old service cannot read: %v", item["id"])
 		}
 	}
@@ -184,7 +203,7 @@ func TestPlaintextTableEncryptedWhileServicesRun(t *testing.T) {
 		}
 	})
 	for _, item := range pt.rawScan(t) {
-		if _, ok := item[hdr]; !ok {
+		if _, ok := item[pt.header]; !ok {
 			t.Fatalf("a plaintext item after the walk: %v", item["id"])
 		}
 	}
@@ -201,6 +220,11 @@ func TestPlaintextTableEncryptedWhileServicesRun(t *testing.T) {
 	again, err := final.Reencrypt(ctx, dynacrypt.ReencryptOptions{})
 	if err != nil || again.Rewritten != 0 || again.Promoted != 0 || again.Failed != 0 || again.Skipped != again.Scanned {
 		t.Errorf("the walk run again: %+v, %v; want nothing to do", again, err)
+	}
+	if format != "dynacrypt" {
+		t.Logf("in %s's format: %d items; the walk promoted %d in %s (%d scanned); %d writes acknowledged, %d Updates refused with ErrNotVouched; %d KMS requests in all",
+			format, n, walked.Promoted, walkTime.Round(time.Millisecond), walked.Scanned, ledger.oldWrites.Load()+ledger.storeWrites.Load(), ledger.refused.Load(), pt.kmsReqs.Requests())
+		return
 	}
 	t.Logf("plaintext-migration: %d items (seeded in %s); %d listed in a manifest of %d bytes; the walk promoted %d in %s, concurrently with the services (%d scanned, %d already encrypted by Update or created so); "+
 		"%d writes acknowledged (%d by the old writers, %d by the Stores), %d Updates refused with ErrNotVouched, %d index queries; %d KMS requests in all",
@@ -347,7 +371,7 @@ func (pt *plaintextTable) checkMigrated(t *testing.T, final *dynacrypt.Store[Sho
 	t.Helper()
 	ctx := context.Background()
 	for _, item := range pt.rawScan(t) {
-		if _, ok := item[hdr]; !ok {
+		if _, ok := item[pt.header]; !ok {
 			t.Fatalf("item %v has no header", item["id"])
 		}
 		for name, v := range item {
