@@ -203,7 +203,11 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 		}
 	}
 	if cfg.legacy != nil {
-		if ring == nil {
+		switch {
+		case ring == nil && cfg.format != nil:
+			// The manifest is signed with root keys of the Cipher, whatever format the items take.
+			return nil, fmt.Errorf("%s needs a Cipher to sign and check its manifest, with an item format too: use WithCipher", cfg.legacy.mode)
+		case ring == nil:
 			return nil, fmt.Errorf("%s needs a Cipher for the current format: use WithCipher", cfg.legacy.mode)
 		}
 		if s.codec.legacy, err = newLegacyReader(cfg.legacy, schemaOf(sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned)); err != nil {

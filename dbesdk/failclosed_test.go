@@ -22,8 +22,8 @@ type Reserved struct {
 // is refused by New, never met with plaintext at rest: fields named
 // "aws_dbe_...", DB-ESDK's header as dynacrypt's, a nil keyring or suite
 // unknown, a read-only format without a Cipher for the format the Store
-// then writes, and an encrypted field without one for a Store that writes
-// neither.
+// then writes, plaintext items without a Cipher to sign their manifest,
+// and an encrypted field without one for a Store that writes neither.
 func TestUnservableConfigurationsRefusedAtNew(t *testing.T) {
 	kr := rawAES(t, newKey(t))
 	key := dynacrypt.WithPartitionKey("id")
@@ -50,6 +50,10 @@ func TestUnservableConfigurationsRefusedAtNew(t *testing.T) {
 		},
 		"Items read-only without a Cipher": func() error {
 			_, err := dynacrypt.NewItems("t", key, dynacrypt.WithEncryptedAttributes("token"), dbesdk.Format(kr, dbesdk.ReadOnly()))
+			return err
+		},
+		"plaintext items without a Cipher to check their manifest": func() error {
+			_, err := dynacrypt.New[User](unusedDB{}, "t", key, dbesdk.Format(kr), dynacrypt.WithPlaintextItems(dynacrypt.ReadPlaintext))
 			return err
 		},
 		"Items with an aws_dbe_ attribute": func() error {
