@@ -30,8 +30,8 @@ import (
 // index on that attribute, declared with WithIndex, serves Store.Lookup,
 // which queries it with the probe's beacon, then verifies, decrypts and
 // compares every candidate, so that the false positives a short beacon
-// admits never reach the caller. README says how to choose the length and
-// what beacons reveal.
+// admits never reach the caller. docs/beacons.md says how to choose the
+// length and what beacons reveal.
 
 // BeaconAttribute returns the name of the attribute that holds the beacon
 // of field attr, with the default header attribute: "_dynacrypt_b_" + attr.

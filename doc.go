@@ -57,7 +57,8 @@
 // false positives a short beacon admits never reach the caller.
 // [WithCompoundBeacon] joins several fields into one beacon, for lookups on
 // all of them at once. Beacons show which items share a value, up to
-// truncation; README says how to choose N, and FORMAT.md specifies them.
+// truncation; [Lookups on encrypted fields] says how to choose N and what
+// beacons reveal, and [FORMAT.md] specifies them.
 //
 // # Encryption
 //
@@ -74,14 +75,15 @@
 // or changing, adding or removing any signed attribute, gives ErrIntegrity.
 // This is suite 2 of the format; items of suite 1 (a key per item and an
 // HMAC-SHA-256 signature, written by earlier versions and with
-// [WithWriteSuite]) are read too. FORMAT.md in the repository specifies the
-// bytes.
+// [WithWriteSuite]) are read too. [FORMAT.md] specifies the bytes.
 //
 // Ciphers: KMSCipher (AWS KMS, with the encryption context
 // {"dynacrypt-table": table} that key policies can match), AESCipher (a local
 // key), the fake in package dynacrypttest for tests, and keystore.Cipher,
-// which wraps root keys under branch keys kept in a DynamoDB table, so that a
-// fleet of processes calls KMS about once per process and cache TTL.
+// which wraps root keys under branch keys kept in a DynamoDB table, so that
+// each process of a fleet calls KMS about once per branch key version and
+// cache TTL, where with KMSCipher every reader unwraps every writer's root
+// keys ([Fleets and tenants]).
 //
 // # Tenants
 //
@@ -107,7 +109,19 @@
 // write the table, legacy mode ends at a date ([LegacyUntil]) and reads only
 // what a signed snapshot taken beforehand ([Store.LegacySnapshot],
 // [LegacyManifest]) lists, unless told to trust any legacy item without ever
-// migrating one ([LegacyUnverified]).
+// migrating one ([LegacyUnverified]). [WithPlaintextItems] does the same for
+// a table of plaintext items, in the three phases of a rolling deployment
+// ([WritePlaintext], [ReadPlaintext], [RefusePlaintext]).
+//
+// # AWS DB-ESDK's item format
+//
+// [WithItemFormat] adds a second item format, which a Store reads beside
+// its own, telling them apart by their header attributes, and may write
+// instead. Package dbesdk's Format makes the one of AWS's Database
+// Encryption SDK for DynamoDB, so that Go services share tables with
+// DB-ESDK services in other languages, and a walk moves a table between
+// the formats. Versions, conditions, cursors, tenants, beacons and the
+// unwrap limit stay the Store's, on both formats.
 //
 // # Threat model
 //
@@ -121,7 +135,10 @@
 // plaintext, as DynamoDB needs them. Item and field sizes are visible.
 // Attributes declared with [WithUnsignedAttributes] can be changed
 // undetected. Someone with write access to the table can restore an older,
-// validly signed version of an item.
+// validly signed version of an item. A role that can decrypt root keys can
+// also forge items, so a key policy cannot split writers from readers. The
+// [Security model] has the whole list, and [Threats] the tests that defend
+// against each threat.
 //
 // New refuses what would leave a secret in plaintext: encrypt tags on fields
 // it would not encrypt (inside nested structs or elements), misspelled tag
@@ -142,5 +159,37 @@
 // *types.ProvisionedThroughputExceededException, nothing was written, and
 // Update does not retry it as a conflict: raise the client's RetryMaxAttempts
 // for tables that throttle often. Batches report the items not done, and
-// those of unknown outcome, in a *BatchError.
+// those of unknown outcome, in a *BatchError. [Errors] says what each kind
+// means, and what a write's result means after a fault.
+//
+// # Documentation
+//
+// The repository's documents go further than this page:
+//
+//   - [README]: what dynacrypt is and why, the quick start, the concepts
+//   - [Errors]: the error kinds, and errors after a fault
+//   - [Queries]: Query, Scan, pages, batches and transactions
+//   - [Lookups on encrypted fields]: beacons, their length, what they reveal
+//   - [Fleets and tenants]: the key store, tenants, rotation, shredding, IAM
+//   - [Security model] and [Threats]: what is protected, and the tests that
+//     defend each threat
+//   - [Operations]: the operator's command, walks, rotation, migrations,
+//     suites
+//   - [Streams and exports]: items outside Store calls, exports, streams
+//   - [Options]: every option with its default
+//   - [Testing]: the test servers and package dynacrypttest
+//   - [FORMAT.md]: the stored format, byte by byte
+//
+// [README]: https://github.com/dynacrypt/dynacrypt/blob/main/README.md
+// [Errors]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/errors.md
+// [Queries]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/queries.md
+// [Lookups on encrypted fields]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/beacons.md
+// [Fleets and tenants]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/tenants.md
+// [Security model]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/security.md
+// [Threats]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/threats.md
+// [Operations]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/operations.md
+// [Streams and exports]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/streams-exports.md
+// [Options]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/options.md
+// [Testing]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/testing.md
+// [FORMAT.md]: https://github.com/dynacrypt/dynacrypt/blob/main/FORMAT.md
 package dynacrypt

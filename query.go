@@ -324,7 +324,7 @@ func (s *Store[T]) build(b expression.Builder, qc queryConfig) (expression.Expre
 		return expr, err
 	}
 	for _, name := range expr.Names() {
-		if _, enc := s.codec.encrypted[name]; enc || name == s.codec.headerAttr {
+		if _, enc := s.codec.encrypted[name]; enc || name == s.codec.headerAttr || (s.codec.format != nil && name == s.codec.formatHeader) {
 			return expr, fmt.Errorf("filter on %q: encrypted attributes and the header are ciphertext in the table", name)
 		}
 	}

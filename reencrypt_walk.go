@@ -17,7 +17,7 @@ import (
 // parallel Scan segments (or a Query of one tenant's partition), each item
 // rewritten if needed, progress and a checkpoint after every page.
 func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
-	if r.codec.ring == nil {
+	if !r.codec.seals() {
 		return ReencryptProgress{}, errors.New("re-encryption needs a Cipher")
 	}
 	scope, err := r.scopeOf(opts.Tenant)
@@ -28,7 +28,7 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 	// KMSCipher configured by alias) tells current items only once it has
 	// wrapped under that key: make the write root the walk needs anyway.
 	// (A tenant Store's Cipher learns each tenant's key as it rewrites.)
-	if r.current != nil && r.codec.tenantAttr == "" {
+	if r.current != nil && r.codec.tenantAttr == "" && !r.codec.writesFormat {
 		if r.fresh != nil {
 			if err := r.fresh.refresh(ctx, ""); err != nil {
 				return ReencryptProgress{}, fmt.Errorf("reading the current key: %w", err)

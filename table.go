@@ -31,6 +31,10 @@ var ErrTableMismatch = errors.New("the table does not match the Store")
 // waits until the table is active. It is for first set-up, tests and
 // commands; production tables are usually made by infrastructure code, and
 // [Store.CheckTable] then checks them.
+//
+// The Store's DB must also implement [TableAdmin] (as *dynamodb.Client
+// does, and a wrapper that embeds one); otherwise CreateTable fails saying
+// so, with no request.
 func (s *Store[T]) CreateTable(ctx context.Context) error {
 	admin, err := s.admin()
 	if err == nil {
@@ -48,7 +52,8 @@ func (s *Store[T]) CreateTable(ctx context.Context) error {
 // WithSortKey would otherwise go unnoticed until items written with it
 // fail verification under a correctly configured Store), key types, and
 // declared indexes missing, with other keys, or not projecting all
-// attributes. Call it at start-up; it needs dynamodb:DescribeTable.
+// attributes. Call it at start-up; it needs dynamodb:DescribeTable, and a
+// DB that implements [TableAdmin], as CreateTable does.
 func (s *Store[T]) CheckTable(ctx context.Context) error {
 	admin, err := s.admin()
 	if err != nil {

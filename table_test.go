@@ -118,3 +118,18 @@ func TestCheckTable(t *testing.T) {
 		t.Errorf("keys-only index: %v, want a projection problem", err)
 	}
 }
+
+// TestTableMethodsNeedTableAdmin: over a DB without the TableAdmin methods
+// (a wrapper of DB alone), CreateTable and CheckTable fail with an error
+// that names TableAdmin, before any request: the wrapped DB is nil, so a
+// request would panic.
+func TestTableMethodsNeedTableAdmin(t *testing.T) {
+	itemsOnly := struct{ dynacrypt.DB }{}
+	orders := mustNew[Order](t, itemsOnly, "orders", dynacrypt.WithPartitionKey("customer"), dynacrypt.WithSortKey("seq"),
+		dynacrypt.WithCipher(dynacrypttest.NewCipher()))
+	for name, call := range map[string]func(context.Context) error{"CreateTable": orders.CreateTable, "CheckTable": orders.CheckTable} {
+		if err := call(context.Background()); err == nil || !strings.Contains(err.Error(), "TableAdmin") {
+			t.Errorf("%s: %v; want an error naming TableAdmin", name, err)
+		}
+	}
+}

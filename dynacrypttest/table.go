@@ -14,11 +14,12 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/tables"
 )
 
-// TableAPI is the part of *dynamodb.Client that NewTable uses.
+// TableAPI is the part of *dynamodb.Client that NewTable uses to create a
+// table and delete it: [dynacrypt.TableAdmin] (CreateTable and
+// DescribeTable) and DeleteTable.
 type TableAPI interface {
-	CreateTable(ctx context.Context, params *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	dynacrypt.TableAdmin
 	DeleteTable(ctx context.Context, params *dynamodb.DeleteTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error)
-	DescribeTable(ctx context.Context, params *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
 // Table describes a table for NewTable.
@@ -68,10 +69,20 @@ func NewTable(tb testing.TB, db TableAPI, spec Table) string {
 	return name
 }
 
-// NewStore opens a Store of T over a new table with a unique name, made by
-// [dynacrypt.Store.CreateTable] from the options (keys and indexes), and
-// deletes the table when the test ends. Any failure fails the test.
-func NewStore[T any](tb testing.TB, db *dynamodb.Client, opts ...dynacrypt.Option) *dynacrypt.Store[T] {
+// StoreDB is what [NewStore] needs of a DynamoDB client: the
+// [dynacrypt.DB] a Store uses, and what it takes to create its table
+// ([dynacrypt.TableAdmin]) and delete it. *dynamodb.Client implements it,
+// and so does a wrapper that embeds one, such as one that counts requests.
+type StoreDB interface {
+	dynacrypt.DB
+	TableAPI
+}
+
+// NewStore opens a Store of T over db and a new table with a unique name,
+// made by [dynacrypt.Store.CreateTable] from the options (keys and
+// indexes), and deletes the table when the test ends. Any failure fails the
+// test.
+func NewStore[T any](tb testing.TB, db StoreDB, opts ...dynacrypt.Option) *dynacrypt.Store[T] {
 	tb.Helper()
 	name := tableName(tb)
 	s, err := dynacrypt.New[T](db, name, opts...)

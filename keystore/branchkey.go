@@ -67,8 +67,24 @@ func (k *BranchKey) String() string {
 type BeaconKey struct {
 	ID         string    // the branch key id
 	CreateTime time.Time // when it was made
-	KMSKeyARN  string    // the KMS key that wraps it in the key store
+	KMSKeyARN  string    // the KMS key that wraps it in the key store; "" if it is not from a key store
 	key        *[KeySize]byte
+}
+
+// NewBeaconKey returns a BeaconKey with the given material (copied), for a
+// [BeaconKeySource] other than a [KeyStore], as [NewBranchKey] does for
+// branch keys: beacon keys held in memory in tests and examples, or kept
+// elsewhere.
+func NewBeaconKey(id string, createTime time.Time, key []byte) (*BeaconKey, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("keystore: beacon key is %d bytes, want %d", len(key), KeySize)
+	}
+	k := newBeaconKey(id, createTime, "")
+	copy(k.key[:], key)
+	return k, nil
 }
 
 func newBeaconKey(id string, createTime time.Time, kmsARN string) *BeaconKey {

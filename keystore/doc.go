@@ -31,8 +31,8 @@
 // "create-time": t}. Reading checks every field of a record against that
 // context, so material moved to another version, branch key or key store
 // does not unwrap; records altered in ways that show without KMS are refused
-// before any KMS request ([ErrInvalidRecord]). FORMAT.md §11 specifies the
-// records and the wrapped root keys byte by byte.
+// before any KMS request ([ErrInvalidRecord]). [FORMAT.md §11] specifies
+// the records and the wrapped root keys byte by byte.
 //
 // Setting up, for a fleet that shares one branch key:
 //
@@ -83,4 +83,13 @@
 // version it cached for up to the cache TTL, unless it reads an item under
 // the new version first: then it reads the active record again at its next
 // new root key.
+//
+// [Fleets and tenants] in the repository's docs has the runbooks (set-up,
+// rotation and its walk, moving a table from KMSCipher, shredding) and the
+// IAM policies; the [security model] says what the key store protects and
+// what it does not.
+//
+// [FORMAT.md §11]: https://github.com/dynacrypt/dynacrypt/blob/main/FORMAT.md#11-key-store-package-keystore
+// [Fleets and tenants]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/tenants.md
+// [security model]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/security.md
 package keystore

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Installs the pinned tools the tests and the demo need into .tools/ (git-ignored),
+# tools.sh [servers]
+#
+# Installs the pinned tools the tests need into .tools/ (git-ignored),
 # skipping what is already there at the right version:
-#   dynalite   npm, version and dependencies pinned by scripts/dynalite/package-lock.json
-#   local-kms  Go module, pinned below
-#   staticcheck
+#   dynalite     npm, version and dependencies pinned by scripts/dynalite/package-lock.json
+#   local-kms    Go module, pinned below
+#   staticcheck  Go module, pinned below; not with "servers"
+# With "servers", only the two servers: make demo runs nothing else.
 set -euo pipefail
+case "${1:-all}" in
+  all) only_servers= ;;
+  servers) only_servers=1 ;;
+  *) echo "usage: $0 [servers]" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 mkdir -p "$tools/bin"
@@ -32,4 +40,4 @@ go_tool() { # name module version
   fi
 }
 go_tool local-kms github.com/nsmithuk/local-kms "$LOCAL_KMS_VERSION"
-go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+[ -n "$only_servers" ] || go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"

@@ -36,9 +36,24 @@
 // ErrIntegrity. Records of streams of every view type decode; the images the
 // view type leaves out are nil.
 //
+// To test a consumer without a stream, package
+// github.com/dynacrypt/dynacrypt/streams/streamstest builds the records,
+// as a Lambda event or as the Streams API returns them, from items a Store
+// wrote (read back raw with dynacrypttest.StoredItem):
+//
+//	event := streamstest.LambdaEvent(
+//		streamstest.Insert(users, created),
+//		streamstest.Modify(users, created, rotated))
+//	resp, err := handle(ctx, event)
+//
 // This package is a module of its own, github.com/dynacrypt/dynacrypt/streams,
 // so that aws-lambda-go enters the module graphs of the programs that import
 // it and no other: a service that uses dynacrypt alone does not get it in
 // its go.mod. (The Streams API's types come with attributevalue, which
 // dynacrypt uses anyway.)
+//
+// [Streams and exports] in the repository's docs has a Lambda handler that
+// reports batch item failures, and the figures.
+//
+// [Streams and exports]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/streams-exports.md#streams-and-lambda
 package streams

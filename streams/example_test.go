@@ -2,7 +2,6 @@ package streams_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/streams"
-	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
+	"github.com/dynacrypt/dynacrypt/streams/streamstest"
 )
 
 type User struct {
@@ -124,17 +123,9 @@ func sampleEvent(ctx context.Context, users *dynacrypt.Store[User]) events.Dynam
 	bob1 := stored(User{ID: "u2", Name: "bob", Token: "bob-token"})
 	bob2 := maps.Clone(bob1)
 	bob2["name"] = &types.AttributeValueMemberS{Value: "eve"}
-	keys := func(id string) map[string]types.AttributeValue {
-		return map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}
-	}
-	payload := streamstest.LambdaEvent(
-		streamstest.Record{EventName: streams.Insert, SequenceNumber: "100", ViewType: streams.NewAndOldImages, Table: "users", Keys: keys("u1"), New: ana1},
-		streamstest.Record{EventName: streams.Modify, SequenceNumber: "200", ViewType: streams.NewAndOldImages, Table: "users", Keys: keys("u1"), Old: ana1, New: ana2},
-		streamstest.Record{EventName: streams.Modify, SequenceNumber: "300", ViewType: streams.NewAndOldImages, Table: "users", Keys: keys("u2"), Old: bob1, New: bob2},
+	return streamstest.LambdaEvent(
+		streamstest.Insert(users, ana1, streamstest.WithSequenceNumber("100")),
+		streamstest.Modify(users, ana1, ana2, streamstest.WithSequenceNumber("200")),
+		streamstest.Modify(users, bob1, bob2, streamstest.WithSequenceNumber("300")),
 	)
-	var event events.DynamoDBEvent
-	if err := json.Unmarshal(payload, &event); err != nil {
-		log.Fatal(err)
-	}
-	return event
 }

@@ -3,7 +3,6 @@ package streams_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
@@ -14,13 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 	"github.com/dynacrypt/dynacrypt/streams"
-	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
+	"github.com/dynacrypt/dynacrypt/streams/streamstest"
 )
 
 // Address is a nested struct, stored as a map.
@@ -174,31 +172,12 @@ func vias[T any]() []via[T] {
 	}
 }
 
-func lambdaEvent(t *testing.T, recs ...streamstest.Record) events.DynamoDBEvent {
-	t.Helper()
-	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(streamstest.LambdaEvent(recs...), &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
-func getRecords(t *testing.T, recs ...streamstest.Record) *dynamodbstreams.GetRecordsOutput {
-	t.Helper()
-	out, err := streamstest.GetRecordsClient(t, recs...).GetRecords(context.Background(),
-		&dynamodbstreams.GetRecordsInput{ShardIterator: aws.String("iterator")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func viaLambda[T any](t *testing.T, s *dynacrypt.Store[T], recs ...streamstest.Record) []result[T] {
 	return lambdaWith(t, s, nil, recs...)
 }
 
 func lambdaWith[T any](t *testing.T, s *dynacrypt.Store[T], opts []dynacrypt.ReadOption, recs ...streamstest.Record) []result[T] {
-	return collect(streams.Records(context.Background(), s, lambdaEvent(t, recs...).Records, opts...))
+	return collect(streams.Records(context.Background(), s, streamstest.LambdaEvent(recs...).Records, opts...))
 }
 
 func viaStreamsAPI[T any](t *testing.T, s *dynacrypt.Store[T], recs ...streamstest.Record) []result[T] {
@@ -206,12 +185,12 @@ func viaStreamsAPI[T any](t *testing.T, s *dynacrypt.Store[T], recs ...streamste
 }
 
 func streamsAPIWith[T any](t *testing.T, s *dynacrypt.Store[T], opts []dynacrypt.ReadOption, recs ...streamstest.Record) []result[T] {
-	return collect(streams.StreamsRecords(context.Background(), s, getRecords(t, recs...).Records, opts...))
+	return collect(streams.StreamsRecords(context.Background(), s, streamstest.StreamsRecords(recs...), opts...))
 }
 
 func lambdaImages(t *testing.T, recs ...streamstest.Record) []map[string]types.AttributeValue {
 	var out []map[string]types.AttributeValue
-	for _, r := range lambdaEvent(t, recs...).Records {
+	for _, r := range streamstest.LambdaEvent(recs...).Records {
 		for _, img := range []map[string]events.DynamoDBAttributeValue{r.Change.NewImage, r.Change.OldImage} {
 			if img != nil {
 				av, err := streams.FromLambda(img)
@@ -227,7 +206,7 @@ func lambdaImages(t *testing.T, recs ...streamstest.Record) []map[string]types.A
 
 func streamsImages(t *testing.T, recs ...streamstest.Record) []map[string]types.AttributeValue {
 	var out []map[string]types.AttributeValue
-	for _, r := range getRecords(t, recs...).Records {
+	for _, r := range streamstest.StreamsRecords(recs...) {
 		for _, img := range []map[string]streamstypes.AttributeValue{r.Dynamodb.NewImage, r.Dynamodb.OldImage} {
 			if img != nil {
 				av, err := streams.FromStreams(img)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/streams"
-	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
+	"github.com/dynacrypt/dynacrypt/streams/streamstest"
 )
 
 // TestTamperedRecord: in a batch of three INSERTs, the second's new image

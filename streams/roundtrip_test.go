@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/streams"
-	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
+	"github.com/dynacrypt/dynacrypt/streams/streamstest"
 )
 
 // TestRoundTrip: items of every attribute type, written to dynalite by a

@@ -207,3 +207,32 @@ func TestTenantsLines(t *testing.T) {
 		}
 	}
 }
+
+func TestDBESDKBenchmarksArePrefixed(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt
+BenchmarkInMemoryPutGet/store 	 1000	 12000 ns/op
+pkg: github.com/dynacrypt/dynacrypt/dbesdk
+BenchmarkInMemoryPutGet/store 	 1000	 13000 ns/op
+BenchmarkInMemoryPutGet/dbesdk-6700-rawaes 	 1000	 39000 ns/op
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	writeDBESDK(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, res)
+	if want := "| InMemoryPutGet | dbesdk-6700-rawaes | 39000 | - | - | 3.00 |"; !strings.Contains(out.String(), want) {
+		t.Errorf("DB-ESDK section lacks %q:\n%s", want, out.String())
+	}
+}
+
+func TestPlaintextMigrationLines(t *testing.T) {
+	in := "    plaintext_migration_test.go:205: plaintext-migration: 10000 items (seeded in 2s); the walk promoted 9500\n"
+	_, lg, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.plain) != 1 || lg.plain[0] != "10000 items (seeded in 2s); the walk promoted 9500" {
+		t.Errorf("plaintext migration lines: %q", lg.plain)
+	}
+}

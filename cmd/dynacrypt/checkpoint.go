@@ -39,7 +39,7 @@ type checkpointFile struct {
 // which keys, and how items are opened and sealed. Lists are sorted, and
 // defaults filled in, so that the same walk spelled otherwise matches.
 // -page-size and -checkpoint change nothing a walk does, and are left out.
-func walkFlags(tf tableFlags, cf cipherFlags, version string) map[string]string {
+func walkFlags(tf tableFlags, cf cipherFlags, df dbesdkFlags, version string) map[string]string {
 	set := func(s string) string {
 		l := list(s)
 		slices.Sort(l)
@@ -51,24 +51,32 @@ func walkFlags(tf tableFlags, cf cipherFlags, version string) map[string]string 
 		}
 		return s
 	}
+	suite := "" // the suite a walk writes matters only when it writes DB-ESDK's format
+	if df.writes() {
+		suite = or(df.suite, "6701")
+	}
 	keystoreName := ""
 	if cf.keystore.table != "" {
 		keystoreName = or(cf.keystore.name, cf.keystore.table)
 	}
 	return map[string]string{
-		"-encrypted":         set(tf.encrypted),
-		"-unsigned":          set(tf.unsigned),
-		"-header":            tf.header,
-		"-logical-table":     or(tf.logical, tf.table),
-		"-tenant":            tf.tenant,
-		"-only-tenant":       tf.onlyTenant,
-		"-version":           version,
-		"-key":               cf.key,
-		"-previous-keys":     set(cf.previousKeys),
-		"-keystore":          cf.keystore.table,
-		"-keystore-name":     keystoreName,
-		"-branch-key":        cf.keystore.branchKey,
-		"-branch-key-prefix": cf.branchKeyPrefix,
+		"-encrypted":            set(tf.encrypted),
+		"-unsigned":             set(tf.unsigned),
+		"-header":               tf.header,
+		"-logical-table":        or(tf.logical, tf.table),
+		"-tenant":               tf.tenant,
+		"-only-tenant":          tf.onlyTenant,
+		"-version":              version,
+		"-key":                  cf.key,
+		"-previous-keys":        set(cf.previousKeys),
+		"-keystore":             cf.keystore.table,
+		"-keystore-name":        keystoreName,
+		"-branch-key":           cf.keystore.branchKey,
+		"-branch-key-prefix":    cf.branchKeyPrefix,
+		"-to":                   or(df.to, "dynacrypt"),
+		"-dbesdk-key-namespace": df.namespace,
+		"-dbesdk-key-name":      df.name,
+		"-dbesdk-suite":         suite,
 	}
 }
 

@@ -23,20 +23,24 @@ const progressEvery = time.Second
 // reported by its line and key on standard error and skipped; the exit code
 // is then 1.
 func exportDecrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [flags] < export > items.jsonl",
+	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID | -dbesdk-raw-aes-key-file F ...) [flags] < export > items.jsonl",
 		"Decrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),\n"+
 			"verifying every item, into JSON lines: strings, numbers (exact, in plain decimal: +1, 01 and 1E2\n"+
 			"come out as 1, 1 and 100), base64 binaries, arrays and objects.\n"+
 			"An item that fails verification, or holds an encrypted attribute missing from -encrypted, is\n"+
-			"reported by its line and key (characters a terminal would act on escaped), and the exit code is 1.", std)
+			"reported by its line and key (characters a terminal would act on escaped), and the exit code is 1.\n"+
+			"Items in AWS DB-ESDK's format (aws_dbe_head) decrypt with the -dbesdk-* keyring flags; a table of\n"+
+			"such items only needs no -key or -keystore.", std)
 	var (
 		tf tableFlags
 		kf keyFlags
 		cf cipherFlags
+		df dbesdkFlags
 	)
 	tf.register(fs)
 	kf.register(fs)
 	cf.register(fs)
+	df.register(fs)
 	in := fs.String("in", "-", "export file, DynamoDB JSON lines, plain or gzip; - for standard input")
 	out := fs.String("out", "-", "output file of JSON lines; - for standard output")
 	strict := fs.Bool("strict", false, "stop at the first item that fails")
@@ -46,11 +50,19 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	if tf.table == "" || kf.partitionKey == "" || tf.encrypted == "" {
 		return fail(fs, std, errUsage)
 	}
-	_, cipher, err := cf.load(ctx, tf.tenant != "")
+	_, cipher, err := cf.load(ctx, tf.tenant != "", df.set())
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	items, err := tf.items(kf, cipher)
+	var opts []dynacrypt.Option
+	format, err := df.option(cipher != nil)
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	if format != nil {
+		opts = append(opts, format)
+	}
+	items, err := tf.items(kf, cipher, opts...)
 	if err != nil {
 		return fail(fs, std, err)
 	}

@@ -37,6 +37,30 @@
 //	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //
+// Tables in AWS DB-ESDK's item format (services in Java, .NET, Python or
+// Rust share them): the -dbesdk-* flags name its raw AES keyring (a file
+// with the key's base64, the key's namespace and name), with which both
+// commands read items of either format; reencrypt -to dbesdk moves a table
+// to DB-ESDK's format, and -to dynacrypt back:
+//
+//	dynacrypt reencrypt -table users -encrypted token -version version -key alias/users -to dbesdk \
+//		-dbesdk-raw-aes-key-file users.key -dbesdk-key-namespace users -dbesdk-key-name users-2026
+//
+// Encrypting a table that holds plaintext items (or legacy per-field KMS
+// items), with its services running (docs/operations.md, "Encrypting an
+// existing table"): once nothing writes such items any more, snapshot them
+// into a signed manifest; walk the table with it, which encrypts the items
+// it lists, unchanged, and appends their keys to TABLE.promoted; then check
+// that every item reads in strict mode:
+//
+//	dynacrypt snapshot -table users -encrypted token -key alias/users -manifest users.manifest
+//	dynacrypt reencrypt -table users -encrypted token -version version -key alias/users \
+//		-manifest users.manifest -plaintext -attributes username
+//	dynacrypt verify -table users -encrypted token -key alias/users
+//
+// (-legacy-key KMS-KEY instead of -plaintext for items of the legacy
+// per-field KMS format.)
+//
 // Exports: decrypt a table export into JSON lines, verifying every item:
 //
 //	dynacrypt export-decrypt -table users -key alias/users -partition-key id -encrypted token < export.json.gz > users.jsonl
@@ -96,7 +120,9 @@ type streams struct {
 var commands = map[string]command{
 	"export-decrypt": {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
 	"keystore":       {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
-	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably", reencrypt},
+	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably; with -manifest, encrypt its plaintext or legacy items", reencrypt},
+	"snapshot":       {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
+	"verify":         {"read every item of a table strictly, and report any without a header or failing verification", verify},
 }
 
 func main() {

@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-all] [flags]",
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-to dbesdk|dynacrypt -dbesdk-raw-aes-key-file F -dbesdk-key-namespace NS -dbesdk-key-name N] [-all] [-manifest FILE (-plaintext | -legacy-key KMS-KEY) -attributes A,B] [flags]",
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -43,6 +43,11 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"attribute, which makes clients' copies (ETags) stale: after rotating one tenant's branch\n"+
 			"key, walk that tenant's items only with -only-tenant (a Query of its partition if -tenant\n"+
 			"is the partition key, else a Scan filtered on it).\n\n"+
+			"A table moves between dynacrypt's item format and AWS DB-ESDK's the same way: -to dbesdk, with\n"+
+			"the -dbesdk-* flags naming DB-ESDK's raw AES keyring, rewrites the items in dynacrypt's format\n"+
+			"(which -key or -keystore open) in DB-ESDK's; -to dynacrypt, with both, rewrites DB-ESDK's items\n"+
+			"in dynacrypt's. A walk to DB-ESDK's format of a table with no item left in dynacrypt's needs no\n"+
+			"-key or -keystore.\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
@@ -50,15 +55,26 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"Either way, run the same command again to resume. The file records the walk's flags (all but\n"+
 			"-page-size and -checkpoint): a walk with other flags refuses it (exit code 3) rather than skip\n"+
 			"what the other walk did; delete it to start over. Items that fail are reported by key on\n"+
-			"standard error (exit code 1), and a walk run again retries them.", std)
+			"standard error (exit code 1), and a walk run again retries them.\n\n"+
+			"To encrypt a table that holds items without a header (plaintext items, -plaintext, or\n"+
+			"legacy per-field KMS items, -legacy-key), give the -manifest that dynacrypt snapshot wrote:\n"+
+			"the items it lists, unchanged, are rewritten encrypted and their keys appended to -promoted;\n"+
+			"any other item without a header fails, before any KMS request, and stays as it is. Name in\n"+
+			"-attributes the attributes such items hold besides the keys, -encrypted and -unsigned ones.\n"+
+			"See docs/operations.md, \"Encrypting an existing table\".", std)
 	var (
 		tf tableFlags
 		cf cipherFlags
+		df dbesdkFlags
+		mf migrationFlags
 	)
 	tf.register(fs)
 	version := fs.String("version", "", "the Store's version attribute (WithVersion), if it has one: every rewrite increments it")
 	cf.register(fs)
+	df.register(fs)
+	df.registerTo(fs)
 	tf.registerOnlyTenant(fs)
+	mf.register(fs)
 	all := fs.Bool("all", false, "rewrite every item, not only those under an old key")
 	segments := fs.Int("segments", 4, "parallel Scan segments")
 	pageSize := fs.Int("page-size", 100, "items a Scan request reads: the grain of progress and checkpoints")
@@ -66,13 +82,20 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if tf.table == "" || tf.encrypted == "" || *segments < 1 || *pageSize < 1 || (tf.onlyTenant != "" && tf.tenant == "") {
+	if tf.table == "" || tf.encrypted == "" || *segments < 1 || *pageSize < 1 || (tf.onlyTenant != "" && tf.tenant == "") || mf.check() != nil {
 		return fail(fs, std, errUsage)
 	}
 	if *checkpoint == "" {
 		*checkpoint = tf.table + ".reencrypt-checkpoint"
 	}
-	clients, cipher, err := cf.load(ctx, tf.tenant != "")
+	if mf.migrates() && mf.promoted == "" {
+		mf.promoted = tf.table + ".promoted"
+	}
+	clients, cipher, err := cf.load(ctx, tf.tenant != "", df.writes())
+	if err != nil {
+		return fail(fs, std, err)
+	}
+	format, err := df.option(!df.writes())
 	if err != nil {
 		return fail(fs, std, err)
 	}
@@ -84,6 +107,18 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if *version != "" {
 		opts = append(opts, dynacrypt.WithVersion(*version))
 	}
+	if format != nil {
+		opts = append(opts, format)
+	}
+	flags := walkFlags(tf, cf, df, *version)
+	if mf.migrates() {
+		migration, manifest, err := mf.option(tf, clients.kms)
+		if err != nil {
+			return fail(fs, std, err)
+		}
+		opts = append(opts, migration)
+		mf.addFlags(flags, manifest)
+	}
 	items, err := tf.items(table.keys, cipher, opts...)
 	if err != nil {
 		return fail(fs, std, err)
@@ -94,7 +129,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	}
 	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, tenant: tf.onlyTenant, std: std,
 		state: checkpointFile{Table: tf.table, TableIdentity: table.identity, All: *all, Segments: *segments,
-			Flags: walkFlags(tf, cf, *version)}, pageSize: *pageSize}
+			Flags: flags}, pageSize: *pageSize, promotedFile: mf.promoted}
 	return w.run(ctx)
 }
 
@@ -144,6 +179,9 @@ type walk struct {
 	total    int64  // items in the table, estimated; 0 if unknown
 	tenant   string // the only tenant walked; "" for every item
 	std      streams
+	// promotedFile, if set, is where the keys of the items without a
+	// header the walk migrates are appended.
+	promotedFile string
 }
 
 func (w *walk) run(ctx context.Context) int {
@@ -159,11 +197,26 @@ func (w *walk) run(ctx context.Context) int {
 		w.state.Checkpoint = saved.Checkpoint
 		fmt.Fprintf(w.std.err, "resuming from %s\n", w.file)
 	}
+	var promoted func(map[string]types.AttributeValue)
+	if w.promotedFile != "" {
+		log, err := openPromotedLog(w.promotedFile)
+		if err != nil {
+			fmt.Fprintln(w.std.err, "dynacrypt:", err)
+			return exitFailure
+		}
+		defer func() {
+			if err := log.close(); err != nil {
+				fmt.Fprintf(w.std.err, "dynacrypt: writing %s: %v\n", w.promotedFile, err)
+			}
+		}()
+		promoted = log.add
+	}
 	start := time.Now()
 	status := &statusLine{w: w.std.err}
 	var last time.Time // of the last save and redraw
 	var saveErr error
 	progress, err := w.items.Reencrypt(ctx, w.db, dynacrypt.ReencryptOptions{
+		Promoted:   promoted,
 		Segments:   w.state.Segments,
 		PageSize:   w.pageSize,
 		Checkpoint: w.state.Checkpoint,
@@ -204,6 +257,9 @@ func (w *walk) run(ctx context.Context) int {
 	}
 	fmt.Fprintf(w.std.out, "%d items scanned in %s: %d rewritten, %d already current, %d failed%s\n",
 		progress.Scanned, time.Since(start).Round(time.Millisecond), progress.Rewritten, progress.Skipped, progress.Failed, resumed)
+	if w.promotedFile != "" {
+		fmt.Fprintf(w.std.out, "%d items without a header migrated, their keys appended to %s\n", progress.Promoted, w.promotedFile)
+	}
 	switch {
 	case progress.Failed > 0:
 		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(fmt.Sprint(err)), w.file)

@@ -184,6 +184,13 @@ func TestReencryptBranchKeyRotation(t *testing.T) {
 // line shows, and returns what it left: exit code 3.
 func interruptAtProgress(t *testing.T, dir string, args []string) outcome {
 	t.Helper()
+	return signalAtProgress(t, dir, args, os.Interrupt).want(t, exitFailure, "walk interrupted by SIGINT")
+}
+
+// signalAtProgress starts the command, sends it sig once its progress line
+// shows, and returns what it left.
+func signalAtProgress(t *testing.T, dir string, args []string, sig os.Signal) outcome {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := binaryCommand(ctx, dir, "", args...)
@@ -198,12 +205,11 @@ func interruptAtProgress(t *testing.T, dir string, args []string) outcome {
 	case <-seen:
 	case <-ctx.Done():
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	o := outcome{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
-	return o.want(t, exitFailure, "walk interrupted by SIGINT")
+	return outcome{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 }
 
 // watchedBuffer collects a stream and closes seen once want shows in it.

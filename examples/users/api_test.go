@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,4 +91,35 @@ func TestStartupCheck(t *testing.T) {
 	if !errors.Is(err, dynacrypt.ErrTableMismatch) || !strings.Contains(err.Error(), `sort key "created"`) {
 		t.Errorf("start on a table with a sort key: %v, want ErrTableMismatch naming it", err)
 	}
+}
+
+// client calls the API.
+type client struct{ base string }
+
+func (c *client) do(method, path string, body any, wantStatus int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != wantStatus {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %s %s, want %d", method, path, resp.Status, bytes.TrimSpace(msg), wantStatus)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
 }

@@ -2,12 +2,13 @@
 // create, read, update and delete users whose API token is encrypted.
 //
 //	users -addr 127.0.0.1:8080 -table users -key alias/users
-//	users -demo     # against the local servers of `make demo`: drives the API end to end and exits
+//	users -demo     # against the local servers of `make demo`: shows dynacrypt's promises, one step
+//	                # at a time, on the service's Store and three more tables, and exits
 //
 // While a table still holds users written the legacy way (each token a raw
 // KMS ciphertext blob), serve it with -legacy-key, -legacy-until and, once a
-// snapshot of the legacy users was taken (reencrypt -snapshot), with
-// -legacy-manifest: see README, "Migrating from per-field KMS".
+// snapshot of the legacy users was taken (dynacrypt snapshot), with
+// -legacy-manifest: see docs/operations.md, "Migrating from per-field KMS".
 //
 // It talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB and
 // AWS_ENDPOINT_URL_KMS when they are set, as the AWS SDK does.
@@ -17,13 +18,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -38,8 +40,8 @@ func main() {
 	key := flag.String("key", "alias/dynacrypt-test", "KMS key that wraps root keys")
 	legacyKey := flag.String("legacy-key", "", "also read users written the legacy way (one KMS blob per token) under this KMS key")
 	legacyUntil := flag.String("legacy-until", "", "with -legacy-key: the date (2006-01-02) legacy reading ends")
-	manifestFile := flag.String("legacy-manifest", "", "with -legacy-key: the snapshot of the legacy users (reencrypt -snapshot); without it they are read but never migrated")
-	demo := flag.Bool("demo", false, "drive the API end to end against local servers, then exit")
+	manifestFile := flag.String("legacy-manifest", "", "with -legacy-key: the snapshot of the legacy users (dynacrypt snapshot); without it they are read but never migrated")
+	demo := flag.Bool("demo", false, "show dynacrypt step by step against local servers, then exit")
 	flag.Parse()
 	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && *demo {
 		log.Fatal("the demo runs against local servers: use `make demo`")
@@ -58,15 +60,16 @@ func main() {
 		}
 	}
 	ctx := context.Background()
+	if *demo {
+		if err := demoMain(ctx, os.Stdout, *table, *key); err != nil {
+			fmt.Fprintf(os.Stderr, "\nThe demo stopped: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	env, err := connect(ctx, *table, *key, legacy)
 	if err != nil {
 		log.Fatal(err)
-	}
-	if *demo {
-		if err := runDemo(ctx, env); err != nil {
-			log.Fatal(err)
-		}
-		return
 	}
 	log.Printf("serving the users API on http://%s", *addr)
 	log.Fatal(http.ListenAndServe(*addr, env.api.Handler()))
@@ -75,11 +78,12 @@ func main() {
 // env is the service and what the demo inspects.
 type env struct {
 	api         *API
+	cfg         aws.Config
 	ddb         *dynamodb.Client
 	kms         *kms.Client
 	table       string
 	keyID       string
-	kmsRequests *countingTransport // every KMS request of the service
+	kmsRequests *countingTransport // every KMS request of the service, for the demo
 	denied      *atomic.Int64      // KMS calls the profile reader tried
 }
 
@@ -98,15 +102,16 @@ func (l *legacyMode) option(k dynacrypt.KMSClient) dynacrypt.Option {
 	return dynacrypt.WithLegacyKMS(k, l.key, dynacrypt.LegacyUntil(l.until), trust)
 }
 
-func connect(ctx context.Context, table, keyID string, legacy *legacyMode) (*env, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+// connect opens the service's clients and Stores, with the SDK's default
+// configuration and cfgOpts.
+func connect(ctx context.Context, table, keyID string, legacy *legacyMode, cfgOpts ...func(*config.LoadOptions) error) (*env, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, cfgOpts...)
 	if err != nil {
 		return nil, err
 	}
-	e := &env{ddb: dynamodb.NewFromConfig(cfg), table: table, keyID: keyID, denied: new(atomic.Int64),
-		kmsRequests: &countingTransport{next: awshttp.NewBuildableClient().GetTransport()}}
-	e.kms = kms.NewFromConfig(cfg, func(o *kms.Options) { o.HTTPClient = &http.Client{Transport: e.kmsRequests} })
-	if e.api, err = e.newAPI(legacy); err != nil {
+	e := &env{cfg: cfg, ddb: dynamodb.NewFromConfig(cfg), table: table, keyID: keyID, denied: new(atomic.Int64)}
+	e.kms, e.kmsRequests = countedKMS(cfg)
+	if e.api, err = e.newAPI(e.ddb, legacy); err != nil {
 		return nil, err
 	}
 	// At start-up: the table must be what the Store expects. A missing
@@ -122,8 +127,8 @@ func connect(ctx context.Context, table, keyID string, legacy *legacyMode) (*env
 	return e, err
 }
 
-// newAPI opens the service's Stores, as a (re)start of the service does.
-func (e *env) newAPI(legacy *legacyMode) (*API, error) {
+// newAPI opens the service's Stores over db, as a (re)start of the service does.
+func (e *env) newAPI(db dynacrypt.DB, legacy *legacyMode) (*API, error) {
 	// Renames of one user may race; Update retries them, generously.
 	opts := []dynacrypt.Option{dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
 		dynacrypt.WithUpdateAttempts(100)}
@@ -135,11 +140,11 @@ func (e *env) newAPI(legacy *legacyMode) (*API, error) {
 		writerOpts = append(writerOpts, legacy.option(e.kms))
 		readerOpts = append(readerOpts, legacy.option(noKMS{e.denied}))
 	}
-	users, err := dynacrypt.New[User](e.ddb, e.table, writerOpts...)
+	users, err := dynacrypt.New[User](db, e.table, writerOpts...)
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := dynacrypt.New[User](e.ddb, e.table, readerOpts...)
+	profiles, err := dynacrypt.New[User](db, e.table, readerOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -159,15 +164,4 @@ func (n noKMS) Encrypt(context.Context, *kms.EncryptInput, ...func(*kms.Options)
 func (n noKMS) Decrypt(context.Context, *kms.DecryptInput, ...func(*kms.Options)) (*kms.DecryptOutput, error) {
 	n.calls.Add(1)
 	return nil, errAccessDenied
-}
-
-// countingTransport counts HTTP requests.
-type countingTransport struct {
-	n    atomic.Int64
-	next http.RoundTripper
-}
-
-func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.next.RoundTrip(r)
 }

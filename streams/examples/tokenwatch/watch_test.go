@@ -14,19 +14,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 	"github.com/dynacrypt/dynacrypt/streams"
-	"github.com/dynacrypt/dynacrypt/streams/internal/streamstest"
+	"github.com/dynacrypt/dynacrypt/streams/streamstest"
 )
 
 // service is the users service's side of the test: its Store writes users
-// to dynalite, and stored returns them as GetItem reads them back, which is
-// what the stream's images hold.
+// to dynalite, and put returns each as stored, which is what the stream's
+// images hold.
 type service struct {
 	t     *testing.T
 	db    *dynamodb.Client
@@ -42,16 +41,10 @@ func newService(t *testing.T) *service {
 
 func (s *service) put(u *User) map[string]types.AttributeValue {
 	s.t.Helper()
-	ctx := context.Background()
-	if err := s.users.Put(ctx, u); err != nil {
+	if err := s.users.Put(context.Background(), u); err != nil {
 		s.t.Fatal(err)
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.users.Table()), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: u.ID}}})
-	if err != nil || out.Item == nil {
-		s.t.Fatalf("GetItem %s: %v", u.ID, err)
-	}
-	return out.Item
+	return dynacrypttest.StoredItem(s.t, s.db, s.users, *u)
 }
 
 // watcher is the Lambda function's side: a Store of its own over the same
@@ -76,11 +69,6 @@ func invoke(t *testing.T, w *Watcher, payload []byte) (string, error) {
 	return string(out), err
 }
 
-func record(event string, seq int, id string, old, new map[string]types.AttributeValue) streamstest.Record {
-	return streamstest.Record{EventName: event, SequenceNumber: streamstest.SequenceNumber(seq), ViewType: streams.NewAndOldImages,
-		Keys: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}, Old: old, New: new}
-}
-
 // TestHandle: a batch with a creation, a token rotation, a rename, a record
 // whose new image was edited, and a deletion logs the rotation and the
 // edited record, nothing else, never a token, and reports no failure.
@@ -95,12 +83,13 @@ func TestHandle(t *testing.T) {
 	bob := svc.put(&User{ID: "u2", Username: "bob", Token: "token-of-bob"})
 	edited := maps.Clone(bob)
 	edited["username"] = &types.AttributeValueMemberS{Value: "bob2"}
-	payload := streamstest.LambdaEvent(
-		record(streams.Insert, 1, "u1", nil, created),
-		record(streams.Modify, 2, "u1", created, rotated),
-		record(streams.Modify, 3, "u1", rotated, renamed),
-		record(streams.Modify, 4, "u2", bob, edited),
-		record(streams.Remove, 5, "u1", renamed, nil),
+	forged := streamstest.Modify(svc.users, bob, edited)
+	payload := streamstest.LambdaPayload(
+		streamstest.Insert(svc.users, created),
+		streamstest.Modify(svc.users, created, rotated),
+		streamstest.Modify(svc.users, rotated, renamed),
+		forged,
+		streamstest.Remove(svc.users, renamed),
 	)
 	w, _, logs := svc.watcher()
 	out, err := invoke(t, w, payload)
@@ -117,7 +106,7 @@ func TestHandle(t *testing.T) {
 		t.Errorf("first line %v, want %v", got[0], want)
 	}
 	want = map[string]any{"level": "ERROR", "msg": "stream record failed verification", "table": svc.users.Table(),
-		"sequence_number": streamstest.SequenceNumber(4), "event": "MODIFY", "key": "u2"}
+		"sequence_number": forged.SequenceNumber, "event": "MODIFY", "key": "u2"}
 	if !hasAll(got[1], want) || !strings.Contains(got[1]["error"].(string), dynacrypt.ErrIntegrity.Error()) {
 		t.Errorf("second line %v, want %v and the integrity error", got[1], want)
 	}
@@ -139,7 +128,9 @@ func TestHandleRetry(t *testing.T) {
 	v2 := svc.put(u)
 	w, cipher, logs := svc.watcher()
 	cipher.FailDecrypt(errors.New("KMS unreachable"))
-	out, err := invoke(t, w, streamstest.LambdaEvent(record(streams.Insert, 7, "u1", nil, v1), record(streams.Modify, 8, "u1", v1, v2)))
+	inserted := streamstest.Insert(svc.users, v1)
+	batch := streamstest.LambdaPayload(inserted, streamstest.Modify(svc.users, v1, v2))
+	out, err := invoke(t, w, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +146,7 @@ func TestHandleRetry(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		ids = append(ids, f.ItemIdentifier)
 	}
-	if !reflect.DeepEqual(ids, []string{streamstest.SequenceNumber(7)}) {
+	if !reflect.DeepEqual(ids, []string{inserted.SequenceNumber}) {
 		t.Errorf("batch item failures %v, want the first record's sequence number", ids)
 	}
 	if strings.Contains(logs.String(), "token rotated") {
@@ -164,7 +155,7 @@ func TestHandleRetry(t *testing.T) {
 
 	// Once KMS answers, the retried batch goes through.
 	cipher.FailDecrypt(nil)
-	if out, err := invoke(t, w, streamstest.LambdaEvent(record(streams.Insert, 7, "u1", nil, v1), record(streams.Modify, 8, "u1", v1, v2))); err != nil || out != `{"batchItemFailures":[]}` {
+	if out, err := invoke(t, w, batch); err != nil || out != `{"batchItemFailures":[]}` {
 		t.Errorf("retry: %s, %v", out, err)
 	}
 	if !strings.Contains(logs.String(), `"msg":"token rotated"`) {
@@ -177,10 +168,8 @@ func TestHandleRetry(t *testing.T) {
 func TestHandleWrongViewType(t *testing.T) {
 	svc := newService(t)
 	v1 := svc.put(&User{ID: "u1", Username: "ana", Token: "t1"})
-	r := record(streams.Insert, 1, "u1", nil, v1)
-	r.ViewType = streams.NewImage
 	w, _, _ := svc.watcher()
-	if _, err := invoke(t, w, streamstest.LambdaEvent(r)); err == nil || !strings.Contains(err.Error(), streams.NewAndOldImages) {
+	if _, err := invoke(t, w, streamstest.LambdaPayload(streamstest.Insert(svc.users, v1, streamstest.WithViewType(streams.NewImage)))); err == nil || !strings.Contains(err.Error(), streams.NewAndOldImages) {
 		t.Errorf("error %v, want one naming %s", err, streams.NewAndOldImages)
 	}
 }
