@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -42,19 +41,9 @@ func TestThreatListNamesExistingTests(t *testing.T) {
 // TestThreatListNamesExistingTests over a list with known faults.
 func TestThreatListCheckerFindsStaleNames(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("a_test.go", "package a\n\nfunc TestKept(t *testing.T) {}\n\nfunc FuzzKept(f *testing.F) {}\n")
-	write("sub/b_test.go", "package b\n\nfunc TestInB(t *testing.T) {}\n")
-	write("docs/threats.md", "# Threats\n\n"+
+	writeFile(t, dir, "a_test.go", "package a\n\nfunc TestKept(t *testing.T) {}\n\nfunc FuzzKept(f *testing.F) {}\n")
+	writeFile(t, dir, "sub/b_test.go", "package b\n\nfunc TestInB(t *testing.T) {}\n")
+	writeFile(t, dir, "docs/threats.md", "# Threats\n\n"+
 		"Prose may quote `TestNowhere` before any file.\n\n"+
 		"- [a_test.go](../a_test.go): `TestKept`, `TestRenamed`,\n"+
 		"  `FuzzKept`, `TestInB`; [sub/b_test.go](../sub/b_test.go): `TestInB`\n"+
@@ -67,12 +56,7 @@ func TestThreatListCheckerFindsStaleNames(t *testing.T) {
 		"docs/threats.md:6: TestInB: no such function in a_test.go",
 		"docs/threats.md:7: TestKept: gone_test.go: no such file",
 	}
-	if !slices.Equal(problems, want) {
-		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
-	}
-	if checked != 7 {
-		t.Errorf("checked %d names, want 7", checked)
-	}
+	wantFindings(t, problems, want, checked, 7)
 }
 
 // checkThreatList checks the test names quoted in list (a path relative to
