@@ -224,6 +224,9 @@ BenchmarkInMemoryPutGet/dbesdk-6700-rawaes 	 1000	 39000 ns/op
 	if want := "| InMemoryPutGet | dbesdk-6700-rawaes | 39000 | - | - | 3.00 |"; !strings.Contains(out.String(), want) {
 		t.Errorf("DB-ESDK section lacks %q:\n%s", want, out.String())
 	}
+	if strings.Contains(out.String(), "%!") {
+		t.Errorf("DB-ESDK section has a misformatted verb:\n%s", out.String())
+	}
 }
 
 func TestPlaintextMigrationLines(t *testing.T) {
