@@ -58,7 +58,7 @@ func TestMultiKeyringWrapsUnderEach(t *testing.T) {
 			t.Errorf("%s: %d KMS requests, want %d", c.name, n, c.requests)
 		}
 	}
-	if multi.unwrapsLocally(headerEDKs(t, item)) || !aes.unwrapsLocally(headerEDKs(t, item)) {
+	if multi.unwrapsLocally(nil, headerEDKs(t, item)) || !aes.unwrapsLocally(nil, headerEDKs(t, item)) {
 		t.Error("unwrapsLocally: a multi-keyring with a KMS keyring whose key the item names must not; a raw AES keyring must")
 	}
 }
@@ -99,7 +99,7 @@ func TestMultiKeyringRefusalCost(t *testing.T) {
 		if n := kmsN.Requests() - k0; n != c.requests {
 			t.Errorf("%s: %d KMS requests, want %d", c.name, n, c.requests)
 		}
-		if multi.unwrapsLocally(headerEDKs(t, c.item)) != local {
+		if multi.unwrapsLocally(nil, headerEDKs(t, c.item)) != local {
 			t.Errorf("%s: unwrapsLocally is %t", c.name, !local)
 		}
 	}
