@@ -77,6 +77,9 @@ func TestHierarchicalOracleKeyStore(t *testing.T) {
 		b, _ := export.AppendValue(nil, &types.AttributeValueMemberM{Value: r.record(id, typ)})
 		t.Logf("%s: %s", typ, b)
 	}
+	if vs, err := r.ks.Versions(context.Background(), id); err != nil || len(vs) != 1 || !vs[0].Active || vs[0].Version != activeVersion(t, r, id) {
+		t.Errorf("Versions of the branch key DB-ESDK made: %+v, %v", vs, err)
+	}
 	kr := r.hierarchical(id)
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
