@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dbesdk"
@@ -61,16 +62,21 @@ func (f *dbesdkFlags) set() bool { return f.keyFile != "" || f.kmsKey != "" || f
 func (f *dbesdkFlags) writes() bool { return f.to == "dbesdk" }
 
 // option returns the dbesdk.Format option the flags choose, nil if they
-// name no keyring; errUsage unless they name one keyring, with its
+// name no keyring; a usage error unless they name one keyring, with its
 // companions and no other's. tenant is the -tenant attribute, "" for none.
 // With readOnly the Store writes dynacrypt's format, which needs a Cipher.
 func (f *dbesdkFlags) option(c *awsClients, tenant string, readOnly bool) (dynacrypt.Option, error) {
-	if f.to != "" && f.to != "dynacrypt" && f.to != "dbesdk" {
-		return nil, errUsage
+	switch f.to {
+	case "", "dynacrypt", "dbesdk":
+	default:
+		return nil, usagef(`-to %q: a walk writes "dynacrypt" or "dbesdk"`, f.to)
+	}
+	if err := f.unaccompanied(); err != nil {
+		return nil, err
 	}
 	if !f.set() {
-		if f.writes() || f.namespace != "" || f.name != "" || f.branchKeyPrefix != "" || f.keystore != (dbesdkKeystoreFlags{}) {
-			return nil, errUsage
+		if f.writes() {
+			return nil, usagef("-to dbesdk needs a DB-ESDK keyring: -dbesdk-raw-aes-key-file, -dbesdk-kms-key or -dbesdk-keystore")
 		}
 		return nil, nil
 	}
@@ -80,7 +86,7 @@ func (f *dbesdkFlags) option(c *awsClients, tenant string, readOnly bool) (dynac
 	case "6700":
 		opts = append(opts, dbesdk.WithSuite(dbesdk.SuiteSymSig))
 	default:
-		return nil, errUsage
+		return nil, usagef(`-dbesdk-suite %q: DB-ESDK's suites are "6701" and "6700"`, f.suite)
 	}
 	if readOnly {
 		opts = append(opts, dbesdk.ReadOnly())
@@ -92,30 +98,80 @@ func (f *dbesdkFlags) option(c *awsClients, tenant string, readOnly bool) (dynac
 	return dbesdk.Format(kr, opts...), nil
 }
 
-// keyring returns the one keyring the flags name.
+// unaccompanied returns a usage error naming the keyrings' companion flags
+// given without their keyring's flag, or naming the keyrings if there are
+// several: a walk reads and writes under one keyring (a multi-keyring is
+// for services).
+func (f *dbesdkFlags) unaccompanied() error {
+	var keyrings []string
+	for _, k := range []struct{ flag, value string }{
+		{"-dbesdk-raw-aes-key-file", f.keyFile}, {"-dbesdk-kms-key", f.kmsKey}, {"-dbesdk-keystore", f.keystore.table},
+	} {
+		if k.value != "" {
+			keyrings = append(keyrings, k.flag)
+		}
+	}
+	if len(keyrings) > 1 {
+		return usagef("%s DB-ESDK keyrings (%s): name one", [...]string{2: "two", 3: "three"}[len(keyrings)], and(keyrings))
+	}
+	for _, k := range []struct {
+		flag, value string
+		companions  [][2]string
+	}{
+		{"-dbesdk-raw-aes-key-file", f.keyFile, [][2]string{{"-dbesdk-key-namespace", f.namespace}, {"-dbesdk-key-name", f.name}}},
+		{"-dbesdk-keystore", f.keystore.table, [][2]string{{"-dbesdk-keystore-name", f.keystore.name},
+			{"-dbesdk-keystore-key", f.keystore.kmsKey}, {"-dbesdk-branch-key", f.keystore.branchKey},
+			{"-dbesdk-branch-key-prefix", f.branchKeyPrefix}}},
+	} {
+		var stray []string
+		for _, c := range k.companions {
+			if c[1] != "" {
+				stray = append(stray, c[0])
+			}
+		}
+		switch {
+		case k.value != "" || len(stray) == 0:
+		case len(stray) == 1:
+			return usagef("%s goes with %s", stray[0], k.flag)
+		default:
+			return usagef("%s go with %s", and(stray), k.flag)
+		}
+	}
+	return nil
+}
+
+// and joins names as a sentence lists them: "a", "a and b", "a, b and c".
+func and(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// keyring returns the one keyring the flags name, which unaccompanied
+// has checked.
 func (f *dbesdkFlags) keyring(c *awsClients, tenant string) (*dbesdk.Keyring, error) {
-	rawAES, kms, hierarchical := f.keyFile != "", f.kmsKey != "", f.keystore.table != ""
 	switch {
-	case rawAES && (kms || hierarchical), kms && hierarchical:
-		return nil, errUsage // one keyring; a multi-keyring is for services, not a walk
-	case rawAES != (f.namespace != "" || f.name != ""), rawAES && (f.namespace == "" || f.name == ""):
-		return nil, errUsage
-	case !hierarchical && (f.branchKeyPrefix != "" || f.keystore != (dbesdkKeystoreFlags{})):
-		return nil, errUsage
-	case rawAES:
+	case f.keyFile != "" && (f.namespace == "" || f.name == ""):
+		return nil, usagef("-dbesdk-raw-aes-key-file needs -dbesdk-key-namespace and -dbesdk-key-name: the key's namespace and name in the services' configuration")
+	case f.keyFile != "":
 		return f.rawAESKeyring()
-	case kms:
+	case f.kmsKey != "":
 		return dbesdk.KMSKeyring(c.kms, f.kmsKey)
 	}
 	var opts []dbesdk.HierarchicalOption
 	switch {
 	case f.keystore.kmsKey == "":
-		return nil, errUsage
-	case f.keystore.branchKey != "" && f.branchKeyPrefix == "":
-	case f.keystore.branchKey == "" && tenant != "":
+		return nil, usagef("-dbesdk-keystore needs -dbesdk-keystore-key: the ARN of the KMS key that wraps its branch keys")
+	case f.keystore.branchKey != "" && f.branchKeyPrefix != "":
+		return nil, usagef("-dbesdk-branch-key and -dbesdk-branch-key-prefix: give one (with -tenant, the prefix and the tenant name each item's branch key)")
+	case f.keystore.branchKey != "":
+	case tenant == "" && f.branchKeyPrefix != "":
+		return nil, usagef("-dbesdk-branch-key-prefix needs -tenant: each item's branch key is the prefix and its tenant")
+	case tenant != "":
 		opts = append(opts, dbesdk.WithBranchKeyIDSupplier(dbesdk.BranchKeyIDFromAttribute(tenant, f.branchKeyPrefix)))
 	default:
-		return nil, errUsage // neither a branch key nor tenants, or both
+		return nil, usagef("-dbesdk-keystore needs -dbesdk-branch-key, or -tenant (each item's branch key is then -dbesdk-branch-key-prefix and its tenant)")
 	}
 	ks, err := f.keystore.open(c)
 	if err != nil {

@@ -65,8 +65,12 @@ func (c dbesdkKeystoreSubcommand) run(ctx context.Context, args []string, std st
 		return code
 	}
 	switch {
-	case kf.table == "", c.needKMS && kf.kmsKey == "", c.id == idRequired && kf.branchKey == "":
-		return fail(fs, std, errUsage)
+	case kf.table == "":
+		return fail(fs, std, usagef("-dbesdk-keystore is required"))
+	case c.needKMS && kf.kmsKey == "":
+		return fail(fs, std, usagef("-dbesdk-keystore-key is required"))
+	case c.id == idRequired && kf.branchKey == "":
+		return fail(fs, std, usagef("-dbesdk-branch-key is required"))
 	case kf.kmsKey == "":
 		kf.kmsKey = unusedKMSKeyARN
 	}

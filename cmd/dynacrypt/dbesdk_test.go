@@ -322,41 +322,46 @@ func TestReencryptToDBESDKTenants(t *testing.T) {
 }
 
 // TestDBESDKKeyringUsage: the keyring flags name exactly one keyring, with
-// its companions and no other's, or the command exits 2 with its usage
-// before any request.
+// its companions and no other's, or the command exits 2 before any
+// request, saying what is wrong above its usage.
 func TestDBESDKKeyringUsage(t *testing.T) {
 	walk := []string{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k"}
 	rawAES := []string{"-dbesdk-raw-aes-key-file", "f", "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "n"}
 	kms := []string{"-dbesdk-kms-key", keyARNA}
 	hierarchical := []string{"-dbesdk-keystore", "ks", "-dbesdk-keystore-key", keyARNA, "-dbesdk-branch-key", "b"}
 	join := func(parts ...[]string) []string { return slices.Concat(append([][]string{walk}, parts...)...) }
-	for name, args := range map[string][]string{
-		"raw AES and KMS":                    join(rawAES, kms),
-		"KMS and hierarchical":               join(kms, hierarchical),
-		"raw AES and hierarchical":           join(rawAES, hierarchical),
-		"-to dbesdk without a keyring":       join([]string{"-to", "dbesdk"}),
-		"-to elsewhere":                      join(kms, []string{"-to", "s3"}),
-		"a raw AES key without its name":     join(rawAES[:4]),
-		"a raw AES name without its key":     join(rawAES[2:]),
-		"KMS with a raw AES name":            join(kms, rawAES[2:4]),
-		"KMS with a branch key":              join(kms, []string{"-dbesdk-branch-key", "b"}),
-		"a key store without its KMS key":    join(hierarchical[:2], hierarchical[4:]),
-		"a key store without a branch key":   join(hierarchical[:4]),
-		"a branch key and a prefix":          join(hierarchical, []string{"-tenant", "tenant", "-dbesdk-branch-key-prefix", "p-"}),
-		"a prefix without tenants":           join(hierarchical[:4], []string{"-dbesdk-branch-key-prefix", "p-"}),
-		"a prefix without a key store":       join(kms, []string{"-tenant", "tenant", "-dbesdk-branch-key-prefix", "p-"}),
-		"a key store name without the store": join(kms, []string{"-dbesdk-keystore-name", "ks"}),
-		"another suite":                      join(kms, []string{"-to", "dbesdk", "-dbesdk-suite", "6702"}),
-		"export-decrypt with two keyrings": slices.Concat([]string{"export-decrypt", "-table", "t", "-partition-key", "id", "-encrypted", "a"},
-			kms, hierarchical),
-		"dbesdk-keystore create without its KMS key":  {"dbesdk-keystore", "create", "-dbesdk-keystore", "ks"},
-		"dbesdk-keystore rotate without a branch key": {"dbesdk-keystore", "rotate", "-dbesdk-keystore", "ks", "-dbesdk-keystore-key", keyARNA},
-		"dbesdk-keystore list without the table":      {"dbesdk-keystore", "list", "-dbesdk-keystore-key", keyARNA, "-dbesdk-branch-key", "b"},
-		"dbesdk-keystore without a subcommand":        {"dbesdk-keystore"},
+	for name, c := range map[string]struct {
+		args []string
+		says string
+	}{
+		"raw AES and KMS":                    {join(rawAES, kms), "two DB-ESDK keyrings (-dbesdk-raw-aes-key-file and -dbesdk-kms-key): name one"},
+		"KMS and hierarchical":               {join(kms, hierarchical), "two DB-ESDK keyrings (-dbesdk-kms-key and -dbesdk-keystore): name one"},
+		"raw AES and hierarchical":           {join(rawAES, hierarchical), "two DB-ESDK keyrings (-dbesdk-raw-aes-key-file and -dbesdk-keystore): name one"},
+		"all three":                          {join(rawAES, kms, hierarchical), "three DB-ESDK keyrings (-dbesdk-raw-aes-key-file, -dbesdk-kms-key and -dbesdk-keystore): name one"},
+		"-to dbesdk without a keyring":       {join([]string{"-to", "dbesdk"}), "-to dbesdk needs a DB-ESDK keyring"},
+		"-to elsewhere":                      {join(kms, []string{"-to", "s3"}), `-to "s3"`},
+		"a raw AES key without its name":     {join(rawAES[:4]), "-dbesdk-raw-aes-key-file needs -dbesdk-key-namespace and -dbesdk-key-name"},
+		"a raw AES name without its key":     {join(rawAES[2:]), "-dbesdk-key-namespace and -dbesdk-key-name go with -dbesdk-raw-aes-key-file"},
+		"KMS with a raw AES namespace":       {join(kms, rawAES[2:4]), "-dbesdk-key-namespace goes with -dbesdk-raw-aes-key-file"},
+		"KMS with a branch key":              {join(kms, []string{"-dbesdk-branch-key", "b"}), "-dbesdk-branch-key goes with -dbesdk-keystore"},
+		"a key store without its KMS key":    {join(hierarchical[:2], hierarchical[4:]), "-dbesdk-keystore needs -dbesdk-keystore-key"},
+		"a key store without a branch key":   {join(hierarchical[:4]), "-dbesdk-keystore needs -dbesdk-branch-key, or -tenant"},
+		"a branch key and a prefix":          {join(hierarchical, []string{"-tenant", "tenant", "-dbesdk-branch-key-prefix", "p-"}), "-dbesdk-branch-key and -dbesdk-branch-key-prefix: give one"},
+		"a prefix without tenants":           {join(hierarchical[:4], []string{"-dbesdk-branch-key-prefix", "p-"}), "-dbesdk-branch-key-prefix needs -tenant"},
+		"a prefix without a key store":       {join(kms, []string{"-tenant", "tenant", "-dbesdk-branch-key-prefix", "p-"}), "-dbesdk-branch-key-prefix goes with -dbesdk-keystore"},
+		"a key store name without the store": {join(kms, []string{"-dbesdk-keystore-name", "ks"}), "-dbesdk-keystore-name goes with -dbesdk-keystore"},
+		"a key store key without the store":  {join([]string{"-dbesdk-keystore-key", keyARNA}), "-dbesdk-keystore-key goes with -dbesdk-keystore"},
+		"another suite":                      {join(kms, []string{"-to", "dbesdk", "-dbesdk-suite", "6702"}), `-dbesdk-suite "6702"`},
+		"export-decrypt with two keyrings": {slices.Concat([]string{"export-decrypt", "-table", "t", "-partition-key", "id", "-encrypted", "a"}, kms, hierarchical),
+			"two DB-ESDK keyrings (-dbesdk-kms-key and -dbesdk-keystore): name one"},
+		"dbesdk-keystore create without its KMS key":  {[]string{"dbesdk-keystore", "create", "-dbesdk-keystore", "ks"}, "-dbesdk-keystore-key is required"},
+		"dbesdk-keystore rotate without a branch key": {[]string{"dbesdk-keystore", "rotate", "-dbesdk-keystore", "ks", "-dbesdk-keystore-key", keyARNA}, "-dbesdk-branch-key is required"},
+		"dbesdk-keystore list without the table":      {[]string{"dbesdk-keystore", "list", "-dbesdk-keystore-key", keyARNA, "-dbesdk-branch-key", "b"}, "-dbesdk-keystore is required"},
+		"dbesdk-keystore without a subcommand":        {[]string{"dbesdk-keystore"}, "usage: dynacrypt dbesdk-keystore COMMAND"},
 	} {
-		o := runBinary(t, "", args...)
-		if o.code != exitUsage || !strings.Contains(o.stderr, "usage: dynacrypt") {
-			t.Errorf("%s: want exit code 2 and the usage, got %s", name, o)
+		o := runBinary(t, "", c.args...)
+		if o.code != exitUsage || !strings.Contains(o.stderr, "usage: dynacrypt") || !strings.Contains(o.stderr, c.says) {
+			t.Errorf("%s: want exit code 2, %q and the usage, got %s", name, c.says, o)
 		}
 	}
 	for _, args := range [][]string{{"dbesdk-keystore", "-h"}, {"dbesdk-keystore", "create-table", "-h"}, {"dbesdk-keystore", "create", "-h"},

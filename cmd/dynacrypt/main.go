@@ -199,10 +199,15 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return exitOK, true
 }
 
-// fail reports a command's error: the usage for errUsage (exit code 2),
-// the error itself otherwise (exit code 3).
+// fail reports a command's error: for errUsage (exit code 2) what is wrong
+// with the flags, if a usageError says it, and the usage; the error itself
+// otherwise (exit code 3).
 func fail(fs *flag.FlagSet, std streams, err error) int {
 	if errors.Is(err, errUsage) {
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(std.err, "dynacrypt %s: %s\n", fs.Name(), u.reason)
+		}
 		fs.Usage()
 		return exitUsage
 	}
