@@ -177,16 +177,29 @@ func (c *codec) Outdated(item map[string]types.AttributeValue) (bool, error) {
 	return outdated, integrity(err)
 }
 
-// integrity wraps dynacrypt.ErrIntegrity around an error that says an item
-// is malformed or not authentic, or its data key does not unwrap.
+// integrity says an error is this package's, and marks it
+// dynacrypt.ErrIntegrity if it says an item is malformed or not authentic,
+// or its data key does not unwrap.
 func integrity(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("dbesdk: %w", unwrapFailure(err))
+}
+
+// unwrapFailure marks an error dynacrypt.ErrIntegrity if it says an item
+// is malformed or not authentic, or its data key does not unwrap: so the
+// UnwrapGuard tells a keyring's refusal of a forged item from a failing
+// request. It adds no words: the Encryptor says the error is the
+// keyring's, and integrity that it is this package's.
+func unwrapFailure(err error) error {
 	switch {
 	case err == nil || errors.Is(err, dynacrypt.ErrIntegrity):
 		return err
 	case errors.Is(err, structure.ErrMalformed), errors.Is(err, structure.ErrAuthentication), errors.Is(err, keywrap.ErrUnwrap):
-		return fmt.Errorf("%w: dbesdk: %w", dynacrypt.ErrIntegrity, err)
+		return fmt.Errorf("%w: %w", dynacrypt.ErrIntegrity, err)
 	}
-	return fmt.Errorf("dbesdk: %w", err)
+	return err
 }
 
 // guardedKeyring is a keyring for one item read: it unwraps through the
@@ -205,10 +218,10 @@ func (k *guardedKeyring) OnEncrypt(ctx context.Context, m *structure.EncryptionM
 
 func (k *guardedKeyring) OnDecrypt(ctx context.Context, m *structure.DecryptionMaterials, edks []structure.EDK) error {
 	if k.guard == nil || k.keyring.unwrapsLocally(m, edks) {
-		return integrity(k.keyring.k.OnDecrypt(ctx, m, edks))
+		return unwrapFailure(k.keyring.k.OnDecrypt(ctx, m, edks))
 	}
 	settle, err := k.guard.Unwrap(ctx, unwrapID(m, edks), false, func(ctx context.Context) error {
-		return integrity(k.keyring.k.OnDecrypt(ctx, m, edks))
+		return unwrapFailure(k.keyring.k.OnDecrypt(ctx, m, edks))
 	})
 	k.settle = settle
 	return err
