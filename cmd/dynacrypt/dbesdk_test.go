@@ -71,11 +71,7 @@ func TestReencryptMovesTableToDBESDKAndBack(t *testing.T) {
 	}
 
 	// An export of the moved table, decrypted with the keyring alone.
-	o = runBinary(t, scanExport(t, db, table), append([]string{"export-decrypt", "-table", table, "-partition-key", "tenant", "-sort-key", "seq",
-		"-encrypted", "secret,pin"}, keyring...)...).want(t, exitOK, "export-decrypt of DB-ESDK items")
-	if got := strings.Count(o.stdout, "\n"); got != n || !strings.Contains(o.stdout, `"secret":"secret-7"`) {
-		t.Fatalf("export-decrypt wrote %d lines: %s", got, o)
-	}
+	exportDecrypts(t, db, table, n, keyring)
 
 	o = runBinary(t, "", append(append(walk, "-to", "dynacrypt", "-key", testrig.KeyA), keyring...)...).want(t, exitOK, "walk back")
 	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n {
@@ -206,11 +202,7 @@ func TestReencryptToDBESDKWithKMSKeyring(t *testing.T) {
 		t.Fatalf("the walk to DB-ESDK run again: %s", o)
 	}
 
-	o = runBinary(t, scanExport(t, db, table), "export-decrypt", "-table", table, "-partition-key", "tenant", "-sort-key", "seq",
-		"-encrypted", "secret,pin", "-dbesdk-kms-key", keyARNB).want(t, exitOK, "export-decrypt with the KMS keyring")
-	if got := strings.Count(o.stdout, "\n"); got != n || !strings.Contains(o.stdout, `"secret":"secret-7"`) {
-		t.Fatalf("export-decrypt wrote %d lines: %s", got, o)
-	}
+	exportDecrypts(t, db, table, n, []string{"-dbesdk-kms-key", keyARNB})
 }
 
 // scanExport returns a table's items as the lines of an export.
@@ -235,7 +227,8 @@ func scanExport(t *testing.T, db *dynamodb.Client, table string) string {
 // format under the branch key's active version, which a Store with
 // DB-ESDK's hierarchical keyring reads. After a rotation with the command,
 // a walk rewrites nothing (the items' suite is current), and a walk with
-// -all moves every item to the new version, still read by the Store.
+// -all moves every item to the new version, still read by the Store and
+// by export-decrypt with the same flags.
 func TestReencryptToDBESDKWithHierarchicalKeyring(t *testing.T) {
 	const n = 20
 	db := testrig.DynamoDB(t)
@@ -282,12 +275,25 @@ func TestReencryptToDBESDKWithHierarchicalKeyring(t *testing.T) {
 		}
 	}
 	checkAccounts(t, dbesdkAccounts(t, db, table, kr), n, 3)
+	exportDecrypts(t, db, table, n, slices.Concat([]string{"-dbesdk-branch-key", "fleet"}, dbesdkKeyStoreFlags(ksTable)))
+}
+
+// exportDecrypts checks that export-decrypt, given DB-ESDK's keyring by
+// flags, decrypts an export of the n accounts of table.
+func exportDecrypts(t *testing.T, db *dynamodb.Client, table string, n int, flags []string) {
+	t.Helper()
+	o := runBinary(t, scanExport(t, db, table), slices.Concat([]string{"export-decrypt", "-table", table, "-partition-key", "tenant", "-sort-key", "seq",
+		"-encrypted", "secret,pin"}, flags)...).want(t, exitOK, "export-decrypt of DB-ESDK items")
+	if got := strings.Count(o.stdout, "\n"); got != n || !strings.Contains(o.stdout, `"secret":"secret-5"`) {
+		t.Fatalf("export-decrypt wrote %d lines: %s", got, o)
+	}
 }
 
 // TestReencryptToDBESDKTenants: a table of tenants moves to DB-ESDK's
 // format with each item under its tenant's branch key, named by
 // -dbesdk-branch-key-prefix and the tenant (dbesdk.BranchKeyIDFromAttribute),
-// and a Store whose hierarchical keyring has that supplier reads every item.
+// and a Store whose hierarchical keyring has that supplier reads every
+// item, as export-decrypt does with the same flags.
 func TestReencryptToDBESDKTenants(t *testing.T) {
 	const n, tenants = 28, 7
 	db := testrig.DynamoDB(t)
@@ -319,6 +325,7 @@ func TestReencryptToDBESDKTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAccounts(t, dbesdkAccounts(t, db, table, kr, tenantOpt), n, 2)
+	exportDecrypts(t, db, table, n, slices.Concat([]string{"-tenant", "tenant", "-dbesdk-branch-key-prefix", "tenant-"}, dbesdkKeyStoreFlags(ksTable)))
 }
 
 // TestDBESDKKeyringUsage: the keyring flags name exactly one keyring, with
