@@ -132,12 +132,9 @@ func dbesdkAccounts(t *testing.T, db *dynamodb.Client, table string, keyring *db
 // that the encrypted data key of each item of table names.
 func branchKeysOf(t *testing.T, db *dynamodb.Client, table string) map[string][2]string {
 	t.Helper()
-	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: &table, ConsistentRead: aws.Bool(true)})
-	if err != nil || out.LastEvaluatedKey != nil {
-		t.Fatalf("scan: %v (or more than a page)", err)
-	}
-	keys := make(map[string][2]string, len(out.Items))
-	for _, item := range out.Items {
+	items := scanAll(t, db, table)
+	keys := make(map[string][2]string, len(items))
+	for _, item := range items {
 		head, ok := item[structure.HeaderAttr].(*types.AttributeValueMemberB)
 		if !ok {
 			t.Fatalf("item %v is not in DB-ESDK's format", item["seq"])
@@ -205,15 +202,25 @@ func TestReencryptToDBESDKWithKMSKeyring(t *testing.T) {
 	exportDecrypts(t, db, table, n, []string{"-dbesdk-kms-key", keyARNB})
 }
 
-// scanExport returns a table's items as the lines of an export.
-func scanExport(t *testing.T, db *dynamodb.Client, table string) string {
+// scanAll returns the items of a test's table, of a page at most, as
+// stored.
+func scanAll(t *testing.T, db *dynamodb.Client, table string) []map[string]types.AttributeValue {
 	t.Helper()
 	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
 	if err != nil || out.LastEvaluatedKey != nil {
 		t.Fatalf("scan: %v (or more than a page)", err)
 	}
-	var lines []byte
-	for _, item := range out.Items {
+	return out.Items
+}
+
+// scanExport returns a table's items as the lines of an export.
+func scanExport(t *testing.T, db *dynamodb.Client, table string) string {
+	t.Helper()
+	var (
+		lines []byte
+		err   error
+	)
+	for _, item := range scanAll(t, db, table) {
 		if lines, err = export.AppendLine(lines, item); err != nil {
 			t.Fatal(err)
 		}
