@@ -56,7 +56,11 @@
 // dynacrypt dbesdk-keystore administers a DB-ESDK key store with the same
 // flags: create-table, create (a branch key, under a new UUID unless
 // -dbesdk-branch-key names it), rotate and list. DB-ESDK services use the
-// branch keys it makes.
+// branch keys it makes. A walk to DB-ESDK's format rewrites items in
+// dynacrypt's format or in another suite only: after a rotation of a
+// DB-ESDK branch key, reencrypt -to dbesdk -all moves every item to the
+// new version. Two DB-ESDK keyrings, or a companion flag without its
+// keyring, is bad usage (exit code 2, saying which).
 //
 // Exports: decrypt a table export into JSON lines, verifying every item:
 //
