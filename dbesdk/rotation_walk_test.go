@@ -56,6 +56,13 @@ func (b *branchKeyStore) keyring() *dbesdk.Keyring {
 	return kr
 }
 
+// store returns a Store of the accounts table in DB-ESDK's format whose
+// keyring is new (see keyring).
+func (b *branchKeyStore) store(db *dynamodb.Client, table string) *dynacrypt.Store[Account] {
+	b.t.Helper()
+	return mustNew[Account](b.t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dbesdk.Format(b.keyring()))
+}
+
 func (b *branchKeyStore) rotate() string {
 	b.t.Helper()
 	v, err := b.ks.Rotate(context.Background(), "fleet")
@@ -119,21 +126,18 @@ func TestWalkAfterBranchKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	b := newBranchKeyStore(t)
 	db, table := usersTable(t)
-	store := func() *dynacrypt.Store[Account] {
-		return mustNew[Account](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dbesdk.Format(b.keyring()))
-	}
-	putAccountsVia(t, store(), 0, n)
+	putAccountsVia(t, b.store(db, table), 0, n)
 	before := versionsOf(t, db, table)
 	second := b.rotate()
 
-	p, err := store().Reencrypt(ctx, dynacrypt.ReencryptOptions{})
+	p, err := b.store(db, table).Reencrypt(ctx, dynacrypt.ReencryptOptions{})
 	if err != nil || p.Rewritten != 0 || p.Skipped != n {
 		t.Fatalf("walk after the rotation: %+v, %v; want every item skipped", p, err)
 	}
 	if got := versionsOf(t, db, table); !maps.Equal(got, before) {
 		t.Fatalf("the walk without All moved items: %v, were %v", got, before)
 	}
-	p, err = store().Reencrypt(ctx, dynacrypt.ReencryptOptions{All: true})
+	p, err = b.store(db, table).Reencrypt(ctx, dynacrypt.ReencryptOptions{All: true})
 	if err != nil || p.Rewritten != n {
 		t.Fatalf("walk with All after the rotation: %+v, %v", p, err)
 	}
@@ -142,7 +146,7 @@ func TestWalkAfterBranchKeyRotation(t *testing.T) {
 			t.Errorf("item %s is under version %s after the walk, want the new version %s", id, v, second)
 		}
 	}
-	reader := store()
+	reader := b.store(db, table)
 	for i := range n {
 		got, err := reader.Get(ctx, Account{ID: fmt.Sprintf("acct-%03d", i)})
 		if err != nil || got.Secret != fmt.Sprint("secret ", i) || got.Version != 2 {
@@ -161,13 +165,10 @@ func TestWalkAfterRollbackMovesNoItemBack(t *testing.T) {
 	ctx := context.Background()
 	b := newBranchKeyStore(t)
 	db, table := usersTable(t)
-	store := func() *dynacrypt.Store[Account] {
-		return mustNew[Account](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"), dbesdk.Format(b.keyring()))
-	}
-	putAccountsVia(t, store(), 0, n)
+	putAccountsVia(t, b.store(db, table), 0, n)
 	firstActive := b.active()
 	second := b.rotate()
-	putAccountsVia(t, store(), n, n) // under the second version: a new keyring reads it
+	putAccountsVia(t, b.store(db, table), n, n) // under the second version: a new keyring reads it
 	before := versionsOf(t, db, table)
 	underSecond := 0
 	for _, v := range before {
@@ -182,7 +183,7 @@ func TestWalkAfterRollbackMovesNoItemBack(t *testing.T) {
 
 	var mu sync.Mutex
 	failed := map[string]error{}
-	p, err := store().Reencrypt(ctx, dynacrypt.ReencryptOptions{All: true, Failed: func(key map[string]types.AttributeValue, err error) {
+	p, err := b.store(db, table).Reencrypt(ctx, dynacrypt.ReencryptOptions{All: true, Failed: func(key map[string]types.AttributeValue, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		failed[key["id"].(*types.AttributeValueMemberS).Value] = err

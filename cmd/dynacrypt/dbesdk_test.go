@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -39,15 +37,8 @@ func TestReencryptMovesTableToDBESDKAndBack(t *testing.T) {
 	cipher := dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA)
 	putAccounts(t, accounts(t, db, table, cipher), n)
 
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "dbesdk.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	keyring := []string{"-dbesdk-raw-aes-key-file", keyFile, "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "k"}
+	key := randomKey(t)
+	keyring := []string{"-dbesdk-raw-aes-key-file", rawAESKeyFile(t, key), "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "k"}
 	walk := []string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version"}
 
 	runBinary(t, "", append(walk, "-to", "dbesdk", "-key", testrig.KeyA)...).want(t, exitUsage, "-to dbesdk without a keyring")
@@ -59,12 +50,7 @@ func TestReencryptMovesTableToDBESDKAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbesdkOnly, err := dynacrypt.New[account](db, table, dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
-		dynacrypt.WithVersion("version"), dbesdk.Format(kr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkAccounts(t, dbesdkOnly, n, 2)
+	checkAccounts(t, dbesdkAccounts(t, db, table, kr), n, 2)
 	o = runBinary(t, "", append(append(walk, "-to", "dbesdk"), keyring...)...).want(t, exitOK, "the walk again, without a Cipher")
 	if _, rewritten, current, _ := counts(t, o); rewritten != 0 || current != n {
 		t.Fatalf("the walk to DB-ESDK run again: %s", o)
@@ -120,12 +106,7 @@ func dbesdkKeyStore(t *testing.T, db *dynamodb.Client, ids ...string) (string, *
 // writes DB-ESDK's format with keyring alone; opts come last.
 func dbesdkAccounts(t *testing.T, db *dynamodb.Client, table string, keyring *dbesdk.Keyring, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
 	t.Helper()
-	s, err := dynacrypt.New[account](db, table, append([]dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
-		dynacrypt.WithVersion("version"), dbesdk.Format(keyring)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return accountsWith(t, db, table, append([]dynacrypt.Option{dbesdk.Format(keyring)}, opts...)...)
 }
 
 // branchKeysOf returns, by the items' seq, the branch key id and version

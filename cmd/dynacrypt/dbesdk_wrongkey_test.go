@@ -48,13 +48,6 @@ func TestDBESDKWrongKeyringWritesNothing(t *testing.T) {
 	tables["dynacrypt"] = accountsTable(t, db)
 	putAccounts(t, accounts(t, db, tables["dynacrypt"], dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA)), n)
 
-	keyFile := func(key []byte) string {
-		file := filepath.Join(t.TempDir(), "dbesdk.key")
-		if err := os.WriteFile(file, []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return file
-	}
 	hierarchical := func(branchKey string, more ...string) []string {
 		return slices.Concat([]string{"-dbesdk-branch-key", branchKey}, dbesdkKeyStoreFlags(ksTable), more)
 	}
@@ -82,9 +75,9 @@ func TestDBESDKWrongKeyringWritesNothing(t *testing.T) {
 		{"no key store", "hierarchical", []string{"reencrypt", "-to", "dynacrypt"},
 			[]string{"-dbesdk-branch-key", "fleet", "-dbesdk-keystore", "no-such-table", "-dbesdk-keystore-key", keyARNA}, "ResourceNotFoundException"},
 		{"a raw AES key of another name", "raw AES", []string{"reencrypt", "-to", "dynacrypt"},
-			[]string{"-dbesdk-raw-aes-key-file", keyFile(rawKey), "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "k2"}, `no encrypted data key is for raw AES key "k2" in namespace "ns"`},
+			[]string{"-dbesdk-raw-aes-key-file", rawAESKeyFile(t, rawKey), "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "k2"}, `no encrypted data key is for raw AES key "k2" in namespace "ns"`},
 		{"another raw AES key of the name", "raw AES", []string{"export-decrypt"},
-			[]string{"-dbesdk-raw-aes-key-file", keyFile(otherRawKey), "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "k"}, "does not unwrap"},
+			[]string{"-dbesdk-raw-aes-key-file", rawAESKeyFile(t, otherRawKey), "-dbesdk-key-namespace", "ns", "-dbesdk-key-name", "k"}, "does not unwrap"},
 		{"a branch key that does not exist", "dynacrypt", []string{"reencrypt", "-to", "dbesdk"}, hierarchical("nope"),
 			`branch key "nope": key gone (deleted): DB-ESDK branch key not found`},
 	} {
@@ -125,6 +118,17 @@ func randomKey(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// rawAESKeyFile writes key to a file as -dbesdk-raw-aes-key-file reads it:
+// its base64 and a newline. It returns the file's name.
+func rawAESKeyFile(t *testing.T, key []byte) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "dbesdk.key")
+	if err := os.WriteFile(file, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // sortedLines returns the lines of text, sorted.
