@@ -59,6 +59,10 @@ func walkFlags(tf tableFlags, cf cipherFlags, df dbesdkFlags, version string) ma
 	if cf.keystore.table != "" {
 		keystoreName = or(cf.keystore.name, cf.keystore.table)
 	}
+	dbesdkKeystoreName := ""
+	if df.keystore.table != "" {
+		dbesdkKeystoreName = df.keystore.logical()
+	}
 	return map[string]string{
 		"-encrypted":            set(tf.encrypted),
 		"-unsigned":             set(tf.unsigned),
@@ -77,6 +81,14 @@ func walkFlags(tf tableFlags, cf cipherFlags, df dbesdkFlags, version string) ma
 		"-dbesdk-key-namespace": df.namespace,
 		"-dbesdk-key-name":      df.name,
 		"-dbesdk-suite":         suite,
+		// DB-ESDK's KMS and hierarchical keyrings: key ARNs, which have
+		// one spelling each.
+		"-dbesdk-kms-key":           df.kmsKey,
+		"-dbesdk-keystore":          df.keystore.table,
+		"-dbesdk-keystore-name":     dbesdkKeystoreName,
+		"-dbesdk-keystore-key":      df.keystore.kmsKey,
+		"-dbesdk-branch-key":        df.keystore.branchKey,
+		"-dbesdk-branch-key-prefix": df.branchKeyPrefix,
 	}
 }
 

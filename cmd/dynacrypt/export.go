@@ -23,14 +23,13 @@ const progressEvery = time.Second
 // reported by its line and key on standard error and skipped; the exit code
 // is then 1.
 func exportDecrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID | -dbesdk-raw-aes-key-file F ...) [flags] < export > items.jsonl",
+	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID | DBESDK-KEYRING) [flags] < export > items.jsonl\n\nDBESDK-KEYRING: "+dbesdkKeyringSynopsis,
 		"Decrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),\n"+
 			"verifying every item, into JSON lines: strings, numbers (exact, in plain decimal: +1, 01 and 1E2\n"+
 			"come out as 1, 1 and 100), base64 binaries, arrays and objects.\n"+
 			"An item that fails verification, or holds an encrypted attribute missing from -encrypted, is\n"+
 			"reported by its line and key (characters a terminal would act on escaped), and the exit code is 1.\n"+
-			"Items in AWS DB-ESDK's format (aws_dbe_head) decrypt with the -dbesdk-* keyring flags; a table of\n"+
-			"such items only needs no -key or -keystore.", std)
+			"A table of DB-ESDK's items only needs no -key or -keystore.\n"+dbesdkKeyringHelp, std)
 	var (
 		tf tableFlags
 		kf keyFlags
@@ -50,12 +49,12 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	if tf.table == "" || kf.partitionKey == "" || tf.encrypted == "" {
 		return fail(fs, std, errUsage)
 	}
-	_, cipher, err := cf.load(ctx, tf.tenant != "", df.set())
+	clients, cipher, err := cf.load(ctx, tf.tenant != "", df.set())
 	if err != nil {
 		return fail(fs, std, err)
 	}
 	var opts []dynacrypt.Option
-	format, err := df.option(cipher != nil)
+	format, err := df.option(clients, tf.tenant, cipher != nil)
 	if err != nil {
 		return fail(fs, std, err)
 	}

@@ -38,13 +38,29 @@
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //
 // Tables in AWS DB-ESDK's item format (services in Java, .NET, Python or
-// Rust share them): the -dbesdk-* flags name its raw AES keyring (a file
-// with the key's base64, the key's namespace and name), with which both
-// commands read items of either format; reencrypt -to dbesdk moves a table
-// to DB-ESDK's format, and -to dynacrypt back:
+// Rust share them): the -dbesdk-* flags name one of its keyrings, as the
+// other services configure it, with which both commands read items of
+// either format: raw AES (a file with the key's base64, the key's namespace
+// and name), AWS KMS (-dbesdk-kms-key, a key ARN), or hierarchical over a
+// DB-ESDK key store (-dbesdk-keystore, -dbesdk-keystore-key and
+// -dbesdk-branch-key; for a table of tenants, -tenant and
+// -dbesdk-branch-key-prefix instead of -dbesdk-branch-key). reencrypt -to
+// dbesdk moves a table to DB-ESDK's format, and -to dynacrypt back:
 //
 //	dynacrypt reencrypt -table users -encrypted token -version version -key alias/users -to dbesdk \
 //		-dbesdk-raw-aes-key-file users.key -dbesdk-key-namespace users -dbesdk-key-name users-2026
+//	dynacrypt reencrypt -table documents -encrypted body -tenant tenant -key alias/documents -to dbesdk \
+//		-dbesdk-keystore dbesdk-branch-keys -dbesdk-keystore-key arn:aws:kms:eu-west-1:111122223333:key/... \
+//		-dbesdk-branch-key-prefix tenant-
+//
+// dynacrypt dbesdk-keystore administers a DB-ESDK key store with the same
+// flags: create-table, create (a branch key, under a new UUID unless
+// -dbesdk-branch-key names it), rotate and list. DB-ESDK services use the
+// branch keys it makes. A walk to DB-ESDK's format rewrites items in
+// dynacrypt's format or in another suite only: after a rotation of a
+// DB-ESDK branch key, reencrypt -to dbesdk -all moves every item to the
+// new version. Two DB-ESDK keyrings, or a companion flag without its
+// keyring, is bad usage (exit code 2, saying which).
 //
 // Encrypting a table that holds plaintext items (or legacy per-field KMS
 // items), with its services running (docs/operations.md, "Encrypting an
@@ -118,6 +134,8 @@ type streams struct {
 // commands are the top-level commands; keystore has commands of its own
 // (keystoreCommands).
 var commands = map[string]command{
+	"dbesdk-keystore": {"make, rotate and list the branch keys of a DB-ESDK key store: dynacrypt dbesdk-keystore -h", dbesdkKeystoreCommand},
+
 	"export-decrypt": {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
 	"keystore":       {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
 	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably; with -manifest, encrypt its plaintext or legacy items", reencrypt},
@@ -202,10 +220,15 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return exitOK, true
 }
 
-// fail reports a command's error: the usage for errUsage (exit code 2),
-// the error itself otherwise (exit code 3).
+// fail reports a command's error: for errUsage (exit code 2) what is wrong
+// with the flags, if a usageError says it, and the usage; the error itself
+// otherwise (exit code 3).
 func fail(fs *flag.FlagSet, std streams, err error) int {
 	if errors.Is(err, errUsage) {
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(std.err, "dynacrypt %s: %s\n", fs.Name(), u.reason)
+		}
 		fs.Usage()
 		return exitUsage
 	}

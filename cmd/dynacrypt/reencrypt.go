@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-to dbesdk|dynacrypt -dbesdk-raw-aes-key-file F -dbesdk-key-namespace NS -dbesdk-key-name N] [-all] [-manifest FILE (-plaintext | -legacy-key KMS-KEY) -attributes A,B] [flags]",
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-to dbesdk|dynacrypt DBESDK-KEYRING] [-all] [-manifest FILE (-plaintext | -legacy-key KMS-KEY) -attributes A,B] [flags]\n\nDBESDK-KEYRING: "+dbesdkKeyringSynopsis,
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -44,10 +44,13 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"key, walk that tenant's items only with -only-tenant (a Query of its partition if -tenant\n"+
 			"is the partition key, else a Scan filtered on it).\n\n"+
 			"A table moves between dynacrypt's item format and AWS DB-ESDK's the same way: -to dbesdk, with\n"+
-			"the -dbesdk-* flags naming DB-ESDK's raw AES keyring, rewrites the items in dynacrypt's format\n"+
+			"the -dbesdk-* flags naming one of DB-ESDK's keyrings, rewrites the items in dynacrypt's format\n"+
 			"(which -key or -keystore open) in DB-ESDK's; -to dynacrypt, with both, rewrites DB-ESDK's items\n"+
 			"in dynacrypt's. A walk to DB-ESDK's format of a table with no item left in dynacrypt's needs no\n"+
-			"-key or -keystore.\n\n"+
+			"-key or -keystore. A walk that writes DB-ESDK's format rewrites its items only in another\n"+
+			"suite than -dbesdk-suite: after a rotation of a DB-ESDK branch key, walk with -all to move\n"+
+			"them to the new version (it reads the active version afresh, and refuses to move an item under\n"+
+			"a newer version than the active one).\n\n"+dbesdkKeyringHelp+"\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
 			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
 			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
@@ -95,7 +98,7 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	format, err := df.option(!df.writes())
+	format, err := df.option(clients, tf.tenant, !df.writes())
 	if err != nil {
 		return fail(fs, std, err)
 	}

@@ -44,8 +44,15 @@ func accountsTable(t *testing.T, db *dynamodb.Client) string {
 // accounts returns a Store of the table with cipher; opts come last.
 func accounts(t *testing.T, db *dynamodb.Client, table string, cipher dynacrypt.Cipher, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
 	t.Helper()
+	return accountsWith(t, db, table, append([]dynacrypt.Option{dynacrypt.WithCipher(cipher)}, opts...)...)
+}
+
+// accountsWith returns a Store of the table, keyed and versioned as the
+// tests write it, with opts.
+func accountsWith(t *testing.T, db *dynamodb.Client, table string, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
+	t.Helper()
 	s, err := dynacrypt.New[account](db, table, append([]dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
-		dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher)}, opts...)...)
+		dynacrypt.WithVersion("version")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
