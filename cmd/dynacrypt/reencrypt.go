@@ -212,7 +212,7 @@ func (w *walk) run(ctx context.Context) int {
 		promoted = log.add
 	}
 	start := time.Now()
-	status := &statusLine{w: w.std.err}
+	status := newStatusLine(w.std.err)
 	var last time.Time // of the last save and redraw
 	var saveErr error
 	progress, err := w.items.Reencrypt(ctx, w.db, dynacrypt.ReencryptOptions{
