@@ -37,6 +37,19 @@
 //	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //
+// A walk spread over several processes (on several machines: an array of
+// batch jobs, container tasks) gives each a share of the Scan's segments,
+// the same -segments in all, each share its own checkpoint file, kept once
+// the share is done; reencrypt-status reads them all and says whether the
+// walk is done (exit code 0), or which segments are not (exit code 1):
+//
+//	dynacrypt reencrypt -table users -encrypted token -key alias/users-2026 -previous-keys alias/users-2025 \
+//		-segments 64 -segment 8-15 -checkpoint /mnt/walk/users.8-15.checkpoint
+//	dynacrypt reencrypt-status '/mnt/walk/users.*.checkpoint'
+//
+// Where standard error is not a terminal (a log, CI), progress is printed
+// as plain lines, one every 10 seconds, rather than redrawn in place.
+//
 // Tables in AWS DB-ESDK's item format (services in Java, .NET, Python or
 // Rust share them): the -dbesdk-* flags name its raw AES keyring (a file
 // with the key's base64, the key's namespace and name), with which both
@@ -118,11 +131,12 @@ type streams struct {
 // commands are the top-level commands; keystore has commands of its own
 // (keystoreCommands).
 var commands = map[string]command{
-	"export-decrypt": {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
-	"keystore":       {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
-	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably; with -manifest, encrypt its plaintext or legacy items", reencrypt},
-	"snapshot":       {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
-	"verify":         {"read every item of a table strictly, and report any without a header or failing verification", verify},
+	"export-decrypt":   {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
+	"keystore":         {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
+	"reencrypt":        {"rewrite a table's items under fresh root keys and the current key, resumably, or a share of its segments (-segment); with -manifest, encrypt its plaintext or legacy items", reencrypt},
+	"reencrypt-status": {"report what the checkpoint files of a walk's shares say: segments done, items counted, shares missing", reencryptStatus},
+	"snapshot":         {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
+	"verify":           {"read every item of a table strictly, and report any without a header or failing verification", verify},
 }
 
 func main() {
@@ -211,6 +225,14 @@ func fail(fs *flag.FlagSet, std streams, err error) int {
 	}
 	fmt.Fprintln(std.err, "dynacrypt:", err)
 	return exitFailure
+}
+
+// usageError reports a flag's bad value: the usage, then what is wrong
+// with it, where the operator reads first (exit code 2).
+func usageError(fs *flag.FlagSet, std streams, err error) int {
+	fs.Usage()
+	fmt.Fprintf(std.err, "\ndynacrypt %s: %v\n", fs.Name(), err)
+	return exitUsage
 }
 
 // list splits a comma-separated flag value, dropping empty parts.
