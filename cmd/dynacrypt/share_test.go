@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,14 +55,7 @@ var statusTotals = regexp.MustCompile(`(\d+) of (\d+) segments done: (\d+) items
 
 func statusCounts(t *testing.T, o outcome) (segmentsDone, scanned, rewritten, current, failed int) {
 	t.Helper()
-	m := statusTotals.FindStringSubmatch(o.stdout)
-	if m == nil {
-		t.Fatalf("reencrypt-status printed no totals: %s", o)
-	}
-	n := make([]int, 6)
-	for i := range n {
-		n[i], _ = strconv.Atoi(m[i+1])
-	}
+	n := numbers(t, statusTotals, o)
 	return n[0], n[2], n[3], n[4], n[5]
 }
 
