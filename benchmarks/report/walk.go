@@ -21,10 +21,10 @@ func writeWalk(p func(string, ...any), res results) {
 		p("| %s | %s |", n, res.cell(w(n), "items/s"))
 	}
 	p("")
-	p("4 processes / 1 = %s. Here all of them share this machine's cores with one dynalite, a single Node.js", res.ratioSpread(w("4"), w("1"), "items/s"))
-	p("process that serves every request, so the figure says what splitting a walk costs, not how far it scales.")
-	p("Against DynamoDB, each process on a machine of its own, a walk's rate grows with the processes until the")
-	p("table's write capacity (on-demand: its throughput limits) is reached: [docs/operations.md](docs/operations.md#walks-across-machines)")
+	p("4 processes / 1 = %s. Here all of them share this machine's cores and one dynalite (a single Node.js", res.ratioSpread(w("4"), w("1"), "items/s"))
+	p("process that serves every request), so the figure shows what splitting a walk costs (nothing, here), not how")
+	p("far it scales. Against DynamoDB, each process on a machine of its own, a walk's rate grows with the processes")
+	p("until the table's write capacity is reached: [docs/operations.md](docs/operations.md#walks-across-machines)")
 	p("says how to choose the processes and segments.")
 	p("")
 }
