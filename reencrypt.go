@@ -87,7 +87,8 @@ type ReencryptProgress struct {
 const rewriteAttempts = 10
 
 // Reencrypt walks the whole table with a parallel Scan (or one tenant's
-// items: see ReencryptOptions.Tenant) and rewrites every
+// items: see ReencryptOptions.Tenant; or a share of the Scan's segments,
+// one of several processes': see ReencryptOptions.Share) and rewrites every
 // item that needs it: items that lack a beacon declared after they were
 // written, items without a header that the manifest lists (legacy
 // per-field KMS items with [WithLegacyKMS], plaintext items with
