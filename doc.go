@@ -173,8 +173,8 @@
 //   - [Fleets and tenants]: the key store, tenants, rotation, shredding, IAM
 //   - [Security model] and [Threats]: what is protected, and the tests that
 //     defend each threat
-//   - [Operations]: the operator's command, walks, rotation, migrations,
-//     suites
+//   - [Operations]: the operator's command, walks (across machines too),
+//     rotation, migrations, suites
 //   - [Streams and exports]: items outside Store calls, exports, streams
 //   - [Options]: every option with its default
 //   - [Testing]: the test servers and package dynacrypttest

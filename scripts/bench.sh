@@ -18,6 +18,7 @@ go test -c -o "$bin/benchmarks.test" ./benchmarks
 go test -c -o "$bin/keystore.test" ./keystore
 go test -c -o "$bin/dbesdk.test" ./dbesdk
 (cd streams && go test -c -o "$bin/streams.test" .)
+go test -c -o "$bin/cmd.test" ./cmd/dynacrypt
 
 (cd benchmarks && "$bin/benchmarks.test" -test.run '^(TestKMSRequestsFor10000|TestFleetKMSRequests|TestTenantsKMSRequests)$' -test.v)
 "$bin/dynacrypt.test" -test.run '^TestBeaconLookup$' -test.v | grep 'beacon-lookup:'
@@ -29,4 +30,6 @@ for round in $(seq 1 "$rounds"); do
   "$bin/dbesdk.test" -test.run '^$' -test.bench '^Benchmark(InMemoryPutGet|InMemoryPutGetInterleaved|ItemRoundTrip)$' -test.benchmem -test.cpu 1
   (cd benchmarks && "$bin/benchmarks.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 2s)
   (cd streams && "$bin/streams.test" -test.run '^$' -test.bench '^BenchmarkLambdaEvent$' -test.benchmem -test.cpu 1)
+  # Builds the command it runs, in its package's folder.
+  (cd cmd/dynacrypt && "$bin/cmd.test" -test.run '^$' -test.bench '^BenchmarkWalkProcesses$' -test.benchtime 1x)
 done

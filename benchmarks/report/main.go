@@ -420,6 +420,8 @@ func main() {
 		p("")
 	}
 
+	writeWalk(p, res)
+
 	p("## Bulk load of 10,000 items into an empty table, against dynalite")
 	p("")
 	p("A versioned Store's `BatchPut` keeps optimistic locking with one conditional `PutItem` per item (8 at")

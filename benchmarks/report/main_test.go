@@ -239,3 +239,23 @@ func TestPlaintextMigrationLines(t *testing.T) {
 		t.Errorf("plaintext migration lines: %q", lg.plain)
 	}
 }
+
+func TestWalkSection(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt/cmd/dynacrypt
+BenchmarkWalkProcesses/processes=1-2 	 1	2630037637 ns/op	      2000 items/s
+BenchmarkWalkProcesses/processes=4-2 	 1	1231278240 ns/op	      3000 items/s
+BenchmarkWalkProcesses/processes=1-2 	 1	2630037637 ns/op	      2000 items/s
+BenchmarkWalkProcesses/processes=4-2 	 1	1231278240 ns/op	      5000 items/s
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	writeWalk(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, res)
+	for _, want := range []string{"| 1 | 2000 |", "| 4 | 4000 |", "4 processes / 1 = **2.00** (rounds: 1.50 to 2.50)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("walk section lacks %q:\n%s", want, out.String())
+		}
+	}
+}

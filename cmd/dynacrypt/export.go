@@ -114,7 +114,7 @@ type opener interface {
 // failed.
 func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, log io.Writer, strict bool) (failed int, err error) {
 	written := 0
-	status := &statusLine{w: log}
+	status := newStatusLine(log)
 	counts := func() string { return fmt.Sprintf("%d items written, %d failed", written, failed) }
 	defer func() { status.draw(counts()); status.end() }()
 	last := time.Now()

@@ -37,6 +37,19 @@
 //	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //
+// A walk spread over several processes (on several machines: an array of
+// batch jobs, container tasks) gives each a share of the Scan's segments,
+// the same -segments in all, each share its own checkpoint file, kept once
+// the share is done; reencrypt-status reads them all and says whether the
+// walk is done (exit code 0), or which segments are not (exit code 1):
+//
+//	dynacrypt reencrypt -table users -encrypted token -key alias/users-2026 -previous-keys alias/users-2025 \
+//		-segments 64 -segment 8-15 -checkpoint /mnt/walk/users.8-15.checkpoint
+//	dynacrypt reencrypt-status '/mnt/walk/users.*.checkpoint'
+//
+// Where standard error is not a terminal (a log, CI), progress is printed
+// as plain lines, one every 10 seconds, rather than redrawn in place.
+//
 // Tables in AWS DB-ESDK's item format (services in Java, .NET, Python or
 // Rust share them): the -dbesdk-* flags name one of its keyrings, as the
 // other services configure it, with which both commands read items of
@@ -136,11 +149,12 @@ type streams struct {
 var commands = map[string]command{
 	"dbesdk-keystore": {"make, rotate and list the branch keys of a DB-ESDK key store: dynacrypt dbesdk-keystore -h", dbesdkKeystoreCommand},
 
-	"export-decrypt": {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
-	"keystore":       {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
-	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably; with -manifest, encrypt its plaintext or legacy items", reencrypt},
-	"snapshot":       {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
-	"verify":         {"read every item of a table strictly, and report any without a header or failing verification", verify},
+	"export-decrypt":   {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
+	"keystore":         {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
+	"reencrypt":        {"rewrite a table's items under fresh root keys and the current key, resumably, or a share of its segments (-segment); with -manifest, encrypt its plaintext or legacy items", reencrypt},
+	"reencrypt-status": {"report what the checkpoint files of a walk's shares say: segments done, items counted, shares missing", reencryptStatus},
+	"snapshot":         {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
+	"verify":           {"read every item of a table strictly, and report any without a header or failing verification", verify},
 }
 
 func main() {
@@ -220,16 +234,16 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return exitOK, true
 }
 
-// fail reports a command's error: for errUsage (exit code 2) what is wrong
-// with the flags, if a usageError says it, and the usage; the error itself
-// otherwise (exit code 3).
+// fail reports a command's error: for errUsage (exit code 2) the usage
+// and then, if a usageError says it, what is wrong with the flags, last,
+// where the operator reads first; the error itself otherwise (exit code 3).
 func fail(fs *flag.FlagSet, std streams, err error) int {
 	if errors.Is(err, errUsage) {
+		fs.Usage()
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintf(std.err, "dynacrypt %s: %s\n", fs.Name(), u.reason)
+			fmt.Fprintf(std.err, "\ndynacrypt %s: %s\n", fs.Name(), u.reason)
 		}
-		fs.Usage()
 		return exitUsage
 	}
 	fmt.Fprintln(std.err, "dynacrypt:", err)

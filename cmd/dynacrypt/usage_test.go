@@ -12,7 +12,7 @@ import (
 func TestHelpAndUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"help"}, {"keystore", "-h"},
-		{"export-decrypt", "-h"}, {"reencrypt", "-h"}, {"snapshot", "-h"}, {"verify", "-h"},
+		{"export-decrypt", "-h"}, {"reencrypt", "-h"}, {"reencrypt-status", "-h"}, {"snapshot", "-h"}, {"verify", "-h"},
 		{"keystore", "create-table", "-h"}, {"keystore", "create", "-h"}, {"keystore", "rotate", "-h"},
 		{"keystore", "list", "-h"}, {"keystore", "delete", "-h"},
 	} {
