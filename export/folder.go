@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The manifests of an export, as DynamoDB's export to S3 writes them beside
@@ -180,9 +182,14 @@ func readFiles(dir, id string) ([]DataFile, error) {
 
 // dataFileName returns the name of a data file of export id from its S3
 // key, PREFIX/AWSDynamoDB/EXPORT-ID/data/NAME, refusing any other key: one
-// of another export, outside the data folder, or with a part that a path
-// would resolve (. or ..), an empty one, or a backslash.
+// of another export, outside the data folder, with a part that a path
+// would resolve (. or ..), an empty one, or a backslash, or with
+// characters that a terminal would act on rather than show, since reports
+// name the file.
 func dataFileName(key, id string) (string, error) {
+	if !utf8.ValidString(key) || strings.IndexFunc(key, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return "", fmt.Errorf("dataFileS3Key %q holds characters that are not printable", key)
+	}
 	parts := strings.Split(key, "/")
 	for _, p := range parts {
 		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, "\\\x00") {

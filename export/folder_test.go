@@ -221,6 +221,10 @@ func TestOpenFolderRefuses(t *testing.T) {
 			e[0].DataFileS3Key = "AWSDynamoDB/" + id + "/data/..\\..\\part-00.json.gz"
 			return e
 		}, "not a plain path"},
+		{"a control character", func(t *testing.T, dir string, e []testrig.ExportFile) []testrig.ExportFile {
+			e[0].DataFileS3Key = "AWSDynamoDB/" + id + "/data/part-00.json.gz\n3 of 3 data files, 12 items written, 0 failed"
+			return e
+		}, "not printable"},
 		{"a manifest key", func(t *testing.T, dir string, e []testrig.ExportFile) []testrig.ExportFile {
 			e[0].DataFileS3Key = "AWSDynamoDB/" + id + "/" + export.SummaryManifest
 			return e

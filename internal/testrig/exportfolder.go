@@ -112,3 +112,21 @@ func WriteFilesManifest(tb testing.TB, dir string, entries []ExportFile) {
 		tb.Fatal(err)
 	}
 }
+
+// ReadFilesManifest reads the files manifest of the export folder dir.
+func ReadFilesManifest(tb testing.TB, dir string) []ExportFile {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, export.FilesManifest))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var entries []ExportFile
+	for dec := json.NewDecoder(bytes.NewReader(b)); dec.More(); {
+		var e ExportFile
+		if err := dec.Decode(&e); err != nil {
+			tb.Fatal(err)
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
