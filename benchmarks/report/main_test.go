@@ -236,3 +236,33 @@ func TestPlaintextMigrationLines(t *testing.T) {
 		t.Errorf("plaintext migration lines: %q", lg.plain)
 	}
 }
+
+func TestExportDecryptSection(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt/cmd/dynacrypt
+BenchmarkExportDecrypt/workers=1-2 1 2000000000 ns/op 10000 items/s 100000 ns/item 90000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+BenchmarkExportDecrypt/workers=4-2 1 1000000000 ns/op 19000 items/s 52000 ns/item 99000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+BenchmarkExportDecrypt/workers=1-2 1 2000000000 ns/op 8000 items/s 125000 ns/item 100000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+BenchmarkExportDecrypt/workers=4-2 1 1000000000 ns/op 17600 items/s 57000 ns/item 100000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	writeExportDecrypt(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, res)
+	for _, s := range []string{
+		"## Decrypting a whole export, against local-kms",
+		"| 1 | 9000 | 112 | 95.0 | 28000 | 280 |",
+		"| 4 | 18300 | 54.5 | 99.5 | 28000 | 280 |",
+		"items per second **2.05** (rounds: 1.90 to 2.20), CPU time per item **1.05** (rounds: 1.00 to 1.10)",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("the section lacks %q:\n%s", s, out.String())
+		}
+	}
+	out.Reset()
+	writeExportDecrypt(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, results{})
+	if out.Len() != 0 {
+		t.Errorf("a run without the benchmark has the section:\n%s", out.String())
+	}
+}
