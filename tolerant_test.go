@@ -18,9 +18,10 @@ import (
 
 // tamperedOrders writes orders 0..n-1 of customer "c" and one of "other",
 // then changes orders 3 and n-1 at rest (another placement date, signed),
-// and moves order 5's card ciphertext into order 6. It returns the table's
-// client and name, and the sequence numbers tampered with.
-func tamperedOrders(t *testing.T, n int) (*dynamodb.Client, string, []int) {
+// and moves order 5's card ciphertext into order 6. It returns a Store
+// that reads the table, its Cipher, the table's client and name, and the
+// sequence numbers tampered with.
+func tamperedOrders(t *testing.T, n int) (*dynacrypt.Store[Order], *dynacrypttest.Cipher, *dynamodb.Client, string, []int) {
 	t.Helper()
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
@@ -43,7 +44,8 @@ func tamperedOrders(t *testing.T, n int) (*dynamodb.Client, string, []int) {
 	six := dynacrypttest.StoredItem(t, db, writer, Order{Customer: "c", Seq: 6})
 	six["card"] = five["card"]
 	rawPut(t, db, table, six)
-	return db, table, []int{3, 6, n - 1}
+	cipher := ordersCipher()
+	return mustNew[Order](t, db, table, orderOptions(cipher)...), cipher, db, table, []int{3, 6, n - 1}
 }
 
 // listing records what a tolerant listing gave, in order: "c/4" for an
@@ -103,9 +105,7 @@ func expect(c string, from, to int, tampered []int) []string {
 func TestTolerantListings(t *testing.T) {
 	const n = 12
 	ctx := context.Background()
-	db, table, tampered := tamperedOrders(t, n)
-	cipher := ordersCipher()
-	store := mustNew[Order](t, db, table, orderOptions(cipher)...)
+	store, _, _, table, tampered := tamperedOrders(t, n)
 	key := Order{Customer: "c"}
 
 	var strict []string
@@ -233,11 +233,8 @@ func seqOf(event string) int {
 // a tolerant listing as a strict one, yielding nothing for the items it
 // could not read and handing out no cursor past them.
 func TestTolerantListingThreats(t *testing.T) {
-	const n = 12
 	ctx := context.Background()
-	db, table, _ := tamperedOrders(t, n)
-	cipher := ordersCipher()
-	store := mustNew[Order](t, db, table, orderOptions(cipher)...)
+	store, cipher, db, table, _ := tamperedOrders(t, 12)
 	key := Order{Customer: "c"}
 	var reports []*dynacrypt.ItemError
 	tolerant := dynacrypt.ReportFailures(func(e *dynacrypt.ItemError) { reports = append(reports, e) })

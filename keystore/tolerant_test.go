@@ -59,14 +59,7 @@ func TestTolerantListingOfATenant(t *testing.T) {
 	}
 
 	reports = nil
-	var pro []string
-	for a, err := range reader.Lookup(ctx, Account{Tenant: "acme", Plan: "pro"}, "by-plan", tolerant) {
-		if err != nil {
-			t.Fatalf("acme's tolerant Lookup: %v", err)
-		}
-		pro = append(pro, a.Tenant+"/"+a.ID)
-	}
-	slices.Sort(pro)
+	pro := lookupIDs(t, reader, Account{Tenant: "acme", Plan: "pro"}, "by-plan", tolerant)
 	if want := []string{"acme/1", "acme/3", "acme/5", "acme/7"}; !slices.Equal(pro, want) {
 		t.Errorf("acme's tolerant Lookup yielded %v, want %v", pro, want)
 	}
