@@ -1,6 +1,9 @@
 package main
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+)
 
 // exportDecrypt names the sub-benchmark of BenchmarkExportDecrypt (package
 // cmd/dynacrypt) with w workers.
@@ -38,9 +41,22 @@ func writeExportDecrypt(p func(string, ...any), res results) {
 		res.ratioSpread(exportDecrypt("4"), exportDecrypt("1"), "cpu-ns/item"), runtime.NumCPU())
 	p("Every step (gunzip, MD5, JSON parsing, verification and decryption, JSON output) is CPU work on data files")
 	p("that share nothing but the root key: a CPU time per item that stays the same with 4 workers means they cost")
-	p("nothing more than one, and the wall time then falls with the cores the workers get. Other jobs on a shared")
-	p("machine take cores too, which moves the items per second from round to round, not the CPU time per item. An")
-	p("export cannot use more workers than it has data files (DynamoDB writes at least one per partition); more cores")
-	p("than this machine's were not measured.")
+	p("nothing more than one, and the wall time falls with the cores the workers get. The process got %s of a core",
+		coresUsed(res, exportDecrypt("1")))
+	p("with 1 worker and %s with 4 (CPU time / wall time): what the machine's other jobs left it, which is what moves",
+		coresUsed(res, exportDecrypt("4")))
+	p("the items per second from round to round, not the CPU time per item. An export cannot use more workers than")
+	p("it has data files (DynamoDB writes at least one per partition); more cores than this machine's were not measured.")
 	p("")
+}
+
+// coresUsed is the median CPU time per item over the median wall time per
+// item of a benchmark: the cores its process got.
+func coresUsed(res results, name string) string {
+	cpu, ok1 := res.median(name, "cpu-ns/item")
+	wall, ok2 := res.median(name, "ns/item")
+	if !ok1 || !ok2 || wall == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", cpu/wall)
 }

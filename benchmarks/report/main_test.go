@@ -233,6 +233,7 @@ BenchmarkExportDecrypt/workers=4-2 1 1000000000 ns/op 17600 items/s 57000 ns/ite
 		"| 1 | 9000 | 112 | 95.0 | 28000 | 280 |",
 		"| 4 | 18300 | 54.5 | 99.5 | 28000 | 280 |",
 		"items per second **2.05** (rounds: 1.90 to 2.20), CPU time per item **1.05** (rounds: 1.00 to 1.10)",
+		"The process got 0.84 of a core\nwith 1 worker and 1.83 with 4",
 	)
 	if out := sectionHas(t, "the section", func(p func(string, ...any)) { writeExportDecrypt(p, results{}) }); out != "" {
 		t.Errorf("a run without the benchmark has the section:\n%s", out)
