@@ -40,7 +40,9 @@
 //
 // Store.Query and Store.Scan return iterators (iter.Seq2) that fetch pages
 // as the loop asks; Store.QueryPage and Store.ScanPage return pages with
-// signed, opaque cursors for APIs. Store.BatchGet, Store.BatchPut and
+// signed, opaque cursors for APIs. A listing ends at the first item that
+// fails verification; with ReportFailures it reports that item, by key, as
+// an *ItemError, and goes on. Store.BatchGet, Store.BatchPut and
 // Store.BatchDelete chunk to DynamoDB's limits and retry unprocessed items.
 // Transact commits Store.TxPut, Store.TxDelete and Store.TxCheck actions of
 // several stores atomically; TransactGet reads with Store.TxGet.

@@ -6,7 +6,7 @@
 # repeating each benchmark ROUNDS times in a row, exposes the approaches being
 # compared to the same drift of a shared machine's speed, so that their
 # ratios can be taken round by round. Run it under scripts/with-servers.sh:
-# the Update benchmark needs dynalite.
+# the Update benchmark needs dynalite, and BenchmarkExportDecrypt local-kms.
 set -euo pipefail
 rounds=${1:-7}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,4 +32,5 @@ for round in $(seq 1 "$rounds"); do
   (cd streams && "$bin/streams.test" -test.run '^$' -test.bench '^BenchmarkLambdaEvent$' -test.benchmem -test.cpu 1)
   # Builds the command it runs, in its package's folder.
   (cd cmd/dynacrypt && "$bin/cmd.test" -test.run '^$' -test.bench '^BenchmarkWalkProcesses$' -test.benchtime 1x)
+  (cd cmd/dynacrypt && "$bin/cmd.test" -test.run '^$' -test.bench '^BenchmarkExportDecrypt$' -test.benchmem -test.benchtime 2x)
 done

@@ -50,6 +50,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"snapshot", "-table", "t", "-manifest", "m", "-key", "alias/k"},                                                                               // no -encrypted
 		{"verify", "-table", "t", "-encrypted", "a"},                                                                                                   // no key
 		{"verify", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-segments", "0"},
+		{"export-decrypt", "-table", "t", "-partition-key", "id", "-encrypted", "a", "-key", "alias/k", "-workers", "0"},
 	} {
 		o := runBinary(t, "", args...).want(t, exitUsage, strings.Join(args, " "))
 		if !strings.Contains(o.stderr, "usage: dynacrypt") {
