@@ -134,16 +134,13 @@ func (f *format) NewCodec(t dynacrypt.FormatTable) (dynacrypt.FormatCodec, error
 	if err != nil {
 		return nil, fmt.Errorf("dbesdk.Format: %w", err)
 	}
-	c := &codec{e: e, keyring: f.keyring}
-	c.local = c.unwrapsLocally
-	return c, nil
+	return &codec{e: e, keyring: f.keyring}, nil
 }
 
 // codec is DB-ESDK's format for one table, a dynacrypt.FormatCodec.
 type codec struct {
 	e       *structure.Encryptor
 	keyring *Keyring
-	local   func(*structure.DecryptionMaterials, []structure.EDK) bool // unwrapsLocally
 }
 
 func (c *codec) Seal(ctx context.Context, item map[string]types.AttributeValue) error {
@@ -154,7 +151,7 @@ func (c *codec) Seal(ctx context.Context, item map[string]types.AttributeValue) 
 }
 
 func (c *codec) Open(ctx context.Context, item map[string]types.AttributeValue, g *dynacrypt.UnwrapGuard) error {
-	kr := &guardedKeyring{Keyring: c.keyring.k, guard: g, local: c.local}
+	kr := &guardedKeyring{keyring: c.keyring, guard: g}
 	err := c.e.DecryptInPlace(ctx, item, kr)
 	if kr.settle != nil {
 		kr.settle(err == nil) // a genuine key in a forged item uses its place up
@@ -180,49 +177,51 @@ func (c *codec) Outdated(item map[string]types.AttributeValue) (bool, error) {
 	return outdated, integrity(err)
 }
 
-// integrity wraps dynacrypt.ErrIntegrity around an error that says an item
-// is malformed or not authentic, or its data key does not unwrap.
+// integrity says an error is this package's, and marks it
+// dynacrypt.ErrIntegrity if it says an item is malformed or not authentic,
+// or its data key does not unwrap.
 func integrity(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("dbesdk: %w", unwrapFailure(err))
+}
+
+// unwrapFailure marks an error dynacrypt.ErrIntegrity if it says an item
+// is malformed or not authentic, or its data key does not unwrap: so the
+// UnwrapGuard tells a keyring's refusal of a forged item from a failing
+// request. It adds no words: the Encryptor says the error is the
+// keyring's, and integrity that it is this package's.
+func unwrapFailure(err error) error {
 	switch {
 	case err == nil || errors.Is(err, dynacrypt.ErrIntegrity):
 		return err
 	case errors.Is(err, structure.ErrMalformed), errors.Is(err, structure.ErrAuthentication), errors.Is(err, keywrap.ErrUnwrap):
-		return fmt.Errorf("%w: dbesdk: %w", dynacrypt.ErrIntegrity, err)
+		return fmt.Errorf("%w: %w", dynacrypt.ErrIntegrity, err)
 	}
-	return fmt.Errorf("dbesdk: %w", err)
-}
-
-// unwrapsLocally reports whether the keyring's OnDecrypt of edks will make
-// no key service request. A keyring of this package that calls a key
-// service says so with an unexported method unwrapsLocally(edks); one of
-// package structure's (raw AES) is a structure.LocalKeyring; any other is
-// taken to make a request.
-func (c *codec) unwrapsLocally(m *structure.DecryptionMaterials, edks []structure.EDK) bool {
-	switch k := c.keyring.k.(type) {
-	case interface{ unwrapsLocally([]structure.EDK) bool }:
-		return k.unwrapsLocally(edks)
-	case structure.LocalKeyring:
-		return k.UnwrapsLocally(m, edks)
-	}
-	return false
+	return err
 }
 
 // guardedKeyring is a keyring for one item read: it unwraps through the
-// Store's UnwrapGuard, unless local says the keyring will make no key
-// service request, and keeps the guard's settle for the caller.
+// Store's UnwrapGuard, unless the keyring says it will make no key service
+// request (structure.LocalKeyring), and keeps the guard's settle for the
+// caller.
 type guardedKeyring struct {
-	structure.Keyring
-	guard  *dynacrypt.UnwrapGuard
-	local  func(*structure.DecryptionMaterials, []structure.EDK) bool
-	settle func(genuine bool)
+	keyring *Keyring
+	guard   *dynacrypt.UnwrapGuard
+	settle  func(genuine bool)
+}
+
+func (k *guardedKeyring) OnEncrypt(ctx context.Context, m *structure.EncryptionMaterials) error {
+	return k.keyring.k.OnEncrypt(ctx, m)
 }
 
 func (k *guardedKeyring) OnDecrypt(ctx context.Context, m *structure.DecryptionMaterials, edks []structure.EDK) error {
-	if k.guard == nil || k.local(m, edks) {
-		return integrity(k.Keyring.OnDecrypt(ctx, m, edks))
+	if k.guard == nil || k.keyring.unwrapsLocally(m, edks) {
+		return unwrapFailure(k.keyring.k.OnDecrypt(ctx, m, edks))
 	}
 	settle, err := k.guard.Unwrap(ctx, unwrapID(m, edks), false, func(ctx context.Context) error {
-		return integrity(k.Keyring.OnDecrypt(ctx, m, edks))
+		return unwrapFailure(k.keyring.k.OnDecrypt(ctx, m, edks))
 	})
 	k.settle = settle
 	return err

@@ -221,12 +221,12 @@ func (h *hierarchical) OnDecrypt(ctx context.Context, m *structure.DecryptionMat
 	return refuse(errors.Join(errs...), !requested)
 }
 
-// unwrapsLocally reports whether OnDecrypt of edks will make no key store
-// or KMS request: every EDK it may try names a version it holds, or that
-// failed before. Without a supplier it knows which EDKs it will skip (those
+// UnwrapsLocally reports whether OnDecrypt of edks will make no key store
+// or KMS request (structure.LocalKeyring): every EDK it may try names a
+// version it holds, or that failed before. Without a supplier it knows which EDKs it will skip (those
 // of other branch keys); with one it cannot tell without the item's
 // context, and counts every EDK of this provider.
-func (h *hierarchical) unwrapsLocally(edks []structure.EDK) bool {
+func (h *hierarchical) UnwrapsLocally(_ *structure.DecryptionMaterials, edks []structure.EDK) bool {
 	for _, edk := range edks {
 		if edk.ProviderID != keywrap.HierarchyProviderID {
 			continue

@@ -14,6 +14,8 @@ import (
 	"github.com/dynacrypt/dynacrypt/export"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/keywrap"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/structure"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // interopItems returns how many items each oracle round trip moves each
@@ -28,14 +30,14 @@ func interopItems() int {
 // roundTripWithOracle checks both directions between DB-ESDK (the oracle,
 // configured by cfg) and our encryptor e: what either encrypts, the other
 // decrypts to the plaintext. It returns what each encrypted.
-func roundTripWithOracle(t *testing.T, o *oracle, cfg oracleConfig, e *structure.Encryptor, tenant string) (theirs, ours []map[string]types.AttributeValue) {
+func roundTripWithOracle(t *testing.T, o *testrig.Oracle, cfg testrig.OracleConfig, e *structure.Encryptor, tenant string) (theirs, ours []map[string]types.AttributeValue) {
 	t.Helper()
 	ctx := context.Background()
 	items := make([]map[string]types.AttributeValue, interopItems())
 	for i := range items {
 		items[i] = variedItem(i, tenant)
 	}
-	theirs = o.encrypt(cfg, items)
+	theirs = o.EncryptAll(t, cfg, items)
 	if len(theirs) != len(items) {
 		t.Fatalf("the oracle encrypted %d items of %d", len(theirs), len(items))
 	}
@@ -53,7 +55,7 @@ func roundTripWithOracle(t *testing.T, o *oracle, cfg oracleConfig, e *structure
 			t.Fatal(err)
 		}
 	}
-	back := o.decrypt(cfg, ours)
+	back := o.DecryptAll(t, cfg, ours)
 	if len(back) != len(items) {
 		t.Fatalf("the oracle decrypted %d items of %d", len(back), len(items))
 	}
@@ -68,17 +70,20 @@ func roundTripWithOracle(t *testing.T, o *oracle, cfg oracleConfig, e *structure
 // created serve our hierarchical keyring: items DB-ESDK encrypts under the
 // branch key decrypt with ours, and the reverse, in both suites.
 func TestHierarchicalOracleKeyStore(t *testing.T) {
-	o := findOracle(t)
+	o := testrig.NewOracle(t)
 	r := newRig(t)
-	id := o.keystoreCreate(r.table, logicalName, keyA)
+	id := o.KeyStoreCreate(t, testConfig(suite.SymSig, testActions, testrig.OracleHierarchy(r.table, logicalName, keyA, "")))
 	for _, typ := range []string{typeActive, typeBeacon} {
 		b, _ := export.AppendValue(nil, &types.AttributeValueMemberM{Value: r.record(id, typ)})
 		t.Logf("%s: %s", typ, b)
 	}
+	if vs, err := r.ks.Versions(context.Background(), id); err != nil || len(vs) != 1 || !vs[0].Active || vs[0].Version != activeVersion(t, r, id) {
+		t.Errorf("Versions of the branch key DB-ESDK made: %+v, %v", vs, err)
+	}
 	kr := r.hierarchical(id)
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
-			cfg := testConfig(s.id, testActions, hierarchyKeyring(r.table, logicalName, keyA, id))
+			cfg := testConfig(s.id, testActions, testrig.OracleHierarchy(r.table, logicalName, keyA, id))
 			roundTripWithOracle(t, o, cfg, encryptor(t, kr, s.id, testActions), "")
 		})
 	}
@@ -89,14 +94,14 @@ func TestHierarchicalOracleKeyStore(t *testing.T) {
 // once we rotate it, DB-ESDK wraps under the new version, which we read,
 // while items under the first version still read on both sides.
 func TestHierarchicalOracleUsesOurBranchKeys(t *testing.T) {
-	o := findOracle(t)
+	o := testrig.NewOracle(t)
 	r := newRig(t)
 	id := r.create("", map[string]string{"department": "admin"})
 	first := activeVersion(t, r, id)
 	var before [][]map[string]types.AttributeValue
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
-			cfg := testConfig(s.id, testActions, hierarchyKeyring(r.table, logicalName, keyA, id))
+			cfg := testConfig(s.id, testActions, testrig.OracleHierarchy(r.table, logicalName, keyA, id))
 			theirs, ours := roundTripWithOracle(t, o, cfg, encryptor(t, r.hierarchical(id), s.id, testActions), "")
 			checkVersion(t, "DB-ESDK", theirs, id, first)
 			checkVersion(t, "our keyring", ours, id, first)
@@ -109,13 +114,13 @@ func TestHierarchicalOracleUsesOurBranchKeys(t *testing.T) {
 	}
 	for _, s := range suites {
 		t.Run("rotated/"+s.name, func(t *testing.T) {
-			cfg := testConfig(s.id, testActions, hierarchyKeyring(r.table, logicalName, keyA, id))
+			cfg := testConfig(s.id, testActions, testrig.OracleHierarchy(r.table, logicalName, keyA, id))
 			e := encryptor(t, r.hierarchical(id), s.id, testActions)
 			theirs, ours := roundTripWithOracle(t, o, cfg, e, "")
 			checkVersion(t, "DB-ESDK after the rotation", theirs, id, second)
 			checkVersion(t, "our keyring after the rotation", ours, id, second)
 			for _, items := range before {
-				o.decrypt(cfg, items[:10])
+				o.DecryptAll(t, cfg, items[:10])
 				for _, item := range items[:10] {
 					if _, err := e.DecryptItem(context.Background(), item); err != nil {
 						t.Fatalf("an item under the first version, after the rotation: %v", err)
@@ -149,9 +154,9 @@ func activeVersion(t *testing.T, r *rig, id string) string {
 // TestKeyStoreWritesDBESDKRecords: the records our KeyStore writes have the
 // attributes, types and formats of those DB-ESDK writes.
 func TestKeyStoreWritesDBESDKRecords(t *testing.T) {
-	o := findOracle(t)
+	o := testrig.NewOracle(t)
 	r := newRig(t)
-	theirs := o.keystoreCreate(r.table, logicalName, keyA)
+	theirs := o.KeyStoreCreate(t, testConfig(suite.SymSig, testActions, testrig.OracleHierarchy(r.table, logicalName, keyA, "")))
 	ours := r.create("", nil)
 	if !isUUID(ours) {
 		t.Errorf("branch key id %q is not a UUID, as DB-ESDK makes them", ours)

@@ -3,7 +3,6 @@ package dbesdk
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -15,6 +14,7 @@ import (
 	"github.com/dynacrypt/dynacrypt/export"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/structure"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // TestSupplierSeesWhatDBESDKSuppliersSee: for items of format versions 1
@@ -23,8 +23,8 @@ import (
 // DynamoDbKeyBranchKeyIdSupplier (the oracle's selectorContext), from the
 // same encryption context.
 func TestSupplierSeesWhatDBESDKSuppliersSee(t *testing.T) {
-	o := findOracle(t)
-	raw := map[string]any{"type": "raw-aes", "namespace": "ns", "name": "k", "key": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))}
+	o := testrig.NewOracle(t)
+	raw := testrig.OracleRawAES("ns", "k", bytes.Repeat([]byte{1}, 32))
 	for name, actions := range map[string]map[string]structure.Action{"format version 1": testActions, "format version 2": tenantActions} {
 		t.Run(name, func(t *testing.T) {
 			items := make([]map[string]types.AttributeValue, 10)
@@ -34,28 +34,25 @@ func TestSupplierSeesWhatDBESDKSuppliersSee(t *testing.T) {
 					items[i]["tenant"] = variedItem(i, "")["secret"] // every type in turn
 				}
 			}
-			out := o.run(testConfig(suite.SymSig, actions, raw), o.itemLines(items), "encrypt", "-header")
-			for i, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+			for i, header := range o.Headers(t, testConfig(suite.SymSig, actions, raw), items) {
 				var got struct {
-					Header struct {
-						EncryptionContext map[string]string          `json:"encryptionContext"`
-						SelectorContext   map[string]json.RawMessage `json:"selectorContext"`
-					} `json:"header"`
+					EncryptionContext map[string]string          `json:"encryptionContext"`
+					SelectorContext   map[string]json.RawMessage `json:"selectorContext"`
 				}
-				if err := json.Unmarshal(line, &got); err != nil {
+				if err := json.Unmarshal(header, &got); err != nil {
 					t.Fatal(err)
 				}
 				want := make(map[string]types.AttributeValue)
-				for name, raw := range got.Header.SelectorContext {
+				for name, raw := range got.SelectorContext {
 					av, err := export.ParseValue(raw)
 					if err != nil {
 						t.Fatal(err)
 					}
 					want[name] = av
 				}
-				ec := make(structure.Context, 0, len(got.Header.EncryptionContext))
-				for _, k := range slices.Sorted(maps.Keys(got.Header.EncryptionContext)) {
-					ec = append(ec, structure.Pair{Key: k, Value: got.Header.EncryptionContext[k]})
+				ec := make(structure.Context, 0, len(got.EncryptionContext))
+				for _, k := range slices.Sorted(maps.Keys(got.EncryptionContext)) {
+					ec = append(ec, structure.Pair{Key: k, Value: got.EncryptionContext[k]})
 				}
 				sel, err := selectorOf(ec)
 				if err != nil {

@@ -49,7 +49,7 @@ func TestHierarchicalCallsKMSOncePerVersion(t *testing.T) {
 		t.Errorf("20 writes and reads made %d GetItem and %d KMS requests, want 1 and 1", g, k)
 	}
 	reader := r.hierarchical(id)
-	if reader.unwrapsLocally(headerEDKs(t, items[0])) {
+	if reader.unwrapsLocally(nil, headerEDKs(t, items[0])) {
 		t.Error("a reader that never fetched the version unwraps locally")
 	}
 	g0, k0 = r.counts()
@@ -62,7 +62,7 @@ func TestHierarchicalCallsKMSOncePerVersion(t *testing.T) {
 	if g, k := r.since(g0, k0); g != 1 || k != 1 {
 		t.Errorf("a new reader of 20 items made %d GetItem and %d KMS requests, want 1 and 1", g, k)
 	}
-	if !reader.unwrapsLocally(headerEDKs(t, items[0])) {
+	if !reader.unwrapsLocally(nil, headerEDKs(t, items[0])) {
 		t.Error("a reader holding the version does not unwrap locally")
 	}
 }

@@ -32,15 +32,17 @@ func RawAESKeyring(namespace, name string, key []byte) (*Keyring, error) {
 
 // What a keyring's unwrap costs, for the Store's unwrap limit
 // (dynacrypt.WithUnwrapLimit), which bounds the key service requests forged
-// items can cause:
+// items can cause. One contract serves every keyring, this package's and
+// package structure's alike:
 //
-//   - Before decrypting an item, the Store asks [Keyring.unwrapsLocally]
-//     with the EDKs of its header (structure.ParseHeader): true means
-//     OnDecrypt will make no request to a key service (KMS, a key store
-//     table), because the keyring needs none (raw AES), has what it needs
-//     cached, or will refuse the EDKs outright. Such unwraps are not
-//     limited. The answer is conservative: false may still end in a local
-//     refusal.
+//   - Before decrypting an item, the Store asks the keyring, if it is a
+//     structure.LocalKeyring, whether OnDecrypt of the EDKs of its header
+//     will make no request to a key service (KMS, a key store table):
+//     true when the keyring needs none (raw AES), has what it needs cached
+//     (a branch key version), or will refuse the EDKs outright. Such
+//     unwraps are not limited. The answer is conservative: false may still
+//     end in a local refusal. A keyring that is no LocalKeyring is taken to
+//     make a request every time.
 //   - Every OnDecrypt error of a keyring that calls a key service has, in
 //     its chain (errors.As finds it through structure's wrapping), a method
 //     Local() bool, as dynacrypt.Cipher's Decrypt errors do: true when the
@@ -50,19 +52,11 @@ func RawAESKeyring(namespace, name string, key []byte) (*Keyring, error) {
 //     multi-keyring's error answers for all its keyrings: Local only if
 //     none made a request.
 
-// localUnwrapper is implemented by the structure.Keyring of keyrings that
-// call a key service; the others never do.
-type localUnwrapper interface {
-	// unwrapsLocally reports whether OnDecrypt of edks will make no key
-	// service request.
-	unwrapsLocally(edks []structure.EDK) bool
-}
-
 // unwrapsLocally reports whether k's OnDecrypt of edks will make no request
 // to a key service (see above).
-func (k *Keyring) unwrapsLocally(edks []structure.EDK) bool {
-	l, ok := k.k.(localUnwrapper)
-	return !ok || l.unwrapsLocally(edks)
+func (k *Keyring) unwrapsLocally(m *structure.DecryptionMaterials, edks []structure.EDK) bool {
+	l, ok := k.k.(structure.LocalKeyring)
+	return ok && l.UnwrapsLocally(m, edks)
 }
 
 // refusal is an OnDecrypt error of a keyring that calls a key service: it

@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -133,4 +136,79 @@ func (ks *KeyStore) unwrap(ctx context.Context, r *record) (*branchKey, error) {
 		return nil, fmt.Errorf("%w: %s record: KMS returned %d bytes of material, want %d", dynacrypt.ErrIntegrity, r.typ, len(out.Plaintext), suite.KeySize)
 	}
 	return newBranchKey(r.id, r.version, r.created, out.Plaintext), nil
+}
+
+// A BranchKeyVersion is a version of a branch key, as [KeyStore.Versions]
+// lists it.
+type BranchKeyVersion struct {
+	// Version is the version's UUID, as items' encrypted data keys and the
+	// branch:version record name it.
+	Version string
+	// CreateTime is when the version was made.
+	CreateTime time.Time
+	// Active marks the version that branch:ACTIVE names: hierarchical
+	// keyrings wrap new items under it, once their cache has read it.
+	Active bool
+}
+
+// Versions lists the versions of a branch key, oldest first, from its
+// records: one consistent Query (a page per 1 MB), no KMS request. So it
+// authenticates nothing, but refuses, with ErrInvalidRecord, a record that
+// is not as DB-ESDK writes it (see [KeyStore]) and a branch:ACTIVE record
+// naming a version that has no record. A branch key without records gives
+// ErrBranchKeyNotFound. The KeyStore's DB must have Query, as
+// *dynamodb.Client does.
+func (ks *KeyStore) Versions(ctx context.Context, branchKeyID string) ([]BranchKeyVersion, error) {
+	vs, err := ks.versions(ctx, branchKeyID)
+	if err != nil {
+		return nil, ks.fail("listing the versions of", branchKeyID, "", err)
+	}
+	return vs, nil
+}
+
+func (ks *KeyStore) versions(ctx context.Context, id string) ([]BranchKeyVersion, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	var (
+		vs     []BranchKeyVersion
+		active string
+	)
+	for page, err := range ks.records.Records(ctx, id) {
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range page {
+			typ, _ := item[attrType].(*types.AttributeValueMemberS)
+			if typ == nil {
+				return nil, invalidRecord("?", "attribute %s missing or of the wrong type", attrType)
+			}
+			r, err := ks.parseRecord(item, id, typ.Value)
+			if err != nil {
+				return nil, err
+			}
+			switch r.typ {
+			case typeActive:
+				active = r.version
+			case typeBeacon:
+			default:
+				vs = append(vs, BranchKeyVersion{Version: r.version, CreateTime: r.created})
+			}
+		}
+	}
+	if vs == nil && active == "" {
+		return nil, ErrBranchKeyNotFound
+	}
+	i := slices.IndexFunc(vs, func(v BranchKeyVersion) bool { return v.Version == active })
+	if i < 0 {
+		return nil, invalidRecord(typeActive, "missing, or naming version %q, which has no record", active)
+	}
+	vs[i].Active = true
+	slices.SortFunc(vs, func(a, b BranchKeyVersion) int {
+		if c := a.CreateTime.Compare(b.CreateTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Version, b.Version)
+	})
+	return vs, nil
 }

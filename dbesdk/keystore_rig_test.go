@@ -179,6 +179,20 @@ func encryptor(t testing.TB, kr *Keyring, s suite.ID, actions map[string]structu
 	return e
 }
 
+// testConfig returns the oracle's configuration of the test table's layout
+// (see encryptor) with a keyring.
+func testConfig(s suite.ID, actions map[string]structure.Action, keyring map[string]any) testrig.OracleConfig {
+	names := make(map[string]string, len(actions))
+	for name, a := range actions {
+		names[name] = a.String()
+	}
+	return testrig.OracleConfig{
+		LogicalTableName: "T", PartitionKeyName: "pk", SortKeyName: "sk",
+		AttributeActionsOnEncrypt: names, AllowedUnsignedAttributes: []string{"hits"},
+		AlgorithmSuiteID: fmt.Sprintf("%04x", uint16(s)), Keyring: keyring,
+	}
+}
+
 // The suites, by the names DB-ESDK's configuration gives them.
 var suites = []struct {
 	name string

@@ -185,3 +185,46 @@ func TestNewKeyStoreRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyStoreVersions: Versions lists a branch key's versions oldest
+// first, the active one marked, with no KMS request (DB-ESDK's own branch
+// keys: TestHierarchicalOracleKeyStore); a record not as DB-ESDK writes it,
+// or a branch:ACTIVE record naming a version without one, is refused, and
+// a branch key without records is not found.
+func TestKeyStoreVersions(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	id := r.create("", nil)
+	made := []string{activeVersion(t, r, id), r.rotate(id), r.rotate(id)}
+	_, kms0 := r.counts()
+	vs, err := r.ks.Versions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n := r.since(0, kms0); n != 0 {
+		t.Errorf("Versions made %d KMS requests", n)
+	}
+	if len(vs) != len(made) {
+		t.Fatalf("Versions: %+v, want %d versions", vs, len(made))
+	}
+	for i, v := range vs {
+		if v.Version != made[i] || v.Active != (i == len(made)-1) || (i > 0 && !v.CreateTime.After(vs[i-1].CreateTime)) {
+			t.Errorf("version %d: %+v, want %s (active: %t), after the one before", i, v, made[i], i == len(made)-1)
+		}
+	}
+
+	if _, err := r.ks.Versions(ctx, "never-made"); !errors.Is(err, ErrBranchKeyNotFound) {
+		t.Errorf("Versions of a branch key without records: %v, want ErrBranchKeyNotFound", err)
+	}
+	rec := r.record(id, versionType(made[1]))
+	rec["owner"] = &types.AttributeValueMemberS{Value: "mallory"}
+	r.putRecord(rec)
+	if _, err := r.ks.Versions(ctx, id); !errors.Is(err, ErrInvalidRecord) {
+		t.Errorf("Versions with a record DB-ESDK does not write: %v, want ErrInvalidRecord", err)
+	}
+	r.removeRecord(id, versionType(made[1]))
+	r.removeRecord(id, versionType(made[2]))
+	if _, err := r.ks.Versions(ctx, id); !errors.Is(err, ErrInvalidRecord) {
+		t.Errorf("Versions with branch:ACTIVE naming a version without a record: %v, want ErrInvalidRecord", err)
+	}
+}

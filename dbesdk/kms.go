@@ -169,10 +169,10 @@ func (k *kmsKeyring) unwrap(ctx context.Context, m *structure.DecryptionMaterial
 	return nil
 }
 
-// unwrapsLocally reports whether OnDecrypt of edks will make no KMS
-// request: no EDK is for this keyring's key, or those that are will be
-// refused as malformed.
-func (k *kmsKeyring) unwrapsLocally(edks []structure.EDK) bool {
+// UnwrapsLocally reports whether OnDecrypt of edks will make no KMS
+// request (structure.LocalKeyring): no EDK is for this keyring's key, or
+// those that are will be refused as malformed.
+func (k *kmsKeyring) UnwrapsLocally(_ *structure.DecryptionMaterials, edks []structure.EDK) bool {
 	for _, edk := range edks {
 		if edk.ProviderID != KMSProviderID {
 			continue

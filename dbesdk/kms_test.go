@@ -98,7 +98,7 @@ func TestKMSKeyringNamesOnlyItsKey(t *testing.T) {
 		if n := kmsN.Requests() - k0; n != 0 {
 			t.Errorf("%s: %d KMS requests, want 0", name, n)
 		}
-		if !kr.unwrapsLocally(headerEDKs(t, item)) {
+		if !kr.unwrapsLocally(nil, headerEDKs(t, item)) {
 			t.Errorf("%s: unwrapsLocally is false", name)
 		}
 	}

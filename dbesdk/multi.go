@@ -50,32 +50,31 @@ func (m multi) OnDecrypt(ctx context.Context, dm *structure.DecryptionMaterials,
 	errs := make([]error, 0, len(m))
 	local := true
 	for _, k := range m {
+		free := k.unwrapsLocally(dm, edks) // asked before: OnDecrypt may fill a cache
 		err := k.k.OnDecrypt(ctx, dm, edks)
 		if err == nil {
 			return nil
 		}
-		local = local && refusedLocally(k, err)
+		local = local && (free || refusedLocally(err))
 		errs = append(errs, fmt.Errorf("%s: %w", k.kind, err))
 	}
 	return refuse(errors.Join(errs...), local)
 }
 
-// unwrapsLocally reports whether no keyring will make a request for edks.
-func (m multi) unwrapsLocally(edks []structure.EDK) bool {
+// UnwrapsLocally reports whether no keyring will make a request for edks
+// (structure.LocalKeyring).
+func (m multi) UnwrapsLocally(dm *structure.DecryptionMaterials, edks []structure.EDK) bool {
 	for _, k := range m {
-		if !k.unwrapsLocally(edks) {
+		if !k.unwrapsLocally(dm, edks) {
 			return false
 		}
 	}
 	return true
 }
 
-// refusedLocally reports whether k's OnDecrypt error made no key service
-// request: k calls none, or its error says so.
-func refusedLocally(k *Keyring, err error) bool {
-	if _, calls := k.k.(localUnwrapper); !calls {
-		return true
-	}
+// refusedLocally reports whether an OnDecrypt error says it made no key
+// service request.
+func refusedLocally(err error) bool {
 	var l interface{ Local() bool }
 	return errors.As(err, &l) && l.Local()
 }

@@ -58,7 +58,7 @@ func TestMultiKeyringWrapsUnderEach(t *testing.T) {
 			t.Errorf("%s: %d KMS requests, want %d", c.name, n, c.requests)
 		}
 	}
-	if multi.unwrapsLocally(headerEDKs(t, item)) || !aes.unwrapsLocally(headerEDKs(t, item)) {
+	if multi.unwrapsLocally(nil, headerEDKs(t, item)) || !aes.unwrapsLocally(nil, headerEDKs(t, item)) {
 		t.Error("unwrapsLocally: a multi-keyring with a KMS keyring whose key the item names must not; a raw AES keyring must")
 	}
 }
@@ -99,7 +99,7 @@ func TestMultiKeyringRefusalCost(t *testing.T) {
 		if n := kmsN.Requests() - k0; n != c.requests {
 			t.Errorf("%s: %d KMS requests, want %d", c.name, n, c.requests)
 		}
-		if multi.unwrapsLocally(headerEDKs(t, c.item)) != local {
+		if multi.unwrapsLocally(nil, headerEDKs(t, c.item)) != local {
 			t.Errorf("%s: unwrapsLocally is %t", c.name, !local)
 		}
 	}
@@ -108,7 +108,7 @@ func TestMultiKeyringRefusalCost(t *testing.T) {
 // TestMultiKeyringOracle: DB-ESDK reads what our multi-keyring of a branch
 // key and a KMS key writes with either keyring alone.
 func TestMultiKeyringOracle(t *testing.T) {
-	o := findOracle(t)
+	o := testrig.NewOracle(t)
 	r := newRig(t)
 	id := r.create("", nil)
 	client, _ := testrig.KMS(t)
@@ -117,8 +117,8 @@ func TestMultiKeyringOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	items := encryptAll(t, encryptor(t, multi, suite.SymSig, testActions), 20, "")
-	for _, keyring := range []map[string]any{hierarchyKeyring(r.table, logicalName, keyA, id), {"type": "kms", "keyId": keyB}} {
-		back := o.decrypt(testConfig(suite.ECDSASymSig, testActions, keyring), items)
+	for _, keyring := range []map[string]any{testrig.OracleHierarchy(r.table, logicalName, keyA, id), testrig.OracleKMS(keyB)} {
+		back := o.DecryptAll(t, testConfig(suite.ECDSASymSig, testActions, keyring), items)
 		for i := range back {
 			sameItem(t, "decrypted by DB-ESDK", back[i], variedItem(i, ""))
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -325,27 +326,8 @@ func (ks *KeyStore) shreddings(page []map[string]types.AttributeValue, id string
 }
 
 // query yields the records of id, a page at a time, read consistently.
-func (ks *KeyStore) query(ctx context.Context, id string) func(yield func([]map[string]types.AttributeValue, error) bool) {
-	return func(yield func([]map[string]types.AttributeValue, error) bool) {
-		in := &dynamodb.QueryInput{
-			TableName:                 &ks.table,
-			KeyConditionExpression:    aws.String("#id = :id"),
-			ExpressionAttributeNames:  map[string]string{"#id": attrID},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
-			ConsistentRead:            aws.Bool(true),
-		}
-		for {
-			out, err := ks.db.Query(ctx, in)
-			if err != nil {
-				yield(nil, fmt.Errorf("listing the records of the branch key in %s: %w", ks.table, err))
-				return
-			}
-			if !yield(out.Items, nil) || len(out.LastEvaluatedKey) == 0 {
-				return
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-	}
+func (ks *KeyStore) query(ctx context.Context, id string) iter.Seq2[[]map[string]types.AttributeValue, error] {
+	return ks.records.Records(ctx, id)
 }
 
 // batchWriteAttempts bounds the BatchWriteItem requests per batch, while

@@ -42,6 +42,6 @@ func writeDBESDK(p func(string, ...any), res results) {
 	p("encrypted attribute and key, most of its allocated bytes. What the format does not require is cut: the")
 	p("Store seals and opens items in place (no copy of the item between Store and format), and everything that")
 	p("needs no key is checked before the keyring is asked. 0x6701 adds, per item, a P-384 key pair and")
-	p("signature on Put and a point decompression and signature verification on Get: about 90% of its time.")
+	p("signature on Put and a point decompression and signature verification on Get: about 90%% of its time.")
 	p("")
 }

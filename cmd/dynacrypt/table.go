@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -49,6 +50,18 @@ func (f *keyFlags) register(fs *flag.FlagSet) {
 // errUsage means the flags are missing or contradict each other: the
 // command prints its usage and exits with code 2.
 var errUsage = errors.New("usage")
+
+// usageError is errUsage with what is wrong with the flags, which the
+// command says above its usage.
+type usageError struct{ reason string }
+
+// usagef returns errUsage with the reason format and args give.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+func (e usageError) Error() string        { return "usage: " + e.reason }
+func (e usageError) Is(target error) bool { return target == errUsage }
 
 // items opens the table's items with keys and cipher (nil for none); opts
 // come last.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -89,6 +90,42 @@ func (t Table) Remove(ctx context.Context, id, typ string) error {
 	defer cancel()
 	_, err := t.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &t.Name, Key: Key(id, typ)})
 	return err
+}
+
+// Querier is the part of *dynamodb.Client that Records uses besides DB.
+type Querier interface {
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Records returns every record of branch key id, a page at a time, read
+// with a consistent Query. The DB must have Query (as *dynamodb.Client
+// does). The first error ends the pages.
+func (t Table) Records(ctx context.Context, id string) iter.Seq2[[]map[string]types.AttributeValue, error] {
+	return func(yield func([]map[string]types.AttributeValue, error) bool) {
+		q, ok := t.DB.(Querier)
+		if !ok {
+			yield(nil, fmt.Errorf("the DB (%T) has no Query method", t.DB))
+			return
+		}
+		in := &dynamodb.QueryInput{
+			TableName:                 &t.Name,
+			KeyConditionExpression:    aws.String("#id = :id"),
+			ExpressionAttributeNames:  map[string]string{"#id": IDAttr},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
+			ConsistentRead:            aws.Bool(true),
+		}
+		for {
+			out, err := q.Query(ctx, in)
+			if err != nil {
+				yield(nil, fmt.Errorf("listing the records of the branch key in %s: %w", t.Name, err))
+				return
+			}
+			if !yield(out.Items, nil) || len(out.LastEvaluatedKey) == 0 {
+				return
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
 }
 
 // Create creates the table, with on-demand billing, and waits until it is

@@ -92,10 +92,10 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 	}
 	defer func() { clear(m.DataKey) }()
 	if err := kr.OnDecrypt(ctx, m, h.EDKs); err != nil {
-		return fmt.Errorf("dbesdk: keyring: %w", err)
+		return fmt.Errorf("keyring: %w", err)
 	}
 	if len(m.DataKey) != suite.KeySize || len(m.SigningKey) == 0 {
-		return fmt.Errorf("dbesdk: keyring returned a data key of %d bytes and a signing key of %d", len(m.DataKey), len(m.SigningKey))
+		return fmt.Errorf("keyring returned a data key of %d bytes and a signing key of %d", len(m.DataKey), len(m.SigningKey))
 	}
 	keys, err := suite.DeriveRecordKeys(m.DataKey, h.MessageID[:])
 	if err != nil {

@@ -83,10 +83,10 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 	m.AAD = m.Context.AppendAAD(nil)
 	defer func() { clear(m.DataKey) }()
 	if err := e.cfg.Keyring.OnEncrypt(ctx, m); err != nil {
-		return fmt.Errorf("dbesdk: keyring: %w", err)
+		return fmt.Errorf("keyring: %w", err)
 	}
 	if len(m.DataKey) != suite.KeySize || len(m.EDKs) == 0 || len(m.SigningKeys) != len(m.EDKs) {
-		return fmt.Errorf("dbesdk: keyring returned a data key of %d bytes, %d encrypted data keys and %d signing keys", len(m.DataKey), len(m.EDKs), len(m.SigningKeys))
+		return fmt.Errorf("keyring returned a data key of %d bytes, %d encrypted data keys and %d signing keys", len(m.DataKey), len(m.EDKs), len(m.SigningKeys))
 	}
 
 	h := &Header{Version: e.version, Suite: m.Suite, Context: stored, EDKs: m.EDKs, Legend: make([]byte, len(fields))}
