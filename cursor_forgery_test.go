@@ -24,6 +24,7 @@ import (
 // cursors as such a client does, and check that each is refused as
 // ErrInvalidCursor (or ErrUnwrapLimited, to retry), at a KMS cost the
 // unwrap limit bounds, without stopping the reading of items.
+
 // TestForgedCursorsWithGenuineWrappedKeysCostTheBurst: an API client
 // collects the distinct wrapped root keys of the cursors it is handed (a
 // new root key every 5 minutes or 100,000 writes, per process; here more
