@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -232,13 +231,6 @@ func setup(b *testing.B, st *stub, make func(*dynamodb.Client, *kms.Client) (app
 	return a
 }
 
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkPutGet measures one Put and one Get of the 1 KB item per
 // operation, sequentially, for each approach. cpu-ns/op is the process's
 // CPU time (client and stub) per operation; kms-req/op counts requests.
@@ -252,7 +244,7 @@ func BenchmarkPutGet(b *testing.B) {
 			kms0 := st.kmsRequests.Load()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := benchitem.CPUTime()
 			for i := 0; i < b.N; i++ {
 				if err := a.put(ctx, item); err != nil {
 					b.Fatal(err)
@@ -262,7 +254,7 @@ func BenchmarkPutGet(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((benchitem.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(st.kmsRequests.Load()-kms0)/float64(b.N), "kms-req/op")
 		})
 	}
@@ -290,7 +282,7 @@ func BenchmarkPutGetInterleaved(b *testing.B) {
 			// Each turn starts from a collected heap, so that it pays for
 			// the collections its own garbage causes, not the last turn's.
 			runtime.GC()
-			cpu0 := cpuTime()
+			cpu0 := benchitem.CPUTime()
 			for range min(turn, b.N-done) {
 				if err := a.put(ctx, item); err != nil {
 					b.Fatal(err)
@@ -299,7 +291,7 @@ func BenchmarkPutGetInterleaved(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			cpu[i] += cpuTime() - cpu0
+			cpu[i] += benchitem.CPUTime() - cpu0
 		}
 	}
 	b.StopTimer()
