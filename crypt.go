@@ -339,11 +339,11 @@ func (c *codec) sealV2(key *itemcrypt.ItemKey, wrapped, nonce []byte, item map[s
 		return err
 	}
 	var lensStack [16]int
-	sealed, lens, err := key.Seal(buf[hdrSize:], lensStack[:0], nonce, signed, names, c.encrypted, item)
+	buf, lens, err := key.Seal(buf, lensStack[:0], nonce, signed, names, c.encrypted, item)
 	if err != nil {
 		return err
 	}
-	ciphertexts, tag := sealed[:len(sealed)-header.TagSize], sealed[len(sealed)-header.TagSize:]
+	ciphertexts, tag := buf[hdrSize:len(buf)-header.TagSize], buf[len(buf)-header.TagSize:]
 	copy(buf[len(signed):hdrSize], tag)
 	values := make([]types.AttributeValueMemberB, len(lens)+1)
 	i := 0

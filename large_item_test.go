@@ -1,0 +1,109 @@
+package dynacrypt
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// newLargeStore returns a Store of largeItem over an in-memory DB, which
+// keeps the items it is given and returns them, as a DB wrapper or fake
+// may: their ciphertexts are shared with it.
+func newLargeStore(t *testing.T) (*Store[largeItem], *memDB) {
+	t.Helper()
+	c, err := NewAESCipher(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := newMemDB()
+	s, err := New[largeItem](db, "docs", WithPartitionKey("id"), WithCipher(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, db
+}
+
+// TestLargeItemPutGetAllocatesTwoCopies: a Put and a Get of an item whose
+// bulk is one encrypted field allocate what they must, the stored
+// ciphertext and the returned plaintext, and not the further copies of the
+// value that made large items several times slower than the cipher.
+func TestLargeItemPutGetAllocatesTwoCopies(t *testing.T) {
+	s, _ := newLargeStore(t)
+	ctx := context.Background()
+	item := &largeItem{ID: "doc", Body: largeText(390 << 10)}
+	putGet := func() {
+		if err := s.Put(ctx, item); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, largeItem{ID: item.ID})
+		if err != nil || got.Body != item.Body {
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	putGet() // the root key, the pools
+	const ops = 8
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range ops {
+		putGet()
+	}
+	runtime.ReadMemStats(&after)
+	copies := float64(after.TotalAlloc-before.TotalAlloc) / ops / float64(len(item.Body))
+	if copies > 2.5 {
+		t.Errorf("a Put and a Get of a %d-byte field allocate %.2f times its size, want at most 2.5", len(item.Body), copies)
+	}
+}
+
+// TestGetLeavesTheStoredCiphertext: Get decrypts into memory of its own,
+// not into the ciphertext the DB returned, which the DB may keep.
+func TestGetLeavesTheStoredCiphertext(t *testing.T) {
+	s, db := newLargeStore(t)
+	ctx := context.Background()
+	item := &largeItem{ID: "doc", Body: largeText(100 << 10)}
+	if err := s.Put(ctx, item); err != nil {
+		t.Fatal(err)
+	}
+	stored := db.items["doc"]["body"].(*types.AttributeValueMemberB).Value
+	want := bytes.Clone(stored)
+	for range 2 {
+		got, err := s.Get(ctx, largeItem{ID: "doc"})
+		if err != nil || got.Body != item.Body {
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	if !bytes.Equal(stored, want) {
+		t.Error("Get changed the ciphertext the DB holds")
+	}
+}
+
+// TestDecryptedValuesOutliveLaterReads: what Get returns is the caller's
+// for good; no later Put or Get reuses its memory.
+func TestDecryptedValuesOutliveLaterReads(t *testing.T) {
+	s, _ := newLargeStore(t)
+	ctx := context.Background()
+	first := &largeItem{ID: "a", Body: largeText(100 << 10)}
+	if err := s.Put(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, largeItem{ID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := got.Body
+	other := &largeItem{ID: "b", Body: string(bytes.Repeat([]byte{'z'}, len(first.Body)))}
+	for range 20 {
+		if err := s.Put(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, largeItem{ID: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+	}
+	if kept != first.Body {
+		t.Error("a later Put or Get changed the value an earlier Get returned")
+	}
+}
