@@ -22,7 +22,7 @@ go test -c -o "$bin/keystore.test" ./keystore
 "$bin/dynacrypt.test" -test.run '^TestBeaconLookup$' -test.v | grep 'beacon-lookup:'
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"
-  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256' -test.benchmem -test.cpu 1
+  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256|LargeItem' -test.benchmem -test.cpu 1
   "$bin/keystore.test" -test.run '^$' -test.bench '^Benchmark(ItemRoundTrip|ItemRoundTripUncachedRoot|WrapUnwrap)$' -test.benchmem -test.cpu 1
   (cd benchmarks && "$bin/benchmarks.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 2s)
   (cd streams && "$bin/streams.test" -test.run '^$' -test.bench '^BenchmarkLambdaEvent$' -test.benchmem -test.cpu 1)
