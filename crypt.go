@@ -397,19 +397,14 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 	return nil
 }
 
-// sealedSize estimates the bytes the encrypted attributes of item take
-// sealed: values, their canonical type and length, and the GCM tag.
+// sealedSize is about the bytes the encrypted attributes of item take
+// sealed, their canonical encodings and a GCM tag each, so that the buffer
+// they are encoded and sealed in need not grow.
 func sealedSize(item map[string]types.AttributeValue, encrypted map[string]*itemcrypt.Field) int {
 	n := 0
 	for name := range encrypted {
-		switch v := item[name].(type) {
-		case nil:
-		case *types.AttributeValueMemberS:
-			n += len(v.Value) + 8 + itemcrypt.Overhead
-		case *types.AttributeValueMemberB:
-			n += len(v.Value) + 8 + itemcrypt.Overhead
-		default:
-			n += 64 + itemcrypt.Overhead
+		if v, ok := item[name]; ok {
+			n += canonical.SizeHint(v) + itemcrypt.Overhead
 		}
 	}
 	return n

@@ -107,3 +107,46 @@ func TestDecryptedValuesOutliveLaterReads(t *testing.T) {
 		t.Error("a later Put or Get changed the value an earlier Get returned")
 	}
 }
+
+// pagedItem is a document kept as a list of pages, encrypted.
+type pagedItem struct {
+	ID    string   `dynamodbav:"id"`
+	Pages []string `dynamodbav:"pages" encrypt:"kms"`
+}
+
+// TestPutSizesTheSealedBufferOnce: the buffer a Put encodes and seals the
+// encrypted values in is sized for them from the start, for values of
+// every type: grown step by step, it was allocated and copied several
+// times over for a large list.
+func TestPutSizesTheSealedBufferOnce(t *testing.T) {
+	c, err := NewAESCipher(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New[pagedItem](newMemDB(), "docs", WithPartitionKey("id"), WithCipher(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	page := largeText(1000)
+	item := &pagedItem{ID: "doc", Pages: make([]string, 400)}
+	for i := range item.Pages {
+		item.Pages[i] = page
+	}
+	size := len(page) * len(item.Pages)
+	if err := s.Put(ctx, item); err != nil { // the root key, the pools
+		t.Fatal(err)
+	}
+	const ops = 8
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range ops {
+		if err := s.Put(ctx, item); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if copies := float64(after.TotalAlloc-before.TotalAlloc) / ops / float64(size); copies > 1.5 {
+		t.Errorf("a Put of %d bytes of pages allocates %.2f times their size, want at most 1.5", size, copies)
+	}
+}
