@@ -82,14 +82,7 @@ func BenchmarkLargeItem(b *testing.B) {
 // through an in-memory DB.
 func largePutGet(b *testing.B, text string) func() {
 	ctx := context.Background()
-	c, err := NewAESCipher(make([]byte, 32))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := New[largeItem](newMemDB(), "bench", WithPartitionKey("id"), WithCipher(c))
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, _ := newMemStore[largeItem](b)
 	item := &largeItem{ID: "doc-000001", Body: text}
 	key := largeItem{ID: item.ID}
 	return func() {

@@ -6,22 +6,23 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// newLargeStore returns a Store of largeItem over an in-memory DB, which
-// keeps the items it is given and returns them, as a DB wrapper or fake
-// may: their ciphertexts are shared with it.
-func newLargeStore(t *testing.T) (*Store[largeItem], *memDB) {
-	t.Helper()
+// newMemStore returns a Store of T keyed by "id", with the AES cipher,
+// over an in-memory DB, which keeps the items it is given and returns
+// them, as a DB wrapper or fake may: their ciphertexts are shared with it.
+func newMemStore[T any](tb testing.TB) (*Store[T], *memDB) {
+	tb.Helper()
 	c, err := NewAESCipher(make([]byte, 32))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	db := newMemDB()
-	s, err := New[largeItem](db, "docs", WithPartitionKey("id"), WithCipher(c))
+	s, err := New[T](db, "docs", WithPartitionKey("id"), WithCipher(c))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return s, db
 }
@@ -31,7 +32,7 @@ func newLargeStore(t *testing.T) (*Store[largeItem], *memDB) {
 // ciphertext and the returned plaintext, and not the further copies of the
 // value that made large items several times slower than the cipher.
 func TestLargeItemPutGetAllocatesTwoCopies(t *testing.T) {
-	s, _ := newLargeStore(t)
+	s, _ := newMemStore[largeItem](t)
 	ctx := context.Background()
 	item := &largeItem{ID: "doc", Body: largeText(390 << 10)}
 	putGet := func() {
@@ -60,13 +61,17 @@ func TestLargeItemPutGetAllocatesTwoCopies(t *testing.T) {
 // TestGetLeavesTheStoredCiphertext: Get decrypts into memory of its own,
 // not into the ciphertext the DB returned, which the DB may keep.
 func TestGetLeavesTheStoredCiphertext(t *testing.T) {
-	s, db := newLargeStore(t)
+	s, db := newMemStore[largeItem](t)
 	ctx := context.Background()
 	item := &largeItem{ID: "doc", Body: largeText(100 << 10)}
 	if err := s.Put(ctx, item); err != nil {
 		t.Fatal(err)
 	}
-	stored := db.items["doc"]["body"].(*types.AttributeValueMemberB).Value
+	held, err := db.GetItem(ctx, &dynamodb.GetItemInput{Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "doc"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := held.Item["body"].(*types.AttributeValueMemberB).Value
 	want := bytes.Clone(stored)
 	for range 2 {
 		got, err := s.Get(ctx, largeItem{ID: "doc"})
@@ -82,7 +87,7 @@ func TestGetLeavesTheStoredCiphertext(t *testing.T) {
 // TestDecryptedValuesOutliveLaterReads: what Get returns is the caller's
 // for good; no later Put or Get reuses its memory.
 func TestDecryptedValuesOutliveLaterReads(t *testing.T) {
-	s, _ := newLargeStore(t)
+	s, _ := newMemStore[largeItem](t)
 	ctx := context.Background()
 	first := &largeItem{ID: "a", Body: largeText(100 << 10)}
 	if err := s.Put(ctx, first); err != nil {
@@ -119,14 +124,7 @@ type pagedItem struct {
 // every type: grown step by step, it was allocated and copied several
 // times over for a large list.
 func TestPutSizesTheSealedBufferOnce(t *testing.T) {
-	c, err := NewAESCipher(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New[pagedItem](newMemDB(), "docs", WithPartitionKey("id"), WithCipher(c))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newMemStore[pagedItem](t)
 	ctx := context.Background()
 	page := largeText(1000)
 	item := &pagedItem{ID: "doc", Pages: make([]string, 400)}
