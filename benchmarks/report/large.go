@@ -73,6 +73,10 @@ func writeLargeItems(p func(string, ...any), res results) {
 	p("times the field's size allocated per Put and Get. What a Put and a Get must allocate is twice the field: the")
 	p("ciphertext the DB is given and the plaintext Get returns; each is copied once (encoded where it is sealed;")
 	p("gathered with the tag where it is opened, since GCM opens one piece and the DB's ciphertext is not the Store's")
-	p("to write on).")
+	p("to write on). The largest part of the rest of the distance to the floor is the collector's: those two buffers")
+	p("are left to collect after every Put and Get (the DB keeps one, the caller the other, so no pool can serve them),")
+	p("and in a process with a heap of a few MB, as this benchmark's is, a collection comes every few operations and")
+	p("marks the program's other data (here mostly the AWS SDK's) each time. Run the benchmark with GOGC=400 to see how")
+	p("much of store / GCM is the collector's.")
 	p("")
 }
