@@ -27,6 +27,20 @@ func newMemStore[T any](tb testing.TB) (*Store[T], *memDB) {
 	return s, db
 }
 
+// allocatedPerCall returns the bytes f allocates per call, over calls
+// after a first one that fills the root key cache and the pools.
+func allocatedPerCall(f func()) float64 {
+	f()
+	const calls = 8
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.TotalAlloc-before.TotalAlloc) / calls
+}
+
 // TestLargeItemPutGetAllocatesTwoCopies: a Put and a Get of an item whose
 // bulk is one encrypted field allocate what they must, the stored
 // ciphertext and the returned plaintext, and not the further copies of the
@@ -44,16 +58,7 @@ func TestLargeItemPutGetAllocatesTwoCopies(t *testing.T) {
 			t.Fatalf("Get: %v", err)
 		}
 	}
-	putGet() // the root key, the pools
-	const ops = 8
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range ops {
-		putGet()
-	}
-	runtime.ReadMemStats(&after)
-	copies := float64(after.TotalAlloc-before.TotalAlloc) / ops / float64(len(item.Body))
-	if copies > 2.5 {
+	if copies := allocatedPerCall(putGet) / float64(len(item.Body)); copies > 2.5 {
 		t.Errorf("a Put and a Get of a %d-byte field allocate %.2f times its size, want at most 2.5", len(item.Body), copies)
 	}
 }
@@ -132,19 +137,12 @@ func TestPutSizesTheSealedBufferOnce(t *testing.T) {
 		item.Pages[i] = page
 	}
 	size := len(page) * len(item.Pages)
-	if err := s.Put(ctx, item); err != nil { // the root key, the pools
-		t.Fatal(err)
-	}
-	const ops = 8
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range ops {
+	put := func() {
 		if err := s.Put(ctx, item); err != nil {
 			t.Fatal(err)
 		}
 	}
-	runtime.ReadMemStats(&after)
-	if copies := float64(after.TotalAlloc-before.TotalAlloc) / ops / float64(size); copies > 1.5 {
+	if copies := allocatedPerCall(put) / float64(size); copies > 1.5 {
 		t.Errorf("a Put of %d bytes of pages allocates %.2f times their size, want at most 1.5", size, copies)
 	}
 }
