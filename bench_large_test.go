@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynacrypt/dynacrypt/internal/benchitem"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // largeItem is an item whose bulk is one encrypted field: a note, a
@@ -60,16 +60,16 @@ func BenchmarkLargeItem(b *testing.B) {
 			b.ResetTimer()
 			for done := 0; done < b.N; done += turn {
 				n := min(turn, b.N-done)
-				cpu0 := benchitem.CPUTime()
+				cpu0 := testrig.CPUTime()
 				for range n {
 					putGet()
 				}
 				runtime.GC()
-				cpu1 := benchitem.CPUTime()
+				cpu1 := testrig.CPUTime()
 				for range n {
 					sealOpen()
 				}
-				store, floor = store+cpu1-cpu0, floor+benchitem.CPUTime()-cpu1
+				store, floor = store+cpu1-cpu0, floor+testrig.CPUTime()-cpu1
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(store.Nanoseconds())/float64(b.N), "store-ns/op")

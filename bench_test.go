@@ -162,25 +162,6 @@ func BenchmarkReferenceSHA256(b *testing.B) {
 	}
 }
 
-// memDB is an in-memory DB of one table keyed by "id": PutItem and GetItem
-// only, each answer a fresh map as the SDK's decoding would give. It stands
-// for the network so that benchmarks see what a Store adds around it.
-type memDB struct {
-	DB
-	items map[string]map[string]types.AttributeValue
-}
-
-func newMemDB() *memDB { return &memDB{items: map[string]map[string]types.AttributeValue{}} }
-
-func (m *memDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	m.items[in.Item["id"].(*types.AttributeValueMemberS).Value] = maps.Clone(in.Item)
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (m *memDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return &dynamodb.GetItemOutput{Item: maps.Clone(m.items[in.Key["id"].(*types.AttributeValueMemberS).Value])}, nil
-}
-
 // BenchmarkInMemoryPutGet compares a Put and a Get of the 1 KB item through
 // an in-memory DB: "plain" marshals with attributevalue and sends it as it
 // is, "store" is a Store with the AES cipher (root key cached), which also
@@ -191,7 +172,7 @@ func BenchmarkInMemoryPutGet(b *testing.B) {
 	ctx := context.Background()
 	table := "bench"
 	b.Run("plain", func(b *testing.B) {
-		db := newMemDB()
+		db := benchitem.NewMemDB()
 		item := newBenchItem()
 		key := map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: item.ID}}
 		b.ReportAllocs()
@@ -218,7 +199,7 @@ func BenchmarkInMemoryPutGet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := New[benchItem](newMemDB(), table, WithPartitionKey("id"), WithVersion("version"), WithCipher(c))
+		s, err := New[benchItem](benchitem.NewMemDB(), table, WithPartitionKey("id"), WithVersion("version"), WithCipher(c))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -174,6 +174,16 @@ type codec struct {
 	// probes holds the Field (nonce, associated data) of each attribute
 	// checkDeclared has tried: names of verified items, so few.
 	probes *sync.Map
+	// format is the codec of a second item format (WithItemFormat), nil
+	// if none; its items carry formatHeader. With writesFormat, new items
+	// are written in it; writeHeader is the header attribute of the items
+	// the codec writes, whichever the format.
+	format       FormatCodec
+	formatHeader string
+	writesFormat bool
+	writeHeader  string
+	// guard bounds the format's unwraps, under the ring's limit.
+	guard *UnwrapGuard
 }
 
 // newCodec prepares the codec of a table: the key attributes, the
@@ -182,15 +192,16 @@ type codec struct {
 // must have been checked.
 func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsigned []string, ring *keyring.Ring) codec {
 	c := codec{
-		logical:    logical,
-		headerAttr: headerAttr,
-		keyAttrs:   keys,
-		encrypted:  map[string]*itemcrypt.Field{},
-		unsigned:   map[string]bool{},
-		ring:       ring,
-		beacons:    &beacons{},
-		probes:     new(sync.Map),
-		suite:      header.SuiteV2,
+		logical:     logical,
+		headerAttr:  headerAttr,
+		keyAttrs:    keys,
+		encrypted:   map[string]*itemcrypt.Field{},
+		unsigned:    map[string]bool{},
+		ring:        ring,
+		beacons:     &beacons{},
+		probes:      new(sync.Map),
+		suite:       header.SuiteV2,
+		writeHeader: headerAttr,
 	}
 	for _, attr := range encrypted {
 		c.encrypted[attr] = itemcrypt.NewField(attr)
@@ -207,11 +218,39 @@ func newCodec(keys, encrypted, fields []string, logical, headerAttr string, unsi
 	return c
 }
 
+// seals reports whether the codec seals the items it writes: with a
+// Cipher, or in an item format that writes. Without either, a Store
+// stores items as they are.
+func (c *codec) seals() bool { return c.ring != nil || c.writesFormat }
+
 // isLegacy reports whether a stored item has no header and the Store reads
 // the legacy per-field KMS format.
 func (c *codec) isLegacy(item map[string]types.AttributeValue) bool {
-	_, hasHeader := item[c.headerAttr]
-	return c.legacy != nil && !hasHeader
+	return c.legacy != nil && !c.hasHeader(item)
+}
+
+// hasHeader reports whether a stored item has a header of either format.
+func (c *codec) hasHeader(item map[string]types.AttributeValue) bool {
+	_, native := item[c.headerAttr]
+	return native || c.isFormat(item)
+}
+
+// isFormat reports whether a stored item is of the second item format.
+func (c *codec) isFormat(item map[string]types.AttributeValue) bool {
+	if c.format == nil {
+		return false
+	}
+	_, ok := item[c.formatHeader]
+	return ok
+}
+
+// headerOf returns the name of a stored item's header attribute: the
+// format's for an item of the second format, else the Store's own.
+func (c *codec) headerOf(item map[string]types.AttributeValue) string {
+	if c.isFormat(item) {
+		return c.formatHeader
+	}
+	return c.headerAttr
 }
 
 // keyOf returns the key attributes of a stored item.
@@ -272,7 +311,7 @@ func derive(root *keyring.Root, salt, info []byte) (*itemcrypt.Keys, error) {
 // seal encrypts the item's encrypted attributes in place, signs it, and adds
 // the header attribute.
 func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) error {
-	if c.ring == nil {
+	if !c.seals() {
 		return nil
 	}
 	tenant, err := c.tenantOf(item)
@@ -281,6 +320,9 @@ func (c *codec) seal(ctx context.Context, item map[string]types.AttributeValue) 
 	}
 	if err := c.beacons.add(ctx, item, tenant); err != nil {
 		return err
+	}
+	if c.writesFormat {
+		return c.format.Seal(ctx, item)
 	}
 	root, err := c.ring.ForWrite(ctx, tenant)
 	if err != nil {
@@ -448,8 +490,17 @@ func (c *codec) signedNames(item map[string]types.AttributeValue, buf []string) 
 // encrypted attributes, verifying nothing. The item holds no nil values:
 // it comes from the SDK's decoder, or through checkNil.
 func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, skipDecrypt bool) error {
+	if c.isFormat(item) {
+		return c.openFormat(ctx, item, skipDecrypt)
+	}
 	if c.ring == nil {
-		return nil
+		if c.format == nil {
+			return nil // a Store without a Cipher stores items as they are
+		}
+		if _, native := item[c.headerAttr]; native {
+			return fmt.Errorf("item is in dynacrypt's format (header %s), but the Store has no Cipher to read it: use WithCipher", c.headerAttr)
+		}
+		return integrity("item has no %s header: not written by a Store of this table, or the header was removed", c.formatHeader)
 	}
 	if c.isLegacy(item) {
 		return c.legacy.open(ctx, item, c, skipDecrypt)
@@ -497,6 +548,20 @@ func (c *codec) open(ctx context.Context, item map[string]types.AttributeValue, 
 	// the unwrap counts against the limit.
 	hold.Settle(err == nil)
 	return err
+}
+
+// openFormat is open for an item of the second item format.
+func (c *codec) openFormat(ctx context.Context, item map[string]types.AttributeValue, skipDecrypt bool) error {
+	if _, both := item[c.headerAttr]; both {
+		return integrity("item has both a %s and a %s header", c.headerAttr, c.formatHeader)
+	}
+	if skipDecrypt {
+		return c.format.Strip(item)
+	}
+	if _, err := c.tenantOf(item); err != nil {
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	return c.format.Open(ctx, item, c.guard)
 }
 
 // openV1 is open for an item of suite 1, whose root key is unwrapped.

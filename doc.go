@@ -40,7 +40,9 @@
 //
 // Store.Query and Store.Scan return iterators (iter.Seq2) that fetch pages
 // as the loop asks; Store.QueryPage and Store.ScanPage return pages with
-// signed, opaque cursors for APIs. Store.BatchGet, Store.BatchPut and
+// signed, opaque cursors for APIs. A listing ends at the first item that
+// fails verification; with ReportFailures it reports that item, by key, as
+// an *ItemError, and goes on. Store.BatchGet, Store.BatchPut and
 // Store.BatchDelete chunk to DynamoDB's limits and retry unprocessed items.
 // Transact commits Store.TxPut, Store.TxDelete and Store.TxCheck actions of
 // several stores atomically; TransactGet reads with Store.TxGet.
@@ -109,7 +111,19 @@
 // write the table, legacy mode ends at a date ([LegacyUntil]) and reads only
 // what a signed snapshot taken beforehand ([Store.LegacySnapshot],
 // [LegacyManifest]) lists, unless told to trust any legacy item without ever
-// migrating one ([LegacyUnverified]).
+// migrating one ([LegacyUnverified]). [WithPlaintextItems] does the same for
+// a table of plaintext items, in the three phases of a rolling deployment
+// ([WritePlaintext], [ReadPlaintext], [RefusePlaintext]).
+//
+// # AWS DB-ESDK's item format
+//
+// [WithItemFormat] adds a second item format, which a Store reads beside
+// its own, telling them apart by their header attributes, and may write
+// instead. Package dbesdk's Format makes the one of AWS's Database
+// Encryption SDK for DynamoDB, so that Go services share tables with
+// DB-ESDK services in other languages, and a walk moves a table between
+// the formats. Versions, conditions, cursors, tenants, beacons and the
+// unwrap limit stay the Store's, on both formats.
 //
 // # Threat model
 //
@@ -161,8 +175,8 @@
 //   - [Fleets and tenants]: the key store, tenants, rotation, shredding, IAM
 //   - [Security model] and [Threats]: what is protected, and the tests that
 //     defend each threat
-//   - [Operations]: the operator's command, walks, rotation, migrations,
-//     suites
+//   - [Operations]: the operator's command, walks (across machines too),
+//     rotation, migrations, suites
 //   - [Streams and exports]: items outside Store calls, exports, streams
 //   - [Options]: every option with its default
 //   - [Testing]: the test servers and package dynacrypttest

@@ -74,6 +74,15 @@ var (
 	// feeding the Store forged keys. Cached root keys keep serving reads;
 	// retry later. See [WithUnwrapLimit].
 	ErrUnwrapLimited = keyring.ErrLimited
+
+	// ErrNotVouched means an item without a header (a legacy or a
+	// plaintext item) was not written back in the current format, because
+	// no manifest vouches for it: with LegacyUnverified, writing it would
+	// sign whatever anyone who can write the table put there. Update of
+	// such an item fails with it, and so does Reencrypt. Nothing was
+	// written; once the Store has a manifest ([LegacyManifest]), the same
+	// write succeeds if the manifest lists the item.
+	ErrNotVouched = errors.New("item without a header not vouched for by a manifest")
 )
 
 // errGone is the conflict of a write at a version of an item that is gone.

@@ -195,7 +195,7 @@ func TestFormatVectorOpens(t *testing.T) {
 	c := vectorCodec()
 	cfg := defaultConfig()
 	var err error
-	if c.ring, err = newRing(fixedCipher{v["root"]}, "users", &cfg); err != nil {
+	if c.ring, err = newRing(fixedCipher{v["root"]}, "users", &cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	item := map[string]types.AttributeValue{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -69,25 +68,12 @@ func mustNew[T any](t testing.TB, db dynacrypt.DB, table string, opts ...dynacry
 
 func rawGet(t testing.TB, db *dynamodb.Client, table, id string) map[string]types.AttributeValue {
 	t.Helper()
-	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName:      &table,
-		Key:            map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Item == nil {
-		t.Fatalf("raw item %q not found in %s", id, table)
-	}
-	return out.Item
+	return testrig.RawGet(t, db, table, id)
 }
 
 func rawPut(t testing.TB, db *dynamodb.Client, table string, item map[string]types.AttributeValue) {
 	t.Helper()
-	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
-		t.Fatal(err)
-	}
+	testrig.RawPut(t, db, table, item)
 }
 
 // cloneItem copies an item deeply enough to alter its top-level attributes

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/keyring"
 )
 
 // MarshalItem returns the attribute map Put would send for item: marshalled
@@ -73,11 +74,16 @@ func WithEncryptedAttributes(attrs ...string) Option {
 
 // NewItems returns Items for table. It takes New's options that do not
 // depend on a Go type: WithPartitionKey (required), WithSortKey, WithCipher
-// (required), WithEncryptedAttributes, WithLogicalTableName,
+// (required, unless an item format writes: WithItemFormat, such as
+// dbesdk.Format), WithEncryptedAttributes, WithLogicalTableName,
 // WithHeaderAttribute, WithUnsignedAttributes, WithTenantAttribute, the key
 // cache options, and WithVersion, which only Reencrypt uses: it increments
 // the version of every item it rewrites, as a Store's does (Seal and Open
-// leave it as it is).
+// leave it as it is). For a table that still holds items without a header,
+// it takes WithLegacyKMS (with LegacyBinary for the binary attributes) and
+// WithPlaintextItems in phase ReadPlaintext, both with LegacyAttributes,
+// since there is no T to take the items' attributes from: Open reads such
+// items, and Reencrypt migrates them, under the same guard as a Store's.
 func NewItems(table string, opts ...Option) (*Items, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -96,16 +102,18 @@ func newItems(table string, cfg config) (*Items, error) {
 		return nil, errors.New("empty table name")
 	case cfg.partitionKey == "":
 		return nil, errors.New("no partition key: use WithPartitionKey")
-	case cfg.cipher == nil:
-		return nil, errors.New("no Cipher: use WithCipher")
-	case cfg.legacy != nil || len(cfg.indexes) > 0:
-		return nil, errors.New("WithLegacyKMS and indexes need a Store of a Go type")
+	case cfg.cipher == nil && (cfg.format == nil || !cfg.format.Writes()):
+		return nil, errors.New("no Cipher: use WithCipher (or an item format that writes, WithItemFormat)")
+	case len(cfg.indexes) > 0:
+		return nil, errors.New("indexes need a Store of a Go type")
 	}
 	if err := checkAttributeCount("WithUnsignedAttributes", len(cfg.unsigned)); err != nil {
 		return nil, err
 	}
-	if err := checkCipher(cfg.cipher); err != nil {
-		return nil, fmt.Errorf("WithCipher: %w", err)
+	if cfg.cipher != nil {
+		if err := checkCipher(cfg.cipher); err != nil {
+			return nil, fmt.Errorf("WithCipher: %w", err)
+		}
 	}
 	keys := []string{cfg.partitionKey}
 	if cfg.sortKey != "" {
@@ -132,15 +140,36 @@ func newItems(table string, cfg config) (*Items, error) {
 	if logical == "" {
 		logical = table
 	}
-	ring, err := newRing(cfg.cipher, logical, &cfg)
+	if _, err := checkFormat(&cfg); err != nil {
+		return nil, err
+	}
+	guard, err := newGuard(&cfg)
 	if err != nil {
 		return nil, err
+	}
+	var ring *keyring.Ring
+	if cfg.cipher != nil {
+		if ring, err = newRing(cfg.cipher, logical, &cfg, guard); err != nil {
+			return nil, err
+		}
 	}
 	it := &Items{table: table, codec: newCodec(keys, cfg.encryptedAttrs, nil, logical, cfg.headerAttr, cfg.unsigned, ring),
 		cipher: cfg.cipher, version: cfg.version}
 	it.codec.tenantAttr = cfg.tenantAttr
 	it.codec.suite = byte(cfg.suite)
 	it.codec.checkUndeclared = true
+	if cfg.format != nil {
+		t := FormatTable{LogicalName: logical, PartitionKey: cfg.partitionKey, SortKey: cfg.sortKey,
+			Encrypted: cfg.encryptedAttrs, Unsigned: cfg.unsigned, Tenant: cfg.tenantAttr, Version: cfg.version}
+		if err := it.codec.setFormat(cfg.format, t, guard); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.legacy != nil {
+		if it.codec.legacy, err = newItemsLegacyReader(&cfg, keys); err != nil {
+			return nil, err
+		}
+	}
 	return it, nil
 }
 
@@ -174,8 +203,8 @@ func (it *Items) Open(ctx context.Context, av map[string]types.AttributeValue, o
 // (valid UTF-8, sets without repeats, no nil values).
 func (it *Items) Seal(ctx context.Context, av map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out := maps.Clone(av)
-	if _, ok := out[it.codec.headerAttr]; ok {
-		return nil, newOpError("Seal", it.table, fmt.Errorf("item has an attribute named like the header, %q", it.codec.headerAttr))
+	if it.codec.hasHeader(out) {
+		return nil, newOpError("Seal", it.table, fmt.Errorf("item has an attribute named like a header, %q", it.codec.headerOf(out)))
 	}
 	if err := canonical.CheckNil(out); err != nil {
 		return nil, newOpError("Seal", it.table, err)

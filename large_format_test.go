@@ -70,7 +70,7 @@ func largeFormatCodec(t *testing.T, root []byte) *codec {
 	}
 	cfg := defaultConfig()
 	var err error
-	if c.ring, err = newRing(fixedCipher{root}, "users", &cfg); err != nil {
+	if c.ring, err = newRing(fixedCipher{root}, "users", &cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	return c

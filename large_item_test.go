@@ -8,18 +8,20 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynacrypt/dynacrypt/internal/benchitem"
 )
 
 // newMemStore returns a Store of T keyed by "id", with the AES cipher,
 // over an in-memory DB, which keeps the items it is given and returns
 // them, as a DB wrapper or fake may: their ciphertexts are shared with it.
-func newMemStore[T any](tb testing.TB) (*Store[T], *memDB) {
+func newMemStore[T any](tb testing.TB) (*Store[T], *benchitem.MemDB) {
 	tb.Helper()
 	c, err := NewAESCipher(make([]byte, 32))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db := newMemDB()
+	db := benchitem.NewMemDB()
 	s, err := New[T](db, "docs", WithPartitionKey("id"), WithCipher(c))
 	if err != nil {
 		tb.Fatal(err)

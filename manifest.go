@@ -33,36 +33,63 @@ const digestSize = 16
 const digestLabel = "dynacrypt/v1 legacy item"
 
 // LegacySnapshot scans the whole table, with consistent reads, and returns
-// a manifest of its legacy items (items without a header): for each, a digest
-// of every attribute as stored (except unsigned ones), signed with a root key
-// of this Store's Cipher. Give it to [LegacyManifest]: the Store then reads
-// and migrates only those items, unchanged, and refuses any other item
-// without a header before any KMS request.
+// a manifest of its legacy items (items without a header: legacy per-field
+// KMS items, or plaintext items): for each, a digest of every attribute as
+// stored (except unsigned ones), signed with a root key of this Store's
+// Cipher. Give it to [LegacyManifest]: the Store then reads and migrates
+// only those items, unchanged, and refuses any other item without a header
+// before any KMS request.
 //
 // The manifest vouches for what the scan saw, so take it when the table is
-// trusted: before a migration starts, from a trusted network, or check it
-// against a backup. It is about 16 bytes per legacy item plus 100 or so;
-// store it where the service can read it (a file deployed with the service,
-// S3, SSM). It is bound to the Store's logical table name and Cipher.
-// LegacySnapshot also returns the number of legacy items listed.
+// trusted: before a migration starts, once nothing writes items without a
+// header any more, from a trusted network, or check it against a backup.
+// It is about 16 bytes per legacy item plus 100 or so; store it where the
+// service can read it (a file deployed with the service, S3, SSM). It is
+// bound to the Store's logical table name and Cipher. LegacySnapshot also
+// returns the number of legacy items listed.
 func (s *Store[T]) LegacySnapshot(ctx context.Context) ([]byte, int, error) {
-	if s.codec.ring == nil {
-		return nil, 0, s.fail("LegacySnapshot", errors.New("a manifest is signed with the Cipher's root keys: use WithCipher"))
+	b, n, err := snapshot(ctx, s.db, s.table, &s.codec)
+	if err != nil {
+		return nil, 0, s.fail("LegacySnapshot", err)
+	}
+	return b, n, nil
+}
+
+// LegacySnapshot is [Store.LegacySnapshot] for a table without a Go type,
+// through db: a manifest of the table's items without a header, for
+// LegacyManifest, which a Store and Items of the same table, logical name
+// and Cipher take alike.
+func (it *Items) LegacySnapshot(ctx context.Context, db DB) ([]byte, int, error) {
+	if db == nil || isNilPointer(db) {
+		return nil, 0, newOpError("LegacySnapshot", it.table, errors.New("nil DB"))
+	}
+	b, n, err := snapshot(ctx, db, it.table, &it.codec)
+	if err != nil {
+		return nil, 0, newOpError("LegacySnapshot", it.table, err)
+	}
+	return b, n, nil
+}
+
+// snapshot scans table and returns the manifest of its items without a
+// header, and how many it lists.
+func snapshot(ctx context.Context, db DB, table string, c *codec) ([]byte, int, error) {
+	if c.ring == nil {
+		return nil, 0, errors.New("a manifest is signed with the Cipher's root keys: use WithCipher")
 	}
 	var digests [][digestSize]byte
-	in := &dynamodb.ScanInput{TableName: &s.table, ConsistentRead: aws.Bool(true)}
+	in := &dynamodb.ScanInput{TableName: &table, ConsistentRead: aws.Bool(true)}
 	for {
-		out, err := s.db.Scan(ctx, in)
+		out, err := db.Scan(ctx, in)
 		if err != nil {
-			return nil, 0, s.fail("LegacySnapshot", err)
+			return nil, 0, err
 		}
 		for _, item := range out.Items {
-			if _, current := item[s.codec.headerAttr]; current {
+			if c.hasHeader(item) {
 				continue
 			}
-			d, err := legacyDigest(&s.codec, item)
+			d, err := legacyDigest(c, item)
 			if err != nil {
-				return nil, 0, s.fail("LegacySnapshot", err)
+				return nil, 0, err
 			}
 			digests = append(digests, d)
 		}
@@ -73,9 +100,9 @@ func (s *Store[T]) LegacySnapshot(ctx context.Context) ([]byte, int, error) {
 	}
 	slices.SortFunc(digests, func(a, b [digestSize]byte) int { return bytes.Compare(a[:], b[:]) })
 	digests = slices.Compact(digests)
-	b, err := sealManifest(ctx, &s.codec, digests)
+	b, err := sealManifest(ctx, c, digests)
 	if err != nil {
-		return nil, 0, s.fail("LegacySnapshot", err)
+		return nil, 0, err
 	}
 	return b, len(digests), nil
 }

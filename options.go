@@ -74,6 +74,7 @@ type config struct {
 	tenantAttr       string
 	tenantBeaconKeys BeaconKeySource
 	suite            Suite
+	format           ItemFormat
 }
 
 func defaultConfig() config {

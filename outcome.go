@@ -95,7 +95,7 @@ func definite(err error) bool {
 // proves the write was ours, or was not: its condition may have failed
 // because that attempt made it false, or because another writer came.
 func (s *Store[T]) ownWriteStored(ctx context.Context, err error, item map[string]types.AttributeValue) error {
-	own, sealed := item[s.codec.headerAttr].(*types.AttributeValueMemberB)
+	own, sealed := item[s.codec.writeHeader].(*types.AttributeValueMemberB)
 	if sealed {
 		stored, present, rerr := s.storedHeader(ctx, err, s.codec.keyOf(item))
 		if rerr == nil && present && sameHeader(stored, own) {
@@ -112,22 +112,22 @@ func sameHeader(stored types.AttributeValue, own *types.AttributeValueMemberB) b
 }
 
 // storedHeader returns the header attribute of the item with key as it is
-// now, and whether there is such an item: from the item DynamoDB returned
+// now (the attribute the Store's writes carry: see codec.writeHeader), and whether there is such an item: from the item DynamoDB returned
 // with a failed condition, if it did, else from one consistent read.
 func (s *Store[T]) storedHeader(ctx context.Context, err error, key map[string]types.AttributeValue) (types.AttributeValue, bool, error) {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) && len(ccf.Item) > 0 {
-		return ccf.Item[s.codec.headerAttr], true, nil
+		return ccf.Item[s.codec.writeHeader], true, nil
 	}
 	var names map[string]string
 	proj := keyProjection(key, &names) + ", " + ownHeaderName
-	names[ownHeaderName] = s.codec.headerAttr
+	names[ownHeaderName] = s.codec.writeHeader
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key,
 		ConsistentRead: boolPtr(true), ProjectionExpression: &proj, ExpressionAttributeNames: names})
 	if err != nil {
 		return nil, false, err
 	}
-	return out.Item[s.codec.headerAttr], out.Item != nil, nil
+	return out.Item[s.codec.writeHeader], out.Item != nil, nil
 }
 
 // deleteOutcome settles a delete that failed after an attempt without a

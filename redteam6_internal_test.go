@@ -28,7 +28,7 @@ func TestRedTeam6DerivedSharedRoot(t *testing.T) {
 	}
 	cfg := defaultConfig()
 	for round := 0; round < 20; round++ {
-		ring, err := newRing(aes, "t1", &cfg)
+		ring, err := newRing(aes, "t1", &cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

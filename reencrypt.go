@@ -16,22 +16,32 @@ import (
 
 // ReencryptOptions configure Store.Reencrypt and Items.Reencrypt.
 type ReencryptOptions struct {
-	// Segments is how many parallel Scan segments walk the table (4 if 0).
+	// Segments is how many parallel Scan segments walk the table (4 if 0,
+	// at most 1,000,000): a walk reads its segments at once, each a Scan
+	// of its own paging through its part of the table.
 	Segments int
+	// Share, if set, limits the walk to some of the Segments, so that
+	// processes on several machines walk the table once between them,
+	// each a share (see SegmentShare), each resumable from its own
+	// checkpoint. It needs Segments, the same in every share. A walk of one
+	// tenant that Queries its partition (see Tenant) has no segments, and
+	// refuses a share.
+	Share *SegmentShare
 	// PageSize is how many items each Scan request reads (100 if 0): the
 	// grain of progress reports and checkpoints.
 	PageSize int
 	// Checkpoint resumes an interrupted walk from the Checkpoint of its last
-	// progress report. It must come from a walk with the same Segments.
+	// progress report. It must come from a walk with the same Segments and
+	// Share (and Tenant): each share resumes from its own.
 	Checkpoint string
 	// Progress, if set, is called after each page of each segment, one call
 	// at a time.
 	Progress func(ReencryptProgress)
-	// Promoted, if set, is called with the key attributes of every legacy
-	// item the walk wrote back in the current format (see WithLegacyKMS),
-	// so that the promotions can be logged and checked against the
-	// manifest's source. Calls may come from several goroutines at once.
-	// Items have no legacy format: Items.Reencrypt never calls it.
+	// Promoted, if set, is called with the key attributes of every item
+	// without a header (a legacy or a plaintext item: see WithLegacyKMS and
+	// WithPlaintextItems) the walk wrote back in the current format, so
+	// that the promotions can be logged and checked against the manifest's
+	// source. Calls may come from several goroutines at once.
 	Promoted func(key map[string]types.AttributeValue)
 	// Failed, if set, is called with the key attributes of every item the
 	// walk could not rewrite, and why, so that each can be looked at. The
@@ -65,7 +75,7 @@ type ReencryptOptions struct {
 type ReencryptProgress struct {
 	Scanned   int64 // items read
 	Rewritten int64 // items written back in the current format, under the current key
-	Promoted  int64 // of those, legacy items (see ReencryptOptions.Promoted)
+	Promoted  int64 // of those, items without a header (see ReencryptOptions.Promoted)
 	Skipped   int64 // items already current, or deleted meanwhile
 	Failed    int64 // items that could not be rewritten; see the error
 	// Checkpoint resumes the walk after every item counted here.
@@ -77,15 +87,20 @@ type ReencryptProgress struct {
 const rewriteAttempts = 10
 
 // Reencrypt walks the whole table with a parallel Scan (or one tenant's
-// items: see ReencryptOptions.Tenant) and rewrites every
+// items: see ReencryptOptions.Tenant; or a share of the Scan's segments,
+// one of several processes': see ReencryptOptions.Share) and rewrites every
 // item that needs it: items that lack a beacon declared after they were
-// written, items of the legacy per-field KMS format that the
-// manifest lists (with [WithLegacyKMS] and [LegacyManifest]; with
-// [LegacyUnverified] it refuses to run), and items whose root key is wrapped
+// written, items without a header that the manifest lists (legacy
+// per-field KMS items with [WithLegacyKMS], plaintext items with
+// [WithPlaintextItems], and [LegacyManifest]; with [LegacyUnverified] it
+// refuses to run, with ErrNotVouched), and items whose root key is wrapped
 // under a key other than the Cipher's current one (for a Cipher that is a
 // [CurrentKeyChecker], such as a [KMSCipher] with previous keys), and items
 // in another [Suite] than the Store writes (so a walk moves a table written
-// before Suite2 to it); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
+// before Suite2 to it), and items of the other item format when the Store
+// has one ([WithItemFormat]: a Store that writes DB-ESDK's format rewrites
+// dynacrypt's items in it, and the reverse, and DB-ESDK items of another
+// suite than it writes); with ReencryptOptions.All, every item. Each item is decrypted and re-encrypted
 // as stored, every attribute kept, with a version attribute incremented,
 // and written on condition that it has not changed since it was read: a
 // concurrent change is never overwritten; the item is read again and
@@ -101,8 +116,8 @@ const rewriteAttempts = 10
 // items are counted and the walk goes on; the error returned then describes
 // the first failure.
 func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
-	if s.codec.legacy != nil && s.codec.legacy.manifest == nil {
-		return ReencryptProgress{}, s.fail("Reencrypt", errUnverifiedLegacy)
+	if err := s.codec.checkWritesBack(); err != nil {
+		return ReencryptProgress{}, s.fail("Reencrypt", err)
 	}
 	// The walk refuses items with an encrypted attribute T does not
 	// declare; the Store's reads do not look for them.
@@ -122,7 +137,9 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 
 // Reencrypt is Store.Reencrypt for a table without a Go type, through db:
 // it rewrites every item whose root key is wrapped under a key other than
-// the Cipher's current one or that is in another [Suite] than it writes, or
+// the Cipher's current one or that is in another [Suite] or item format
+// ([WithItemFormat]) than it writes, the items without a header its
+// manifest lists, or
 // with ReencryptOptions.All every item, and
 // increments the version attribute if WithVersion names one. Items keeps no
 // client, so the walk is given one. Its errors are OpErrors of operation
@@ -131,6 +148,9 @@ func (s *Store[T]) Reencrypt(ctx context.Context, opts ReencryptOptions) (Reencr
 func (it *Items) Reencrypt(ctx context.Context, db DB, opts ReencryptOptions) (ReencryptProgress, error) {
 	if db == nil || isNilPointer(db) {
 		return ReencryptProgress{}, newOpError("Reencrypt", it.table, errors.New("nil DB"))
+	}
+	if err := it.codec.checkWritesBack(); err != nil {
+		return ReencryptProgress{}, newOpError("Reencrypt", it.table, err)
 	}
 	r := &rewriter{db: db, table: it.table, codec: &it.codec, current: underCurrentKey(it.cipher),
 		fresh: newFreshKeys(it.cipher, &it.codec), versionAttr: it.version, all: opts.All}
@@ -159,6 +179,19 @@ type rewriter struct {
 // with all, whether it is an item at all.
 func (r *rewriter) needsRewrite(raw map[string]types.AttributeValue) (bool, error) {
 	if r.codec.isLegacy(raw) {
+		return true, nil
+	}
+	if r.codec.isFormat(raw) {
+		if !r.codec.writesFormat || r.all || r.codec.beacons.missing(raw) {
+			return true, nil
+		}
+		outdated, err := r.codec.format.Outdated(raw)
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", ErrIntegrity, err)
+		}
+		return outdated, nil
+	}
+	if r.codec.writesFormat {
 		return true, nil
 	}
 	hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB)
@@ -238,7 +271,7 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 		if needed, err := r.neededNow(ctx, raw); err != nil || !needed {
 			return false, err
 		}
-		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok {
+		if hv, ok := raw[r.codec.headerAttr].(*types.AttributeValueMemberB); ok && !r.codec.writesFormat {
 			h, err := header.Parse(hv.Value)
 			if err == nil {
 				err = r.fresh.cipher.CheckRewrap(ctx, h.Wrapped)
@@ -267,7 +300,7 @@ func (r *rewriter) rewrite(ctx context.Context, raw map[string]types.AttributeVa
 	}
 	in := &dynamodb.PutItemInput{TableName: &r.table, Item: av}
 	var cond condition
-	read.condition(r.codec.headerAttr, &cond)
+	read.condition(&cond)
 	cond.apply(&in.ConditionExpression, &in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	_, err := r.db.PutItem(ctx, in)
 	return err == nil, conditionFailed(err)

@@ -143,9 +143,13 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if _, clash := sch.Field(cfg.headerAttr); clash || cfg.headerAttr == "" {
 		return nil, fmt.Errorf("header attribute name %q is empty or used by a field; choose another with WithHeaderAttribute", cfg.headerAttr)
 	}
-	s.createCond = single("attribute_not_exists(#c0)", map[string]string{"#c0": s.keyAttrs[0].Attr}, exists, cfg.headerAttr)
+	writeHeader, err := checkFormat(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.createCond = single("attribute_not_exists(#c0)", map[string]string{"#c0": s.keyAttrs[0].Attr}, exists, writeHeader)
 	if s.version != nil {
-		s.versionCond = single("#c0 = :c0", map[string]string{"#c0": s.version.Attr}, staleOrGone, cfg.headerAttr)
+		s.versionCond = single("#c0 = :c0", map[string]string{"#c0": s.version.Attr}, staleOrGone, writeHeader)
 	}
 	if cfg.updateAttempts <= 0 || cfg.cursorTTL <= 0 {
 		return nil, errors.New("update attempts and cursor TTL must be positive")
@@ -156,16 +160,24 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	if err := checkTenant(sch, &cfg); err != nil {
 		return nil, err
 	}
+	var guard *keyring.Guard
+	if cfg.cipher != nil || cfg.format != nil {
+		if guard, err = newGuard(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	var ring *keyring.Ring
 	switch encrypted := sch.Encrypted(); {
 	case cfg.cipher != nil:
 		if err := checkCipher(cfg.cipher); err != nil {
 			return nil, fmt.Errorf("WithCipher: %w", err)
 		}
-		if ring, err = newRing(cfg.cipher, logical, &cfg); err != nil {
+		if ring, err = newRing(cfg.cipher, logical, &cfg, guard); err != nil {
 			return nil, err
 		}
-	case len(encrypted) > 0:
+	case cfg.format != nil && !cfg.format.Writes():
+		return nil, errors.New("the item format given reads only, and the Store writes dynacrypt's format, which needs a Cipher: use WithCipher")
+	case len(encrypted) > 0 && cfg.format == nil:
 		return nil, fmt.Errorf("%s is tagged %s:%q but no Cipher is set: use WithCipher", encrypted[0].Path, schema.EncryptTag, schema.EncryptKMS)
 	}
 	var keys, encrypted, fields []string
@@ -178,15 +190,27 @@ func newStore[T any](db DB, table string, cfg config) (*Store[T], error) {
 	for _, f := range sch.Fields {
 		fields = append(fields, f.Attr)
 	}
-	s.codec = newCodec(keys, encrypted, append(fields, beacons.names()...), logical, cfg.headerAttr, cfg.unsigned, ring)
+	fields = append(fields, beacons.names()...)
+	s.codec = newCodec(keys, encrypted, fields, logical, cfg.headerAttr, cfg.unsigned, ring)
 	s.codec.beacons = beacons
 	s.codec.tenantAttr = cfg.tenantAttr
 	s.codec.suite = byte(cfg.suite)
-	if cfg.legacy != nil {
-		if ring == nil {
-			return nil, errors.New("WithLegacyKMS needs a Cipher for the current format: use WithCipher")
+	if cfg.format != nil {
+		t := FormatTable{LogicalName: logical, PartitionKey: cfg.partitionKey, SortKey: cfg.sortKey, Attributes: fields,
+			Encrypted: encrypted, Unsigned: cfg.unsigned, Tenant: cfg.tenantAttr, Version: cfg.version}
+		if err := s.codec.setFormat(cfg.format, t, guard); err != nil {
+			return nil, err
 		}
-		if s.codec.legacy, err = newLegacyReader(cfg.legacy, sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned); err != nil {
+	}
+	if cfg.legacy != nil {
+		switch {
+		case ring == nil && cfg.format != nil:
+			// The manifest is signed with root keys of the Cipher, whatever format the items take.
+			return nil, fmt.Errorf("%s needs a Cipher to sign and check its manifest, with an item format too: use WithCipher", cfg.legacy.mode)
+		case ring == nil:
+			return nil, fmt.Errorf("%s needs a Cipher for the current format: use WithCipher", cfg.legacy.mode)
+		}
+		if s.codec.legacy, err = newLegacyReader(cfg.legacy, schemaOf(sch, s.keyAttrs, s.version, cfg.headerAttr, cfg.unsigned)); err != nil {
 			return nil, err
 		}
 	}
@@ -202,8 +226,27 @@ func underCurrentKey(c Cipher) func(wrapped []byte) bool {
 	return nil
 }
 
-// newRing returns the keyring of a Store with Cipher c.
-func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
+// newGuard returns the Guard of a Store's unwraps, its Cipher's and its
+// item format's: WithUnwrapLimit, and the memory of what failed.
+func newGuard(cfg *config) (*keyring.Guard, error) {
+	return keyring.NewGuard(keyring.GuardConfig{
+		Invalid:    func(err error) bool { return errors.Is(err, ErrIntegrity) },
+		Free:       refusedLocally,
+		FailureTTL: failedKeyTTL,
+		Size:       cfg.cacheSize,
+		Limit:      cfg.unwrapLimit,
+	})
+}
+
+// newRing returns the keyring of a Store with Cipher c, under guard (a
+// new one if nil).
+func newRing(c Cipher, logical string, cfg *config, guard *keyring.Guard) (*keyring.Ring, error) {
+	if guard == nil {
+		var err error
+		if guard, err = newGuard(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.suite != Suite1 && cfg.suite != Suite2 {
 		return nil, fmt.Errorf("WithWriteSuite: unknown suite %d", cfg.suite)
 	}
@@ -219,19 +262,16 @@ func newRing(c Cipher, logical string, cfg *config) (*keyring.Ring, error) {
 		tenantKey = TenantContextKey
 	}
 	return keyring.New(keyring.Config{
-		Cipher:     c,
-		TenantKey:  tenantKey,
-		Free:       refusedLocally,
-		Context:    map[string]string{TableContextKey: logical},
-		MaxAge:     cfg.rootMaxAge,
-		MaxItems:   cfg.rootMaxItems,
-		CacheSize:  cfg.cacheSize,
-		NoCache:    cfg.noCache,
-		Invalid:    func(err error) bool { return errors.Is(err, ErrIntegrity) },
-		FailureTTL: failedKeyTTL,
-		Limit:      cfg.unwrapLimit,
-		Current:    underCurrentKey(c),
-		Local:      local,
+		Cipher:    c,
+		TenantKey: tenantKey,
+		Context:   map[string]string{TableContextKey: logical},
+		MaxAge:    cfg.rootMaxAge,
+		MaxItems:  cfg.rootMaxItems,
+		CacheSize: cfg.cacheSize,
+		NoCache:   cfg.noCache,
+		Current:   underCurrentKey(c),
+		Local:     local,
+		Guard:     guard,
 	})
 }
 
@@ -308,8 +348,10 @@ func (s *Store[T]) Get(ctx context.Context, key T, opts ...ReadOption) (*T, erro
 // readState is what a write needs to know of the item read before it: its
 // header, or for an item of the legacy format, the whole stored item.
 type readState struct {
-	header types.AttributeValue
-	legacy map[string]types.AttributeValue
+	// headerAttr names the item's header attribute, of its format.
+	headerAttr string
+	header     types.AttributeValue
+	legacy     map[string]types.AttributeValue
 	// unsigned holds the unsigned attributes as read, which the header
 	// does not cover.
 	unsigned map[string]types.AttributeValue
@@ -321,10 +363,14 @@ type readState struct {
 // readStateOf returns what a conditional write of the stored item raw
 // needs to find it unchanged.
 func (c *codec) readStateOf(raw map[string]types.AttributeValue) readState {
-	r := readState{header: raw[c.headerAttr]}
+	r := readState{headerAttr: c.headerOf(raw)}
+	r.header = raw[r.headerAttr]
 	mayHold := c.unsigned
 	if c.isLegacy(raw) {
 		r.legacy, mayHold = maps.Clone(raw), c.legacy.allowed
+		if c.format != nil {
+			r.absent = append(r.absent, c.formatHeader) // nor the format's header
+		}
 	} else {
 		for name := range c.unsigned {
 			if v, ok := raw[name]; ok {
@@ -348,9 +394,9 @@ func (c *codec) readStateOf(raw map[string]types.AttributeValue) readState {
 // header (it changes on every write) and unsigned attributes, or for a
 // legacy item, still no header and every attribute as it was; and no
 // attribute added that it did not hold.
-func (r *readState) condition(headerAttr string, cond *condition) {
+func (r *readState) condition(cond *condition) {
 	if r.legacy != nil {
-		cond.notExists(headerAttr)
+		cond.notExists(r.headerAttr)
 		for _, name := range canonical.SortedKeys(r.legacy) {
 			cond.equals(name, r.legacy[name])
 		}
@@ -359,7 +405,7 @@ func (r *readState) condition(headerAttr string, cond *condition) {
 		}
 		return
 	}
-	cond.equals(headerAttr, r.header)
+	cond.equals(r.headerAttr, r.header)
 	r.unsignedCondition(cond)
 }
 
@@ -442,9 +488,9 @@ func (s *Store[T]) unmarshalOpened(av map[string]types.AttributeValue) (*T, erro
 	item := new(T)
 	if err := unmarshal(av, item); err != nil {
 		if len(s.codec.encrypted) > 0 {
-			return nil, redact(err, "unmarshalling into %v", reflect.TypeFor[T]())
+			err = redact(err, "unmarshalling into %v", reflect.TypeFor[T]())
 		}
-		return nil, err
+		return nil, &unmarshalError{err}
 	}
 	return item, nil
 }
@@ -538,12 +584,12 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 		return nil, err
 	}
 
-	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil {
+	if read != nil && read.legacy != nil && s.codec.legacy.manifest == nil && !s.codec.legacy.writesPlaintext {
 		return nil, errUnverifiedLegacy
 	}
 	p := &preparedPut{item: av, done: func() {}}
 	if read != nil && (read.legacy != nil || s.version == nil) {
-		read.condition(s.codec.headerAttr, &p.cond)
+		read.condition(&p.cond)
 	}
 	switch {
 	case s.version != nil:
@@ -579,6 +625,10 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	if read != nil && !(wc.ifVersion && read.legacy == nil) {
 		p.cond.means = changed // Update retries, whatever the cause
 	}
+	if s.codec.legacy != nil && s.codec.legacy.writesPlaintext {
+		s.plaintext(p, item)
+		return p, nil
+	}
 	if err := s.codec.seal(ctx, av); err != nil {
 		return nil, err
 	}
@@ -586,8 +636,8 @@ func (s *Store[T]) preparePut(ctx context.Context, item *T, wc writeConfig, read
 	// under the header since the first attempt, and a retry accepted by
 	// the header would undo that. Such a retry fails its condition, and
 	// put finds the header instead.
-	if hdr, sealed := av[s.codec.headerAttr]; sealed && len(s.codec.unsigned) == 0 {
-		p.cond.orOwnHeader(s.codec.headerAttr, hdr)
+	if hdr, sealed := av[s.codec.writeHeader]; sealed && len(s.codec.unsigned) == 0 {
+		p.cond.orOwnHeader(s.codec.writeHeader, hdr)
 	}
 	return p, nil
 }
@@ -606,7 +656,7 @@ func (s *Store[T]) checkMarshalled(av map[string]types.AttributeValue) error {
 	if err := checkKey(av, s.keyAttrs); err != nil {
 		return err
 	}
-	if s.codec.ring == nil {
+	if !s.codec.seals() {
 		var buf []byte
 		for name, v := range av {
 			var err error

@@ -33,6 +33,10 @@ const TenantContextKey = "dynacrypt-tenant"
 // keystore.Cipher refuses it before fetching any key). A write of an item
 // whose tenant is empty is refused.
 //
+// In the items of an item format ([WithItemFormat]) the tenant is bound as
+// the format does it: dbesdk.Format puts it in the encryption context that
+// DB-ESDK's keyrings see (SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT).
+//
 // Page cursors and legacy manifests belong to no tenant: their root keys
 // are wrapped under the table's context alone, so a keystore.Cipher serving
 // a tenant Store needs a branch key of its own (named at keystore.NewCipher)
@@ -84,7 +88,7 @@ func checkTenant(sch *schema.Schema, cfg *config) error {
 	}
 	f, ok := sch.Field(attr)
 	switch {
-	case cfg.cipher == nil:
+	case cfg.cipher == nil && cfg.format == nil:
 		return errors.New("WithTenantAttribute needs a Cipher: tenants are told apart by their keys")
 	case !ok:
 		return fmt.Errorf("tenant attribute %q is not a field of %v", attr, sch.Type)

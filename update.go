@@ -34,8 +34,8 @@ func (s *Store[T]) Update(ctx context.Context, key T, fn func(*T) error, opts ..
 	for _, o := range opts {
 		o(&uc)
 	}
-	if s.version == nil && s.codec.ring == nil {
-		return nil, s.fail("Update", errors.New("Update needs a version attribute (WithVersion) or a Cipher to detect concurrent changes"))
+	if s.version == nil && !s.codec.seals() {
+		return nil, s.fail("Update", errors.New("Update needs a version attribute (WithVersion), or items with a header (a Cipher, or an item format that writes), to detect concurrent changes"))
 	}
 	if uc.ifVersion != nil {
 		item, err := s.updateIfVersion(ctx, &key, *uc.ifVersion, fn)

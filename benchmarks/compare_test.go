@@ -14,6 +14,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/benchitem"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // Item is the 1 KB item of every scenario, the one every encryption
@@ -244,7 +245,7 @@ func BenchmarkPutGet(b *testing.B) {
 			kms0 := st.kmsRequests.Load()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := benchitem.CPUTime()
+			cpu0 := testrig.CPUTime()
 			for i := 0; i < b.N; i++ {
 				if err := a.put(ctx, item); err != nil {
 					b.Fatal(err)
@@ -254,7 +255,7 @@ func BenchmarkPutGet(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((benchitem.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((testrig.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(st.kmsRequests.Load()-kms0)/float64(b.N), "kms-req/op")
 		})
 	}
@@ -282,7 +283,7 @@ func BenchmarkPutGetInterleaved(b *testing.B) {
 			// Each turn starts from a collected heap, so that it pays for
 			// the collections its own garbage causes, not the last turn's.
 			runtime.GC()
-			cpu0 := benchitem.CPUTime()
+			cpu0 := testrig.CPUTime()
 			for range min(turn, b.N-done) {
 				if err := a.put(ctx, item); err != nil {
 					b.Fatal(err)
@@ -291,7 +292,7 @@ func BenchmarkPutGetInterleaved(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			cpu[i] += benchitem.CPUTime() - cpu0
+			cpu[i] += testrig.CPUTime() - cpu0
 		}
 	}
 	b.StopTimer()

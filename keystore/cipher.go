@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/internal/branchcache"
+	"github.com/dynacrypt/dynacrypt/internal/nilref"
 )
 
 // A BranchKeySource is where a [Cipher] gets branch keys. [*KeyStore] is
@@ -125,7 +127,7 @@ type Cipher struct {
 	id       string
 	supplier BranchKeyIDSupplier
 	previous dynacrypt.Cipher // reads what another Cipher wrapped; nil if none
-	cache    *cache
+	cache    *branchcache.Cache[*BranchKey]
 }
 
 var _ dynacrypt.Cipher = (*Cipher)(nil)
@@ -141,21 +143,24 @@ func NewCipher(src BranchKeySource, branchKeyID string, opts ...CipherOption) (*
 		o(&cfg)
 	}
 	switch {
-	case isNil(src):
+	case nilref.Is(src):
 		return nil, errors.New("keystore: NewCipher: no branch key source")
-	case cfg.previousSet && isNil(cfg.previous):
+	case cfg.previousSet && nilref.Is(cfg.previous):
 		return nil, errors.New("keystore: NewCipher: WithPreviousCipher of a nil Cipher")
-	case cfg.ttl <= 0 || cfg.size <= 0 || cfg.failureTTL <= 0:
-		return nil, errors.New("keystore: NewCipher: cache TTL, cache size and failure TTL must be positive")
 	}
 	if branchKeyID != "" {
 		if err := checkID(branchKeyID); err != nil {
 			return nil, fmt.Errorf("keystore: NewCipher: %w", err)
 		}
 	}
-	c, err := newCache(cfg.size, cfg.ttl, cfg.failureTTL)
+	c, err := branchcache.New(branchcache.Config[*BranchKey]{
+		Size: cfg.size, TTL: cfg.ttl, FailureTTL: cfg.failureTTL,
+		Describe: func(k *BranchKey) branchcache.Meta {
+			return branchcache.Meta{ID: k.ID, Version: k.Version, Created: k.CreateTime}
+		},
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("keystore: NewCipher: %w", err)
 	}
 	return &Cipher{src: src, id: branchKeyID, supplier: cfg.supplier, previous: cfg.previous, cache: c}, nil
 }
@@ -209,11 +214,11 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 	if err != nil {
 		return nil, &Error{Op: "Encrypt", Err: err}
 	}
-	k, err := c.cache.activeKey(ctx, id, c.fetchActive(id))
+	k, err := c.cache.Active(ctx, id, c.fetchActive(id))
 	if err != nil {
 		return nil, opError("Encrypt", id, "", err)
 	}
-	if t, newer := c.cache.newerThan(k); newer {
+	if t, newer := c.cache.NewerThan(k); newer {
 		return nil, &Error{Op: "Encrypt", ID: id, Version: k.Version, Err: integrity(
 			"the branch:ACTIVE record names a version created at %v, before a version of this branch key this process has read (created at %v): an older record was put back; find who wrote the key store, then rotate the branch key",
 			k.CreateTime.UTC(), t.UTC())}
@@ -272,7 +277,7 @@ func (c *Cipher) Decrypt(ctx context.Context, ciphertext []byte, encryptionConte
 	// is read only once the fetch has answered.
 	fetched := false
 	fetch := c.fetchVersion(w.id, w.version)
-	k, err := c.cache.versionKey(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
+	k, err := c.cache.Version(ctx, w.id, w.version, func(ctx context.Context) (*BranchKey, error) {
 		fetched = true
 		return fetch(ctx)
 	})
@@ -338,7 +343,7 @@ func checkFetched(k *BranchKey, id, version string) error {
 // RefreshCurrentKey has read the active version afresh.
 func (c *Cipher) UnderCurrentKey(ciphertext []byte) bool {
 	w, err := parseWrapped(ciphertext)
-	return err == nil && c.cache.current(w.id, w.version)
+	return err == nil && c.cache.Current(w.id, w.version)
 }
 
 // RefreshCurrentKey reads the active version of the branch key the
@@ -355,7 +360,7 @@ func (c *Cipher) RefreshCurrentKey(ctx context.Context, encryptionContext map[st
 	if err != nil {
 		return &Error{Op: "RefreshCurrentKey", Err: err}
 	}
-	if _, err := c.cache.refreshActive(ctx, id, c.fetchActive(id)); err != nil {
+	if _, err := c.cache.RefreshActive(ctx, id, c.fetchActive(id)); err != nil {
 		return opError("RefreshCurrentKey", id, "", err)
 	}
 	return nil
@@ -376,14 +381,14 @@ func (c *Cipher) CheckRewrap(ctx context.Context, ciphertext []byte) error {
 	if err != nil {
 		return nil
 	}
-	active, err := c.cache.activeKey(ctx, w.id, c.fetchActive(w.id))
+	active, err := c.cache.Active(ctx, w.id, c.fetchActive(w.id))
 	if err != nil {
 		return opError("CheckRewrap", w.id, "", err)
 	}
 	if w.version == active.Version {
 		return nil
 	}
-	k, err := c.cache.versionKey(ctx, w.id, w.version, c.fetchVersion(w.id, w.version))
+	k, err := c.cache.Version(ctx, w.id, w.version, c.fetchVersion(w.id, w.version))
 	if err != nil {
 		return opError("CheckRewrap", w.id, w.version, err)
 	}
@@ -402,7 +407,7 @@ func (c *Cipher) CheckRewrap(ctx context.Context, ciphertext []byte) error {
 // process wraps under the new version at once. Other processes learn within
 // their cache TTL. (A dynacrypt.Store also caches unwrapped root keys, for
 // its WithRootKeyMaxAge.)
-func (c *Cipher) Forget(branchKeyID string) { c.cache.forget(branchKeyID) }
+func (c *Cipher) Forget(branchKeyID string) { c.cache.Forget(branchKeyID) }
 
 // UnwrapsLocally reports whether Decrypt of ciphertext will make no key
 // store or KMS request: the version it names is cached (or known to have
@@ -415,5 +420,5 @@ func (c *Cipher) UnwrapsLocally(ciphertext []byte) bool {
 		return ok && l.UnwrapsLocally(ciphertext)
 	}
 	w, err := parseWrapped(ciphertext)
-	return err != nil || c.cache.holds(w.id, w.version)
+	return err != nil || c.cache.Holds(w.id, w.version)
 }

@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
-	"github.com/dynacrypt/dynacrypt/internal/keyring"
-	"github.com/dynacrypt/dynacrypt/internal/tables"
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
+	"github.com/dynacrypt/dynacrypt/internal/nilref"
 )
 
 // DB is the part of *dynamodb.Client a KeyStore uses.
@@ -42,6 +39,7 @@ type TableAdmin interface {
 // Only Create and Rotate call KMS Encrypt; reading needs KMS Decrypt only.
 type KeyStore struct {
 	db      DB
+	records keytable.Table // ks.db, ks.table
 	table   string
 	logical string
 	kms     dynacrypt.KMSClient
@@ -62,9 +60,9 @@ type KeyStore struct {
 // New makes no request.
 func New(db DB, table, logicalName string, kmsClient dynacrypt.KMSClient, kmsKeyID string) (*KeyStore, error) {
 	switch {
-	case isNil(db):
+	case nilref.Is(db):
 		return nil, errors.New("keystore: no DynamoDB client")
-	case isNil(kmsClient):
+	case nilref.Is(kmsClient):
 		return nil, errors.New("keystore: no KMS client")
 	case table == "":
 		return nil, errors.New("keystore: no table name")
@@ -73,18 +71,7 @@ func New(db DB, table, logicalName string, kmsClient dynacrypt.KMSClient, kmsKey
 	case kmsKeyID == "":
 		return nil, errors.New("keystore: no KMS key ID")
 	}
-	return &KeyStore{db: db, table: table, logical: logicalName, kms: kmsClient, key: newKMSKey(kmsKeyID), now: time.Now}, nil
-}
-
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
+	return &KeyStore{db: db, records: keytable.Table{DB: db, Name: table}, table: table, logical: logicalName, kms: kmsClient, key: newKMSKey(kmsKeyID), now: time.Now}, nil
 }
 
 // Table returns the name of the key store's table.
@@ -97,76 +84,14 @@ func (ks *KeyStore) LogicalName() string { return ks.logical }
 // configured.
 func (ks *KeyStore) KMSKeyID() string { return ks.key.id }
 
-// tableSpec is the key store table's layout.
-var tableSpec = tables.Spec{
-	PartitionKey: tables.Attr{Name: attrID, Type: types.ScalarAttributeTypeS},
-	SortKey:      tables.Attr{Name: attrType, Type: types.ScalarAttributeTypeS},
-}
-
 // CreateTable creates the key store's table, with on-demand billing, and
 // waits until it is active: partition key "branch-key-id" (S), sort key
 // "type" (S). It is for first set-up and tests; production tables are
 // usually made by infrastructure code, with point-in-time recovery and
 // deletion protection.
 func (ks *KeyStore) CreateTable(ctx context.Context) error {
-	admin, ok := ks.db.(TableAdmin)
-	if !ok {
-		return fmt.Errorf("keystore: CreateTable: the KeyStore's DB (%T) has no CreateTable and DescribeTable methods (TableAdmin)", ks.db)
-	}
-	if err := tables.Create(ctx, admin, ks.table, tableSpec); err != nil {
-		return fmt.Errorf("keystore: CreateTable %s: %w", ks.table, err)
+	if err := ks.records.Create(ctx); err != nil {
+		return fmt.Errorf("keystore: CreateTable: %w", err)
 	}
 	return nil
-}
-
-// keyOf returns the table key of a record.
-func keyOf(id, typ string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrID:   &types.AttributeValueMemberS{Value: id},
-		attrType: &types.AttributeValueMemberS{Value: typ},
-	}
-}
-
-// get reads a record, consistently: a version just made elsewhere must not
-// read as missing, since missing means shredded. It returns nil, nil if
-// there is none.
-func (ks *KeyStore) get(ctx context.Context, id, typ string) (map[string]types.AttributeValue, error) {
-	out, err := ks.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &ks.table,
-		Key:            keyOf(id, typ),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading %s record from %s: %w", typ, ks.table, err)
-	}
-	return out.Item, nil
-}
-
-// putNew writes a record that must not exist yet.
-func (ks *KeyStore) putNew(ctx context.Context, r *record) error {
-	_, err := ks.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                &ks.table,
-		Item:                     r.item(),
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": attrID},
-	})
-	if err != nil {
-		return fmt.Errorf("writing %s record to %s: %w", r.typ, ks.table, err)
-	}
-	return nil
-}
-
-// remove deletes a record this call wrote, when what it was for failed. It
-// runs even if ctx has ended, so as to leave no half-made branch key.
-func (ks *KeyStore) remove(ctx context.Context, id, typ string) error {
-	ctx, cancel := keyring.Detach(ctx)
-	defer cancel()
-	_, err := ks.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &ks.table, Key: keyOf(id, typ)})
-	return err
-}
-
-// conditionFailed reports whether err is a failed write condition.
-func conditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
 }

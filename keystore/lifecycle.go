@@ -5,18 +5,23 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
 	"github.com/dynacrypt/dynacrypt/internal/retry"
 )
 
 // RotateAttempts bounds how many times Rotate tries to make its version
 // active while concurrent rotations of the same branch key win the race.
 const RotateAttempts = 20
+
+// absent is the condition of writing a record that must not exist yet.
+const absent = "attribute_not_exists(#id)"
 
 // deletePasses bounds how many times Delete lists and removes the records
 // of an id while concurrent writers keep adding some.
@@ -59,7 +64,7 @@ func (ks *KeyStore) create(ctx context.Context, id string) (string, error) {
 	if err := checkID(id); err != nil {
 		return "", err
 	}
-	if item, err := ks.get(ctx, id, typeActive); err != nil {
+	if item, err := ks.records.Get(ctx, id, typeActive); err != nil {
 		return "", err
 	} else if item != nil {
 		return "", ErrBranchKeyExists
@@ -80,25 +85,25 @@ func (ks *KeyStore) create(ctx context.Context, id string) (string, error) {
 	// undo removes the records written so far, and says so if it cannot.
 	undo := func(cause error, written ...*record) error {
 		for _, r := range written {
-			if err := ks.remove(ctx, r.id, r.typ); err != nil {
+			if err := ks.records.Remove(ctx, r.id, r.typ); err != nil {
 				return fmt.Errorf("%w (and removing the %s record it wrote failed: %w)", cause, r.typ, err)
 			}
 		}
 		return cause
 	}
 	exists := func(err error) error {
-		if conditionFailed(err) {
+		if keytable.ConditionFailed(err) {
 			return fmt.Errorf("%w: %w", ErrBranchKeyExists, err)
 		}
 		return err
 	}
-	if err := ks.putNew(ctx, branch); err != nil {
+	if err := ks.records.Put(ctx, branch.item(), absent, nil); err != nil {
 		return "", err
 	}
-	if err := ks.putNew(ctx, beacon); err != nil {
+	if err := ks.records.Put(ctx, beacon.item(), absent, nil); err != nil {
 		return "", undo(exists(err), branch)
 	}
-	if err := ks.putNew(ctx, branch.as(typeActive)); err != nil {
+	if err := ks.records.Put(ctx, branch.as(typeActive).item(), absent, nil); err != nil {
 		return "", undo(exists(err), beacon, branch)
 	}
 	return version, nil
@@ -150,13 +155,13 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := ks.putNew(ctx, branch); err != nil {
+	if err := ks.records.Put(ctx, branch.item(), absent, nil); err != nil {
 		return "", err
 	}
 	active := branch.as(typeActive)
 	for attempt := 1; ; attempt++ {
 		err := ks.replaceActive(ctx, active, current)
-		if err == nil || !conditionFailed(err) {
+		if err == nil || !keytable.ConditionFailed(err) {
 			return version, err
 		}
 		if attempt == RotateAttempts {
@@ -168,7 +173,7 @@ func (ks *KeyStore) rotate(ctx context.Context, id string) (string, error) {
 		}
 		if current, err = ks.activeVersion(ctx, id); errors.Is(err, ErrBranchKeyNotFound) {
 			// Deleted meanwhile: leave nothing of it behind.
-			if rerr := ks.remove(ctx, id, branch.typ); rerr != nil {
+			if rerr := ks.records.Remove(ctx, id, branch.typ); rerr != nil {
 				return version, fmt.Errorf("%w (and removing the new version's record failed: %w)", err, rerr)
 			}
 			return "", err
@@ -204,7 +209,7 @@ func (ks *KeyStore) nextCreateTime(ctx context.Context, id string) (time.Time, e
 
 // activeVersion returns the version the branch:ACTIVE record of id names.
 func (ks *KeyStore) activeVersion(ctx context.Context, id string) (string, error) {
-	item, err := ks.get(ctx, id, typeActive)
+	item, err := ks.records.Get(ctx, id, typeActive)
 	if err != nil {
 		return "", err
 	}
@@ -270,7 +275,7 @@ func (ks *KeyStore) delete(ctx context.Context, id string) error {
 	}
 	out, err := ks.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:    &ks.table,
-		Key:          keyOf(id, typeActive),
+		Key:          keytable.Key(id, typeActive),
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
@@ -314,34 +319,15 @@ func (ks *KeyStore) shreddings(page []map[string]types.AttributeValue, id string
 		if _, isVersion := parseType(typ.Value); isVersion {
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: shreddedItem(item, id, typ.Value, now)}})
 		} else {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: keyOf(id, typ.Value)}})
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: keytable.Key(id, typ.Value)}})
 		}
 	}
 	return reqs
 }
 
 // query yields the records of id, a page at a time, read consistently.
-func (ks *KeyStore) query(ctx context.Context, id string) func(yield func([]map[string]types.AttributeValue, error) bool) {
-	return func(yield func([]map[string]types.AttributeValue, error) bool) {
-		in := &dynamodb.QueryInput{
-			TableName:                 &ks.table,
-			KeyConditionExpression:    aws.String("#id = :id"),
-			ExpressionAttributeNames:  map[string]string{"#id": attrID},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
-			ConsistentRead:            aws.Bool(true),
-		}
-		for {
-			out, err := ks.db.Query(ctx, in)
-			if err != nil {
-				yield(nil, fmt.Errorf("listing the records of the branch key in %s: %w", ks.table, err))
-				return
-			}
-			if !yield(out.Items, nil) || len(out.LastEvaluatedKey) == 0 {
-				return
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-	}
+func (ks *KeyStore) query(ctx context.Context, id string) iter.Seq2[[]map[string]types.AttributeValue, error] {
+	return ks.records.Records(ctx, id)
 }
 
 // batchWriteAttempts bounds the BatchWriteItem requests per batch, while

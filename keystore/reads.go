@@ -32,7 +32,7 @@ func (ks *KeyStore) activeBranchKey(ctx context.Context, id string) (string, *Br
 	if err := checkID(id); err != nil {
 		return "", nil, err
 	}
-	item, err := ks.get(ctx, id, typeActive)
+	item, err := ks.records.Get(ctx, id, typeActive)
 	if err != nil {
 		return "", nil, err
 	}
@@ -44,7 +44,7 @@ func (ks *KeyStore) activeBranchKey(ctx context.Context, id string) (string, *Br
 		return "", nil, err
 	}
 	typ := versionType(active.version)
-	if item, err = ks.get(ctx, id, typ); err != nil {
+	if item, err = ks.records.Get(ctx, id, typ); err != nil {
 		return active.version, nil, err
 	}
 	if item == nil {
@@ -91,12 +91,12 @@ func (ks *KeyStore) branchKeyVersion(ctx context.Context, id, version string) (*
 		return nil, fmt.Errorf("version %q is not %d lowercase hex digits", version, versionLen)
 	}
 	typ := versionType(version)
-	item, err := ks.get(ctx, id, typ)
+	item, err := ks.records.Get(ctx, id, typ)
 	if err != nil {
 		return nil, err
 	}
 	if item == nil {
-		active, err := ks.get(ctx, id, typeActive)
+		active, err := ks.records.Get(ctx, id, typeActive)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("version not found, and then: %w", err)
@@ -152,7 +152,7 @@ func (ks *KeyStore) beaconKey(ctx context.Context, id string) (*BeaconKey, error
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	item, err := ks.get(ctx, id, typeBeacon)
+	item, err := ks.records.Get(ctx, id, typeBeacon)
 	if err != nil {
 		return nil, err
 	}

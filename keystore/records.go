@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynacrypt/dynacrypt/internal/keytable"
 	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
@@ -19,8 +20,8 @@ import (
 // Providers key store, so that operators recognise the records; the bytes
 // are dynacrypt's own.
 const (
-	attrID         = "branch-key-id"     // S, partition key
-	attrType       = "type"              // S, sort key
+	attrID         = keytable.IDAttr     // S, partition key
+	attrType       = keytable.TypeAttr   // S, sort key
 	attrEnc        = "enc"               // B, the KMS ciphertext of the material
 	attrVersion    = "version"           // S, 32 lowercase hex digits
 	attrKMSARN     = "kms-arn"           // S, the KMS key that wrapped enc

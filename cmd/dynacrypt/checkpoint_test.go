@@ -59,7 +59,7 @@ func TestCheckpointBoundToFlags(t *testing.T) {
 			tf, cf := this()
 			version := "version"
 			c.change(&tf, &cf, &version)
-			flags = walkFlags(tf, cf, version)
+			flags = walkFlags(tf, cf, dbesdkFlags{}, version)
 		}
 		file := save(flags)
 		o := runBinary(t, "", append(walk, "-checkpoint", file)...)
@@ -71,7 +71,7 @@ func TestCheckpointBoundToFlags(t *testing.T) {
 	// The same walk, its flags spelled otherwise.
 	tf, cf := this()
 	tf.encrypted, tf.logical = " pin,secret,pin", table
-	file := save(walkFlags(tf, cf, "version"))
+	file := save(walkFlags(tf, cf, dbesdkFlags{}, "version"))
 	o := runBinary(t, "", append(walk, "-checkpoint", file)...).want(t, exitOK, "the same walk, resumed")
 	if scanned, rewritten, _, _ := counts(t, o); scanned != n || rewritten != n || !strings.Contains(o.stderr, "resuming from "+file) || fileExists(file) {
 		t.Errorf("the same walk, resumed from its start: %s", o)
@@ -108,7 +108,7 @@ func TestCheckpointBoundToBranchKey(t *testing.T) {
 		cf := cipherFlags{keystore: keystoreFlags{table: ksTable, kmsKey: testrig.KeyA, branchKey: branchKey}}
 		file := filepath.Join(t.TempDir(), "checkpoint")
 		c := checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4,
-			Flags: walkFlags(tf, cf, "version"), Checkpoint: base64.RawURLEncoding.EncodeToString(fromStart)}
+			Flags: walkFlags(tf, cf, dbesdkFlags{}, "version"), Checkpoint: base64.RawURLEncoding.EncodeToString(fromStart)}
 		if err := c.save(file); err != nil {
 			t.Fatal(err)
 		}

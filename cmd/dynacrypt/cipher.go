@@ -70,11 +70,15 @@ func (f *cipherFlags) register(fs *flag.FlagSet) {
 }
 
 // load loads the AWS clients and returns them with the Cipher the flags
-// choose (see cipher).
-func (f *cipherFlags) load(ctx context.Context, tenants bool) (*awsClients, dynacrypt.Cipher, error) {
+// choose (see cipher). With optional, flags that choose none give a nil
+// Cipher: a table whose items are in DB-ESDK's format needs none.
+func (f *cipherFlags) load(ctx context.Context, tenants, optional bool) (*awsClients, dynacrypt.Cipher, error) {
 	clients, err := loadClients(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if optional && f.key == "" && f.previousKeys == "" && f.branchKeyPrefix == "" && f.keystore == (keystoreFlags{}) {
+		return clients, nil, nil
 	}
 	cipher, err := f.cipher(clients, tenants)
 	return clients, cipher, err

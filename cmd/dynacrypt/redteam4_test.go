@@ -305,7 +305,7 @@ func TestRedTeam4CheckpointForgedDone(t *testing.T) {
 
 	// Forged with the walk's flags: out of the threat model, but told.
 	flags := walkFlags(tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute},
-		cipherFlags{key: testrig.KeyB, previousKeys: testrig.KeyA}, "version")
+		cipherFlags{key: testrig.KeyB, previousKeys: testrig.KeyA}, dbesdkFlags{}, "version")
 	if err := (&checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: flags, Checkpoint: base64.RawURLEncoding.EncodeToString(inner)}).save(file); err != nil {
 		t.Fatal(err)
 	}

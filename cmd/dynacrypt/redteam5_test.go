@@ -55,7 +55,7 @@ func TestRedTeam5CheckpointOtherTableSameName(t *testing.T) {
 	tf := tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute}
 	cf := cipherFlags{key: testrig.KeyB, previousKeys: testrig.KeyA}
 	file := filepath.Join(t.TempDir(), "checkpoint")
-	if err := (&checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: walkFlags(tf, cf, "version"), Checkpoint: cp}).save(file); err != nil {
+	if err := (&checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: walkFlags(tf, cf, dbesdkFlags{}, "version"), Checkpoint: cp}).save(file); err != nil {
 		t.Fatal(err)
 	}
 

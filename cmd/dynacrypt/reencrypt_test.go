@@ -44,8 +44,15 @@ func accountsTable(t *testing.T, db *dynamodb.Client) string {
 // accounts returns a Store of the table with cipher; opts come last.
 func accounts(t *testing.T, db *dynamodb.Client, table string, cipher dynacrypt.Cipher, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
 	t.Helper()
+	return accountsWith(t, db, table, append([]dynacrypt.Option{dynacrypt.WithCipher(cipher)}, opts...)...)
+}
+
+// accountsWith returns a Store of the table, keyed and versioned as the
+// tests write it, with opts.
+func accountsWith(t *testing.T, db *dynamodb.Client, table string, opts ...dynacrypt.Option) *dynacrypt.Store[account] {
+	t.Helper()
 	s, err := dynacrypt.New[account](db, table, append([]dynacrypt.Option{dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
-		dynacrypt.WithVersion("version"), dynacrypt.WithCipher(cipher)}, opts...)...)
+		dynacrypt.WithVersion("version")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +96,23 @@ var summary = regexp.MustCompile(`(\d+) items scanned in \S+: (\d+) rewritten, (
 
 func counts(t *testing.T, o outcome) (scanned, rewritten, current, failed int) {
 	t.Helper()
-	m := summary.FindStringSubmatch(o.stdout)
+	n := numbers(t, summary, o)
+	return n[0], n[1], n[2], n[3]
+}
+
+// numbers returns the numbers re's groups match on a command's standard
+// output, and fails the test if it does not match.
+func numbers(t *testing.T, re *regexp.Regexp, o outcome) []int {
+	t.Helper()
+	m := re.FindStringSubmatch(o.stdout)
 	if m == nil {
-		t.Fatalf("no summary: %s", o)
+		t.Fatalf("no line matching %s: %s", re, o)
 	}
-	n := make([]int, 4)
+	n := make([]int, len(m)-1)
 	for i := range n {
 		n[i], _ = strconv.Atoi(m[i+1])
 	}
-	return n[0], n[1], n[2], n[3]
+	return n
 }
 
 // TestReencryptBranchKeyRotation runs the rotation runbook with the built
@@ -181,6 +196,13 @@ func TestReencryptBranchKeyRotation(t *testing.T) {
 // line shows, and returns what it left: exit code 3.
 func interruptAtProgress(t *testing.T, dir string, args []string) outcome {
 	t.Helper()
+	return signalAtProgress(t, dir, args, os.Interrupt).want(t, exitFailure, "walk interrupted by SIGINT")
+}
+
+// signalAtProgress starts the command, sends it sig once its progress line
+// shows, and returns what it left.
+func signalAtProgress(t *testing.T, dir string, args []string, sig os.Signal) outcome {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := binaryCommand(ctx, dir, "", args...)
@@ -195,12 +217,11 @@ func interruptAtProgress(t *testing.T, dir string, args []string) outcome {
 	case <-seen:
 	case <-ctx.Done():
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	o := outcome{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
-	return o.want(t, exitFailure, "walk interrupted by SIGINT")
+	return outcome{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 }
 
 // watchedBuffer collects a stream and closes seen once want shows in it.

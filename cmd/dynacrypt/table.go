@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/dynacrypt/dynacrypt"
@@ -50,7 +51,20 @@ func (f *keyFlags) register(fs *flag.FlagSet) {
 // command prints its usage and exits with code 2.
 var errUsage = errors.New("usage")
 
-// items opens the table's items with keys and cipher; opts come last.
+// usageError is errUsage with what is wrong with the flags, which the
+// command says above its usage.
+type usageError struct{ reason string }
+
+// usagef returns errUsage with the reason format and args give.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+func (e usageError) Error() string        { return "usage: " + e.reason }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
+// items opens the table's items with keys and cipher (nil for none); opts
+// come last.
 func (f *tableFlags) items(keys keyFlags, cipher dynacrypt.Cipher, opts ...dynacrypt.Option) (*dynacrypt.Items, error) {
 	if f.table == "" || keys.partitionKey == "" || f.encrypted == "" {
 		return nil, errUsage
@@ -61,9 +75,11 @@ func (f *tableFlags) items(keys keyFlags, cipher dynacrypt.Cipher, opts ...dynac
 		dynacrypt.WithEncryptedAttributes(list(f.encrypted)...),
 		dynacrypt.WithUnsignedAttributes(list(f.unsigned)...),
 		dynacrypt.WithHeaderAttribute(f.header),
-		dynacrypt.WithCipher(cipher),
 		// A batch job reads every root key once: keep them for its run.
 		dynacrypt.WithRootKeyMaxAge(24 * time.Hour),
+	}
+	if cipher != nil {
+		all = append(all, dynacrypt.WithCipher(cipher))
 	}
 	if f.logical != "" {
 		all = append(all, dynacrypt.WithLogicalTableName(f.logical))

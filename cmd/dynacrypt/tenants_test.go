@@ -120,7 +120,7 @@ func TestReencryptOneTenant(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "checkpoint")
 		tf := tableFlags{table: table, encrypted: "secret,pin", header: dynacrypt.DefaultHeaderAttribute, tenant: "tenant", onlyTenant: onlyTenant}
 		cf := cipherFlags{keystore: keystoreFlags{table: ksTable, kmsKey: testrig.KeyA}, branchKeyPrefix: prefix}
-		c := checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: walkFlags(tf, cf, "version"), Checkpoint: "e30"}
+		c := checkpointFile{Table: table, TableIdentity: identityOf(t, db, table), Segments: 4, Flags: walkFlags(tf, cf, dbesdkFlags{}, "version"), Checkpoint: "e30"}
 		if err := c.save(file); err != nil {
 			t.Fatal(err)
 		}

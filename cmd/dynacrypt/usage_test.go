@@ -12,7 +12,7 @@ import (
 func TestHelpAndUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"help"}, {"keystore", "-h"},
-		{"export-decrypt", "-h"}, {"reencrypt", "-h"},
+		{"export-decrypt", "-h"}, {"reencrypt", "-h"}, {"reencrypt-status", "-h"}, {"snapshot", "-h"}, {"verify", "-h"},
 		{"keystore", "create-table", "-h"}, {"keystore", "create", "-h"}, {"keystore", "rotate", "-h"},
 		{"keystore", "list", "-h"}, {"keystore", "delete", "-h"},
 	} {
@@ -41,6 +41,16 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-tenant", "tenant", "-branch-key-prefix", "clinic-"},                       // no -keystore
 		{"reencrypt", "-table", "t", "-encrypted", "a", "-keystore", "ks", "-keystore-key", "alias/k", "-branch-key", "b", "-branch-key-prefix", "c-"}, // no -tenant
 		{"export-decrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k"},                                                                        // no -partition-key
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-manifest", "m"},                                                           // neither -plaintext nor -legacy-key
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-manifest", "m", "-plaintext", "-legacy-key", "alias/k"},                   // both
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-plaintext"},                                                               // no -manifest
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-manifest", "m", "-plaintext", "-legacy-binary", "a"},                      // -legacy-binary without -legacy-key
+		{"reencrypt", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-attributes", "b"},                                                         // no -manifest
+		{"snapshot", "-table", "t", "-encrypted", "a", "-key", "alias/k"},                                                                              // no -manifest
+		{"snapshot", "-table", "t", "-manifest", "m", "-key", "alias/k"},                                                                               // no -encrypted
+		{"verify", "-table", "t", "-encrypted", "a"},                                                                                                   // no key
+		{"verify", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-segments", "0"},
+		{"export-decrypt", "-table", "t", "-partition-key", "id", "-encrypted", "a", "-key", "alias/k", "-workers", "0"},
 	} {
 		o := runBinary(t, "", args...).want(t, exitUsage, strings.Join(args, " "))
 		if !strings.Contains(o.stderr, "usage: dynacrypt") {

@@ -7,7 +7,7 @@
 //
 // While a table still holds users written the legacy way (each token a raw
 // KMS ciphertext blob), serve it with -legacy-key, -legacy-until and, once a
-// snapshot of the legacy users was taken (reencrypt -snapshot), with
+// snapshot of the legacy users was taken (dynacrypt snapshot), with
 // -legacy-manifest: see docs/operations.md, "Migrating from per-field KMS".
 //
 // It talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB and
@@ -40,7 +40,7 @@ func main() {
 	key := flag.String("key", "alias/dynacrypt-test", "KMS key that wraps root keys")
 	legacyKey := flag.String("legacy-key", "", "also read users written the legacy way (one KMS blob per token) under this KMS key")
 	legacyUntil := flag.String("legacy-until", "", "with -legacy-key: the date (2006-01-02) legacy reading ends")
-	manifestFile := flag.String("legacy-manifest", "", "with -legacy-key: the snapshot of the legacy users (reencrypt -snapshot); without it they are read but never migrated")
+	manifestFile := flag.String("legacy-manifest", "", "with -legacy-key: the snapshot of the legacy users (dynacrypt snapshot); without it they are read but never migrated")
 	demo := flag.Bool("demo", false, "show dynacrypt step by step against local servers, then exit")
 	flag.Parse()
 	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && *demo {

@@ -1,7 +1,6 @@
 // Package benchitem is the item every encryption benchmark of the project
 // measures (the root package's, package keystore's, the streams module's),
-// so that their figures stay comparable in BENCHMARKS.md, and the CPU
-// clock the benchmarks that run in turns time each turn by.
+// so that their figures stay comparable in BENCHMARKS.md.
 package benchitem
 
 import "strings"

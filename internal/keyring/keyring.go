@@ -94,6 +94,11 @@ type Config struct {
 	// not limited: they cost nothing, so forged input that spent the
 	// limit must not stop them.
 	Local func(wrapped []byte) bool
+	// Guard, if set, is the Guard of the Ring's Decrypt calls, shared
+	// with other users of the same limit (an item format's unwraps); its
+	// own configuration then replaces Invalid, Free, FailureTTL and
+	// Limit. Without it the Ring makes its own from those.
+	Guard *Guard
 }
 
 // Ring makes, wraps, caches and unwraps root keys. It is safe for
@@ -111,8 +116,7 @@ type Ring struct {
 	wraps   singleflight.Group
 	unwraps singleflight.Group
 	cache   *lru.Cache[string, cached]
-	failed  *lru.Cache[string, failure]
-	limits  [numSources]*limiter
+	guard   *Guard
 	// lastRead is the root key read last: items read together usually
 	// share one, and checking it first spares the map key conversion.
 	lastRead atomic.Pointer[cached]
@@ -131,26 +135,22 @@ type cached struct {
 	expires time.Time
 }
 
-type failure struct {
-	err     error
-	expires time.Time
-}
-
 // New returns a Ring for cfg.
 func New(cfg Config) (*Ring, error) {
-	if cfg.Cipher == nil || cfg.Invalid == nil {
-		return nil, errors.New("a Cipher and an Invalid classifier are required")
+	if cfg.Cipher == nil {
+		return nil, errors.New("a Cipher is required")
 	}
-	if cfg.MaxAge <= 0 || cfg.MaxItems <= 0 || cfg.CacheSize <= 0 || cfg.FailureTTL <= 0 {
-		return nil, errors.New("root key max age, max items, key cache size and failure TTL must be positive")
+	if cfg.MaxAge <= 0 || cfg.MaxItems <= 0 || cfg.CacheSize <= 0 {
+		return nil, errors.New("root key max age, max items and key cache size must be positive")
 	}
-	if err := cfg.Limit.check(); err != nil {
-		return nil, err
-	}
-	k := &Ring{cfg: cfg, now: time.Now}
+	k := &Ring{cfg: cfg, now: time.Now, guard: cfg.Guard}
 	var err error
-	if k.failed, err = lru.New[string, failure](cfg.CacheSize); err != nil {
-		return nil, err
+	if k.guard == nil {
+		k.guard, err = NewGuard(GuardConfig{Invalid: cfg.Invalid, Free: cfg.Free, FailureTTL: cfg.FailureTTL, Limit: cfg.Limit, Size: cfg.CacheSize})
+		if err != nil {
+			return nil, err
+		}
+		k.guard.now = k.clock
 	}
 	if cfg.TenantKey != "" {
 		if k.tenants, err = lru.New[string, *current](cfg.CacheSize); err != nil {
@@ -162,15 +162,13 @@ func New(cfg Config) (*Ring, error) {
 			return nil, err
 		}
 	}
-	for i := range k.limits {
-		k.limits[i] = newLimiter(cfg.Limit, k.clock)
-	}
 	return k, nil
 }
 
 func (k *Ring) clock() time.Time { return k.now() }
 
-// SetClock replaces the ring's clock, for tests.
+// SetClock replaces the ring's clock, for tests; that of its Guard too,
+// unless the Guard was given (Config.Guard).
 func (k *Ring) SetClock(now func() time.Time) { k.now = now }
 
 // ForWrite returns a root key for one write of tenant's item (tenant "":
@@ -323,7 +321,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 		k.lastRead.Store(&c)
 		return c.root, nil, nil
 	}
-	if err := k.failedBefore(RootID(id), now); err != nil {
+	if err := k.guard.failedBefore(RootID(id), now); err != nil {
 		return nil, nil, err
 	}
 	// One flight per source, so that a source whose limit is spent cannot
@@ -334,7 +332,7 @@ func (k *Ring) ForRead(ctx context.Context, wrapped []byte, tenant string, src S
 		if c, ok := k.cached(id, k.now()); ok {
 			return unwrapped{root: c.root}, nil
 		}
-		if err := k.failedBefore(RootID(id), k.now()); err != nil {
+		if err := k.guard.failedBefore(RootID(id), k.now()); err != nil {
 			return nil, err
 		}
 		gen := k.generation()
@@ -401,15 +399,6 @@ func (k *Ring) cached(id string, now time.Time) (cached, bool) {
 	return c, ok && now.Before(c.expires)
 }
 
-// failedBefore returns the error of an earlier unwrap of id that showed it
-// invalid, if that was less than FailureTTL ago.
-func (k *Ring) failedBefore(id string, now time.Time) error {
-	if f, ok := k.failed.Get(id); ok && now.Before(f.expires) {
-		return f.err
-	}
-	return nil
-}
-
 // readID is what the read cache and the memory of failures know a wrapped
 // root key by: with TenantKey, prefixed by the tenant (its length, as a
 // uvarint, then its bytes), since the same bytes are a different question
@@ -438,7 +427,7 @@ type unwrapped struct {
 func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src Source, id string) (unwrapped, error) {
 	ec := k.EncryptionContext(tenant)
 	limited := k.cfg.Local == nil || !k.cfg.Local(wrapped)
-	plain, hold, err := k.guard(ctx, src, limited, true, RootID(id), func(ctx context.Context) ([]byte, error) {
+	plain, hold, err := k.guard.guard(ctx, src, limited, true, RootID(id), func(ctx context.Context) ([]byte, error) {
 		plain, err := k.cfg.Cipher.Decrypt(ctx, wrapped, ec)
 		if err == nil && len(plain) != KeySize {
 			clear(plain)
@@ -456,7 +445,7 @@ func (k *Ring) unwrap(ctx context.Context, wrapped []byte, tenant string, src So
 	return unwrapped{root: r, hold: hold}, nil
 }
 
-// RootID and LegacyID name what Guard calls are about in its memory of
+// RootID, LegacyID and FormatID name what Guard calls are about in its memory of
 // failures: a wrapped root key (decrypted under the table's context, and a
 // tenant's: its readID) or a legacy ciphertext (decrypted with none). Kept
 // apart, the same bytes sent as both cannot make one fail for the other.
@@ -465,49 +454,14 @@ func RootID(readID string) string { return "root:" + readID }
 // LegacyID: see RootID.
 func LegacyID(blob []byte) string { return "legacy:" + string(blob) }
 
-// Guard makes a Cipher call about id (RootID or LegacyID) from source src: refused at once if id failed as invalid within
-// FailureTTL, made once src's limiter allows it, and remembered if it shows
-// id invalid. A panic in the call becomes an error.
-func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
-	out, _, err := k.guard(ctx, src, true, false, id, f)
-	return out, err
-}
+// FormatID: see RootID; id is what an item format's unwrap is about (its
+// encrypted data keys and encryption context).
+func FormatID(id string) string { return "format:" + id }
 
-// guard is Guard, with src's limiter only if limited. With hold, the places
-// of a call that succeeds are not given back but returned in a Hold, for
-// the caller to settle once it has checked what the call unwrapped.
-func (k *Ring) guard(ctx context.Context, src Source, limited, hold bool, id string, f func(context.Context) ([]byte, error)) ([]byte, *Hold, error) {
-	if err := k.failedBefore(id, k.now()); err != nil {
-		return nil, nil, err
-	}
-	lim := k.limits[src]
-	var m *meter
-	if limited {
-		if err := lim.acquire(ctx); err != nil {
-			return nil, nil, err
-		}
-		m = &meter{lim: lim}
-		ctx = context.WithValue(ctx, meterKey{}, m)
-	}
-	out, err := call(func() ([]byte, error) { return f(ctx) })
-	invalid := err != nil && k.cfg.Invalid(err)
-	free := err != nil && k.cfg.Free != nil && k.cfg.Free(err)
-	var h *Hold
-	if limited {
-		// Every place the call took, its first and those of further
-		// requests (AnotherRequest), shares the call's fate.
-		places := 1 + int(m.extra.Load())
-		if err == nil && hold {
-			h = newHold(lim, places)
-		} else {
-			failed := err != nil && !free && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-			lim.release(places, failed)
-		}
-	}
-	if invalid {
-		k.failed.Add(id, failure{err: err, expires: k.now().Add(k.cfg.FailureTTL)})
-	}
-	return out, h, err
+// Guard makes a Cipher call about id (RootID or LegacyID) from source src
+// under the Ring's Guard: see [Guard.Call].
+func (k *Ring) Guard(ctx context.Context, src Source, id string, f func(context.Context) ([]byte, error)) ([]byte, error) {
+	return k.guard.Call(ctx, src, id, f)
 }
 
 // call runs a Cipher call, turning a panic into an error: Cipher calls run

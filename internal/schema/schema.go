@@ -358,6 +358,26 @@ func (f *Field) KeyType() (string, error) {
 	return "", fmt.Errorf("%s: key attribute %q has type %v; a key must be a string, number or []byte", f.Path, f.Attr, t)
 }
 
+// MayBeBinary reports whether the field can marshal to a binary (B)
+// value: a byte slice or array, or a type whose marshalling is its own or
+// decided at run time (an interface).
+func (f *Field) MayBeBinary() bool {
+	t := f.Type
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(marshalerType) {
+			return true
+		}
+		t = t.Elem()
+	}
+	switch {
+	case t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType), t.Kind() == reflect.Interface:
+		return true
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		return t.Elem().Kind() == reflect.Uint8
+	}
+	return false
+}
+
 // IsInteger reports whether the field is a Go integer, as a version
 // attribute must be.
 func (f *Field) IsInteger() bool {

@@ -468,3 +468,37 @@ func TestFieldFold(t *testing.T) {
 		}
 	}
 }
+
+// binaryMarshaler marshals itself, to any type of value.
+type binaryMarshaler struct{}
+
+func (binaryMarshaler) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	return &types.AttributeValueMemberB{Value: []byte{1}}, nil
+}
+
+func TestMayBeBinary(t *testing.T) {
+	type fields struct {
+		Text      string            `dynamodbav:"text"`
+		Number    *int              `dynamodbav:"number"`
+		When      time.Time         `dynamodbav:"when"`
+		Tags      map[string]string `dynamodbav:"tags"`
+		Sets      [][]byte          `dynamodbav:"sets"`
+		Bytes     []byte            `dynamodbav:"bytes"`
+		Array     [4]byte           `dynamodbav:"array"`
+		Pointer   *[]byte           `dynamodbav:"pointer"`
+		Any       any               `dynamodbav:"any"`
+		Marshaler binaryMarshaler   `dynamodbav:"marshaler"`
+		PtrMarsh  *binaryMarshaler  `dynamodbav:"ptrmarsh"`
+	}
+	s, err := Parse(reflect.TypeFor[fields]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"text": false, "number": false, "when": false, "tags": false, "sets": false,
+		"bytes": true, "array": true, "pointer": true, "any": true, "marshaler": true, "ptrmarsh": true}
+	for _, f := range s.Fields {
+		if got := f.MayBeBinary(); got != want[f.Attr] {
+			t.Errorf("%s.MayBeBinary() = %t, want %t", f.Path, got, want[f.Attr])
+		}
+	}
+}

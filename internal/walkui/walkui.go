@@ -1,6 +1,6 @@
-// Package walkui is what the commands that walk a table (cmd/dynacrypt and
-// examples/reencrypt) show and keep: the progress bar, and files written so
-// that a process killed meanwhile leaves the previous one whole.
+// Package walkui is what the command that walks a table (cmd/dynacrypt)
+// shows and keeps: the progress bar, and files written so that a process
+// killed meanwhile leaves the previous one whole.
 package walkui
 
 import (

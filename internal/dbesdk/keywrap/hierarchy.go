@@ -69,7 +69,7 @@ func WrapHierarchy(m *structure.EncryptionMaterials, bk *BranchKey) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureDataKey(m); err != nil {
+	if err := EnsureDataKey(m); err != nil {
 		return err
 	}
 	ikm, err := newKey(suite.KeySize)
@@ -179,6 +179,11 @@ type StaticBranchKey struct {
 // OnEncrypt wraps m's data key under the branch key.
 func (k *StaticBranchKey) OnEncrypt(_ context.Context, m *structure.EncryptionMaterials) error {
 	return WrapHierarchy(m, &k.Key)
+}
+
+// UnwrapsLocally reports true: the branch key is at hand.
+func (k *StaticBranchKey) UnwrapsLocally(*structure.DecryptionMaterials, []structure.EDK) bool {
+	return true
 }
 
 // OnDecrypt unwraps the first EDK that names the branch key and opens.

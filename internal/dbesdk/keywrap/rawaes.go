@@ -54,7 +54,7 @@ func NewRawAES(namespace, name string, key []byte) (*RawAES, error) {
 // OnEncrypt generates the data key if m has none and adds an EDK that
 // wraps it, through an intermediate key sealed under the wrapping key.
 func (k *RawAES) OnEncrypt(_ context.Context, m *structure.EncryptionMaterials) error {
-	if err := ensureDataKey(m); err != nil {
+	if err := EnsureDataKey(m); err != nil {
 		return err
 	}
 	ikm, err := newKey(suite.KeySize)
@@ -74,6 +74,10 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *structure.EncryptionMaterials) 
 	m.AddEDK(structure.EDK{ProviderID: k.namespace, ProviderInfo: append(info, iv...), Ciphertext: ciphertext}, signingKey)
 	return nil
 }
+
+// UnwrapsLocally reports true: a raw AES keyring has no key service to
+// call.
+func (k *RawAES) UnwrapsLocally(*structure.DecryptionMaterials, []structure.EDK) bool { return true }
 
 // OnDecrypt unwraps the first EDK of this keyring's namespace and key name
 // that opens.
@@ -113,8 +117,10 @@ func (k *RawAES) ivOf(edk structure.EDK) ([]byte, bool) {
 	return info[n+8:], true
 }
 
-// ensureDataKey generates m's data key if no keyring has yet.
-func ensureDataKey(m *structure.EncryptionMaterials) error {
+// EnsureDataKey generates m's data key if no keyring has yet. Under
+// intermediate key wrapping every keyring does so, the KMS keyring too: KMS
+// generates its intermediate key, not the data key.
+func EnsureDataKey(m *structure.EncryptionMaterials) error {
 	if m.DataKey != nil {
 		return nil
 	}

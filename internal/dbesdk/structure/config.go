@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
 )
 
@@ -40,6 +42,16 @@ type Config struct {
 	Suite suite.ID
 	// Keyring supplies data keys.
 	Keyring Keyring
+	// Unlisted, if set, is the action of the attributes that Actions does
+	// not name and that are not unsigned: SignOnly for a configuration
+	// that signs whatever attributes items have (dynacrypt's model).
+	// Zero refuses to encrypt them, as DB-ESDK does.
+	Unlisted Action
+	// RefuseUndeclared makes DecryptItem refuse an item whose header
+	// encrypts an attribute that the configuration gives another action
+	// (explicitly, or through Unlisted): a writer of this configuration
+	// would store its plaintext. DB-ESDK decrypts such items.
+	RefuseUndeclared bool
 }
 
 // Encryptor encrypts and decrypts DynamoDB items in DB-ESDK's format under
@@ -93,6 +105,11 @@ func New(cfg Config) (*Encryptor, error) {
 			return nil, fmt.Errorf("%w: key attribute %q must be %v", ErrInvalidConfig, key, keyAction)
 		}
 	}
+	switch cfg.Unlisted {
+	case 0, SignOnly, EncryptAndSign:
+	default:
+		return nil, fmt.Errorf("%w: the action of unlisted attributes must be SIGN_ONLY or ENCRYPT_AND_SIGN, not %v", ErrInvalidConfig, cfg.Unlisted)
+	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Actions)) {
 		a := cfg.Actions[name]
 		switch {
@@ -121,11 +138,35 @@ func (e *Encryptor) isUnsigned(name string) bool {
 // configured action, DoNothing for an unsigned one, and an error for any
 // other (DB-ESDK refuses attributes it has no action for).
 func (e *Encryptor) action(name string) (Action, error) {
-	if a, ok := e.cfg.Actions[name]; ok {
+	if a, ok := e.configured(name); ok {
 		return a, nil
 	}
-	if e.isUnsigned(name) {
-		return DoNothing, nil
-	}
 	return 0, fmt.Errorf("%w: no crypto action is configured for attribute %q", ErrInvalidItem, name)
+}
+
+// configured returns the action the configuration gives an attribute:
+// its own, DoNothing for an unsigned one, or Unlisted; false if none.
+func (e *Encryptor) configured(name string) (Action, bool) {
+	if a, ok := e.cfg.Actions[name]; ok {
+		return a, true
+	}
+	if e.isUnsigned(name) {
+		return DoNothing, true
+	}
+	return e.cfg.Unlisted, e.cfg.Unlisted != 0
+}
+
+// Outdated reports whether a stored item's header names another format
+// version or algorithm suite than the Encryptor writes. It checks the
+// header's form only.
+func (e *Encryptor) Outdated(item map[string]types.AttributeValue) (bool, error) {
+	b, ok := item[HeaderAttr].(*types.AttributeValueMemberB)
+	if !ok {
+		return false, fmt.Errorf("%w: attribute %s is absent or not binary", ErrMalformed, HeaderAttr)
+	}
+	h, err := ParseHeader(b.Value)
+	if err != nil {
+		return false, err
+	}
+	return h.Version != e.version || h.Suite != e.cfg.Suite, nil
 }

@@ -11,12 +11,14 @@ import (
 
 // fieldAEAD returns the AES-256-GCM of the encrypted field at offset and its
 // nonce (encrypt-path-structure.md, "Calculate Cipherkey and Nonce").
+// The nonce is in keys' buffer: valid until keys derive another field key.
 func fieldAEAD(keys *suite.RecordKeys, offset int) (cipher.AEAD, []byte, error) {
-	key, nonce, err := keys.FieldKey(offset)
+	stream, err := keys.FieldStream(offset)
 	if err != nil {
 		return nil, nil, err
 	}
-	block, err := aes.NewCipher(key[:])
+	block, err := aes.NewCipher(stream[:suite.KeySize])
+	clear(stream[:suite.KeySize]) // the schedule holds it now; the nonce is no secret
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,7 +26,7 @@ func fieldAEAD(keys *suite.RecordKeys, offset int) (cipher.AEAD, []byte, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	return aead, nonce[:], nil
+	return aead, stream[suite.KeySize:], nil
 }
 
 // sealField appends the encrypted terminal value of a field to dst: the

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -22,70 +23,94 @@ import (
 // legend, the attribute types, the encryption context) is checked before
 // the keyring is asked for it. item is not modified.
 func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out := maps.Clone(item)
+	if err := e.DecryptInPlace(ctx, out, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DecryptInPlace is DecryptItem on item itself: on success its encrypted
+// attributes are replaced by their plaintexts and the attributes named
+// "aws_dbe_..." removed; on failure it is unchanged. kr, if not nil,
+// replaces the configured keyring for this item (one that wraps it with
+// per-call state, say).
+func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.AttributeValue, kr Keyring) error {
+	if kr == nil {
+		kr = e.cfg.Keyring
+	}
 	sc := getScratch()
 	defer sc.release()
 	head, foot, h, fields, err := e.readItem(sc, item)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range fields {
 		if f.action == EncryptAndSign && (f.typ != ddbser.TypeBinary || len(f.value) < 2+suite.TagSize) {
-			return nil, fmt.Errorf("%w: encrypted attribute %q is not a binary of at least %d bytes", ErrMalformed, f.name, 2+suite.TagSize)
+			return fmt.Errorf("%w: encrypted attribute %q is not a binary of at least %d bytes", ErrMalformed, f.name, 2+suite.TagSize)
+		}
+		if f.action == EncryptAndSign && e.cfg.RefuseUndeclared {
+			if a, ok := e.configured(f.name); ok && a != EncryptAndSign {
+				return fmt.Errorf("%w: attribute %q is encrypted, but configured %v: written back, it would be stored in plaintext", ErrMalformed, f.name, a)
+			}
 		}
 	}
 
 	ec, err := mergeContext(h.Context, e.reproducedContext(h.Version, fields))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var verifier *ecdsa.PublicKey
 	pub, hasPub := ec.Get(suite.PublicKeyContextKey)
 	switch {
 	case h.Suite.Signed() && !hasPub:
-		return nil, fmt.Errorf("%w: signed record without a verification key", ErrMalformed)
+		return fmt.Errorf("%w: signed record without a verification key", ErrMalformed)
 	case !h.Suite.Signed() && hasPub:
-		return nil, fmt.Errorf("%w: unsigned record with a verification key", ErrMalformed)
+		return fmt.Errorf("%w: unsigned record with a verification key", ErrMalformed)
 	case hasPub:
 		if verifier, err = suite.DecodePublicKey(pub); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 	}
-	footer, err := ParseFooter(foot, h.Suite.Signed())
+	footer, err := parseFooter(foot, h.Suite.Signed())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(footer.Tags) != len(h.EDKs) {
-		return nil, fmt.Errorf("%w: %d recipient tags for %d encrypted data keys", ErrMalformed, len(footer.Tags), len(h.EDKs))
+		return fmt.Errorf("%w: %d recipient tags for %d encrypted data keys", ErrMalformed, len(footer.Tags), len(h.EDKs))
 	}
 
 	m := &DecryptionMaterials{Suite: h.Suite, Context: ec, AAD: ec.AppendAAD(nil)}
+	// The signature needs no key: checked first, it refuses a tampered
+	// record of a signed suite before the keyring is asked (for a KMS
+	// keyring, before a KMS request). Only the recipient tags need the
+	// data key.
+	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
+	sc.record = record
+	if verifier != nil && !suite.Verify(verifier, hash[:], footer.Signature) {
+		return fmt.Errorf("%w: the signature does not verify", ErrAuthentication)
+	}
 	defer func() { clear(m.DataKey) }()
-	if err := e.cfg.Keyring.OnDecrypt(ctx, m, h.EDKs); err != nil {
-		return nil, fmt.Errorf("dbesdk: keyring: %w", err)
+	if err := kr.OnDecrypt(ctx, m, h.EDKs); err != nil {
+		return fmt.Errorf("keyring: %w", err)
 	}
 	if len(m.DataKey) != suite.KeySize || len(m.SigningKey) == 0 {
-		return nil, fmt.Errorf("dbesdk: keyring returned a data key of %d bytes and a signing key of %d", len(m.DataKey), len(m.SigningKey))
+		return fmt.Errorf("keyring returned a data key of %d bytes and a signing key of %d", len(m.DataKey), len(m.SigningKey))
 	}
 	keys, err := suite.DeriveRecordKeys(m.DataKey, h.MessageID[:])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	commitment := keys.Commitment(head[:len(head)-suite.CommitmentSize])
 	if subtle.ConstantTimeCompare(commitment[:], h.Commitment[:]) != 1 {
-		return nil, fmt.Errorf("%w: header commitment mismatch", ErrAuthentication)
+		return fmt.Errorf("%w: header commitment mismatch", ErrAuthentication)
 	}
-	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
-	sc.record = record
-	if err := verifyFooter(footer, hash, m.SigningKey, verifier); err != nil {
-		return nil, err
+	if err := verifyRecipientTag(footer, hash, m.SigningKey); err != nil {
+		return err
 	}
 
-	out := make(map[string]types.AttributeValue, len(item))
-	for name, av := range item {
-		if !strings.HasPrefix(name, ReservedPrefix) {
-			out[name] = av
-		}
-	}
+	// Every value is decrypted before the item changes.
+	plain := make([]types.AttributeValue, 0, 8)
 	offset := 0
 	for i := range fields {
 		f := &fields[i]
@@ -93,16 +118,26 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 			continue
 		}
 		if sc.plain, err = openField(sc.plain[:0], keys, offset, f); err != nil {
-			return nil, err
+			return err
 		}
 		offset++
 		av, err := ddbser.Decode(ddbser.TypeID(binary.BigEndian.Uint16(f.value)), sc.plain)
 		if err != nil {
-			return nil, fmt.Errorf("%w: attribute %q: %w", ErrMalformed, f.name, err)
+			return fmt.Errorf("%w: attribute %q: %w", ErrMalformed, f.name, err)
 		}
-		out[f.name] = av
+		plain = append(plain, av)
 	}
-	return out, nil
+	for name := range item {
+		if strings.HasPrefix(name, ReservedPrefix) {
+			delete(item, name)
+		}
+	}
+	for i := range fields {
+		if f := &fields[i]; f.action == EncryptAndSign {
+			item[f.name], plain = plain[0], plain[1:]
+		}
+	}
+	return nil
 }
 
 // ResolveActions returns the crypto actions an item in DB-ESDK's format
@@ -146,7 +181,7 @@ func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) 
 	if err := e.checkKeys(item, ErrMalformed); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if h, err = ParseHeader(head); err != nil {
+	if h, err = parseHeader(head); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	err = e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {

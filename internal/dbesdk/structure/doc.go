@@ -72,5 +72,8 @@
 //
 // Everything that can be checked without the data key is checked before
 // the keyring is asked for it on decrypt, so that malformed or tampered
-// items cost no KMS request.
+// items cost no KMS request: the form of the item, and in a signed suite
+// the ECDSA signature, which covers the header and every signed attribute
+// (DB-ESDK checks it last). Only the commitment and the recipient tags
+// need the data key.
 package structure

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -22,12 +23,24 @@ import (
 // SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT attributes, or with attributes
 // whose names start with "aws_dbe_". item is not modified.
 func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	if err := e.checkKeys(item, ErrInvalidItem); err != nil {
+	out := make(map[string]types.AttributeValue, len(item)+2)
+	maps.Copy(out, item)
+	if err := e.EncryptInPlace(ctx, out); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// EncryptInPlace is EncryptItem on item itself: on success its
+// ENCRYPT_AND_SIGN attributes are replaced and the header and footer
+// added; on failure it is unchanged.
+func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.AttributeValue) error {
+	if err := e.checkKeys(item, ErrInvalidItem); err != nil {
+		return err
 	}
 	for name, a := range e.cfg.Actions {
 		if _, ok := item[name]; !ok && a == SignAndIncludeInEncryptionContext {
-			return nil, fmt.Errorf("%w: attribute %q is SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT but absent", ErrInvalidItem, name)
+			return fmt.Errorf("%w: attribute %q is SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT but absent", ErrInvalidItem, name)
 		}
 	}
 
@@ -43,7 +56,7 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		return e.action(name)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fields := sc.fields
 
@@ -55,49 +68,45 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	var signer *ecdsa.PrivateKey
 	if m.Suite.Signed() {
 		if signer, err = suite.GenerateSigningKey(); err != nil {
-			return nil, err
+			return err
 		}
 		pub, err := suite.EncodePublicKey(&signer.PublicKey)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		stored = Context{{suite.PublicKeyContextKey, pub}}
 		pairs = append(pairs, stored[0])
 	}
 	if m.Context, err = sortContext(pairs); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidItem, err)
+		return fmt.Errorf("%w: %w", ErrInvalidItem, err)
 	}
 	m.AAD = m.Context.AppendAAD(nil)
 	defer func() { clear(m.DataKey) }()
 	if err := e.cfg.Keyring.OnEncrypt(ctx, m); err != nil {
-		return nil, fmt.Errorf("dbesdk: keyring: %w", err)
+		return fmt.Errorf("keyring: %w", err)
 	}
 	if len(m.DataKey) != suite.KeySize || len(m.EDKs) == 0 || len(m.SigningKeys) != len(m.EDKs) {
-		return nil, fmt.Errorf("dbesdk: keyring returned a data key of %d bytes, %d encrypted data keys and %d signing keys", len(m.DataKey), len(m.EDKs), len(m.SigningKeys))
+		return fmt.Errorf("keyring returned a data key of %d bytes, %d encrypted data keys and %d signing keys", len(m.DataKey), len(m.EDKs), len(m.SigningKeys))
 	}
 
 	h := &Header{Version: e.version, Suite: m.Suite, Context: stored, EDKs: m.EDKs, Legend: make([]byte, len(fields))}
 	if _, err := rand.Read(h.MessageID[:]); err != nil {
-		return nil, err
+		return err
 	}
 	for i, f := range fields {
 		h.Legend[i] = f.action.legend()
 	}
 	head, err := h.AppendPartial(make([]byte, 0, 512))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidItem, err)
+		return fmt.Errorf("%w: %w", ErrInvalidItem, err)
 	}
 	keys, err := suite.DeriveRecordKeys(m.DataKey, h.MessageID[:])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	commitment := keys.Commitment(head)
 	head = append(head, commitment[:]...)
 
-	out := make(map[string]types.AttributeValue, len(item)+2)
-	for name, av := range item {
-		out[name] = av
-	}
 	size := 0
 	for _, f := range fields {
 		if f.action == EncryptAndSign {
@@ -113,11 +122,10 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		}
 		start := len(sealed)
 		if sealed, err = sealField(sealed, keys, encrypted, f); err != nil {
-			return nil, err
+			return err
 		}
 		encrypted++
 		f.value = sealed[start:len(sealed):len(sealed)]
-		out[f.name] = &types.AttributeValueMemberB{Value: f.value}
 	}
 
 	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
@@ -131,13 +139,24 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	if signer != nil {
 		sig, err := suite.Sign(signer, hash[:])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		foot = append(foot, sig...)
 	}
-	out[HeaderAttr] = &types.AttributeValueMemberB{Value: head}
-	out[FooterAttr] = &types.AttributeValueMemberB{Value: foot}
-	return out, nil
+	// Nothing fails from here: the item changes. One allocation holds
+	// every new attribute value.
+	values := make([]types.AttributeValueMemberB, encrypted+2)
+	values[0].Value, values[1].Value = head, foot
+	item[HeaderAttr], item[FooterAttr] = &values[0], &values[1]
+	n := 2
+	for i := range fields {
+		if f := &fields[i]; f.action == EncryptAndSign {
+			values[n].Value = f.value
+			item[f.name] = &values[n]
+			n++
+		}
+	}
+	return nil
 }
 
 // checkKeys returns an error wrapping kind unless item has the partition

@@ -21,8 +21,12 @@ type Footer struct {
 // header's suite signs. The number of tags is checked against the header by
 // the decryptor.
 func ParseFooter(b []byte, signed bool) (*Footer, error) {
+	return parseFooter(bytes.Clone(b), signed) // the parsed footer holds a copy
+}
+
+// parseFooter is ParseFooter, the Footer aliasing b.
+func parseFooter(b []byte, signed bool) (*Footer, error) {
 	f := &Footer{}
-	b = bytes.Clone(b) // the parsed footer holds a copy
 	if signed {
 		if len(b) < suite.SignatureSize {
 			return nil, malformed("footer", "too short for a signature")

@@ -60,10 +60,15 @@ const minHeaderSize = 1 + 1 + suite.MessageIDSize + 2 + 2 + 1 + 3*2 + suite.Comm
 // ParseHeader parses a header attribute's value. It checks the form only;
 // the commitment is checked against the data key by the decryptor.
 func ParseHeader(b []byte) (*Header, error) {
+	return parseHeader(bytes.Clone(b)) // the parsed header holds a copy
+}
+
+// parseHeader is ParseHeader, the Header aliasing b: for a decryption,
+// which is done with the header before the caller gets the item back.
+func parseHeader(b []byte) (*Header, error) {
 	if len(b) < minHeaderSize {
 		return nil, malformed("header", "too short")
 	}
-	b = bytes.Clone(b) // the parsed header holds a copy
 	h := &Header{Version: b[0]}
 	if h.Version != 1 && h.Version != 2 {
 		return nil, malformed("header", fmt.Sprintf("unknown format version %d", h.Version))

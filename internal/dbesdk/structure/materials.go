@@ -23,6 +23,17 @@ type Keyring interface {
 	OnDecrypt(ctx context.Context, m *DecryptionMaterials, edks []EDK) error
 }
 
+// A LocalKeyring is a Keyring that can tell, before OnDecrypt, that
+// unwrapping one of edks will make no key service request: its key is at
+// hand (a raw AES key, a branch key in its cache), or it will refuse them
+// all outright. Callers that bound key service requests (a Store's unwrap
+// limit) do not count such unwraps. A Keyring that does not implement it
+// is taken to make a request for every OnDecrypt.
+type LocalKeyring interface {
+	Keyring
+	UnwrapsLocally(m *DecryptionMaterials, edks []EDK) bool
+}
+
 // EncryptionMaterials are a record's materials while its keyring works.
 type EncryptionMaterials struct {
 	// Suite is the record's algorithm suite.

@@ -208,12 +208,16 @@ func TestRoundTripAWSRecords(t *testing.T) {
 		}
 	}
 	readJSON(t, filepath.Join(vectorDir, "data.json"), &data)
-	kr := rawAESKeyring(t, 3)
+	keys := readVectorKeys(t, filepath.Join(vectorDir, "keys.json"))
 	runs := 0
 	for cfgName, c := range data.RoundTripTest.Configs {
+		c.Key = json.RawMessage(`{"type": "raw", "encryption-algorithm": "aes", "provider-id": "dynacrypt-test", "key": "aes-256"}`)
 		for _, id := range []string{"", "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY_SYMSIG_HMAC_SHA384"} {
 			c.Suite = id
-			e := vectorEncryptor(t, c, kr)
+			e, err := keys.encryptor(c)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i, rec := range data.RoundTripTest.Records {
 				item := map[string]types.AttributeValue{}
 				for name, raw := range rec {

@@ -237,3 +237,34 @@ func TestHeaderContextMustAgreeWithItem(t *testing.T) {
 		t.Errorf("got %v, want ErrMalformed", err)
 	}
 }
+
+// TestSignedRecordTamperingCostsNoUnwrap: in a signed suite, every byte of
+// the header, of the signature and of every ciphertext is covered by the
+// ECDSA signature, which needs no key: a record tampered there is refused
+// before the keyring is asked (for a KMS keyring, before a KMS request).
+// Only the recipient tags need the data key.
+func TestSignedRecordTamperingCostsNoUnwrap(t *testing.T) {
+	e, kr, enc := sealed(t, suite.ECDSASymSig)
+	foot := binaryOf(t, enc, structure.FooterAttr)
+	tags := len(foot) - suite.SignatureSize
+	before := kr.decrypts
+	for _, name := range []string{structure.HeaderAttr, structure.FooterAttr, "card", "notes", "ssn"} {
+		orig := binaryOf(t, enc, name)
+		for i := range orig {
+			if name == structure.FooterAttr && i < tags {
+				continue // a recipient tag
+			}
+			b := bytes.Clone(orig)
+			b[i] ^= 0x01
+			refused(t, e, withBinary(enc, name, b), fmt.Sprintf("%s byte %d", name, i))
+		}
+	}
+	if n := kr.decrypts - before; n != 0 {
+		t.Errorf("refusing tampered signed records asked the keyring %d times, want 0", n)
+	}
+	b := bytes.Clone(foot)
+	b[0] ^= 0x01
+	if err := refused(t, e, withBinary(enc, structure.FooterAttr, b), "recipient tag"); !errors.Is(err, structure.ErrAuthentication) {
+		t.Errorf("recipient tag altered: %v, want ErrAuthentication", err)
+	}
+}

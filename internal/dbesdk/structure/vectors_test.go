@@ -2,13 +2,16 @@ package structure_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -16,6 +19,7 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/ddbser"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/keywrap"
 	"github.com/dynacrypt/dynacrypt/internal/dbesdk/structure"
+	"github.com/dynacrypt/dynacrypt/internal/dbesdk/suite"
 )
 
 // vectorDir holds AWS's test vectors (see its README).
@@ -28,37 +32,83 @@ const (
 	vectorBranchKey    = "static-branch-key-1"
 )
 
+// vectorConfig is a table configuration of DB-ESDK's test vectors.
 type vectorConfig struct {
-	Actions        map[string]string `json:"attributeActionsOnEncrypt"`
-	Unsigned       []string          `json:"allowedUnsignedAttributes"`
-	UnsignedPrefix string            `json:"allowedUnsignedAttributePrefix"`
-	Suite          string            `json:"algorithmSuiteId"`
+	LogicalTableName string            `json:"logicalTableName"`
+	PartitionKeyName string            `json:"partitionKeyName"`
+	SortKeyName      string            `json:"sortKeyName"`
+	Key              json.RawMessage   `json:"key"` // a key description; none means the static branch key
+	Actions          map[string]string `json:"attributeActionsOnEncrypt"`
+	Unsigned         []string          `json:"allowedUnsignedAttributes"`
+	UnsignedPrefix   string            `json:"allowedUnsignedAttributePrefix"`
+	Suite            string            `json:"algorithmSuiteId"`
 }
 
+// vectorTest is one test of a decrypt manifest (an encrypted item and
+// its plaintext) or of an encrypt manifest (a record to encrypt, and
+// possibly another configuration to decrypt it with).
 type vectorTest struct {
-	Type        string          `json:"type"`
-	Description string          `json:"description"`
-	Config      vectorConfig    `json:"config"`
-	Plaintext   json.RawMessage `json:"plaintext"`
-	Encrypted   json.RawMessage `json:"encrypted"`
+	Type          string          `json:"type"`
+	Description   string          `json:"description"`
+	Config        vectorConfig    `json:"config"`
+	DecryptConfig *vectorConfig   `json:"decryptConfig,omitempty"`
+	Plaintext     json.RawMessage `json:"plaintext,omitempty"`
+	Encrypted     json.RawMessage `json:"encrypted,omitempty"`
+	Record        json.RawMessage `json:"record,omitempty"`
+}
+
+type vectorManifest struct {
+	manifestHead
+	Keys  string                `json:"keys"` // "file://keys.json", relative to the manifest
+	Tests map[string]vectorTest `json:"tests"`
+}
+
+// manifestHead says what a JSON file of test vectors is.
+type manifestHead struct {
+	Manifest struct {
+		Type string `json:"type"`
+	} `json:"manifest"`
+}
+
+// vectorKey is a key of keys.json: a static branch key or a raw AES key
+// (the kinds of key dynacrypt's keyrings take without a key service).
+type vectorKey struct {
+	Type      string `json:"type"`
+	Algorithm string `json:"algorithm"`
+	KeyID     string `json:"key-id"`
+	Version   string `json:"branchKeyVersion"`
+	BranchKey []byte `json:"branchKey"`
+	Material  string `json:"material"`
+	Encoding  string `json:"encoding"`
+}
+
+type vectorKeys map[string]vectorKey
+
+func readVectorKeys(t testing.TB, path string) vectorKeys {
+	t.Helper()
+	var keys struct {
+		Keys vectorKeys `json:"keys"`
+	}
+	readJSON(t, path, &keys)
+	return keys.Keys
 }
 
 // staticBranchKey returns the branch key AWS's vectors are encrypted under.
 func staticBranchKey(t testing.TB) keywrap.BranchKey {
 	t.Helper()
-	var keys struct {
-		Keys map[string]struct {
-			KeyID   string `json:"key-id"`
-			Version string `json:"branchKeyVersion"`
-			Key     []byte `json:"branchKey"`
-		} `json:"keys"`
+	bk, err := readVectorKeys(t, filepath.Join(vectorDir, "keys.json")).branchKey(vectorBranchKey)
+	if err != nil {
+		t.Fatal(err)
 	}
-	readJSON(t, filepath.Join(vectorDir, "keys.json"), &keys)
-	k, ok := keys.Keys[vectorBranchKey]
-	if !ok || len(k.Key) != 32 {
-		t.Fatalf("keys.json has no 32-byte %s", vectorBranchKey)
+	return bk
+}
+
+func (keys vectorKeys) branchKey(name string) (keywrap.BranchKey, error) {
+	k, ok := keys[name]
+	if !ok || k.Type != "static-branch-key" || len(k.BranchKey) != 32 {
+		return keywrap.BranchKey{}, fmt.Errorf("keys.json has no 32-byte static branch key %q", name)
 	}
-	return keywrap.BranchKey{ID: k.KeyID, Version: k.Version, Key: k.Key}
+	return keywrap.BranchKey{ID: k.KeyID, Version: k.Version, Key: k.BranchKey}, nil
 }
 
 func readJSON(t testing.TB, path string, v any) {
@@ -74,85 +124,160 @@ func readJSON(t testing.TB, path string, v any) {
 	}
 }
 
-// vectorEncryptor returns an Encryptor with a vector's configuration.
-func vectorEncryptor(t testing.TB, c vectorConfig, kr structure.Keyring) *structure.Encryptor {
-	t.Helper()
+// keyring returns the keyring a configuration's key description names:
+// with none, DB-ESDK's vectors use the hierarchical keyring over the
+// static branch key; a raw AES key takes its provider id as namespace.
+// Other keyrings (AWS KMS in AWS's regions, RSA, ECDH) are errors: the
+// vectors written with them cannot be read offline by this test.
+func (keys vectorKeys) keyring(description json.RawMessage) (structure.Keyring, error) {
+	var d struct {
+		Type       string `json:"type"`
+		Key        string `json:"key"`
+		ProviderID string `json:"provider-id"`
+		Algorithm  string `json:"encryption-algorithm"`
+	}
+	if len(description) > 0 {
+		if err := json.Unmarshal(description, &d); err != nil {
+			return nil, fmt.Errorf("key description %s: %w", description, err)
+		}
+	}
+	if d.Key == "" {
+		d.Key = vectorBranchKey
+	}
+	k := keys[d.Key]
+	switch {
+	case k.Type == "static-branch-key":
+		bk, err := keys.branchKey(d.Key)
+		if err != nil {
+			return nil, err
+		}
+		return &keywrap.StaticBranchKey{Key: bk}, nil
+	case d.Type == "raw" && d.Algorithm == "aes" && k.Algorithm == "aes" && k.Encoding == "base64":
+		material, err := base64.StdEncoding.DecodeString(k.Material)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", d.Key, err)
+		}
+		return keywrap.NewRawAES(d.ProviderID, k.KeyID, material)
+	}
+	return nil, fmt.Errorf("key description %s: keyring not supported offline", description)
+}
+
+// encryptor returns an Encryptor with a vector's configuration.
+func (keys vectorKeys) encryptor(c vectorConfig) (*structure.Encryptor, error) {
+	kr, err := keys.keyring(c.Key)
+	if err != nil {
+		return nil, err
+	}
 	cfg := structure.Config{
-		TableName:          vectorTable,
-		PartitionKey:       vectorPartitionKey,
+		TableName:          cmp.Or(c.LogicalTableName, vectorTable),
+		PartitionKey:       cmp.Or(c.PartitionKeyName, vectorPartitionKey),
+		SortKey:            c.SortKeyName,
 		Actions:            map[string]structure.Action{},
 		UnsignedAttributes: c.Unsigned,
 		UnsignedPrefix:     c.UnsignedPrefix,
 		Keyring:            kr,
 	}
+	switch c.Suite {
+	case "", "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384_SYMSIG_HMAC_SHA384":
+	case "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY_SYMSIG_HMAC_SHA384":
+		cfg.Suite = suite.SymSig
+	default:
+		return nil, fmt.Errorf("algorithm suite %q", c.Suite)
+	}
 	for name, s := range c.Actions {
 		a, err := structure.ParseAction(s)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		cfg.Actions[name] = a
 	}
-	e, err := structure.New(cfg)
-	if err != nil {
-		t.Fatal(err)
+	return structure.New(cfg)
+}
+
+// runVectorManifest runs every test of a decrypt or encrypt manifest of
+// DB-ESDK's test vectors and returns how many of each type it ran.
+func runVectorManifest(t *testing.T, path string) map[string]int {
+	t.Helper()
+	var m vectorManifest
+	readJSON(t, path, &m)
+	if m.Manifest.Type != "aws-dbesdk-decrypt" && m.Manifest.Type != "aws-dbesdk-encrypt" {
+		t.Fatalf("%s: manifest type %q", path, m.Manifest.Type)
 	}
-	return e
+	keysPath := filepath.Join(vectorDir, "keys.json")
+	if m.Keys != "" {
+		keysPath = filepath.Join(filepath.Dir(path), strings.TrimPrefix(m.Keys, "file://"))
+	}
+	keys := readVectorKeys(t, keysPath)
+	ctx := context.Background()
+	got := map[string]int{}
+	for _, id := range slices.Sorted(maps.Keys(m.Tests)) {
+		tc := m.Tests[id]
+		name := fmt.Sprintf("%s/%s %s", filepath.Base(path), id, tc.Description)
+		got[tc.Type]++
+		enc, err := keys.encryptor(tc.Config)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		dec := enc
+		if tc.DecryptConfig != nil {
+			if dec, err = keys.encryptor(*tc.DecryptConfig); err != nil {
+				t.Errorf("%s: decrypt config: %v", name, err)
+				continue
+			}
+		}
+		plaintext := tc.Plaintext
+		var encrypted map[string]types.AttributeValue
+		if tc.Encrypted != nil {
+			encrypted = ddbJSONItem(t, tc.Encrypted)
+		} else { // an encrypt manifest: encrypt its record first
+			plaintext = tc.Record
+			encrypted, err = enc.EncryptItem(ctx, simpleJSONItem(t, tc.Record))
+			if tc.Type == "negative-encrypt" {
+				if err == nil {
+					t.Errorf("%s: encrypted, want a refusal", name)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: encrypt: %v", name, err)
+				continue
+			}
+		}
+		out, err := dec.DecryptItem(ctx, encrypted)
+		switch tc.Type {
+		case "positive-decrypt", "positive-encrypt":
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			assertSameItem(t, name, out, simpleJSONItem(t, plaintext))
+		case "negative-decrypt":
+			if err == nil {
+				t.Errorf("%s: decrypted, want a refusal", name)
+			}
+		default:
+			t.Errorf("%s: unknown type %q", name, tc.Type)
+		}
+	}
+	return got
 }
 
 // TestAWSVectors decrypts every positive vector DB-ESDK for Java and .NET
 // wrote to its plaintext and checks every negative one is refused.
 func TestAWSVectors(t *testing.T) {
-	bk := staticBranchKey(t)
-	keyring := &keywrap.StaticBranchKey{Key: bk}
 	want := map[string][2]int{ // file: positive, negative
 		"decrypt_java_32.json":   {8, 1},
 		"decrypt_java_33.json":   {11, 1},
 		"decrypt_dotnet_32.json": {8, 1},
 		"decrypt_dotnet_33.json": {11, 1},
 	}
-	for _, file := range slices.Sorted(mapsKeys(want)) {
-		var manifest struct {
-			Tests map[string]vectorTest `json:"tests"`
-		}
-		readJSON(t, filepath.Join(vectorDir, file), &manifest)
-		var got [2]int
-		for _, id := range slices.Sorted(mapsKeys(manifest.Tests)) {
-			tc := manifest.Tests[id]
-			name := fmt.Sprintf("%s/%s %s", file, id, tc.Description)
-			e := vectorEncryptor(t, tc.Config, keyring)
-			enc := ddbJSONItem(t, tc.Encrypted)
-			out, err := e.DecryptItem(context.Background(), enc)
-			switch tc.Type {
-			case "positive-decrypt":
-				got[0]++
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
-					continue
-				}
-				assertSameItem(t, name, out, simpleJSONItem(t, tc.Plaintext))
-			case "negative-decrypt":
-				got[1]++
-				if err == nil {
-					t.Errorf("%s: decrypted, want a refusal", name)
-				}
-				t.Logf("%s: refused: %v", name, err)
-			default:
-				t.Fatalf("%s: unknown type %q", name, tc.Type)
-			}
-		}
+	for _, file := range slices.Sorted(maps.Keys(want)) {
+		n := runVectorManifest(t, filepath.Join(vectorDir, file))
+		got := [2]int{n["positive-decrypt"], n["negative-decrypt"]}
 		t.Logf("%s: %d positive vectors decrypted, %d negative refused", file, got[0], got[1])
-		if got != want[file] {
-			t.Errorf("%s: %v vectors, want %v", file, got, want[file])
-		}
-	}
-}
-
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
+		if got != want[file] || len(n) != 2 {
+			t.Errorf("%s: %v vectors, want %v", file, n, want[file])
 		}
 	}
 }

@@ -64,8 +64,22 @@ func (k *RecordKeys) Commitment(partialHeader []byte) [CommitmentSize]byte {
 // canonical path order: the first 44 bytes of AES-256-CTR under the field
 // root key from the counter block "AwsDbeField" || 0x2c || uint32(3*offset).
 func (k *RecordKeys) FieldKey(offset int) (key [KeySize]byte, nonce [NonceSize]byte, err error) {
+	stream, err := k.FieldStream(offset)
+	if err != nil {
+		return key, nonce, err
+	}
+	copy(key[:], stream[:KeySize])
+	copy(nonce[:], stream[KeySize:])
+	k.Wipe()
+	return key, nonce, nil
+}
+
+// FieldStream is FieldKey without copies: the key followed by the nonce,
+// in k's own buffer, valid until the next call; the caller wipes it with
+// Wipe once done.
+func (k *RecordKeys) FieldStream(offset int) ([]byte, error) {
 	if offset < 0 || offset >= maxFields {
-		return key, nonce, fmt.Errorf("suite: too many encrypted fields")
+		return nil, fmt.Errorf("suite: too many encrypted fields")
 	}
 	for i := range 3 {
 		block := k.ctr[i*aes.BlockSize : (i+1)*aes.BlockSize]
@@ -74,8 +88,8 @@ func (k *RecordKeys) FieldKey(offset int) (key [KeySize]byte, nonce [NonceSize]b
 		binary.BigEndian.PutUint32(block[12:], uint32(3*offset+i))
 		k.root.Encrypt(k.stream[i*aes.BlockSize:], block)
 	}
-	copy(key[:], k.stream[:KeySize])
-	copy(nonce[:], k.stream[KeySize:fieldKeySize])
-	clear(k.stream[:])
-	return key, nonce, nil
+	return k.stream[:fieldKeySize:fieldKeySize], nil
 }
+
+// Wipe clears the field key FieldStream left in k.
+func (k *RecordKeys) Wipe() { clear(k.stream[:]) }
