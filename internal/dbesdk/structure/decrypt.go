@@ -184,7 +184,7 @@ func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) 
 	if h, err = parseHeader(head); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	err = e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {
+	err = e.serializeFields(sc, item, ErrMalformed, 2, func(name string) (Action, error) {
 		if e.isUnsigned(name) {
 			return DoNothing, nil
 		}

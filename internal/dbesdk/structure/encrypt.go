@@ -38,15 +38,15 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 	if err := e.checkKeys(item, ErrInvalidItem); err != nil {
 		return err
 	}
-	for name, a := range e.cfg.Actions {
-		if _, ok := item[name]; !ok && a == SignAndIncludeInEncryptionContext {
+	for _, name := range e.layout.inContext {
+		if _, ok := item[name]; !ok {
 			return fmt.Errorf("%w: attribute %q is SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT but absent", ErrInvalidItem, name)
 		}
 	}
 
 	sc := getScratch()
 	defer sc.release()
-	err := e.serializeFields(sc, item, ErrInvalidItem, func(name string) (Action, error) {
+	err := e.serializeFields(sc, item, ErrInvalidItem, 0, func(name string) (Action, error) {
 		if strings.HasPrefix(name, ReservedPrefix) {
 			return 0, fmt.Errorf("%w: attribute name %q starts with the reserved prefix %q", ErrInvalidItem, name, ReservedPrefix)
 		}

@@ -1,7 +1,6 @@
 package structure
 
 import (
-	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -30,7 +29,8 @@ type field struct {
 // plaintext.
 type scratch struct {
 	signed  []signedAttr
-	order   []int32 // indexes into signed, in canonical path order
+	order   []int32       // indexes into signed, in canonical path order
+	present []presentAttr // configured attributes of the item, in canonical path order
 	fields  []field
 	offsets []int
 	buf     []byte // serialized values and paths
@@ -44,6 +44,12 @@ type signedAttr struct {
 	av       types.AttributeValue
 	action   Action
 	utf16Len int
+}
+
+// presentAttr is a configured attribute of an item being serialized.
+type presentAttr struct {
+	attr *knownAttr
+	av   types.AttributeValue
 }
 
 // maxPooledScratch bounds the buffers kept for reuse, so that one large
@@ -63,8 +69,9 @@ func (sc *scratch) release() {
 	clear(sc.plain[:cap(sc.plain)])
 	clear(sc.record[:cap(sc.record)])
 	clear(sc.signed)
+	clear(sc.present)
 	clear(sc.fields)
-	sc.signed, sc.order, sc.fields, sc.offsets = sc.signed[:0], sc.order[:0], sc.fields[:0], sc.offsets[:0]
+	sc.signed, sc.order, sc.present, sc.fields, sc.offsets = sc.signed[:0], sc.order[:0], sc.present[:0], sc.fields[:0], sc.offsets[:0]
 	sc.buf, sc.plain, sc.record = sc.buf[:0], sc.plain[:0], sc.record[:0]
 	scratchPool.Put(sc)
 }
@@ -73,8 +80,14 @@ func (sc *scratch) release() {
 // path order, the order of the legend, the field keys and the canonical
 // hash: the attributes to which action gives an action other than
 // DoNothing, serialized, with their canonical paths. Serialization errors
-// wrap kind.
-func (e *Encryptor) serializeFields(sc *scratch, item map[string]types.AttributeValue, kind error, action func(name string) (Action, error)) error {
+// wrap kind. extra counts the attributes of item that the caller has
+// already seen and that action makes DoNothing without a word (the header
+// and footer, when decrypting): with them, an item of configured
+// attributes only takes the layout's paths and order.
+func (e *Encryptor) serializeFields(sc *scratch, item map[string]types.AttributeValue, kind error, extra int, action func(name string) (Action, error)) error {
+	if ok, err := e.serializeKnown(sc, item, kind, extra); ok {
+		return err
+	}
 	for name, av := range item {
 		a, err := action(name)
 		if err != nil {
@@ -85,15 +98,11 @@ func (e *Encryptor) serializeFields(sc *scratch, item map[string]types.Attribute
 			sc.signed = append(sc.signed, signedAttr{name: name, av: av, action: a, utf16Len: utf16Len(name)})
 		}
 	}
-	// The paths share the table name and depth: they order by the name's
-	// length, then its bytes. The indexes sort, not the attributes, which
-	// hold pointers the garbage collector would have to follow every move.
+	// The indexes sort, not the attributes, which hold pointers the
+	// garbage collector would have to follow every move.
 	slices.SortFunc(sc.order, func(i, j int32) int {
 		a, b := &sc.signed[i], &sc.signed[j]
-		if c := cmp.Compare(a.utf16Len, b.utf16Len); c != 0 {
-			return c
-		}
-		return strings.Compare(a.name, b.name)
+		return cmpCanonical(a.name, a.utf16Len, b.name, b.utf16Len)
 	})
 	for _, i := range sc.order {
 		attr := &sc.signed[i]
@@ -113,6 +122,50 @@ func (e *Encryptor) serializeFields(sc *scratch, item map[string]types.Attribute
 		sc.fields[i].value, sc.fields[i].path = sc.buf[o[0]:o[1]:o[1]], sc.buf[o[1]:o[2]:o[2]]
 	}
 	return nil
+}
+
+// serializeKnown is serializeFields for an item whose attributes, but for
+// extra, are all configured: it takes their paths and order from the
+// layout, with their configured actions. It reports false, with sc
+// unchanged, for any other item, which the caller serializes the general
+// way: its errors (an unconfigured attribute) come before serialization
+// errors.
+func (e *Encryptor) serializeKnown(sc *scratch, item map[string]types.AttributeValue, kind error, extra int) (bool, error) {
+	l := &e.layout
+	if !l.fast || len(item) > len(l.signed)+len(l.unsigned)+extra {
+		return false, nil
+	}
+	n := extra
+	for _, name := range l.unsigned {
+		if _, ok := item[name]; ok {
+			n++
+		}
+	}
+	for i := range l.signed {
+		if av, ok := item[l.signed[i].name]; ok {
+			sc.present = append(sc.present, presentAttr{attr: &l.signed[i], av: av})
+		}
+	}
+	if n+len(sc.present) != len(item) {
+		clear(sc.present)
+		sc.present = sc.present[:0]
+		return false, nil
+	}
+	for _, p := range sc.present {
+		start := len(sc.buf)
+		var typ ddbser.TypeID
+		var err error
+		if sc.buf, typ, err = ddbser.AppendValue(sc.buf, p.av); err != nil {
+			return true, fmt.Errorf("%w: attribute %q: %w", kind, p.attr.name, err)
+		}
+		sc.offsets = append(sc.offsets, start, len(sc.buf))
+		sc.fields = append(sc.fields, field{name: p.attr.name, action: p.attr.action, typ: typ, path: p.attr.path})
+	}
+	for i := range sc.fields {
+		o := sc.offsets[2*i:]
+		sc.fields[i].value = sc.buf[o[0]:o[1]:o[1]]
+	}
+	return true, nil
 }
 
 // Encryption context keys DB-ESDK adds (encrypt-item.md, "DynamoDB Item
