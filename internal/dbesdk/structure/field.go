@@ -1,12 +1,8 @@
 package structure
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -21,59 +17,6 @@ type field struct {
 	typ    ddbser.TypeID
 	value  []byte // plaintext terminal value, or the encrypted one
 	path   []byte
-}
-
-// scratch holds a record's working buffers, pooled: its serialized signed
-// fields and their paths, and its decrypted values. Nothing in it outlives
-// the call that took it, and it is wiped when given back, as it held
-// plaintext.
-type scratch struct {
-	signed  []signedAttr
-	order   []int32       // indexes into signed, in canonical path order
-	present []presentAttr // configured attributes of the item, in canonical path order
-	fields  []field
-	offsets []int
-	buf     []byte // serialized values and paths
-	plain   []byte // decrypted values
-	record  []byte // the canonical record
-}
-
-// signedAttr is a signed attribute before serialization.
-type signedAttr struct {
-	name     string
-	av       types.AttributeValue
-	action   Action
-	utf16Len int
-}
-
-// presentAttr is a configured attribute of an item being serialized.
-type presentAttr struct {
-	attr *knownAttr
-	av   types.AttributeValue
-}
-
-// maxPooledScratch bounds the buffers kept for reuse, so that one large
-// item does not pin its memory.
-const maxPooledScratch = 64 << 10
-
-var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 2048)} }}
-
-func getScratch() *scratch { return scratchPool.Get().(*scratch) }
-
-// release wipes sc and returns it to the pool.
-func (sc *scratch) release() {
-	if cap(sc.buf)+cap(sc.plain)+cap(sc.record) > maxPooledScratch {
-		return
-	}
-	clear(sc.buf[:cap(sc.buf)])
-	clear(sc.plain[:cap(sc.plain)])
-	clear(sc.record[:cap(sc.record)])
-	clear(sc.signed)
-	clear(sc.present)
-	clear(sc.fields)
-	sc.signed, sc.order, sc.present, sc.fields, sc.offsets = sc.signed[:0], sc.order[:0], sc.present[:0], sc.fields[:0], sc.offsets[:0]
-	sc.buf, sc.plain, sc.record = sc.buf[:0], sc.plain[:0], sc.record[:0]
-	scratchPool.Put(sc)
 }
 
 // serializeFields sets sc.fields to the signed fields of item in canonical
@@ -166,88 +109,4 @@ func (e *Encryptor) serializeKnown(sc *scratch, item map[string]types.AttributeV
 		sc.fields[i].value = sc.buf[o[0]:o[1]:o[1]]
 	}
 	return true, nil
-}
-
-// Encryption context keys DB-ESDK adds (encrypt-item.md, "DynamoDB Item
-// Base Context"; encrypt-path-structure.md, "Create New Encryption Context
-// and CMM").
-const (
-	tableNameKey     = "aws-crypto-table-name"
-	partitionNameKey = "aws-crypto-partition-name"
-	sortNameKey      = "aws-crypto-sort-name"
-	attrKeyPrefix    = "aws-crypto-attr."
-	legendKey        = "aws-crypto-legend"
-)
-
-// reproducedContext returns the encryption context entries a reader rebuilds
-// from the item rather than the header: the base context of the format
-// version and, in version 2, one entry per
-// SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT attribute and their legend. fields
-// are the record's signed fields with their actions.
-func (e *Encryptor) reproducedContext(version byte, fields []field) []Pair {
-	pairs := make([]Pair, 0, 8)
-	pairs = append(pairs, Pair{tableNameKey, e.cfg.TableName}, Pair{partitionNameKey, e.cfg.PartitionKey})
-	if e.cfg.SortKey != "" {
-		pairs = append(pairs, Pair{sortNameKey, e.cfg.SortKey})
-	}
-	if version == 1 {
-		for _, key := range []string{e.cfg.PartitionKey, e.cfg.SortKey} {
-			if f := findField(fields, key); f != nil {
-				pairs = append(pairs, Pair{attrKeyPrefix + key, encodeTerminal(f)})
-			}
-		}
-		return pairs
-	}
-	var inContext []*field
-	for i := range fields {
-		if fields[i].action == SignAndIncludeInEncryptionContext {
-			inContext = append(inContext, &fields[i])
-		}
-	}
-	if len(inContext) == 0 {
-		return pairs
-	}
-	slices.SortFunc(inContext, func(a, b *field) int { return strings.Compare(a.name, b.name) })
-	legend := make([]byte, 0, len(inContext))
-	for _, f := range inContext {
-		value, kind := contextValue(f)
-		pairs = append(pairs, Pair{attrKeyPrefix + f.name, value})
-		legend = append(legend, kind)
-	}
-	return append(pairs, Pair{legendKey, string(legend)})
-}
-
-func findField(fields []field, name string) *field {
-	for i := range fields {
-		if fields[i].name == name {
-			return &fields[i]
-		}
-	}
-	return nil
-}
-
-// contextValue returns a version 2 context value and its legend character
-// (encrypt-item.md, "Base Context Value Version 2").
-func contextValue(f *field) (string, byte) {
-	switch f.typ {
-	case ddbser.TypeString:
-		return string(f.value), 'S'
-	case ddbser.TypeNumber:
-		return string(f.value), 'N'
-	case ddbser.TypeNull:
-		return "null", 'L'
-	case ddbser.TypeBool:
-		if len(f.value) == 1 && f.value[0] != 0 {
-			return "true", 'L'
-		}
-		return "false", 'L'
-	}
-	return encodeTerminal(f), 'B'
-}
-
-// encodeTerminal returns the base64 of the terminal's type ID and value
-// (encrypt-item.md, "Base Context Value Version 1").
-func encodeTerminal(f *field) string {
-	raw := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(f.value)), uint16(f.typ))
-	return base64.StdEncoding.EncodeToString(append(raw, f.value...))
 }
