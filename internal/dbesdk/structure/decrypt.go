@@ -132,9 +132,15 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 		plain = append(plain, av)
 	}
 	sc.values = plain
-	for name := range item {
-		if strings.HasPrefix(name, ReservedPrefix) {
-			delete(item, name)
+	if sc.known {
+		// Every other attribute is configured: no other has a reserved name.
+		delete(item, HeaderAttr)
+		delete(item, FooterAttr)
+	} else {
+		for name := range item {
+			if strings.HasPrefix(name, ReservedPrefix) {
+				delete(item, name)
+			}
 		}
 	}
 	for i := range fields {

@@ -108,5 +108,6 @@ func (e *Encryptor) serializeKnown(sc *scratch, item map[string]types.AttributeV
 		o := sc.offsets[2*i:]
 		sc.fields[i].value = sc.buf[o[0]:o[1]:o[1]]
 	}
+	sc.known = true
 	return true, nil
 }

@@ -20,6 +20,7 @@ type scratch struct {
 	fields  []field
 	offsets []int
 	buf     []byte // serialized values and paths
+	known   bool   // the item's attributes are all configured, but for the header and footer
 
 	pairs     []Pair  // the context entries reproduced from the item
 	inContext []int32 // indexes into fields of SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT ones
@@ -60,11 +61,13 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 // release wipes sc and returns it to the pool. The materials' data key is
-// the caller's to wipe (the keyring allocated it); the rest goes here.
+// the caller's to wipe (the keyring allocated it). Of the rest, the keys,
+// the serialized values (plaintext before encryption) and the decrypted
+// ones are secret; the context, legend and canonical record hold what the
+// stored item shows, ciphertexts rather than plaintexts.
 func (sc *scratch) release() {
-	for _, b := range [][]byte{sc.buf, sc.aad, sc.text, sc.legend, sc.record, sc.plain} {
-		clear(b[:cap(b)])
-	}
+	clear(sc.buf[:cap(sc.buf)])
+	clear(sc.plain[:cap(sc.plain)])
 	sc.keys.Reset()
 	clear(sc.signed)
 	clear(sc.present)
@@ -81,7 +84,7 @@ func (sc *scratch) release() {
 		return
 	}
 	sc.signed, sc.order, sc.present, sc.fields, sc.offsets = sc.signed[:0], sc.order[:0], sc.present[:0], sc.fields[:0], sc.offsets[:0]
-	sc.inContext = sc.inContext[:0]
+	sc.inContext, sc.known = sc.inContext[:0], false
 	sc.buf, sc.aad, sc.text, sc.legend, sc.record, sc.plain = sc.buf[:0], sc.aad[:0], sc.text[:0], sc.legend[:0], sc.record[:0], sc.plain[:0]
 	sc.pairs, sc.context, sc.values = sc.pairs[:0], sc.context[:0], sc.values[:0]
 	sc.enc = EncryptionMaterials{EDKs: sc.enc.EDKs[:0], SigningKeys: sc.enc.SigningKeys[:0]}
