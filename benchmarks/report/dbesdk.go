@@ -12,7 +12,7 @@ func writeDBESDK(p func(string, ...any), res results) {
 	p("| benchmark (package dbesdk) | format | ns/op | B/op | allocs/op | / store, ns/op |")
 	p("|---|---|---|---|---|---|")
 	for _, bench := range []string{"InMemoryPutGet", "ItemRoundTrip"} {
-		for _, f := range []string{"store", "dbesdk-6700-rawaes", "dbesdk-6701-rawaes"} {
+		for _, f := range []string{"store", "dbesdk-6700-rawaes", "dbesdk-6701-rawaes", "dbesdk-6700-hierarchical", "dbesdk-6701-hierarchical"} {
 			n := d(bench + "/" + f)
 			ratio := ""
 			if f != "store" {
