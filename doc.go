@@ -40,7 +40,9 @@
 //
 // Store.Query and Store.Scan return iterators (iter.Seq2) that fetch pages
 // as the loop asks; Store.QueryPage and Store.ScanPage return pages with
-// signed, opaque cursors for APIs. Store.BatchGet, Store.BatchPut and
+// signed, opaque cursors for APIs. A listing ends at the first item that
+// fails verification; with ReportFailures it reports that item, by key, as
+// an *ItemError, and goes on. Store.BatchGet, Store.BatchPut and
 // Store.BatchDelete chunk to DynamoDB's limits and retry unprocessed items.
 // Transact commits Store.TxPut, Store.TxDelete and Store.TxCheck actions of
 // several stores atomically; TransactGet reads with Store.TxGet.
@@ -173,8 +175,8 @@
 //   - [Fleets and tenants]: the key store, tenants, rotation, shredding, IAM
 //   - [Security model] and [Threats]: what is protected, and the tests that
 //     defend each threat
-//   - [Operations]: the operator's command, walks, rotation, migrations,
-//     suites
+//   - [Operations]: the operator's command, walks (across machines too),
+//     rotation, migrations, suites
 //   - [Streams and exports]: items outside Store calls, exports, streams
 //   - [Options]: every option with its default
 //   - [Testing]: the test servers and package dynacrypttest

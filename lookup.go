@@ -45,7 +45,7 @@ func (s *Store[T]) Lookup(ctx context.Context, probe T, index string, opts ...Qu
 			yield(nil, s.fail("Lookup", err))
 			return
 		}
-		s.run(ctx, r, nil, yield)
+		s.run(ctx, r, nil, reporting(qc.report, yield))
 	}
 }
 

@@ -23,9 +23,11 @@ import (
 // Page is one page of items and the cursor of the next.
 type Page[T any] struct {
 	Items []*T
-	// Next resumes right after the last item of this page; it is empty
-	// when there are no more items. A non-empty Next leads to an empty
-	// page only when a Filter removed every item after this page's.
+	// Next resumes right after the last item of this page (or the last
+	// item reported, with ReportFailures); it is empty when there are no
+	// more items. A non-empty Next leads to an empty page only when a
+	// Filter removed every item after this page's, or every item after
+	// them was reported.
 	Next string
 }
 
@@ -37,6 +39,14 @@ type Page[T any] struct {
 // ErrInvalidCursor (a LookupPage cursor is of another query for a probe of
 // other values, even values with the same beacon). Paging needs a Cipher,
 // whose root keys sign the cursors.
+//
+// With ReportFailures, an item that fails takes its place in the page as
+// the stored item it is, so that a page holds size items and reports in
+// all, and a page of forged items costs no more than one of good ones; the
+// reports go out once the page is made, before the call returns. A cursor
+// of such a listing resumes no listing without ReportFailures, nor the
+// reverse: it may stand past an item that failed, which a listing that
+// ends at such items would otherwise never see.
 func (s *Store[T]) QueryPage(ctx context.Context, key T, cursor string, size int, opts ...QueryOption) (*Page[T], error) {
 	r, err := s.queryRequest(&key, queryConfigOf(opts))
 	if err != nil {
@@ -73,40 +83,58 @@ func (s *Store[T]) page(ctx context.Context, r *request, cursor string, size int
 		}
 	}
 	page := &Page[T]{Items: make([]*T, 0, size)}
+	// With ReportFailures, a reported item takes its place in the page as
+	// the item read it is: a page is size items and reports. The reports
+	// go out once the page is made, so that a page that fails reports
+	// nothing.
+	var reports []*ItemError
+	taken := 0
+	done := func(next map[string]types.AttributeValue) (*Page[T], error) {
+		if next != nil {
+			var err error
+			if page.Next, err = s.sealCursor(ctx, next, r); err != nil {
+				return nil, s.fail(r.op, err)
+			}
+		}
+		for _, report := range reports {
+			r.qc.report(report)
+		}
+		return page, nil
+	}
 	for {
 		// One item more than the page needs tells, without another
 		// request, whether the page ends the listing.
-		items, next, err := r.fetch(ctx, s.db, start, size-len(page.Items)+1)
+		items, next, err := r.fetch(ctx, s.db, start, size-taken+1)
 		if err != nil {
 			return nil, s.fail(r.op, err)
 		}
 		var last map[string]types.AttributeValue // start key after the last item taken
 		for _, av := range items {
-			if len(page.Items) == size {
-				if page.Next, err = s.sealCursor(ctx, last, r); err != nil {
-					return nil, s.fail(r.op, err)
-				}
-				return page, nil
+			if taken == size {
+				return done(last)
 			}
 			last = s.startKeyAfter(av, r.qc.index)
 			item, err := s.decodeMatch(ctx, av, r)
-			if err != nil {
-				return nil, s.fail(r.op, err)
-			}
-			if item != nil {
+			switch {
+			case err != nil:
+				report := s.itemFailure(r, av, err)
+				if report == nil {
+					return nil, s.fail(r.op, err)
+				}
+				reports = append(reports, report)
+				taken++
+			case item != nil:
 				page.Items = append(page.Items, item)
+				taken++
 			}
 		}
 		if next == nil {
-			return page, nil
+			return done(nil)
 		}
-		if len(page.Items) == size {
+		if taken == size {
 			// DynamoDB stopped on a filter or its 1 MB limit: there may
 			// be more, after the items it evaluated.
-			if page.Next, err = s.sealCursor(ctx, next, r); err != nil {
-				return nil, s.fail(r.op, err)
-			}
-			return page, nil
+			return done(next)
 		}
 		start = next
 	}

@@ -26,6 +26,7 @@ type queryConfig struct {
 	limit, pageSize                  int
 	descending                       bool
 	segment, totalSegments, parallel int
+	report                           func(*ItemError) // ReportFailures
 }
 
 func queryConfigOf(opts []QueryOption) queryConfig {
@@ -85,7 +86,8 @@ func (r *request) fetch(ctx context.Context, db DB, start map[string]types.Attri
 // named by UsingIndex) equals key's, in sort key order, optionally limited by
 // a sort key condition and a Filter. Pages are fetched as the loop asks for
 // items and fetching stops when the loop stops. Each item is verified and
-// decrypted; an error is yielded once and ends the sequence.
+// decrypted; an error is yielded once and ends the sequence, but with
+// ReportFailures, which reports an item that fails and goes on.
 //
 //	for order, err := range orders.Query(ctx, Order{Customer: "c1"}, dynacrypt.SortKeyBeginsWith("2026-")) {
 //		if err != nil {
@@ -101,7 +103,7 @@ func (s *Store[T]) Query(ctx context.Context, key T, opts ...QueryOption) iter.S
 			yield(nil, s.fail("Query", err))
 			return
 		}
-		s.run(ctx, r, nil, yield)
+		s.run(ctx, r, nil, reporting(qc.report, yield))
 	}
 }
 
@@ -120,12 +122,14 @@ func (s *Store[T]) Scan(ctx context.Context, opts ...QueryOption) iter.Seq2[*T, 
 			yield(nil, s.fail("Scan", err))
 			return
 		}
-		s.run(ctx, r, nil, yield)
+		s.run(ctx, r, nil, reporting(qc.report, yield))
 	}
 }
 
 // run yields the items of r from start until the end, the limit, or the
-// loop's end.
+// loop's end; with ReportFailures, it yields an *ItemError for an item that
+// fails, and goes on if yield returns true. Reports count toward the limit,
+// as the items read they are.
 func (s *Store[T]) run(ctx context.Context, r *request, start map[string]types.AttributeValue, yield func(*T, error) bool) {
 	yielded := 0
 	for {
@@ -140,14 +144,19 @@ func (s *Store[T]) run(ctx context.Context, r *request, start map[string]types.A
 		}
 		for _, av := range items {
 			item, err := s.decodeMatch(ctx, av, r)
-			if err != nil {
-				yield(nil, s.fail(r.op, err))
-				return
-			}
-			if item == nil {
+			switch {
+			case err != nil:
+				report := s.itemFailure(r, av, err)
+				if report == nil {
+					yield(nil, s.fail(r.op, err))
+					return
+				}
+				if !yield(nil, report) {
+					return
+				}
+			case item == nil:
 				continue // a false positive of a Lookup
-			}
-			if !yield(item, nil) {
+			case !yield(item, nil):
 				return
 			}
 			if yielded++; r.qc.limit > 0 && yielded >= r.qc.limit {
@@ -163,6 +172,7 @@ func (s *Store[T]) run(ctx context.Context, r *request, start map[string]types.A
 
 // scanParallel runs one Scan per segment and yields their items as they
 // come. When the loop stops early, the workers are cancelled and waited for.
+// Reports (ReportFailures) come through the loop's goroutine, one at a time.
 func (s *Store[T]) scanParallel(ctx context.Context, qc queryConfig, yield func(*T, error) bool) {
 	if qc.totalSegments != 0 {
 		yield(nil, s.fail("Scan", errors.New("Parallel and Segment cannot be combined")))
@@ -192,7 +202,7 @@ func (s *Store[T]) scanParallel(ctx context.Context, qc queryConfig, yield func(
 			s.run(ctx, r, nil, func(item *T, err error) bool {
 				select {
 				case results <- result{item, err}:
-					return err == nil
+					return err == nil || isReport(err)
 				case <-ctx.Done():
 					return false
 				}
@@ -206,8 +216,9 @@ func (s *Store[T]) scanParallel(ctx context.Context, qc queryConfig, yield func(
 		}
 	}()
 	yielded := 0
+	yield = reporting(qc.report, yield)
 	for res := range results {
-		if !yield(res.item, res.err) || res.err != nil {
+		if !yield(res.item, res.err) || res.err != nil && !isReport(res.err) {
 			return
 		}
 		if yielded++; limit > 0 && yielded >= limit {
@@ -380,8 +391,9 @@ func exprValue(av types.AttributeValue) expression.ValueBuilder {
 }
 
 // fingerprint identifies a request for the cursors it hands out: the
-// operation, index, expressions with their names and values, direction and
-// segment. A cursor from one request does not resume another.
+// operation, index, expressions with their names and values, direction,
+// segment, and ReportFailures. A cursor from one request does not resume
+// another.
 func fingerprint(op string, index *string, expr expression.Expression, qc queryConfig) ([]byte, error) {
 	h := sha256.New()
 	buf := canonical.AppendName(nil, op)
@@ -404,6 +416,11 @@ func fingerprint(op string, index *string, expr expression.Expression, qc queryC
 		return nil, err
 	}
 	buf = fmt.Appendf(buf, "%t/%d/%d", qc.descending, qc.segment, qc.totalSegments)
+	if qc.report != nil {
+		// A tolerant listing's cursor may stand past an item that failed:
+		// it must not resume a strict listing, which would never see it.
+		buf = append(buf, "/reports failures"...)
+	}
 	h.Write(buf)
 	return h.Sum(nil), nil
 }

@@ -16,13 +16,23 @@ import (
 
 // ReencryptOptions configure Store.Reencrypt and Items.Reencrypt.
 type ReencryptOptions struct {
-	// Segments is how many parallel Scan segments walk the table (4 if 0).
+	// Segments is how many parallel Scan segments walk the table (4 if 0,
+	// at most 1,000,000): a walk reads its segments at once, each a Scan
+	// of its own paging through its part of the table.
 	Segments int
+	// Share, if set, limits the walk to some of the Segments, so that
+	// processes on several machines walk the table once between them,
+	// each a share (see SegmentShare), each resumable from its own
+	// checkpoint. It needs Segments, the same in every share. A walk of one
+	// tenant that Queries its partition (see Tenant) has no segments, and
+	// refuses a share.
+	Share *SegmentShare
 	// PageSize is how many items each Scan request reads (100 if 0): the
 	// grain of progress reports and checkpoints.
 	PageSize int
 	// Checkpoint resumes an interrupted walk from the Checkpoint of its last
-	// progress report. It must come from a walk with the same Segments.
+	// progress report. It must come from a walk with the same Segments and
+	// Share (and Tenant): each share resumes from its own.
 	Checkpoint string
 	// Progress, if set, is called after each page of each segment, one call
 	// at a time.
@@ -77,7 +87,8 @@ type ReencryptProgress struct {
 const rewriteAttempts = 10
 
 // Reencrypt walks the whole table with a parallel Scan (or one tenant's
-// items: see ReencryptOptions.Tenant) and rewrites every
+// items: see ReencryptOptions.Tenant; or a share of the Scan's segments,
+// one of several processes': see ReencryptOptions.Share) and rewrites every
 // item that needs it: items that lack a beacon declared after they were
 // written, items without a header that the manifest lists (legacy
 // per-field KMS items with [WithLegacyKMS], plaintext items with

@@ -2,8 +2,6 @@ package dynacrypt
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt/internal/canonical"
+	"github.com/dynacrypt/dynacrypt/internal/walkcheckpoint"
 )
 
 // walk is the re-encryption walk of Store.Reencrypt and Items.Reencrypt:
@@ -23,6 +22,21 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 	scope, err := r.scopeOf(opts.Tenant)
 	if err != nil {
 		return ReencryptProgress{}, err
+	}
+	segments, err := segmentsOf(opts, scope)
+	if err != nil {
+		return ReencryptProgress{}, err
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	n := segments.last - segments.first + 1
+	w := &walkState{opts: opts, scope: scope, segments: segments, starts: make([]map[string]types.AttributeValue, n), done: make([]bool, n)}
+	// Refused before any request, a KMS request included.
+	if opts.Checkpoint != "" {
+		if err := w.resume(opts.Checkpoint); err != nil {
+			return ReencryptProgress{}, err
+		}
 	}
 	// A Cipher that learns its current key from its key service (a
 	// KMSCipher configured by alias) tells current items only once it has
@@ -38,31 +52,15 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 			return ReencryptProgress{}, fmt.Errorf("wrapping root key: %w", err)
 		}
 	}
-	n := opts.Segments
-	if n <= 0 {
-		n = 4
-	}
-	if scope.query {
-		n = 1 // a Query has no segments
-	}
-	if opts.PageSize <= 0 {
-		opts.PageSize = 100
-	}
-	w := &walkState{opts: opts, scope: scope, starts: make([]map[string]types.AttributeValue, n), done: make([]bool, n)}
-	if opts.Checkpoint != "" {
-		if err := w.resume(opts.Checkpoint); err != nil {
-			return ReencryptProgress{}, err
-		}
-	}
 	var wg sync.WaitGroup
-	for seg := 0; seg < n; seg++ {
-		if w.done[seg] {
+	for i := range n {
+		if w.done[i] {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.walkSegment(ctx, w, seg)
+			r.walkSegment(ctx, w, i)
 		}()
 	}
 	wg.Wait()
@@ -78,6 +76,7 @@ func (r *rewriter) walk(ctx context.Context, opts ReencryptOptions) (ReencryptPr
 type walkState struct {
 	opts     ReencryptOptions
 	scope    walkScope
+	segments segmentRange // the segments walked; starts and done hold one entry each, from the first on
 	mu       sync.Mutex
 	progress ReencryptProgress
 	starts   []map[string]types.AttributeValue // per segment: where to go on
@@ -85,8 +84,10 @@ type walkState struct {
 	err      error // the first failure
 }
 
+// walkSegment walks segment w.segments.first+seg to its end, or until ctx
+// is done.
 func (r *rewriter) walkSegment(ctx context.Context, w *walkState, seg int) {
-	total, segment, limit := int32(len(w.starts)), int32(seg), int32(min(w.opts.PageSize, 1<<30))
+	total, segment, limit := int32(w.segments.total), int32(w.segments.first+seg), int32(min(w.opts.PageSize, 1<<30))
 	w.mu.Lock()
 	start := w.starts[seg]
 	w.mu.Unlock()
@@ -158,37 +159,30 @@ func (w *walkState) report(seg int, page ReencryptProgress, next map[string]type
 	}
 }
 
-// checkpointState is the JSON inside a checkpoint: the tenant walked ("":
-// every item), and per segment, whether it is done and the canonical
-// encoding of its next start key.
-type checkpointState struct {
-	Tenant string   `json:"tenant,omitempty"`
-	Done   []bool   `json:"done"`
-	Starts [][]byte `json:"starts"`
-}
-
 func (w *walkState) checkpoint() string {
-	st := checkpointState{Tenant: w.scope.tenant, Done: w.done, Starts: make([][]byte, len(w.starts))}
+	st := walkcheckpoint.State{Tenant: w.scope.tenant, Segments: w.segments.total, First: w.segments.first,
+		Done: w.done, Starts: make([][]byte, len(w.starts))}
 	for i, start := range w.starts {
 		if start != nil {
 			st.Starts[i], _ = canonical.Append(nil, &types.AttributeValueMemberM{Value: start})
 		}
 	}
-	b, _ := json.Marshal(st)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return st.Encode()
 }
 
+// resume sets the walk's segments where checkpoint says, if it is of the
+// same walk: of the same tenant and segments. Resumed by another share,
+// or with another total, it would count as done segments no walk read.
 func (w *walkState) resume(checkpoint string) error {
-	var st checkpointState
-	b, err := base64.RawURLEncoding.DecodeString(checkpoint)
-	if err == nil {
-		err = json.Unmarshal(b, &st)
+	st, err := walkcheckpoint.Decode(checkpoint)
+	if err != nil {
+		return err
 	}
-	if err == nil && st.Tenant != w.scope.tenant {
+	if st.Tenant != w.scope.tenant {
 		return fmt.Errorf("checkpoint is from a walk of %s, not of %s: it would skip what that walk did", walkOf(st.Tenant), walkOf(w.scope.tenant))
 	}
-	if err != nil || len(st.Done) != len(w.done) || len(st.Starts) != len(w.starts) {
-		return fmt.Errorf("checkpoint is not from a walk of %d segments", len(w.done))
+	if got := (segmentRange{st.First, st.Last(), st.Total()}); got != w.segments {
+		return fmt.Errorf("checkpoint is of %s, this walk is of %s: each share resumes from its own checkpoint", got, w.segments)
 	}
 	copy(w.done, st.Done)
 	for i, enc := range st.Starts {

@@ -488,9 +488,9 @@ func (s *Store[T]) unmarshalOpened(av map[string]types.AttributeValue) (*T, erro
 	item := new(T)
 	if err := unmarshal(av, item); err != nil {
 		if len(s.codec.encrypted) > 0 {
-			return nil, redact(err, "unmarshalling into %v", reflect.TypeFor[T]())
+			err = redact(err, "unmarshalling into %v", reflect.TypeFor[T]())
 		}
-		return nil, err
+		return nil, &unmarshalError{err}
 	}
 	return item, nil
 }

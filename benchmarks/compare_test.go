@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/benchitem"
+	"github.com/dynacrypt/dynacrypt/internal/testrig"
 )
 
 // Item is the 1 KB item of every scenario, the one every encryption
@@ -232,13 +232,6 @@ func setup(b *testing.B, st *stub, make func(*dynamodb.Client, *kms.Client) (app
 	return a
 }
 
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkPutGet measures one Put and one Get of the 1 KB item per
 // operation, sequentially, for each approach. cpu-ns/op is the process's
 // CPU time (client and stub) per operation; kms-req/op counts requests.
@@ -252,7 +245,7 @@ func BenchmarkPutGet(b *testing.B) {
 			kms0 := st.kmsRequests.Load()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := testrig.CPUTime()
 			for i := 0; i < b.N; i++ {
 				if err := a.put(ctx, item); err != nil {
 					b.Fatal(err)
@@ -262,7 +255,7 @@ func BenchmarkPutGet(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((testrig.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(st.kmsRequests.Load()-kms0)/float64(b.N), "kms-req/op")
 		})
 	}
@@ -290,7 +283,7 @@ func BenchmarkPutGetInterleaved(b *testing.B) {
 			// Each turn starts from a collected heap, so that it pays for
 			// the collections its own garbage causes, not the last turn's.
 			runtime.GC()
-			cpu0 := cpuTime()
+			cpu0 := testrig.CPUTime()
 			for range min(turn, b.N-done) {
 				if err := a.put(ctx, item); err != nil {
 					b.Fatal(err)
@@ -299,7 +292,7 @@ func BenchmarkPutGetInterleaved(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			cpu[i] += cpuTime() - cpu0
+			cpu[i] += testrig.CPUTime() - cpu0
 		}
 	}
 	b.StopTimer()

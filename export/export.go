@@ -10,6 +10,23 @@
 //		u, err := users.UnmarshalItem(ctx, line.Item)
 //		...
 //	}
+//
+// A whole export, as DynamoDB writes it to S3 (its manifests and a data
+// folder of gzip files) and an operator copies it to disk, is read with
+// OpenFolder, which checks the manifests, and decrypted with DecryptFolder,
+// several data files at once, each checked against the manifests' item
+// counts and MD5 digests, every failure reported by file, line and key:
+//
+//	folder, err := export.OpenFolder("exports/AWSDynamoDB/01234567890123-a1b2c3d4")
+//	...
+//	report, err := export.DecryptFolder(ctx, folder, items, export.DecryptOptions{
+//		Output: func(f *export.DataFile) (io.WriteCloser, error) { return os.Create(...) },
+//		Failed: func(f *export.ItemFailure) { log.Print(f) },
+//	})
+//	...
+//	if err := report.Err(); err != nil { // items failed, or files did not match the manifests
+//		...
+//	}
 package export
 
 import (

@@ -118,6 +118,21 @@ func putAccounts(t *testing.T, s *dynacrypt.Store[Account], n int, tenants ...st
 	}
 }
 
+// lookupIDs returns "tenant/id" of the accounts a Lookup of probe through
+// index yields, sorted; an error fails the test.
+func lookupIDs(t *testing.T, s *dynacrypt.Store[Account], probe Account, index string, opts ...dynacrypt.QueryOption) []string {
+	t.Helper()
+	var ids []string
+	for a, err := range s.Lookup(context.Background(), probe, index, opts...) {
+		if err != nil {
+			t.Fatalf("the lookup of %+v: %v", probe, err)
+		}
+		ids = append(ids, a.Tenant+"/"+a.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // TestTenantIsolation (issue 10, tenants; issue 11, tenants): each tenant's
 // items are wrapped under its own branch key and have beacons of their
 // own; a reader serving one tenant never fetches another's keys; an item
@@ -174,14 +189,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	// Lookups: the probe names the tenant; the other tenant's items that
 	// share the 1-bit beacon are dropped unread.
-	var plans []string
-	for a, err := range acmeOnly.Lookup(ctx, Account{Tenant: "acme", Plan: "pro"}, "by-plan") {
-		if err != nil {
-			t.Fatalf("acme's lookup: %v", err)
-		}
-		plans = append(plans, a.Tenant+"/"+a.ID)
-	}
-	slices.Sort(plans)
+	plans := lookupIDs(t, acmeOnly, Account{Tenant: "acme", Plan: "pro"}, "by-plan")
 	if want := []string{"acme/1", "acme/3", "acme/5", "acme/7"}; !slices.Equal(plans, want) {
 		t.Errorf("acme's pro accounts: %v, want %v", plans, want)
 	}

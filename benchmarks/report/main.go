@@ -137,6 +137,11 @@ func (r results) cell(name, unit string) string {
 	if !ok {
 		return "-"
 	}
+	return formatFloat(v)
+}
+
+// formatFloat formats a figure with three significant digits or more.
+func formatFloat(v float64) string {
 	switch {
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
@@ -419,6 +424,10 @@ func main() {
 		}
 		p("")
 	}
+
+	writeWalk(p, res)
+
+	writeExportDecrypt(p, res)
 
 	p("## Bulk load of 10,000 items into an empty table, against dynalite")
 	p("")

@@ -68,18 +68,12 @@ func TestFleetLines(t *testing.T) {
 		t.Error("a fleet line missing fields parsed")
 	}
 
-	var out strings.Builder
-	writeFleet(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, lg.fleet, "benchmarks/fleet.svg")
-	for _, s := range []string{
+	sectionHas(t, "fleet section", func(p func(string, ...any)) { writeFleet(p, lg.fleet, "benchmarks/fleet.svg") },
 		"| 10 | 5 | 5 | 30 | 30 | 12 | 20 | 16 |",
 		"| 200 | 100 | 100 | 10,100 | 10,100 | 202 | 210 | 301 |",
 		"Each writer puts 100 items, then each reader gets 1,000 items",
 		"](benchmarks/fleet.svg)",
-	} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("fleet section lacks %q:\n%s", s, out.String())
-		}
-	}
+	)
 }
 
 func TestFleetChart(t *testing.T) {
@@ -173,11 +167,7 @@ BenchmarkPutGet/raw-sdk-2 10 100 cpu-ns/op
 			t.Errorf("no results for %s: %v", name, res)
 		}
 	}
-	var out strings.Builder
-	writeKeyStoreCiphers(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, res)
-	if want := "| ItemRoundTrip | keystore | 15300 | - | - | 1.02 |"; !strings.Contains(out.String(), want) {
-		t.Errorf("key store section lacks %q:\n%s", want, out.String())
-	}
+	sectionHas(t, "key store section", func(p func(string, ...any)) { writeKeyStoreCiphers(p, res) }, "| ItemRoundTrip | keystore | 15300 | - | - | 1.02 |")
 }
 
 func TestTenantsLines(t *testing.T) {
@@ -194,18 +184,12 @@ func TestTenantsLines(t *testing.T) {
 	if _, _, err := parse(strings.NewReader("tenants: cipher=keystore tenants=1000\n")); err == nil {
 		t.Error("a tenants line missing fields parsed")
 	}
-	var out strings.Builder
-	writeTenants(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, lg.tenants)
-	for _, s := range []string{
+	sectionHas(t, "tenants section", func(p func(string, ...any)) { writeTenants(p, lg.tenants) },
 		"## 1,000 tenants × 10 items",
 		"| KMSCipher | 0 | 1,000 | 1,000 | - | 854 KiB (874 B per tenant) | 681 KiB (697 B per tenant) |",
 		"| key store Cipher | 2,000 | 1,000 | 1,001 | 2,000, 1,000 | 1.30 MiB (1,361 B per tenant) | 994 KiB (1,017 B per tenant) |",
 		"served nothing hold under 7 KiB.",
-	} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("tenants section lacks %q:\n%s", s, out.String())
-		}
-	}
+	)
 }
 
 func TestDBESDKBenchmarksArePrefixed(t *testing.T) {
@@ -219,14 +203,7 @@ BenchmarkInMemoryPutGet/dbesdk-6700-rawaes 	 1000	 39000 ns/op
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
-	writeDBESDK(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, res)
-	if want := "| InMemoryPutGet | dbesdk-6700-rawaes | 39000 | - | - | 3.00 |"; !strings.Contains(out.String(), want) {
-		t.Errorf("DB-ESDK section lacks %q:\n%s", want, out.String())
-	}
-	if strings.Contains(out.String(), "%!") {
-		t.Errorf("DB-ESDK section has a misformatted verb:\n%s", out.String())
-	}
+	sectionHas(t, "DB-ESDK section", func(p func(string, ...any)) { writeDBESDK(p, res) }, "| InMemoryPutGet | dbesdk-6700-rawaes | 39000 | - | - | 3.00 |")
 }
 
 // TestDBESDKSectionShowsHierarchicalKeyring checks that the hierarchical
@@ -268,4 +245,59 @@ func TestPlaintextMigrationLines(t *testing.T) {
 	if len(lg.plain) != 1 || lg.plain[0] != "10000 items (seeded in 2s); the walk promoted 9500" {
 		t.Errorf("plaintext migration lines: %q", lg.plain)
 	}
+}
+
+func TestWalkSection(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt/cmd/dynacrypt
+BenchmarkWalkProcesses/processes=1-2 	 1	2630037637 ns/op	      2000 items/s
+BenchmarkWalkProcesses/processes=4-2 	 1	1231278240 ns/op	      3000 items/s
+BenchmarkWalkProcesses/processes=1-2 	 1	2630037637 ns/op	      2000 items/s
+BenchmarkWalkProcesses/processes=4-2 	 1	1231278240 ns/op	      5000 items/s
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sectionHas(t, "walk section", func(p func(string, ...any)) { writeWalk(p, res) },
+		"| 1 | 2000 |", "| 4 | 4000 |", "4 processes / 1 = **2.00** (rounds: 1.50 to 2.50)")
+}
+
+func TestExportDecryptSection(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt/cmd/dynacrypt
+BenchmarkExportDecrypt/workers=1-2 1 2000000000 ns/op 10000 items/s 100000 ns/item 90000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+BenchmarkExportDecrypt/workers=4-2 1 1000000000 ns/op 19000 items/s 52000 ns/item 99000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+BenchmarkExportDecrypt/workers=1-2 1 2000000000 ns/op 8000 items/s 125000 ns/item 100000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+BenchmarkExportDecrypt/workers=4-2 1 1000000000 ns/op 17600 items/s 57000 ns/item 100000 cpu-ns/item 560000000 B/op 5600000 allocs/op
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sectionHas(t, "the section", func(p func(string, ...any)) { writeExportDecrypt(p, res) },
+		"## Decrypting a whole export, against local-kms",
+		"| 1 | 9000 | 112 | 95.0 | 28000 | 280 |",
+		"| 4 | 18300 | 54.5 | 99.5 | 28000 | 280 |",
+		"items per second **2.05** (rounds: 1.90 to 2.20), CPU time per item **1.05** (rounds: 1.00 to 1.10)",
+		"The process got 0.84 of a core\nwith 1 worker and 1.83 with 4",
+	)
+	if out := sectionHas(t, "the section", func(p func(string, ...any)) { writeExportDecrypt(p, results{}) }); out != "" {
+		t.Errorf("a run without the benchmark has the section:\n%s", out)
+	}
+}
+
+// sectionHas writes a section of the report and checks that it holds
+// every line of want; it returns the section.
+func sectionHas(t *testing.T, name string, write func(p func(string, ...any)), want ...string) string {
+	t.Helper()
+	var out strings.Builder
+	write(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) })
+	for _, s := range want {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("%s lacks %q:\n%s", name, s, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "%!") {
+		t.Errorf("%s has a misformatted verb:\n%s", name, out.String())
+	}
+	return out.String()
 }

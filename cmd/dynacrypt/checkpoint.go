@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/walkui"
 )
 
@@ -28,10 +29,37 @@ type checkpointFile struct {
 	TableIdentity string `json:"table_identity"`
 	All           bool   `json:"all"`
 	Segments      int    `json:"segments"`
+	// Share is the segments the walk reads (-segment, "8-15") when it is
+	// one of several processes' shares; "" for every segment. A share's
+	// file is kept once it is done, for reencrypt-status.
+	Share string `json:"share,omitempty"`
 	// Flags are the walk's other flags, normalised (walkFlags); a file
 	// without them (an older dynacrypt's) resumes no walk.
 	Flags      map[string]string `json:"flags"`
 	Checkpoint string            `json:"checkpoint"`
+	// Counts are what the walk's runs counted, as of the checkpoint.
+	Counts walkCounts `json:"counts"`
+}
+
+// walkCounts are what the runs of a walk counted, up to their last save:
+// the items a run handled after it, when it was killed, the next run
+// counts again, as it finds them.
+type walkCounts struct {
+	Runs      int   `json:"runs"`
+	Scanned   int64 `json:"scanned"`
+	Rewritten int64 `json:"rewritten"`
+	Promoted  int64 `json:"promoted"`
+	Skipped   int64 `json:"skipped"`
+	// Failed counts the last run's failures only: each run retries the
+	// items that failed before it.
+	Failed int64 `json:"failed"`
+}
+
+// add returns the counts of the runs before, c, and a run that counted p
+// so far.
+func (c walkCounts) add(p dynacrypt.ReencryptProgress) walkCounts {
+	return walkCounts{Runs: c.Runs + 1, Scanned: c.Scanned + p.Scanned, Rewritten: c.Rewritten + p.Rewritten,
+		Promoted: c.Promoted + p.Promoted, Skipped: c.Skipped + p.Skipped, Failed: p.Failed}
 }
 
 // walkFlags returns the flags of a walk, but for -table, -all and
@@ -111,9 +139,9 @@ func loadCheckpoint(file string) (*checkpointFile, error) {
 // matches says why the checkpoint file named file cannot resume the walk
 // want describes, if it cannot.
 func (c *checkpointFile) matches(file string, want checkpointFile) error {
-	if c.Table != want.Table || c.All != want.All || c.Segments != want.Segments {
-		return fmt.Errorf("the checkpoint file is from a walk of table %s with -all=%t -segments %d, not of %s with -all=%t -segments %d: run that walk to resume it, or delete %s to start over",
-			c.Table, c.All, c.Segments, want.Table, want.All, want.Segments, file)
+	if c.Table != want.Table || c.All != want.All || c.Segments != want.Segments || c.Share != want.Share {
+		return fmt.Errorf("the checkpoint file is from a walk of table %s with -all=%t, %s, not of %s with -all=%t, %s: run that walk to resume it, or delete %s to start over",
+			c.Table, c.All, shareName(c.Share, c.Segments), want.Table, want.All, shareName(want.Share, want.Segments), file)
 	}
 	if c.Flags == nil || c.TableIdentity == "" {
 		return fmt.Errorf("the checkpoint file is from a walk of table %s whose flags it does not record (written by an older dynacrypt, or by hand): delete %s to start over",

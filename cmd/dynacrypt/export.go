@@ -21,14 +21,20 @@ const progressEvery = time.Second
 // writes them as JSON lines. An item that fails verification, or holds an
 // encrypted attribute missing from -encrypted (Items.Open refuses it), is
 // reported by its line and key on standard error and skipped; the exit code
-// is then 1.
+// is then 1. Given a folder, it decrypts a whole export: see decryptFolder.
 func exportDecrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID | DBESDK-KEYRING) [flags] < export > items.jsonl\n\nDBESDK-KEYRING: "+dbesdkKeyringSynopsis,
+	fs := newFlagSet("export-decrypt", "-table TABLE -partition-key K -encrypted A,B (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID | DBESDK-KEYRING) [flags] (< export > items.jsonl | -in EXPORT-FOLDER -out FOLDER)\n\nDBESDK-KEYRING: "+dbesdkKeyringSynopsis,
 		"Decrypts a DynamoDB table export (one {\"Item\": ...} per line, as the export to S3 writes it),\n"+
 			"verifying every item, into JSON lines: strings, numbers (exact, in plain decimal: +1, 01 and 1E2\n"+
 			"come out as 1, 1 and 100), base64 binaries, arrays and objects.\n"+
 			"An item that fails verification, or holds an encrypted attribute missing from -encrypted, is\n"+
 			"reported by its line and key (characters a terminal would act on escaped), and the exit code is 1.\n"+
+			"A whole export: -in names its folder, AWSDynamoDB/EXPORT-ID as copied from S3 (manifest-summary.json,\n"+
+			"manifest-files.json, data/*.json.gz), and -out the folder to write one NAME.jsonl per data file\n"+
+			"NAME.json.gz into; -workers data files decrypt at once. Manifests that list a data file twice, one\n"+
+			"outside the export's data folder or missing, or counts that do not add up are refused (exit code 3)\n"+
+			"before anything is decrypted; a data file whose item count or MD5 digest is not its manifest's is\n"+
+			"reported by name, a failed item by file, line and key (exit code 1).\n"+
 			"A table of DB-ESDK's items only needs no -key or -keystore.\n"+dbesdkKeyringHelp, std)
 	var (
 		tf tableFlags
@@ -40,13 +46,15 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	kf.register(fs)
 	cf.register(fs)
 	df.register(fs)
-	in := fs.String("in", "-", "export file, DynamoDB JSON lines, plain or gzip; - for standard input")
-	out := fs.String("out", "-", "output file of JSON lines; - for standard output")
-	strict := fs.Bool("strict", false, "stop at the first item that fails")
+	in := fs.String("in", "-", "export file, DynamoDB JSON lines, plain or gzip, or a whole export's folder; - for standard input")
+	out := fs.String("out", "-", "output file of JSON lines, - for standard output; for an export's folder, the folder to decrypt it into")
+	strict := fs.Bool("strict", false, "stop at the first item (or data file) that fails")
+	workers := fs.Int("workers", 4, "data files of an export's folder decrypted at once")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if tf.table == "" || kf.partitionKey == "" || tf.encrypted == "" {
+	folder := isFolder(*in)
+	if tf.table == "" || kf.partitionKey == "" || tf.encrypted == "" || *workers < 1 || (folder && *out == "-") {
 		return fail(fs, std, errUsage)
 	}
 	clients, cipher, err := cf.load(ctx, tf.tenant != "", df.set())
@@ -64,6 +72,9 @@ func exportDecrypt(ctx context.Context, args []string, std streams) int {
 	items, err := tf.items(kf, cipher, opts...)
 	if err != nil {
 		return fail(fs, std, err)
+	}
+	if folder {
+		return decryptFolder(ctx, items, *in, *out, *workers, *strict, std)
 	}
 	r, w := std.in, std.out
 	if *in != "-" {
@@ -114,7 +125,7 @@ type opener interface {
 // failed.
 func decryptLines(ctx context.Context, items opener, r io.Reader, w io.Writer, log io.Writer, strict bool) (failed int, err error) {
 	written := 0
-	status := &statusLine{w: log}
+	status := newStatusLine(log)
 	counts := func() string { return fmt.Sprintf("%d items written, %d failed", written, failed) }
 	defer func() { status.draw(counts()); status.end() }()
 	last := time.Now()

@@ -31,10 +31,10 @@ type user struct {
 	Tags  []string `dynamodbav:"tags,stringset" encrypt:"kms"`
 }
 
-// writeExport writes n users through a Store to a fresh table, then the
-// table, scanned raw, as a gzip export file; the item of user tampered gets
-// another name. It returns the table and the file.
-func writeExport(t *testing.T, n, tampered int) (string, string) {
+// storeUsers writes n users through a Store to a fresh table, then reads
+// the table back raw, as an export holds it; the item of user tampered gets
+// another name. It returns the table and the items.
+func storeUsers(t *testing.T, n, tampered int) (string, []map[string]types.AttributeValue) {
 	t.Helper()
 	ctx := context.Background()
 	db := testrig.DynamoDB(t)
@@ -48,14 +48,8 @@ func writeExport(t *testing.T, n, tampered int) (string, string) {
 	if err := store.BatchPut(ctx, users); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "export.json.gz")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := gzip.NewWriter(f)
 	in := &dynamodb.ScanInput{TableName: aws.String(store.Table())}
-	var line []byte
+	var items []map[string]types.AttributeValue
 	for {
 		out, err := db.Scan(ctx, in)
 		if err != nil {
@@ -65,15 +59,34 @@ func writeExport(t *testing.T, n, tampered int) (string, string) {
 			if item["id"].(*types.AttributeValueMemberS).Value == fmt.Sprintf("user-%05d", tampered) {
 				item["name"] = &types.AttributeValueMemberS{Value: "mallory"}
 			}
-			if line, err = export.AppendLine(line[:0], item); err != nil {
-				t.Fatal(err)
-			}
-			zw.Write(line)
+			items = append(items, item)
 		}
 		if out.LastEvaluatedKey == nil {
 			break
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return store.Table(), items
+}
+
+// writeExport writes n users through a Store to a fresh table, then the
+// table, scanned raw, as a gzip export file; the item of user tampered gets
+// another name. It returns the table and the file.
+func writeExport(t *testing.T, n, tampered int) (string, string) {
+	t.Helper()
+	table, items := storeUsers(t, n, tampered)
+	file := filepath.Join(t.TempDir(), "export.json.gz")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	var line []byte
+	for _, item := range items {
+		if line, err = export.AppendLine(line[:0], item); err != nil {
+			t.Fatal(err)
+		}
+		zw.Write(line)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -81,7 +94,7 @@ func writeExport(t *testing.T, n, tampered int) (string, string) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return store.Table(), file
+	return table, file
 }
 
 // TestExportDecrypt: an export of 10,000 items written through a Store

@@ -37,6 +37,19 @@
 //	dynacrypt reencrypt -table documents -encrypted body -tenant tenant \
 //		-keystore branch-keys -keystore-key alias/branch-keys   # each tenant under its own branch key
 //
+// A walk spread over several processes (on several machines: an array of
+// batch jobs, container tasks) gives each a share of the Scan's segments,
+// the same -segments in all, each share its own checkpoint file, kept once
+// the share is done; reencrypt-status reads them all and says whether the
+// walk is done (exit code 0), or which segments are not (exit code 1):
+//
+//	dynacrypt reencrypt -table users -encrypted token -key alias/users-2026 -previous-keys alias/users-2025 \
+//		-segments 64 -segment 8-15 -checkpoint /mnt/walk/users.8-15.checkpoint
+//	dynacrypt reencrypt-status '/mnt/walk/users.*.checkpoint'
+//
+// Where standard error is not a terminal (a log, CI), progress is printed
+// as plain lines, one every 10 seconds, rather than redrawn in place.
+//
 // Tables in AWS DB-ESDK's item format (services in Java, .NET, Python or
 // Rust share them): the -dbesdk-* flags name one of its keyrings, as the
 // other services configure it, with which both commands read items of
@@ -77,9 +90,15 @@
 // (-legacy-key KMS-KEY instead of -plaintext for items of the legacy
 // per-field KMS format.)
 //
-// Exports: decrypt a table export into JSON lines, verifying every item:
+// Exports: decrypt a table export into JSON lines, verifying every item,
+// one data file, or a whole export's folder as copied from S3 (its
+// manifests and data files) into a folder of one JSON lines file per data
+// file, -workers data files at once, each checked against the manifests'
+// item count and MD5 digest:
 //
 //	dynacrypt export-decrypt -table users -key alias/users -partition-key id -encrypted token < export.json.gz > users.jsonl
+//	dynacrypt export-decrypt -table users -key alias/users -partition-key id -encrypted token \
+//		-in exports/AWSDynamoDB/01234567890123-a1b2c3d4 -out users-decrypted
 //
 // A table's root keys are wrapped either by a KMS key (-key) or by a
 // branch key of a key store (-keystore, -keystore-key, -branch-key); the
@@ -89,10 +108,11 @@
 // with the SDK's default configuration.
 //
 // Exit codes: 0 success, and after -h; 1 the command ran but some items
-// failed (their keys are reported on standard error); 2 bad usage (a flag
-// unknown, missing or contradicting another); 3 any other failure,
-// including an interrupted walk, a failed request, and a delete not
-// confirmed.
+// failed (their keys are reported on standard error), or some data files of
+// an export did not match its manifests (their names are reported); 2 bad
+// usage (a flag unknown, missing or contradicting another); 3 any other
+// failure, including an interrupted walk, a failed request, an export whose
+// manifests were refused, and a delete not confirmed.
 //
 // An interrupt (Ctrl-C) or SIGTERM stops a command cleanly; a second one
 // ends it at once.
@@ -136,11 +156,12 @@ type streams struct {
 var commands = map[string]command{
 	"dbesdk-keystore": {"make, rotate and list the branch keys of a DB-ESDK key store: dynacrypt dbesdk-keystore -h", dbesdkKeystoreCommand},
 
-	"export-decrypt": {"decrypt a table export (DynamoDB JSON, plain or gzip) into JSON lines", exportDecrypt},
-	"keystore":       {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
-	"reencrypt":      {"rewrite a table's items under fresh root keys and the current key, resumably; with -manifest, encrypt its plaintext or legacy items", reencrypt},
-	"snapshot":       {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
-	"verify":         {"read every item of a table strictly, and report any without a header or failing verification", verify},
+	"export-decrypt":   {"decrypt a table export (DynamoDB JSON, plain or gzip; or a whole export's folder) into JSON lines", exportDecrypt},
+	"keystore":         {"make, rotate, list and delete branch keys: dynacrypt keystore -h", keystoreCommand},
+	"reencrypt":        {"rewrite a table's items under fresh root keys and the current key, resumably, or a share of its segments (-segment); with -manifest, encrypt its plaintext or legacy items", reencrypt},
+	"reencrypt-status": {"report what the checkpoint files of a walk's shares say: segments done, items counted, shares missing", reencryptStatus},
+	"snapshot":         {"write a signed manifest of a table's items without a header (plaintext or legacy), for a migration", snapshot},
+	"verify":           {"read every item of a table strictly, and report any without a header or failing verification", verify},
 }
 
 func main() {
@@ -188,7 +209,7 @@ func usage(w io.Writer, prefix string, set map[string]command) {
 	for _, name := range names {
 		fmt.Fprintf(w, "  %-16s %s\n", name, set[name].summary)
 	}
-	fmt.Fprintln(w, "\nexit codes: 0 success (and -h), 1 some items failed, 2 bad usage, 3 other failure")
+	fmt.Fprintln(w, "\nexit codes: 0 success (and -h), 1 some items (or data files of an export) failed, 2 bad usage, 3 other failure")
 }
 
 // newFlagSet returns the flag set of a command, printing to std.err a usage
@@ -220,16 +241,16 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return exitOK, true
 }
 
-// fail reports a command's error: for errUsage (exit code 2) what is wrong
-// with the flags, if a usageError says it, and the usage; the error itself
-// otherwise (exit code 3).
+// fail reports a command's error: for errUsage (exit code 2) the usage
+// and then, if a usageError says it, what is wrong with the flags, last,
+// where the operator reads first; the error itself otherwise (exit code 3).
 func fail(fs *flag.FlagSet, std streams, err error) int {
 	if errors.Is(err, errUsage) {
+		fs.Usage()
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintf(std.err, "dynacrypt %s: %s\n", fs.Name(), u.reason)
+			fmt.Fprintf(std.err, "\ndynacrypt %s: %s\n", fs.Name(), u.reason)
 		}
-		fs.Usage()
 		return exitUsage
 	}
 	fmt.Fprintln(std.err, "dynacrypt:", err)

@@ -22,7 +22,7 @@ const redrawEvery = 250 * time.Millisecond
 // wrapped by the current key: by default the items under another key (a
 // previous KMS key, an older branch key version), with -all every item.
 func reencrypt(ctx context.Context, args []string, std streams) int {
-	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-to dbesdk|dynacrypt DBESDK-KEYRING] [-all] [-manifest FILE (-plaintext | -legacy-key KMS-KEY) -attributes A,B] [flags]\n\nDBESDK-KEYRING: "+dbesdkKeyringSynopsis,
+	fs := newFlagSet("reencrypt", "-table TABLE -encrypted A,B [-version V] [-tenant T [-only-tenant ID] [-branch-key-prefix P]] (-key KMS-KEY | -keystore TABLE -keystore-key KMS-KEY -branch-key ID) [-previous-keys K,...] [-to dbesdk|dynacrypt DBESDK-KEYRING] [-all] [-manifest FILE (-plaintext | -legacy-key KMS-KEY) -attributes A,B] [-segments N [-segment FIRST-LAST]] [flags]\n\nDBESDK-KEYRING: "+dbesdkKeyringSynopsis,
 		"Rewrites the items of a table, read with a parallel Scan, with a root key this run makes,\n"+
 			"a fresh salt and fresh ciphertexts, wrapped by the current key: -key, or the active version of\n"+
 			"-branch-key. Each item is verified and decrypted, every attribute kept, its -version\n"+
@@ -52,8 +52,9 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"them to the new version (it reads the active version afresh, and refuses to move an item under\n"+
 			"a newer version than the active one).\n\n"+dbesdkKeyringHelp+"\n\n"+
 			"The table's keys come from DescribeTable. Name every encrypted attribute in -encrypted: an\n"+
-			"item with one left out fails and is left as it is. The progress line goes to standard error;\n"+
-			"the checkpoint file is saved as the walk goes and removed when it completes. Interrupted\n"+
+			"item with one left out fails and is left as it is. The progress line goes to standard error\n"+
+			"(redrawn on a terminal, else a plain line every 10 s); the checkpoint file is saved as the walk\n"+
+			"goes and removed when it completes (a share's is kept). Interrupted\n"+
 			"(Ctrl-C, SIGTERM), the walk saves it and exits with code 3; killed, it leaves its last save.\n"+
 			"Either way, run the same command again to resume. The file records the walk's flags (all but\n"+
 			"-page-size and -checkpoint): a walk with other flags refuses it (exit code 3) rather than skip\n"+
@@ -64,7 +65,13 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 			"the items it lists, unchanged, are rewritten encrypted and their keys appended to -promoted;\n"+
 			"any other item without a header fails, before any KMS request, and stays as it is. Name in\n"+
 			"-attributes the attributes such items hold besides the keys, -encrypted and -unsigned ones.\n"+
-			"See docs/operations.md, \"Encrypting an existing table\".", std)
+			"See docs/operations.md, \"Encrypting an existing table\".\n\n"+
+			"A walk spread over N processes (on N machines, say) gives each a share of the Scan's segments:\n"+
+			"the same -segments in all, and -segment FIRST-LAST in each, the shares covering 0 to -segments\n"+
+			"minus 1 once between them (-segments 64: 0-7, 8-15, ..., 56-63). Each share has its own\n"+
+			"checkpoint file (default TABLE.segments-FIRST-LAST-of-N.reencrypt-checkpoint), kept once the\n"+
+			"share is done, with what its runs counted: dynacrypt reencrypt-status reads them all and says\n"+
+			"whether the walk is done. See docs/operations.md, \"Walks across machines\".", std)
 	var (
 		tf tableFlags
 		cf cipherFlags
@@ -79,16 +86,25 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	tf.registerOnlyTenant(fs)
 	mf.register(fs)
 	all := fs.Bool("all", false, "rewrite every item, not only those under an old key")
-	segments := fs.Int("segments", 4, "parallel Scan segments")
+	segments := fs.Int("segments", 4, "parallel Scan segments (1 to 1000000): with -segment, the walk's total, the same in every share")
+	segment := fs.String("segment", "", "walk only segments FIRST-LAST (or one, N) of -segments: this process's share of a walk spread over several")
 	pageSize := fs.Int("page-size", 100, "items a Scan request reads: the grain of progress and checkpoints")
 	checkpoint := fs.String("checkpoint", "", "checkpoint file (default TABLE.reencrypt-checkpoint in the current directory)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if tf.table == "" || tf.encrypted == "" || *segments < 1 || *pageSize < 1 || (tf.onlyTenant != "" && tf.tenant == "") || mf.check() != nil {
+	if tf.table == "" || tf.encrypted == "" || *pageSize < 1 || (tf.onlyTenant != "" && tf.tenant == "") || mf.check() != nil {
 		return fail(fs, std, errUsage)
 	}
-	if *checkpoint == "" {
+	share, err := parseShare(*segment, *segments)
+	if err != nil {
+		return fail(fs, std, usagef("%v", err))
+	}
+	switch {
+	case *checkpoint != "":
+	case share != nil:
+		*checkpoint = fmt.Sprintf("%s.segments-%s-of-%d.reencrypt-checkpoint", tf.table, share, *segments)
+	default:
 		*checkpoint = tf.table + ".reencrypt-checkpoint"
 	}
 	if mf.migrates() && mf.promoted == "" {
@@ -130,9 +146,15 @@ func reencrypt(ctx context.Context, args []string, std streams) int {
 	if tf.onlyTenant != "" {
 		total = 0 // the table's count says nothing of one tenant's
 	}
-	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, tenant: tf.onlyTenant, std: std,
+	if share != nil {
+		total = total * int64(share.Last-share.First+1) / int64(*segments)
+	}
+	w := &walk{items: items, db: clients.dynamodb, file: *checkpoint, total: total, tenant: tf.onlyTenant, share: share, std: std,
 		state: checkpointFile{Table: tf.table, TableIdentity: table.identity, All: *all, Segments: *segments,
 			Flags: flags}, pageSize: *pageSize, promotedFile: mf.promoted}
+	if share != nil {
+		w.state.Share = share.String()
+	}
 	return w.run(ctx)
 }
 
@@ -179,8 +201,9 @@ type walk struct {
 	file     string         // the checkpoint file
 	state    checkpointFile // what the walk saves there
 	pageSize int
-	total    int64  // items in the table, estimated; 0 if unknown
-	tenant   string // the only tenant walked; "" for every item
+	total    int64                   // items in the table (in the share), estimated; 0 if unknown
+	tenant   string                  // the only tenant walked; "" for every item
+	share    *dynacrypt.SegmentShare // the segments walked; nil for every one
 	std      streams
 	// promotedFile, if set, is where the keys of the items without a
 	// header the walk migrates are appended.
@@ -196,9 +219,15 @@ func (w *walk) run(ctx context.Context) int {
 		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
 		return exitFailure
 	}
+	var before walkCounts // what earlier runs counted
 	if saved != nil {
-		w.state.Checkpoint = saved.Checkpoint
+		w.state.Checkpoint, before = saved.Checkpoint, saved.Counts
 		fmt.Fprintf(w.std.err, "resuming from %s\n", w.file)
+	}
+	w.state.Counts = before.add(dynacrypt.ReencryptProgress{})
+	label := "" // names the share on the progress line
+	if w.share != nil {
+		label = shareName(w.state.Share, w.state.Segments) + ": "
 	}
 	var promoted func(map[string]types.AttributeValue)
 	if w.promotedFile != "" {
@@ -215,21 +244,24 @@ func (w *walk) run(ctx context.Context) int {
 		promoted = log.add
 	}
 	start := time.Now()
-	status := &statusLine{w: w.std.err}
+	status := newStatusLine(w.std.err)
 	var last time.Time // of the last save and redraw
 	var saveErr error
+	reported := false // Progress was called
 	progress, err := w.items.Reencrypt(ctx, w.db, dynacrypt.ReencryptOptions{
 		Promoted:   promoted,
 		Segments:   w.state.Segments,
+		Share:      w.share,
 		PageSize:   w.pageSize,
 		Checkpoint: w.state.Checkpoint,
 		All:        w.state.All,
 		Tenant:     w.tenant,
 		Progress: func(p dynacrypt.ReencryptProgress) { // one call at a time
-			w.state.Checkpoint = p.Checkpoint
+			reported = true
+			w.state.Checkpoint, w.state.Counts = p.Checkpoint, before.add(p)
 			if time.Since(last) >= redrawEvery {
 				saveErr = w.state.save(w.file)
-				status.draw(walkui.Bar(p, w.total))
+				status.draw(label + walkui.Bar(p, w.total))
 				last = time.Now()
 			}
 		},
@@ -239,10 +271,14 @@ func (w *walk) run(ctx context.Context) int {
 			}
 		},
 	})
-	status.draw(walkui.Bar(progress, w.total))
+	status.draw(label + walkui.Bar(progress, w.total))
 	status.end()
 	done := err == nil
-	if !done && w.state.Checkpoint != "" {
+	w.state.Counts = before.add(progress)
+	// A share's file is kept once it is done: it is how reencrypt-status
+	// tells a share done from one never run. A run refused, or stopped
+	// before its first page, leaves the file as it was.
+	if keep := !done || w.share != nil; keep && w.state.Checkpoint != "" && (reported || done) {
 		if serr := w.state.save(w.file); serr != nil {
 			saveErr = serr
 		}
@@ -263,6 +299,11 @@ func (w *walk) run(ctx context.Context) int {
 	if w.promotedFile != "" {
 		fmt.Fprintf(w.std.out, "%d items without a header migrated, their keys appended to %s\n", progress.Promoted, w.promotedFile)
 	}
+	if w.share != nil {
+		c := w.state.Counts
+		fmt.Fprintf(w.std.out, "%s, %s: %s so far, %d items scanned, %d rewritten, %d already current, %d failed in the last; %s keeps them for dynacrypt reencrypt-status\n",
+			shareName(w.state.Share, w.state.Segments), shareState(w.state.Checkpoint), runs(c.Runs), c.Scanned, c.Rewritten, c.Skipped, c.Failed, w.file)
+	}
 	switch {
 	case progress.Failed > 0:
 		fmt.Fprintf(w.std.err, "dynacrypt: %d items failed, the first: %s\nrun the same command again to retry them, from %s\n", progress.Failed, printable(fmt.Sprint(err)), w.file)
@@ -270,6 +311,9 @@ func (w *walk) run(ctx context.Context) int {
 	case err != nil:
 		fmt.Fprintln(w.std.err, "dynacrypt:", printable(err.Error()))
 		return exitFailure
+	}
+	if w.share != nil {
+		return exitOK
 	}
 	if err := removeCheckpoint(w.file); err != nil {
 		fmt.Fprintln(w.std.err, "dynacrypt:", err)

@@ -96,15 +96,23 @@ var summary = regexp.MustCompile(`(\d+) items scanned in \S+: (\d+) rewritten, (
 
 func counts(t *testing.T, o outcome) (scanned, rewritten, current, failed int) {
 	t.Helper()
-	m := summary.FindStringSubmatch(o.stdout)
+	n := numbers(t, summary, o)
+	return n[0], n[1], n[2], n[3]
+}
+
+// numbers returns the numbers re's groups match on a command's standard
+// output, and fails the test if it does not match.
+func numbers(t *testing.T, re *regexp.Regexp, o outcome) []int {
+	t.Helper()
+	m := re.FindStringSubmatch(o.stdout)
 	if m == nil {
-		t.Fatalf("no summary: %s", o)
+		t.Fatalf("no line matching %s: %s", re, o)
 	}
-	n := make([]int, 4)
+	n := make([]int, len(m)-1)
 	for i := range n {
 		n[i], _ = strconv.Atoi(m[i+1])
 	}
-	return n[0], n[1], n[2], n[3]
+	return n
 }
 
 // TestReencryptBranchKeyRotation runs the rotation runbook with the built

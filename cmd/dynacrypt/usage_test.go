@@ -12,7 +12,7 @@ import (
 func TestHelpAndUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"help"}, {"keystore", "-h"},
-		{"export-decrypt", "-h"}, {"reencrypt", "-h"}, {"snapshot", "-h"}, {"verify", "-h"},
+		{"export-decrypt", "-h"}, {"reencrypt", "-h"}, {"reencrypt-status", "-h"}, {"snapshot", "-h"}, {"verify", "-h"},
 		{"keystore", "create-table", "-h"}, {"keystore", "create", "-h"}, {"keystore", "rotate", "-h"},
 		{"keystore", "list", "-h"}, {"keystore", "delete", "-h"},
 	} {
@@ -50,6 +50,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"snapshot", "-table", "t", "-manifest", "m", "-key", "alias/k"},                                                                               // no -encrypted
 		{"verify", "-table", "t", "-encrypted", "a"},                                                                                                   // no key
 		{"verify", "-table", "t", "-encrypted", "a", "-key", "alias/k", "-segments", "0"},
+		{"export-decrypt", "-table", "t", "-partition-key", "id", "-encrypted", "a", "-key", "alias/k", "-workers", "0"},
 	} {
 		o := runBinary(t, "", args...).want(t, exitUsage, strings.Join(args, " "))
 		if !strings.Contains(o.stderr, "usage: dynacrypt") {

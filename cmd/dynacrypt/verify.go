@@ -43,7 +43,7 @@ func verify(ctx context.Context, args []string, std streams) int {
 	if err != nil {
 		return fail(fs, std, err)
 	}
-	c := &checker{items: items, db: clients.dynamodb, table: tf.table, header: tf.header, status: &statusLine{w: std.err}}
+	c := &checker{items: items, db: clients.dynamodb, table: tf.table, header: tf.header, status: newStatusLine(std.err)}
 	start := time.Now()
 	err = c.run(ctx, *segments)
 	c.status.end()
