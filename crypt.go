@@ -381,11 +381,11 @@ func (c *codec) sealV2(key *itemcrypt.ItemKey, wrapped, nonce []byte, item map[s
 		return err
 	}
 	var lensStack [16]int
-	sealed, lens, err := key.Seal(buf[hdrSize:], lensStack[:0], nonce, signed, names, c.encrypted, item)
+	buf, lens, err := key.Seal(buf, lensStack[:0], nonce, signed, names, c.encrypted, item)
 	if err != nil {
 		return err
 	}
-	ciphertexts, tag := sealed[:len(sealed)-header.TagSize], sealed[len(sealed)-header.TagSize:]
+	ciphertexts, tag := buf[hdrSize:len(buf)-header.TagSize], buf[len(buf)-header.TagSize:]
 	copy(buf[len(signed):hdrSize], tag)
 	values := make([]types.AttributeValueMemberB, len(lens)+1)
 	i := 0
@@ -439,19 +439,14 @@ func (c *codec) sealWith(root, wrapped, salt []byte, item map[string]types.Attri
 	return nil
 }
 
-// sealedSize estimates the bytes the encrypted attributes of item take
-// sealed: values, their canonical type and length, and the GCM tag.
+// sealedSize is about the bytes the encrypted attributes of item take
+// sealed, their canonical encodings and a GCM tag each, so that the buffer
+// they are encoded and sealed in need not grow.
 func sealedSize(item map[string]types.AttributeValue, encrypted map[string]*itemcrypt.Field) int {
 	n := 0
 	for name := range encrypted {
-		switch v := item[name].(type) {
-		case nil:
-		case *types.AttributeValueMemberS:
-			n += len(v.Value) + 8 + itemcrypt.Overhead
-		case *types.AttributeValueMemberB:
-			n += len(v.Value) + 8 + itemcrypt.Overhead
-		default:
-			n += 64 + itemcrypt.Overhead
+		if v, ok := item[name]; ok {
+			n += canonical.SizeHint(v) + itemcrypt.Overhead
 		}
 	}
 	return n

@@ -19,17 +19,24 @@ import (
 	"github.com/dynacrypt/dynacrypt/internal/kmsid"
 )
 
-// branchKey is a version of a branch key, unwrapped. Its material is
-// cleared once the branchKey is unreachable, so holders keep it alive
-// while they use the material (runtime.KeepAlive).
+// branchKey is a version of a branch key, unwrapped and prepared for the
+// many items a cached version wraps and unwraps. Its material is cleared
+// once the branchKey is unreachable, so holders keep it alive while they
+// use the material (runtime.KeepAlive).
 type branchKey struct {
 	keywrap.BranchKey
 	created time.Time
 }
 
+// newBranchKey returns a branch key version of 32 bytes of material,
+// which it copies.
 func newBranchKey(id, version string, created time.Time, material []byte) *branchKey {
 	k := &branchKey{BranchKey: keywrap.BranchKey{ID: id, Version: version, Key: bytes.Clone(material)}, created: created}
-	runtime.AddCleanup(k, func(m []byte) { clear(m) }, k.Key)
+	if err := k.Prepare(); err != nil {
+		panic("dbesdk: " + err.Error()) // unwrap checked the material's length
+	}
+	// The copy shares the material and the prepared states, not k.
+	runtime.AddCleanup(k, func(bk keywrap.BranchKey) { bk.Wipe() }, k.BranchKey)
 	return k
 }
 

@@ -24,16 +24,17 @@ import (
 // branchKeyStore is a DB-ESDK key store on the test servers with one
 // branch key, "fleet".
 type branchKeyStore struct {
-	t     *testing.T
+	t     testing.TB
 	db    *dynamodb.Client
 	table string
 	ks    *dbesdk.KeyStore
+	kms   *testrig.Counter // the key store's KMS requests
 }
 
-func newBranchKeyStore(t *testing.T) *branchKeyStore {
+func newBranchKeyStore(t testing.TB) *branchKeyStore {
 	t.Helper()
 	db := testrig.DynamoDB(t)
-	kmsClient, _ := testrig.KMS(t)
+	kmsClient, kmsRequests := testrig.KMS(t)
 	table := dynacrypttest.NewTable(t, db, dynacrypttest.Table{PartitionKey: dynacrypttest.S(keytable.IDAttr), SortKey: dynacrypttest.S(keytable.TypeAttr)})
 	ks, err := dbesdk.NewKeyStore(db, table, table, kmsClient, testrig.KeyARN(testrig.KeyAID))
 	if err != nil {
@@ -42,7 +43,7 @@ func newBranchKeyStore(t *testing.T) *branchKeyStore {
 	if _, err := ks.Create(context.Background(), "fleet", nil); err != nil {
 		t.Fatal(err)
 	}
-	return &branchKeyStore{t: t, db: db, table: table, ks: ks}
+	return &branchKeyStore{t: t, db: db, table: table, ks: ks, kms: kmsRequests}
 }
 
 // keyring returns a new hierarchical keyring of branch key "fleet": its

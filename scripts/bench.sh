@@ -25,7 +25,7 @@ go test -c -o "$bin/cmd.test" ./cmd/dynacrypt
 "$bin/dynacrypt.test" -test.run '^TestPlaintextTableEncryptedWhileServicesRun$' -test.v | grep 'plaintext-migration:'
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds"
-  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256' -test.benchmem -test.cpu 1
+  "$bin/dynacrypt.test" -test.run '^$' -test.bench 'RoundTrip|QueryDecrypt|InMemoryPutGet|UnmarshalStored|ReferenceSHA256|LargeItem' -test.benchmem -test.cpu 1
   "$bin/keystore.test" -test.run '^$' -test.bench '^Benchmark(ItemRoundTrip|ItemRoundTripUncachedRoot|WrapUnwrap)$' -test.benchmem -test.cpu 1
   "$bin/dbesdk.test" -test.run '^$' -test.bench '^Benchmark(InMemoryPutGet|InMemoryPutGetInterleaved|ItemRoundTrip)$' -test.benchmem -test.cpu 1
   (cd benchmarks && "$bin/benchmarks.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 2s)

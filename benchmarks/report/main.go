@@ -315,6 +315,7 @@ func main() {
 	p("per-item cost: QueryDecrypt per item / UnmarshalStored = %s (target ≤ 2).",
 		res.ratioSpreadUnits("BenchmarkQueryDecrypt", "ns/item", "BenchmarkUnmarshalStored", "ns/op"))
 	p("")
+	writeLargeItems(p, res)
 
 	approaches := []string{"raw-sdk", "article-kms-per-field", "dynacrypt", "dynacrypt-no-cache"}
 	labels := map[string]string{

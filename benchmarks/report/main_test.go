@@ -206,6 +206,30 @@ BenchmarkInMemoryPutGet/dbesdk-6700-rawaes 	 1000	 39000 ns/op
 	sectionHas(t, "DB-ESDK section", func(p func(string, ...any)) { writeDBESDK(p, res) }, "| InMemoryPutGet | dbesdk-6700-rawaes | 39000 | - | - | 3.00 |")
 }
 
+// TestDBESDKSectionShowsHierarchicalKeyring checks that the hierarchical
+// keyring's Put+Get and ItemRoundTrip, in both suites, have their rows and
+// ratios to the Store's.
+func TestDBESDKSectionShowsHierarchicalKeyring(t *testing.T) {
+	in := `pkg: github.com/dynacrypt/dynacrypt/dbesdk
+BenchmarkInMemoryPutGet/store 	 1000	 10000 ns/op
+BenchmarkInMemoryPutGet/dbesdk-6700-rawaes 	 1000	 33000 ns/op
+BenchmarkInMemoryPutGet/dbesdk-6700-hierarchical 	 1000	 36000 ns/op	 20000 B/op	 140 allocs/op
+BenchmarkInMemoryPutGet/dbesdk-6701-hierarchical 	 100	 2000000 ns/op
+BenchmarkItemRoundTrip/store 	 1000	 5000 ns/op
+BenchmarkItemRoundTrip/dbesdk-6700-hierarchical 	 1000	 30000 ns/op
+`
+	res, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sectionHas(t, "DB-ESDK section", func(p func(string, ...any)) { writeDBESDK(p, res) },
+		"| InMemoryPutGet | dbesdk-6700-hierarchical | 36000 | 20000 | 140 | 3.60 |",
+		"| InMemoryPutGet | dbesdk-6701-hierarchical | 2000000 | - | - | 200.00 |",
+		"| ItemRoundTrip | dbesdk-6700-hierarchical | 30000 | - | - | 6.00 |",
+		"| ItemRoundTrip | dbesdk-6701-hierarchical | - | - | - | - |",
+		"hierarchical keyring")
+}
+
 func TestPlaintextMigrationLines(t *testing.T) {
 	in := "    plaintext_migration_test.go:205: plaintext-migration: 10000 items (seeded in 2s); the walk promoted 9500\n"
 	_, lg, err := parse(strings.NewReader(in))

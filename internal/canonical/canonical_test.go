@@ -196,8 +196,9 @@ func TestDecodeRejectsNonCanonical(t *testing.T) {
 	}
 }
 
-// FuzzDecode checks that Decode never panics and that whatever it accepts is
-// canonical: encoding the result gives back the input exactly.
+// FuzzDecode checks that Decode never panics, that whatever it accepts is
+// canonical (encoding the result gives back the input exactly), and that
+// DecodeOwned decodes as it does.
 func FuzzDecode(f *testing.F) {
 	for _, av := range sampleValues() {
 		enc, err := Append(nil, av)
@@ -209,6 +210,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{tagM, 1, 1, 'k', tagL, 1, tagN, 1, '0'})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		av, err := Decode(in)
+		owned, errOwned := DecodeOwned(bytes.Clone(in))
+		if (err == nil) != (errOwned == nil) || !reflect.DeepEqual(av, owned) {
+			t.Fatalf("Decode(%x) = %#v, %v but DecodeOwned = %#v, %v", in, av, err, owned, errOwned)
+		}
 		if err != nil {
 			return
 		}

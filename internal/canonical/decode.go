@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -14,7 +15,20 @@ import (
 // not normalized, nesting deeper than MaxDepth. Decoded strings and byte
 // slices do not alias b.
 func Decode(b []byte) (types.AttributeValue, error) {
-	d := decoder{buf: b}
+	return decode(decoder{buf: b})
+}
+
+// DecodeOwned is Decode of a buffer handed over with the call: the decoded
+// strings and byte slices share b's memory instead of copying it, so
+// nothing may write to b afterwards but the holders of those byte slices,
+// each to its own. It is for a plaintext just decrypted into a buffer of
+// its own, whose values then cost no copy. Each byte slice is capped at its
+// own end, so that appending to it cannot write over what follows.
+func DecodeOwned(b []byte) (types.AttributeValue, error) {
+	return decode(decoder{buf: b, owned: true})
+}
+
+func decode(d decoder) (types.AttributeValue, error) {
 	av, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -26,7 +40,25 @@ func Decode(b []byte) (types.AttributeValue, error) {
 }
 
 type decoder struct {
-	buf []byte
+	buf   []byte
+	owned bool // DecodeOwned: values share buf
+}
+
+// str returns b as a string, sharing its memory if the decoder owns it.
+func (d *decoder) str(b []byte) string {
+	if d.owned && len(b) > 0 {
+		return unsafe.String(&b[0], len(b)) // b never changes: DecodeOwned's contract
+	}
+	return string(b)
+}
+
+// bin returns b as a value of its own, sharing its memory if the decoder
+// owns it.
+func (d *decoder) bin(b []byte) []byte {
+	if d.owned {
+		return b[:len(b):len(b)]
+	}
+	return bytes.Clone(b)
 }
 
 func (d *decoder) fail(what string) error {
@@ -48,7 +80,7 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &types.AttributeValueMemberS{Value: string(s)}, nil
+		return &types.AttributeValueMemberS{Value: d.str(s)}, nil
 	case tagN:
 		n, err := d.number()
 		if err != nil {
@@ -60,7 +92,7 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &types.AttributeValueMemberB{Value: bytes.Clone(b)}, nil
+		return &types.AttributeValueMemberB{Value: d.bin(b)}, nil
 	case tagBOOL:
 		if len(d.buf) == 0 || d.buf[0] > 1 {
 			return nil, d.fail("bad boolean")
@@ -100,7 +132,7 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 				return nil, d.fail("map keys not in ascending order")
 			}
 			prev = k
-			if m[string(k)], err = d.value(depth + 1); err != nil {
+			if m[d.str(k)], err = d.value(depth + 1); err != nil {
 				return nil, err
 			}
 		}
@@ -129,14 +161,14 @@ func (d *decoder) set(tag byte) (types.AttributeValue, error) {
 		prev = m
 		switch tag {
 		case tagBS:
-			bs = append(bs, bytes.Clone(m))
+			bs = append(bs, d.bin(m))
 		case tagNS:
 			if err := checkNumber(m); err != nil {
 				return nil, err
 			}
-			ss = append(ss, string(m))
+			ss = append(ss, d.str(m))
 		default:
-			ss = append(ss, string(m))
+			ss = append(ss, d.str(m))
 		}
 	}
 	switch tag {
@@ -157,7 +189,7 @@ func (d *decoder) number() (string, error) {
 	if err := checkNumber(b); err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return d.str(b), nil
 }
 
 // checkNumber accepts only numbers already in normal form.

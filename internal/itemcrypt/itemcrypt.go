@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -193,30 +194,31 @@ func (k *Keys) Release() {
 }
 
 // Seal appends to dst the encryption of the canonical encoding of v under
-// the field's nonce, with the field's name as associated data. Like
-// cipher.AEAD's Seal, it writes in place when dst has room.
+// the field's nonce, with the field's name as associated data. It encodes v
+// into dst and encrypts it there, so with room in dst for the encoding and
+// Overhead it makes no copy and allocates nothing.
 func (k *Keys) Seal(dst []byte, f *Field, v types.AttributeValue) ([]byte, error) {
-	plain, err := canonical.Append(k.scratch[:0], v)
+	start := len(dst)
+	enc, err := canonical.Append(dst, v)
 	if err != nil {
+		clear(dst[start:cap(dst)]) // what was encoded before the error
 		return nil, err
 	}
-	k.scratch = plain
-	dst = k.aead.Seal(dst, f.Nonce[:], plain, f.aad)
-	clear(plain)
-	return dst, nil
+	enc = slices.Grow(enc, Overhead) // room for the tag: GCM seals in place
+	return k.aead.Seal(enc[:start], f.Nonce[:], enc[start:], f.aad), nil
 }
 
 // Open authenticates and decrypts a sealed value of the field and decodes
-// it.
+// it. The value owns the buffer it is decrypted into: its strings and byte
+// slices are not copied again.
 func (k *Keys) Open(f *Field, sealed []byte) (types.AttributeValue, error) {
-	plain, err := k.aead.Open(k.scratch[:0], f.Nonce[:], sealed, f.aad)
+	plain, err := k.aead.Open(nil, f.Nonce[:], sealed, f.aad)
 	if err != nil {
 		return nil, fmt.Errorf("attribute %q: %w: authentication failed", f.Name, ErrOpen)
 	}
-	k.scratch = plain
-	v, err := canonical.Decode(plain)
-	clear(plain)
+	v, err := canonical.DecodeOwned(plain)
 	if err != nil {
+		clear(plain) // no one owns this plaintext
 		return nil, fmt.Errorf("attribute %q: %w: %v", f.Name, ErrOpen, err)
 	}
 	return v, nil

@@ -1,12 +1,14 @@
 package itemcrypt
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -79,27 +81,30 @@ func DeriveAEAD(secret, salt, info []byte) (cipher.AEAD, error) {
 // Table returns the logical table name the key was derived for.
 func (k *ItemKey) Table() string { return k.table }
 
-// scratch holds an item's plaintext and associated data while it is sealed
-// or opened.
+// scratch holds an item's associated data while it is sealed or opened,
+// and the ciphertexts open gathers. It never holds plaintext: Seal encodes
+// the plaintext where its ciphertext goes and encrypts it there, and open
+// decrypts into a buffer the decoded values then own. So it is safe to
+// pool.
 type scratch struct {
-	plain, aad, sealed []byte
-	lens               []int
+	aad  []byte
+	lens []int
+	cts  [][]byte // open: the item's ciphertexts, in the order of names
 }
 
-var scratchPool = sync.Pool{New: func() any {
-	return &scratch{plain: make([]byte, 0, 1024), aad: make([]byte, 0, 1024), sealed: make([]byte, 0, 1024)}
-}}
+var scratchPool = sync.Pool{New: func() any { return &scratch{aad: make([]byte, 0, 1024)} }}
 
-// maxPooledScratch bounds the buffers a scratch keeps in the pool, so that
-// one large item does not keep its size of memory for good.
+// maxPooledScratch bounds the associated data a scratch keeps in the pool,
+// so that one item of large plaintext attributes does not keep its size of
+// memory for good.
 const maxPooledScratch = 64 << 10
 
 func (s *scratch) release() {
-	clear(s.plain[:cap(s.plain)])
-	if max(cap(s.plain), cap(s.aad), cap(s.sealed)) > maxPooledScratch {
+	clear(s.cts) // references into an item, which may be large
+	if cap(s.aad) > maxPooledScratch {
 		return
 	}
-	s.plain, s.aad, s.sealed, s.lens = s.plain[:0], s.aad[:0], s.sealed[:0], s.lens[:0]
+	s.aad, s.lens, s.cts = s.aad[:0], s.lens[:0], s.cts[:0]
 	scratchPool.Put(s)
 }
 
@@ -116,24 +121,28 @@ func (s *scratch) appendEncrypted(name string, n int) {
 // in ascending order; those in encrypted are encrypted, the others only
 // authenticated. It appends to dst the ciphertext of each encrypted
 // attribute, in the order of names, then the tag, and appends their lengths
-// to lens.
+// to lens. It encodes the plaintext into dst and encrypts it there, so with
+// room in dst for the encodings and the tag it makes no copy and allocates
+// nothing.
 func (k *ItemKey) Seal(dst []byte, lens []int, nonce, headerSigned []byte, names []string, encrypted map[string]*Field, item map[string]types.AttributeValue) ([]byte, []int, error) {
 	s := scratchPool.Get().(*scratch)
 	defer s.release()
+	start := len(dst)
 	err := s.build(headerSigned, names, encrypted, item, func(name string, v types.AttributeValue) error {
-		plain, err := canonical.Append(s.plain, v)
-		if err != nil { // s.plain keeps what release must clear
+		enc, err := canonical.Append(dst, v)
+		if err != nil {
 			return fmt.Errorf("attribute %q: %w", name, err)
 		}
-		s.appendEncrypted(name, len(plain)-len(s.plain))
-		s.plain = plain
+		s.appendEncrypted(name, len(enc)-len(dst))
+		dst = enc
 		return nil
 	})
 	if err != nil {
+		clear(dst[start:cap(dst)]) // the plaintext encoded so far
 		return nil, nil, err
 	}
-	dst = k.aead.Seal(dst, nonce, s.plain, s.aad)
-	return dst, append(lens, s.lens...), nil
+	dst = slices.Grow(dst, Overhead) // room for the tag: GCM seals in place
+	return k.aead.Seal(dst[:start], nonce, dst[start:], s.aad), append(lens, s.lens...), nil
 }
 
 // build starts the associated data with the header's signed part and adds
@@ -188,29 +197,34 @@ func (k *ItemKey) open(tag, nonce, headerSigned []byte, names []string, encrypte
 		if !ok {
 			return fmt.Errorf("attribute %q: %w: encrypted attribute is not binary", name, ErrOpen)
 		}
-		s.sealed = append(s.sealed, b.Value...)
+		s.cts = append(s.cts, b.Value)
 		s.appendEncrypted(name, len(b.Value))
 		return nil
 	})
 	if err != nil {
 		return false, err
 	}
-	s.sealed = append(s.sealed, tag...)
-	plain, err := k.aead.Open(s.plain[:0], nonce, s.sealed, s.aad)
+	// GCM takes the ciphertexts and the tag in one piece: gathered into a
+	// buffer of their own (bytes.Join does not zero it first), decrypted
+	// there, so that the item's stay as they are.
+	s.cts = append(s.cts, tag)
+	sealed := bytes.Join(s.cts, nil)
+	plain, err := k.aead.Open(sealed[:0], nonce, sealed, s.aad)
 	if err != nil {
 		return false, nil
 	}
-	s.plain = plain
 	if !apply {
+		clear(plain)
 		return true, nil
 	}
 	// Decode everything before changing the item, so that a failure leaves
-	// it as it was.
+	// it as it was. The values own plain from here on.
 	var stack [16]types.AttributeValue
 	values := stack[:0]
 	for _, n := range s.lens {
-		v, err := canonical.Decode(plain[:n])
+		v, err := canonical.DecodeOwned(plain[:n])
 		if err != nil {
+			clear(sealed) // no one owns this plaintext
 			return false, fmt.Errorf("%w: %v", ErrOpen, err)
 		}
 		values = append(values, v)

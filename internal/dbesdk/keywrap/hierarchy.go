@@ -4,8 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,6 +35,29 @@ type BranchKey struct {
 	Version string
 	// Key is the 32-byte branch key.
 	Key []byte
+	// kdf is the wrapping keys' KDF under Key, once Prepare made it.
+	kdf *suite.KeyedHMAC
+}
+
+// Prepare readies bk for many wraps and unwraps: the HMAC states of the
+// KDF under its key are computed once rather than per item. Call it before
+// sharing bk; without it each wrap and unwrap computes them. Wipe clears
+// them with the key.
+func (bk *BranchKey) Prepare() error {
+	if len(bk.Key) != suite.KeySize {
+		return fmt.Errorf("keywrap: branch key of %d bytes, want %d", len(bk.Key), suite.KeySize)
+	}
+	bk.kdf = suite.NewKeyedHMAC(bk.Key)
+	return nil
+}
+
+// Wipe clears bk's key and the states Prepare computed (in bk and in any
+// copy of it): bk must not be used after.
+func (bk *BranchKey) Wipe() {
+	clear(bk.Key)
+	if bk.kdf != nil {
+		bk.kdf.Clear()
+	}
 }
 
 // HierarchyEDK is what an EDK of the hierarchical keyring says of the
@@ -72,26 +94,26 @@ func WrapHierarchy(m *structure.EncryptionMaterials, bk *BranchKey) error {
 	if err := EnsureDataKey(m); err != nil {
 		return err
 	}
-	ikm, err := newKey(suite.KeySize)
+	// One random read gives the intermediate key, then the salt and IV.
+	random, err := newKey(suite.KeySize + hierarchySaltSize + suite.NonceSize)
 	if err != nil {
 		return err
 	}
-	saltIV, err := newKey(hierarchySaltSize + suite.NonceSize)
+	defer clear(random[:suite.KeySize])
+	ikm, salt, iv := random[:suite.KeySize], random[suite.KeySize:][:hierarchySaltSize], random[suite.KeySize+hierarchySaltSize:]
+	aead, err := branchWrappingKey(bk, salt)
 	if err != nil {
 		return err
 	}
-	salt, iv := saltIV[:hierarchySaltSize], saltIV[hierarchySaltSize:]
-	aead, err := branchWrappingKey(bk.Key, salt)
+	// One allocation holds the EDK's ciphertext: the data key sealed under
+	// the intermediate key, then the salt, IV, version and the
+	// intermediate key sealed under the branch key.
+	ciphertext, signingKey, err := appendSealedDataKey(make([]byte, 0, sealedDataKeySize+hierarchyWrappedSize), m.DataKey, ikm, m.AAD)
 	if err != nil {
 		return err
 	}
-	wrapped := make([]byte, 0, hierarchyWrappedSize)
-	wrapped = append(append(append(wrapped, salt...), iv...), version[:]...)
-	wrapped = aead.Seal(wrapped, iv, ikm, hierarchyAAD(bk.ID, version, m.AAD))
-	ciphertext, signingKey, err := SealIntermediate(m.DataKey, ikm, wrapped, m.AAD)
-	if err != nil {
-		return err
-	}
+	ciphertext = append(append(append(ciphertext, salt...), iv...), version[:]...)
+	ciphertext = aead.Seal(ciphertext, iv, ikm, hierarchyAAD(bk.ID, version, m.AAD))
 	m.AddEDK(structure.EDK{ProviderID: HierarchyProviderID, ProviderInfo: []byte(bk.ID), Ciphertext: ciphertext}, signingKey)
 	return nil
 }
@@ -111,7 +133,7 @@ func UnwrapHierarchy(m *structure.DecryptionMaterials, edk structure.EDK, bk *Br
 	iv := wrapped[hierarchySaltSize:][:suite.NonceSize]
 	var version [hierarchyVersionSize]byte
 	copy(version[:], wrapped[hierarchySaltSize+suite.NonceSize:])
-	aead, err := branchWrappingKey(bk.Key, salt)
+	aead, err := branchWrappingKey(bk, salt)
 	if err != nil {
 		return err
 	}
@@ -120,23 +142,31 @@ func UnwrapHierarchy(m *structure.DecryptionMaterials, edk structure.EDK, bk *Br
 		return fmt.Errorf("%w: the intermediate key does not open under the branch key", ErrUnwrap)
 	}
 	m.DataKey, m.SigningKey, err = OpenIntermediate(edk.Ciphertext, ikm, m.AAD)
+	clear(ikm)
 	return err
 }
 
 // branchWrappingKey returns AES-256-GCM under the key derived from a branch
 // key and a salt: NIST SP 800-108 counter mode with HMAC-SHA-256, label
 // "aws-kms-hierarchy", context the salt, 256 bits.
-func branchWrappingKey(branchKey, salt []byte) (cipher.AEAD, error) {
-	if len(branchKey) != suite.KeySize {
-		return nil, fmt.Errorf("keywrap: branch key of %d bytes, want %d", len(branchKey), suite.KeySize)
+func branchWrappingKey(bk *BranchKey, salt []byte) (cipher.AEAD, error) {
+	kdf := bk.kdf
+	if kdf == nil {
+		if len(bk.Key) != suite.KeySize {
+			return nil, fmt.Errorf("keywrap: branch key of %d bytes, want %d", len(bk.Key), suite.KeySize)
+		}
+		kdf = suite.NewKeyedHMAC(bk.Key)
+		defer kdf.Clear()
 	}
-	mac := hmac.New(sha256.New, branchKey)
-	mac.Write([]byte{0, 0, 0, 1})
-	mac.Write([]byte(HierarchyProviderID))
-	mac.Write([]byte{0})
-	mac.Write(salt)
-	mac.Write([]byte{0, 0, 1, 0}) // 256 bits
-	block, err := aes.NewCipher(mac.Sum(nil))
+	var msg [4 + len(HierarchyProviderID) + 1 + hierarchySaltSize + 4]byte
+	binary.BigEndian.PutUint32(msg[:], 1) // the counter
+	n := 4 + copy(msg[4:], HierarchyProviderID)
+	msg[n] = 0
+	n += 1 + copy(msg[n+1:], salt)
+	binary.BigEndian.PutUint32(msg[n:], 256) // bits
+	key := kdf.Sum(msg[:])
+	block, err := aes.NewCipher(key[:])
+	clear(key[:])
 	if err != nil {
 		return nil, err
 	}
@@ -156,11 +186,34 @@ func parseUUID(s string) ([hierarchyVersionSize]byte, error) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, errors.New("keywrap: branch key version is not a UUID")
 	}
-	digits := s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(u[:], []byte(digits)); err != nil {
-		return u, errors.New("keywrap: branch key version is not a UUID")
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] == '-' {
+			i++
+			continue
+		}
+		hi, okHi := fromHex(s[i])
+		lo, okLo := fromHex(s[i+1])
+		if !okHi || !okLo {
+			return u, errors.New("keywrap: branch key version is not a UUID")
+		}
+		u[n] = hi<<4 | lo
+		n, i = n+1, i+2
 	}
 	return u, nil
+}
+
+// fromHex returns the value of a hexadecimal digit.
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // formatUUID returns the lowercase string form of a UUID's 16 bytes.

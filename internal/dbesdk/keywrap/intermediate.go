@@ -40,6 +40,18 @@ func intermediateKeys(ikm []byte) (cipher.AEAD, []byte, error) {
 // recipient's symmetric signing key. aad is the serialized encryption
 // context.
 func SealIntermediate(dataKey, ikm, providerWrapped, aad []byte) (ciphertext, signingKey []byte, err error) {
+	ciphertext, signingKey, err = appendSealedDataKey(make([]byte, 0, sealedDataKeySize+len(providerWrapped)), dataKey, ikm, aad)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(ciphertext, providerWrapped...), signingKey, nil
+}
+
+// appendSealedDataKey appends to dst the first part of an
+// intermediate-wrapped EDK ciphertext, dataKey sealed under the key derived
+// from ikm, and returns the recipient's symmetric signing key: the
+// keyring appends ikm as it wraps it.
+func appendSealedDataKey(dst, dataKey, ikm, aad []byte) (ciphertext, signingKey []byte, err error) {
 	if len(dataKey) != suite.KeySize || len(ikm) != suite.KeySize {
 		return nil, nil, fmt.Errorf("keywrap: data key of %d bytes or intermediate key of %d", len(dataKey), len(ikm))
 	}
@@ -47,11 +59,12 @@ func SealIntermediate(dataKey, ikm, providerWrapped, aad []byte) (ciphertext, si
 	if err != nil {
 		return nil, nil, err
 	}
-	var zeroIV [suite.NonceSize]byte
-	ciphertext = make([]byte, 0, sealedDataKeySize+len(providerWrapped))
-	ciphertext = kek.Seal(ciphertext, zeroIV[:], dataKey, aad)
-	return append(ciphertext, providerWrapped...), signingKey, nil
+	return kek.Seal(dst, zeroIV[:], dataKey, aad), signingKey, nil
 }
+
+// zeroIV is the IV of the data key sealed under an intermediate key, which
+// seals nothing else.
+var zeroIV [suite.NonceSize]byte
 
 // SplitIntermediate returns the part of an intermediate-wrapped EDK
 // ciphertext that the keyring wrapped (the intermediate key).
@@ -73,7 +86,6 @@ func OpenIntermediate(ciphertext, ikm, aad []byte) (dataKey, signingKey []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var zeroIV [suite.NonceSize]byte
 	dataKey, err = kek.Open(nil, zeroIV[:], ciphertext[:sealedDataKeySize], aad)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: the data key does not open", ErrUnwrap)

@@ -183,3 +183,37 @@ func deriveForTest(t *testing.T, ikm []byte, info string) []byte {
 	}
 	return k
 }
+
+// TestPreparedBranchKeyWrapsAsUnprepared checks that a branch key whose
+// KDF states were computed once (Prepare, as a cached version is) wraps
+// and unwraps exactly as one that computes them per item, both ways, and
+// that Wipe clears the key and the states of its copies.
+func TestPreparedBranchKeyWrapsAsUnprepared(t *testing.T) {
+	plain := BranchKey{ID: "tenant-1", Version: "e9ce18a3-edb5-4272-9f86-1cacb7997ff6", Key: bytes.Repeat([]byte{7}, 32)}
+	prepared := plain
+	prepared.Key = bytes.Clone(plain.Key)
+	if err := prepared.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		from, to *BranchKey
+	}{{"prepared to unprepared", &prepared, &plain}, {"unprepared to prepared", &plain, &prepared}} {
+		m := encMaterials()
+		if err := WrapHierarchy(m, c.from); err != nil {
+			t.Fatal(err)
+		}
+		d := decMaterials(m.AAD)
+		if err := UnwrapHierarchy(d, m.EDKs[0], c.to); err != nil || !bytes.Equal(d.DataKey, m.DataKey) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if err := (&BranchKey{Key: make([]byte, 16)}).Prepare(); err == nil {
+		t.Error("a 16-byte branch key must be refused")
+	}
+	copied := prepared
+	copied.Wipe()
+	if !bytes.Equal(prepared.Key, make([]byte, 32)) {
+		t.Error("Wipe of a copy left the key")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,17 +62,26 @@ func (k *RawAES) OnEncrypt(_ context.Context, m *structure.EncryptionMaterials) 
 	if err != nil {
 		return err
 	}
-	iv, err := newKey(rawAESIVSize)
+	defer clear(ikm)
+	// One allocation holds the EDK's bytes: the provider information (key
+	// name, tag and IV lengths, IV), then the ciphertext (the data key
+	// sealed under the intermediate key, then the intermediate key sealed
+	// under the wrapping key).
+	n := len(k.name) + 8 + rawAESIVSize
+	info := make([]byte, n, n+sealedDataKeySize+suite.KeySize+rawAESTagBits/8)
+	copy(info, k.name)
+	binary.BigEndian.PutUint32(info[len(k.name):], rawAESTagBits)
+	binary.BigEndian.PutUint32(info[len(k.name)+4:], rawAESIVSize)
+	iv := info[len(k.name)+8:]
+	if _, err := rand.Read(iv); err != nil {
+		return err
+	}
+	ciphertext, signingKey, err := appendSealedDataKey(info[n:], m.DataKey, ikm, m.AAD)
 	if err != nil {
 		return err
 	}
-	wrapped := k.aead.Seal(nil, iv, ikm, m.AAD)
-	ciphertext, signingKey, err := SealIntermediate(m.DataKey, ikm, wrapped, m.AAD)
-	if err != nil {
-		return err
-	}
-	info := append(bytes.Clone(k.name), 0, 0, 0, rawAESTagBits, 0, 0, 0, rawAESIVSize)
-	m.AddEDK(structure.EDK{ProviderID: k.namespace, ProviderInfo: append(info, iv...), Ciphertext: ciphertext}, signingKey)
+	ciphertext = k.aead.Seal(ciphertext, iv, ikm, m.AAD)
+	m.AddEDK(structure.EDK{ProviderID: k.namespace, ProviderInfo: info[:n:n], Ciphertext: ciphertext}, signingKey)
 	return nil
 }
 
@@ -93,8 +103,12 @@ func (k *RawAES) OnDecrypt(_ context.Context, m *structure.DecryptionMaterials, 
 			var ikm []byte
 			if ikm, err = k.aead.Open(nil, iv, wrapped, m.AAD); err != nil {
 				err = fmt.Errorf("%w: the intermediate key does not open", ErrUnwrap)
-			} else if m.DataKey, m.SigningKey, err = OpenIntermediate(edk.Ciphertext, ikm, m.AAD); err == nil {
-				return nil
+			} else {
+				m.DataKey, m.SigningKey, err = OpenIntermediate(edk.Ciphertext, ikm, m.AAD)
+				clear(ikm)
+				if err == nil {
+					return nil
+				}
 			}
 		}
 		errs = append(errs, err)

@@ -61,11 +61,13 @@ func TestCommitmentBindsTheDataKey(t *testing.T) {
 	// forged header.
 	forged := maps.Clone(enc)
 	forged[HeaderAttr] = &types.AttributeValueMemberB{Value: head}
-	_, _, _, fields, err := e.readItem(getScratch(), forged)
+	sc := getScratch()
+	defer sc.release()
+	_, _, _, fields, err := e.readItem(sc, forged)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ec, err := mergeContext(h.Context, e.reproducedContext(h.Version, fields))
+	ec, err := mergeContext(nil, h.Context, e.reproducedContext(nil, sc, h.Version, fields))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,7 @@ type Encryptor struct {
 	cfg      Config
 	version  byte // the format version records are written with
 	unsigned map[string]bool
+	layout   layout
 }
 
 // New checks cfg as DB-ESDK's item encryptor does and returns an Encryptor.
@@ -123,6 +124,7 @@ func New(cfg Config) (*Encryptor, error) {
 			return nil, fmt.Errorf("%w: attribute %q is %v, but only the unsigned attributes (by name or prefix) may be, and they must be", ErrInvalidConfig, name, a)
 		}
 	}
+	e.layout = newLayout(e)
 	return e, nil
 }
 

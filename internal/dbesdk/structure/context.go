@@ -50,11 +50,7 @@ func sortContext(pairs []Pair) (Context, error) {
 // "Encryption Context"): a two-byte count, then each key and value
 // length-prefixed. The canonical hash uses it too.
 func appendContext(dst []byte, c Context) []byte {
-	size := 2
-	for _, p := range c {
-		size += 4 + len(p.Key) + len(p.Value)
-	}
-	dst = slices.Grow(dst, size)
+	dst = slices.Grow(dst, contextSize(c))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c)))
 	for _, p := range c {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(p.Key)))
@@ -63,6 +59,15 @@ func appendContext(dst []byte, c Context) []byte {
 		dst = append(dst, p.Value...)
 	}
 	return dst
+}
+
+// contextSize returns the length of appendContext's serialization of c.
+func contextSize(c Context) int {
+	size := 2
+	for _, p := range c {
+		size += 4 + len(p.Key) + len(p.Value)
+	}
+	return size
 }
 
 // AppendAAD appends the material providers' serialization of c

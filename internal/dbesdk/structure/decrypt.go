@@ -56,10 +56,12 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 		}
 	}
 
-	ec, err := mergeContext(h.Context, e.reproducedContext(h.Version, fields))
+	sc.pairs = e.reproducedContext(sc.pairs[:0], sc, h.Version, fields)
+	ec, err := mergeContext(sc.context[:0], h.Context, sc.pairs)
 	if err != nil {
 		return err
 	}
+	sc.context = ec
 	var verifier *ecdsa.PublicKey
 	pub, hasPub := ec.Get(suite.PublicKeyContextKey)
 	switch {
@@ -72,15 +74,17 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 			return fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 	}
-	footer, err := parseFooter(foot, h.Suite.Signed())
-	if err != nil {
+	footer := &sc.footer
+	if err := parseFooter(footer, foot, h.Suite.Signed()); err != nil {
 		return err
 	}
 	if len(footer.Tags) != len(h.EDKs) {
 		return fmt.Errorf("%w: %d recipient tags for %d encrypted data keys", ErrMalformed, len(footer.Tags), len(h.EDKs))
 	}
 
-	m := &DecryptionMaterials{Suite: h.Suite, Context: ec, AAD: ec.AppendAAD(nil)}
+	sc.aad = ec.AppendAAD(sc.aad[:0])
+	m := &sc.dec
+	m.Suite, m.Context, m.AAD = h.Suite, ec, sc.aad
 	// The signature needs no key: checked first, it refuses a tampered
 	// record of a signed suite before the keyring is asked (for a KMS
 	// keyring, before a KMS request). Only the recipient tags need the
@@ -97,8 +101,8 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 	if len(m.DataKey) != suite.KeySize || len(m.SigningKey) == 0 {
 		return fmt.Errorf("keyring returned a data key of %d bytes and a signing key of %d", len(m.DataKey), len(m.SigningKey))
 	}
-	keys, err := suite.DeriveRecordKeys(m.DataKey, h.MessageID[:])
-	if err != nil {
+	keys := &sc.keys
+	if err := keys.Derive(m.DataKey, h.MessageID[:]); err != nil {
 		return err
 	}
 	commitment := keys.Commitment(head[:len(head)-suite.CommitmentSize])
@@ -110,7 +114,7 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 	}
 
 	// Every value is decrypted before the item changes.
-	plain := make([]types.AttributeValue, 0, 8)
+	plain := sc.values[:0]
 	offset := 0
 	for i := range fields {
 		f := &fields[i]
@@ -127,9 +131,16 @@ func (e *Encryptor) DecryptInPlace(ctx context.Context, item map[string]types.At
 		}
 		plain = append(plain, av)
 	}
-	for name := range item {
-		if strings.HasPrefix(name, ReservedPrefix) {
-			delete(item, name)
+	sc.values = plain
+	if sc.known {
+		// Every other attribute is configured: no other has a reserved name.
+		delete(item, HeaderAttr)
+		delete(item, FooterAttr)
+	} else {
+		for name := range item {
+			if strings.HasPrefix(name, ReservedPrefix) {
+				delete(item, name)
+			}
 		}
 	}
 	for i := range fields {
@@ -167,6 +178,7 @@ func (e *Encryptor) ResolveActions(item map[string]types.AttributeValue) (map[st
 // header, and its attributes in the signature scope in canonical path
 // order with the actions the header's legend gives them, serialized in sc.
 func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) (head, foot []byte, h *Header, fields []field, err error) {
+	h = &sc.header
 	for _, name := range []string{HeaderAttr, FooterAttr} {
 		b, ok := item[name].(*types.AttributeValueMemberB)
 		if !ok {
@@ -181,10 +193,10 @@ func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) 
 	if err := e.checkKeys(item, ErrMalformed); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if h, err = parseHeader(head); err != nil {
+	if err = parseHeader(h, head); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	err = e.serializeFields(sc, item, ErrMalformed, func(name string) (Action, error) {
+	err = e.serializeFields(sc, item, ErrMalformed, 2, func(name string) (Action, error) {
 		if e.isUnsigned(name) {
 			return DoNothing, nil
 		}
@@ -201,25 +213,4 @@ func (e *Encryptor) readItem(sc *scratch, item map[string]types.AttributeValue) 
 		fields[i].action = actionOfLegend(h.Legend[i])
 	}
 	return head, foot, h, fields, nil
-}
-
-// mergeContext returns the record's full encryption context: the header's
-// and the reproduced entries, which must agree where both have a key.
-func mergeContext(stored Context, reproduced []Pair) (Context, error) {
-	pairs := make([]Pair, 0, len(stored)+len(reproduced))
-	pairs = append(pairs, stored...)
-	for _, p := range reproduced {
-		if v, ok := stored.Get(p.Key); ok {
-			if v != p.Value {
-				return nil, fmt.Errorf("%w: the header's encryption context disagrees with the item on %q", ErrMalformed, p.Key)
-			}
-			continue
-		}
-		pairs = append(pairs, p)
-	}
-	ec, err := sortContext(pairs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return ec, nil
 }

@@ -38,15 +38,15 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 	if err := e.checkKeys(item, ErrInvalidItem); err != nil {
 		return err
 	}
-	for name, a := range e.cfg.Actions {
-		if _, ok := item[name]; !ok && a == SignAndIncludeInEncryptionContext {
+	for _, name := range e.layout.inContext {
+		if _, ok := item[name]; !ok {
 			return fmt.Errorf("%w: attribute %q is SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT but absent", ErrInvalidItem, name)
 		}
 	}
 
 	sc := getScratch()
 	defer sc.release()
-	err := e.serializeFields(sc, item, ErrInvalidItem, func(name string) (Action, error) {
+	err := e.serializeFields(sc, item, ErrInvalidItem, 0, func(name string) (Action, error) {
 		if strings.HasPrefix(name, ReservedPrefix) {
 			return 0, fmt.Errorf("%w: attribute name %q starts with the reserved prefix %q", ErrInvalidItem, name, ReservedPrefix)
 		}
@@ -62,8 +62,9 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 
 	// The header stores only what the reader cannot reproduce from the
 	// item: the verification key, if any.
-	m := &EncryptionMaterials{Suite: e.cfg.Suite}
-	pairs := e.reproducedContext(e.version, fields)
+	m := &sc.enc
+	m.Suite = e.cfg.Suite
+	sc.pairs = e.reproducedContext(sc.pairs[:0], sc, e.version, fields)
 	var stored Context
 	var signer *ecdsa.PrivateKey
 	if m.Suite.Signed() {
@@ -75,12 +76,13 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 			return err
 		}
 		stored = Context{{suite.PublicKeyContextKey, pub}}
-		pairs = append(pairs, stored[0])
+		sc.pairs = append(sc.pairs, stored[0])
 	}
-	if m.Context, err = sortContext(pairs); err != nil {
+	if m.Context, err = sortContext(sc.pairs); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidItem, err)
 	}
-	m.AAD = m.Context.AppendAAD(nil)
+	sc.aad = m.Context.AppendAAD(sc.aad[:0])
+	m.AAD = sc.aad
 	defer func() { clear(m.DataKey) }()
 	if err := e.cfg.Keyring.OnEncrypt(ctx, m); err != nil {
 		return fmt.Errorf("keyring: %w", err)
@@ -89,60 +91,68 @@ func (e *Encryptor) EncryptInPlace(ctx context.Context, item map[string]types.At
 		return fmt.Errorf("keyring returned a data key of %d bytes, %d encrypted data keys and %d signing keys", len(m.DataKey), len(m.EDKs), len(m.SigningKeys))
 	}
 
-	h := &Header{Version: e.version, Suite: m.Suite, Context: stored, EDKs: m.EDKs, Legend: make([]byte, len(fields))}
+	h := &Header{Version: e.version, Suite: m.Suite, Context: stored, EDKs: m.EDKs}
 	if _, err := rand.Read(h.MessageID[:]); err != nil {
 		return err
 	}
-	for i, f := range fields {
-		h.Legend[i] = f.action.legend()
+	legend := sc.legend[:0] // the context's legend, if any, is a string now
+	for _, f := range fields {
+		legend = append(legend, f.action.legend())
 	}
-	head, err := h.AppendPartial(make([]byte, 0, 512))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidItem, err)
+	h.Legend, sc.legend = legend, legend
+	// One allocation holds the new attributes' bytes: the header, the
+	// encrypted values and the footer.
+	size := h.size() + len(m.SigningKeys)*suite.RecipientTagSize
+	if signer != nil {
+		size += suite.SignatureSize
 	}
-	keys, err := suite.DeriveRecordKeys(m.DataKey, h.MessageID[:])
-	if err != nil {
-		return err
-	}
-	commitment := keys.Commitment(head)
-	head = append(head, commitment[:]...)
-
-	size := 0
 	for _, f := range fields {
 		if f.action == EncryptAndSign {
 			size += 2 + len(f.value) + suite.TagSize
 		}
 	}
-	sealed := make([]byte, 0, size)
+	out, err := h.AppendPartial(make([]byte, 0, size))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidItem, err)
+	}
+	keys := &sc.keys
+	if err := keys.Derive(m.DataKey, h.MessageID[:]); err != nil {
+		return err
+	}
+	commitment := keys.Commitment(out)
+	out = append(out, commitment[:]...)
+	head := out[:len(out):len(out)]
+
 	encrypted := 0
 	for i := range fields {
 		f := &fields[i]
 		if f.action != EncryptAndSign {
 			continue
 		}
-		start := len(sealed)
-		if sealed, err = sealField(sealed, keys, encrypted, f); err != nil {
+		start := len(out)
+		if out, err = sealField(out, keys, encrypted, f); err != nil {
 			return err
 		}
 		encrypted++
-		f.value = sealed[start:len(sealed):len(sealed)]
+		f.value = out[start:len(out):len(out)]
 	}
 
 	hash, record := canonicalHash(sc.record, head, m.AAD, fields)
 	sc.record = record
 	// The footer: a recipient tag per EDK, then the signature.
-	foot := make([]byte, 0, len(m.SigningKeys)*suite.RecipientTagSize+suite.SignatureSize)
+	start := len(out)
 	for _, k := range m.SigningKeys {
 		tag := suite.RecipientTag(k, hash)
-		foot = append(foot, tag[:]...)
+		out = append(out, tag[:]...)
 	}
 	if signer != nil {
 		sig, err := suite.Sign(signer, hash[:])
 		if err != nil {
 			return err
 		}
-		foot = append(foot, sig...)
+		out = append(out, sig...)
 	}
+	foot := out[start:len(out):len(out)]
 	// Nothing fails from here: the item changes. One allocation holds
 	// every new attribute value.
 	values := make([]types.AttributeValueMemberB, encrypted+2)

@@ -21,27 +21,29 @@ type Footer struct {
 // header's suite signs. The number of tags is checked against the header by
 // the decryptor.
 func ParseFooter(b []byte, signed bool) (*Footer, error) {
-	return parseFooter(bytes.Clone(b), signed) // the parsed footer holds a copy
+	f := &Footer{}
+	if err := parseFooter(f, bytes.Clone(b), signed); err != nil { // the parsed footer holds a copy
+		return nil, err
+	}
+	return f, nil
 }
 
-// parseFooter is ParseFooter, the Footer aliasing b.
-func parseFooter(b []byte, signed bool) (*Footer, error) {
-	f := &Footer{}
+// parseFooter is ParseFooter into f, whose Tags it appends to, aliasing b.
+func parseFooter(f *Footer, b []byte, signed bool) error {
 	if signed {
 		if len(b) < suite.SignatureSize {
-			return nil, malformed("footer", "too short for a signature")
+			return malformed("footer", "too short for a signature")
 		}
 		f.Signature = b[len(b)-suite.SignatureSize:]
 		b = b[:len(b)-suite.SignatureSize]
 	}
 	if len(b) == 0 || len(b)%suite.RecipientTagSize != 0 {
-		return nil, malformed("footer", fmt.Sprintf("%d bytes of recipient tags, not a positive multiple of %d", len(b), suite.RecipientTagSize))
+		return malformed("footer", fmt.Sprintf("%d bytes of recipient tags, not a positive multiple of %d", len(b), suite.RecipientTagSize))
 	}
-	f.Tags = make([][]byte, 0, len(b)/suite.RecipientTagSize)
 	for ; len(b) > 0; b = b[suite.RecipientTagSize:] {
 		f.Tags = append(f.Tags, b[:suite.RecipientTagSize:suite.RecipientTagSize])
 	}
-	return f, nil
+	return nil
 }
 
 // Append appends the footer's serialization: the tags, then the signature.

@@ -60,22 +60,27 @@ const minHeaderSize = 1 + 1 + suite.MessageIDSize + 2 + 2 + 1 + 3*2 + suite.Comm
 // ParseHeader parses a header attribute's value. It checks the form only;
 // the commitment is checked against the data key by the decryptor.
 func ParseHeader(b []byte) (*Header, error) {
-	return parseHeader(bytes.Clone(b)) // the parsed header holds a copy
+	h := &Header{}
+	if err := parseHeader(h, bytes.Clone(b)); err != nil { // the parsed header holds a copy
+		return nil, err
+	}
+	return h, nil
 }
 
-// parseHeader is ParseHeader, the Header aliasing b: for a decryption,
-// which is done with the header before the caller gets the item back.
-func parseHeader(b []byte) (*Header, error) {
+// parseHeader is ParseHeader into h, whose Context and EDKs it appends to,
+// aliasing b: for a decryption, which is done with the header before the
+// caller gets the item back.
+func parseHeader(h *Header, b []byte) error {
 	if len(b) < minHeaderSize {
-		return nil, malformed("header", "too short")
+		return malformed("header", "too short")
 	}
-	h := &Header{Version: b[0]}
+	h.Version = b[0]
 	if h.Version != 1 && h.Version != 2 {
-		return nil, malformed("header", fmt.Sprintf("unknown format version %d", h.Version))
+		return malformed("header", fmt.Sprintf("unknown format version %d", h.Version))
 	}
 	var err error
 	if h.Suite, err = suite.FromFlavor(b[1]); err != nil {
-		return nil, malformed("header", err.Error())
+		return malformed("header", err.Error())
 	}
 	copy(h.MessageID[:], b[2:])
 	r := wire.NewReader(b[2+suite.MessageIDSize : len(b)-suite.CommitmentSize])
@@ -83,57 +88,55 @@ func parseHeader(b []byte) (*Header, error) {
 
 	legend, ok := r.Bytes16()
 	if !ok {
-		return nil, malformed("header", "truncated encrypt legend")
+		return malformed("header", "truncated encrypt legend")
 	}
 	for _, c := range legend {
 		if c != legendEncrypt && c != legendSign && c != legendContext {
-			return nil, malformed("header", "invalid byte in encrypt legend")
+			return malformed("header", "invalid byte in encrypt legend")
 		}
 	}
 	h.Legend = legend
 
 	count, ok := r.Uint16()
 	if !ok {
-		return nil, malformed("header", "truncated encryption context")
+		return malformed("header", "truncated encryption context")
 	}
-	h.Context = make(Context, 0, min(int(count), r.Len()/4))
 	for range count {
 		k, ok1 := r.Bytes16()
 		v, ok2 := r.Bytes16()
 		if !ok1 || !ok2 {
-			return nil, malformed("header", "truncated encryption context")
+			return malformed("header", "truncated encryption context")
 		}
 		if !utf8.Valid(k) || !utf8.Valid(v) {
-			return nil, malformed("header", "encryption context is not valid UTF-8")
+			return malformed("header", "encryption context is not valid UTF-8")
 		}
 		key := string(k)
 		if n := len(h.Context); n > 0 && strings.Compare(h.Context[n-1].Key, key) >= 0 {
-			return nil, malformed("header", "encryption context keys out of order or repeated")
+			return malformed("header", "encryption context keys out of order or repeated")
 		}
 		h.Context = append(h.Context, Pair{Key: key, Value: string(v)})
 	}
 
 	n, ok := r.Uint8()
 	if !ok || n == 0 {
-		return nil, malformed("header", "no encrypted data keys")
+		return malformed("header", "no encrypted data keys")
 	}
-	h.EDKs = make([]EDK, 0, min(int(n), r.Len()/6))
 	for range n {
 		id, ok1 := r.Bytes16()
 		info, ok2 := r.Bytes16()
 		ct, ok3 := r.Bytes16()
 		if !ok1 || !ok2 || !ok3 {
-			return nil, malformed("header", "truncated encrypted data key")
+			return malformed("header", "truncated encrypted data key")
 		}
 		if !utf8.Valid(id) {
-			return nil, malformed("header", "key provider ID is not valid UTF-8")
+			return malformed("header", "key provider ID is not valid UTF-8")
 		}
 		h.EDKs = append(h.EDKs, EDK{ProviderID: string(id), ProviderInfo: info, Ciphertext: ct})
 	}
 	if r.Len() != 0 {
-		return nil, malformed("header", "bytes after the encrypted data keys")
+		return malformed("header", "bytes after the encrypted data keys")
 	}
-	return h, nil
+	return nil
 }
 
 // AppendPartial appends the header without its commitment (header.md,
@@ -163,6 +166,15 @@ func (h *Header) AppendPartial(dst []byte) ([]byte, error) {
 		dst = append(dst, k.Ciphertext...)
 	}
 	return dst, nil
+}
+
+// size returns the length of the full header.
+func (h *Header) size() int {
+	n := 1 + 1 + suite.MessageIDSize + 2 + len(h.Legend) + contextSize(h.Context) + 1 + suite.CommitmentSize
+	for _, k := range h.EDKs {
+		n += 3*2 + len(k.ProviderID) + len(k.ProviderInfo) + len(k.Ciphertext)
+	}
+	return n
 }
 
 // Append appends the full header: the partial header and the commitment.

@@ -21,7 +21,7 @@ func TestFieldsInCanonicalPathOrder(t *testing.T) {
 	e := &Encryptor{cfg: Config{TableName: "t\u00e9"}}
 	sc := getScratch()
 	defer sc.release()
-	if err := e.serializeFields(sc, item, ErrInvalidItem, func(string) (Action, error) { return SignOnly, nil }); err != nil {
+	if err := e.serializeFields(sc, item, ErrInvalidItem, 0, func(string) (Action, error) { return SignOnly, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(sc.fields) != len(names) {

@@ -32,19 +32,36 @@ type RecordKeys struct {
 // DeriveRecordKeys derives a record's commit key and field root key from its
 // plaintext data key and message ID, with HKDF-SHA-512.
 func DeriveRecordKeys(dataKey, messageID []byte) (*RecordKeys, error) {
-	if len(dataKey) != KeySize || len(messageID) != MessageIDSize {
-		return nil, fmt.Errorf("suite: data key of %d bytes or message ID of %d bytes", len(dataKey), len(messageID))
-	}
 	k := &RecordKeys{}
+	if err := k.Derive(dataKey, messageID); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Derive is DeriveRecordKeys into k, which a caller keeps from record to
+// record (and wipes with Reset).
+func (k *RecordKeys) Derive(dataKey, messageID []byte) error {
+	if len(dataKey) != KeySize || len(messageID) != MessageIDSize {
+		return fmt.Errorf("suite: data key of %d bytes or message ID of %d bytes", len(dataKey), len(messageID))
+	}
 	var root [KeySize]byte
 	hkdfSHA512([][]byte{k.CommitKey[:], root[:]}, dataKey, "AWS_DBE_", []string{"COMMIT_KEY", "DERIVE_KEY"}, messageID)
 	block, err := aes.NewCipher(root[:])
 	clear(root[:])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	k.root = block
-	return k, nil
+	return nil
+}
+
+// Reset wipes k's keys.
+func (k *RecordKeys) Reset() {
+	clear(k.CommitKey[:])
+	k.root = nil
+	clear(k.ctr[:])
+	k.Wipe()
 }
 
 // Commitment returns the header commitment of a partial header: the first

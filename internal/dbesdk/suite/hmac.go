@@ -12,24 +12,29 @@ import (
 // kept from key to key, pooled. crypto/hmac allocates new states for every
 // key, and a record round trip uses over a dozen keys (HKDF extracts and
 // expands, the commitment, the recipient tags): that was most of the
-// format's allocations and a third of its time. The states after the key
-// pads are kept too, so that a key used again (HKDF's pseudorandom key for
-// two expansions, the empty salt of every extract) costs no more pad
-// blocks. Keys are at most one block (128 bytes); the suites' are 32.
-// Short inputs and the outputs pass through the state's own buffers, so
-// that nothing on the caller's stack escapes through the hash interface.
+// format's allocations and a third of its time. A key used for more than
+// one MAC (HKDF's pseudorandom key, for two expansions) has its states
+// after the key pads saved, so that it costs no more pad blocks; a key
+// used once (the commitment's, a recipient's signing key) saves nothing,
+// and each state is restored only once it has moved on from the pad.
+// Keys are at most one block (128 bytes); the suites' are 32. Short
+// inputs and the outputs pass through the state's own buffers, so that
+// nothing on the caller's stack escapes through the hash interface.
 // TestHMACMatchesStandardLibrary checks it against crypto/hmac and
 // crypto/hkdf.
 type hmacState struct {
 	inner, outer hash.Hash
 	// innerKeyed and outerKeyed are the marshaled states after the inner
-	// and outer pads of the current key.
+	// and outer pads of the current key, once save has run.
 	innerKeyed, outerKeyed []byte
-	pad                    [sha512.BlockSize]byte
-	innerSum               [sha512.Size]byte
-	out                    [sha512.Size]byte
-	prk                    [sha512.Size]byte
-	buf                    [sha512.BlockSize]byte // short messages
+	// innerPadded and outerPadded say inner and outer hold just the
+	// current key's pad, as after reset.
+	innerPadded, outerPadded bool
+	pad                      [sha512.BlockSize]byte
+	innerSum                 [sha512.Size]byte
+	out                      [sha512.Size]byte
+	prk                      [sha512.Size]byte
+	buf                      [sha512.BlockSize]byte // short messages
 }
 
 func newHMACState(h func() hash.Hash) *hmacState {
@@ -44,6 +49,7 @@ var (
 	zeroKeyed = func() *hmacState {
 		h := newHMACState(sha512.New)
 		h.reset(nil)
+		h.save()
 		return h
 	}()
 )
@@ -73,29 +79,47 @@ func (h *hmacState) reset(key []byte) {
 	h.inner.Reset()
 	h.inner.Write(h.pad[:])
 	clear(h.pad[:])
+	h.innerKeyed, h.outerKeyed = h.innerKeyed[:0], h.outerKeyed[:0]
+	h.innerPadded, h.outerPadded = true, true
+}
+
+// save keeps the current key's padded states, for restart: call it after
+// reset and before write.
+func (h *hmacState) save() {
 	h.innerKeyed = appendState(h.innerKeyed[:0], h.inner)
 	h.outerKeyed = appendState(h.outerKeyed[:0], h.outer)
 }
 
-// resetLike starts a MAC under the key src was last reset with.
+// resetLike starts a MAC under the key src was last reset (and saved)
+// with.
 func (h *hmacState) resetLike(src *hmacState) {
-	h.innerKeyed = append(h.innerKeyed[:0], src.innerKeyed...)
-	h.outerKeyed = append(h.outerKeyed[:0], src.outerKeyed...)
-	h.restart()
+	restoreState(h.inner, src.innerKeyed)
+	restoreState(h.outer, src.outerKeyed)
+	h.innerKeyed, h.outerKeyed = h.innerKeyed[:0], h.outerKeyed[:0]
+	h.innerPadded, h.outerPadded = true, true
 }
 
-// restart starts another MAC under the current key.
+// restart starts another MAC under the current key, which was saved.
 func (h *hmacState) restart() {
-	restoreState(h.inner, h.innerKeyed)
+	if !h.innerPadded {
+		restoreState(h.inner, h.innerKeyed)
+		h.innerPadded = true
+	}
 }
 
-func (h *hmacState) write(p []byte) { h.inner.Write(p) }
+func (h *hmacState) write(p []byte) {
+	h.innerPadded = false
+	h.inner.Write(p)
+}
 
 // sum returns the MAC of what was written since the start, in h.out.
 func (h *hmacState) sum() []byte {
 	in := h.inner.Sum(h.innerSum[:0])
-	restoreState(h.outer, h.outerKeyed)
+	if !h.outerPadded {
+		restoreState(h.outer, h.outerKeyed)
+	}
 	h.outer.Write(in)
+	h.outerPadded = false
 	return h.outer.Sum(h.out[:0])
 }
 
@@ -109,6 +133,8 @@ func (h *hmacState) release(pool *sync.Pool) {
 	clear(h.buf[:])
 	h.inner.Reset()
 	h.outer.Reset()
+	h.innerKeyed, h.outerKeyed = h.innerKeyed[:0], h.outerKeyed[:0]
+	h.innerPadded, h.outerPadded = false, false
 	pool.Put(h)
 }
 
@@ -136,6 +162,9 @@ func hkdfSHA512(outs [][]byte, secret []byte, prefix string, infos []string, suf
 	h.write(secret)
 	copy(h.prk[:], h.sum())
 	h.reset(h.prk[:])
+	if len(outs) > 1 {
+		h.save()
+	}
 	for i, out := range outs {
 		n := copy(h.buf[:], prefix)
 		n += copy(h.buf[n:], infos[i])

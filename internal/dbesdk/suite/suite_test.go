@@ -8,6 +8,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/asn1"
 	"encoding/base64"
@@ -194,6 +195,31 @@ func TestHMACMatchesStandardLibrary(t *testing.T) {
 		wantSign, _ := hkdf.Key(sha512.New, key, nil, "AWS_MPL_INTERMEDIATE_KEYWRAP_MAC", KeySize)
 		if !bytes.Equal(seal[:], wantSeal) || !bytes.Equal(sign[:], wantSign) {
 			t.Fatalf("intermediate keys differ for a %d-byte key", len(key))
+		}
+	}
+}
+
+// TestKeyedHMACMatchesStandardLibrary checks HMAC-SHA-256 under a key
+// whose states are kept against crypto/hmac, for keys up to a block long
+// and messages shorter and longer than its buffer, each key used twice,
+// and that Clear wipes the states.
+func TestKeyedHMACMatchesStandardLibrary(t *testing.T) {
+	for i := range 100 {
+		key := make([]byte, i%65)
+		rand.Read(key)
+		k := NewKeyedHMAC(key)
+		for _, n := range []int{i % 70, i * 3} {
+			msg := make([]byte, n)
+			rand.Read(msg)
+			std := hmac.New(sha256.New, key)
+			std.Write(msg)
+			if got := k.Sum(msg); !bytes.Equal(got[:], std.Sum(nil)) {
+				t.Fatalf("HMAC-SHA-256 differs for a %d-byte key and a %d-byte message", len(key), n)
+			}
+		}
+		k.Clear()
+		if !bytes.Equal(k.inner, make([]byte, len(k.inner))) || !bytes.Equal(k.outer, make([]byte, len(k.outer))) {
+			t.Fatal("Clear left the keyed states")
 		}
 	}
 }
