@@ -222,7 +222,7 @@ func encryptWhileServicesRun(t *testing.T, pt *plaintextTable, format string) {
 		t.Errorf("the walk run again: %+v, %v; want nothing to do", again, err)
 	}
 	if format != "dynacrypt" {
-		t.Logf("in %s's format: %d items; the walk promoted %d in %s (%d scanned); %d writes acknowledged, %d Updates refused with ErrNotVouched; %d KMS requests in all",
+		t.Logf("plaintext-migration: in %s's format: %d items; the walk promoted %d in %s (%d scanned); %d writes acknowledged, %d Updates refused with ErrNotVouched; %d KMS requests in all",
 			format, n, walked.Promoted, walkTime.Round(time.Millisecond), walked.Scanned, ledger.oldWrites.Load()+ledger.storeWrites.Load(), ledger.refused.Load(), pt.kmsReqs.Requests())
 		return
 	}
