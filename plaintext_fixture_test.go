@@ -59,6 +59,7 @@ type plaintextTable struct {
 	kmsReqs *testrig.Counter
 	base    []dynacrypt.Option
 	header  string // the header attribute of the items the Stores write
+	footer  string // their footer attribute, if their format has one
 }
 
 // newPlaintextTable makes a table with an index by region and n shoppers
@@ -117,9 +118,12 @@ func (pt *plaintextTable) raw(t testing.TB, id string) map[string]types.Attribut
 	return rawGet(t, pt.db, pt.table, id)
 }
 
-// signed reports whether the shopper id is stored with a header.
+// signed reports whether the shopper id is stored with a header, and a
+// footer if the format has one.
 func (pt *plaintextTable) signed(t testing.TB, id string) bool {
 	t.Helper()
-	_, ok := pt.raw(t, id)[pt.header]
-	return ok
+	raw := pt.raw(t, id)
+	_, header := raw[pt.header]
+	_, footer := raw[pt.footer]
+	return header && (pt.footer == "" || footer)
 }
