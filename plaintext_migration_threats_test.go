@@ -128,10 +128,17 @@ func plantedPlaintextItemsRefused(t *testing.T, pt *plaintextTable) {
 // signed, by Update or by a walk, and what tells an encrypted item whose
 // header was stripped (its version, a ciphertext where T has no bytes)
 // must still refuse it, before any KMS request; after LegacyUntil, and in
-// phase 3, no plaintext item reads at all.
+// phase 3, no plaintext item reads at all. In dynacrypt's item format and
+// in DB-ESDK's, where an item that lost its header still has its footer,
+// or lost its footer only, tells by the footer.
 func TestUnverifiedPlaintextItemsNeverSigned(t *testing.T) {
+	inEachFormat(t, 2, unverifiedPlaintextItemsNeverSigned)
+}
+
+// unverifiedPlaintextItemsNeverSigned is
+// TestUnverifiedPlaintextItemsNeverSigned in pt's item format.
+func unverifiedPlaintextItemsNeverSigned(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
 	writing := pt.store(t, pt.phase(dynacrypt.WritePlaintext, dynacrypt.LegacyUnverified()))
 	reading := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyUnverified()))
 
@@ -150,28 +157,33 @@ func TestUnverifiedPlaintextItemsNeverSigned(t *testing.T) {
 	}
 	// Phase 1 writes plaintext items, which the old service reads.
 	c, err := writing.Update(ctx, Shopper{ID: shopperID(0)}, func(c *Shopper) error { c.Visits++; return nil })
-	if raw := pt.raw(t, shopperID(0)); err != nil || c.Version != 0 || raw[hdr] != nil || raw["version"] != nil || raw["visits"].(*types.AttributeValueMemberN).Value != "1" {
+	if raw := pt.raw(t, shopperID(0)); err != nil || c.Version != 0 || raw[pt.header] != nil || raw[pt.footer] != nil || raw["version"] != nil || raw["visits"].(*types.AttributeValueMemberN).Value != "1" {
 		t.Errorf("Update in phase 1: %+v, %v, stored %v; want a plaintext item without a version", c, err, raw)
 	}
 	if _, err := writing.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); !errors.Is(err, dynacrypt.ErrNotVouched) || pt.signed(t, shopperID(0)) {
 		t.Errorf("a walk in phase 1: %v; want ErrNotVouched and nothing signed", err)
 	}
 
-	// Encrypted items, their headers stripped.
-	for _, id := range []string{"victim", "victim2"} {
+	// Encrypted items, their headers stripped: what each loses, and what
+	// still tells.
+	lost := map[string][]string{"victim": pt.seals(), "victim2": append(pt.seals(), "version")}
+	tells := map[string]string{"victim": `"version"`, "victim2": `"email"`}
+	if pt.footer != "" {
+		lost["no-"+pt.header], tells["no-"+pt.header] = []string{pt.header, "version"}, pt.footer
+		lost["no-"+pt.footer], tells["no-"+pt.footer] = []string{pt.footer}, pt.footer
+	}
+	for id, attrs := range lost {
 		if err := reading.Put(ctx, &Shopper{ID: id, Region: "r1", Email: id + "@example.com"}); err != nil {
 			t.Fatal(err)
 		}
+		item := pt.raw(t, id)
+		for _, a := range attrs {
+			delete(item, a)
+		}
+		rawPut(t, pt.db, pt.table, item)
 	}
-	keptVersion := pt.raw(t, "victim")
-	delete(keptVersion, hdr)
-	rawPut(t, pt.db, pt.table, keptVersion)
-	noVersion := pt.raw(t, "victim2")
-	delete(noVersion, hdr)
-	delete(noVersion, "version")
-	rawPut(t, pt.db, pt.table, noVersion)
 	before := pt.kmsReqs.Requests()
-	for id, why := range map[string]string{"victim": `"version"`, "victim2": `"email"`} {
+	for id, why := range tells {
 		for _, s := range []*dynacrypt.Store[Shopper]{writing, reading} {
 			if c, err := s.Get(ctx, Shopper{ID: id}); !errors.Is(err, dynacrypt.ErrIntegrity) || !strings.Contains(err.Error(), why) {
 				t.Errorf("encrypted item %s, header stripped: %+v, %v; want ErrIntegrity naming %s", id, c, err, why)
