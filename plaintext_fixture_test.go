@@ -60,6 +60,10 @@ type plaintextTable struct {
 	base    []dynacrypt.Option
 	header  string // the header attribute of the items the Stores write
 	footer  string // their footer attribute, if their format has one
+	// kmsPerItem is the KMS requests a Store makes per item it seals, once
+	// it has a root key: none in dynacrypt's format, one (the data key) in
+	// DB-ESDK's under the AWS KMS keyring.
+	kmsPerItem int64
 }
 
 // newPlaintextTable makes a table with an index by region and n shoppers

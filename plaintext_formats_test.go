@@ -39,6 +39,7 @@ func inEachFormat(t *testing.T, n int, test func(t *testing.T, pt *plaintextTabl
 					t.Fatal(err)
 				}
 				pt.writeDBESDK(kr)
+				pt.kmsPerItem = 1
 			}
 			test(t, pt)
 		})

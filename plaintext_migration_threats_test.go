@@ -207,10 +207,15 @@ func unverifiedPlaintextItemsNeverSigned(t *testing.T, pt *plaintextTable) {
 // another table under the same key, one the attacker signed, one altered),
 // or a listed item put back as it was at the snapshot once the migration
 // is over. None may vouch for anything: the items fail with ErrIntegrity
-// and are never signed.
+// and are never signed, in dynacrypt's item format and in DB-ESDK's.
 func TestReplayedManifestVouchesForNothing(t *testing.T) {
+	inEachFormat(t, 2, replayedManifestVouchesForNothing)
+}
+
+// replayedManifestVouchesForNothing is TestReplayedManifestVouchesForNothing
+// in pt's item format.
+func replayedManifestVouchesForNothing(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
 	manifest := pt.snapshot(t)
 	snapshotState := pt.raw(t, shopperID(0))
 
@@ -309,7 +314,8 @@ func (r *racingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts 
 // item between a read that the manifest vouched for and its write: the
 // walk's, or Update's. The write is conditional on every attribute as
 // read, so it fails; the item read again is no longer listed, and is
-// refused: the edit is neither signed nor overwritten.
+// refused: the edit is neither signed nor overwritten, in dynacrypt's item
+// format and in DB-ESDK's.
 func TestAnEditMadeAfterItsReadIsNeverSigned(t *testing.T) {
 	ctx := context.Background()
 	for name, write := range map[string]func(*dynacrypt.Store[Shopper]) error{
@@ -326,16 +332,17 @@ func TestAnEditMadeAfterItsReadIsNeverSigned(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			pt := newPlaintextTable(t, 2)
-			manifest := pt.snapshot(t)
-			edited := oldShopperOf(0)
-			edited.Email = "attacker@example.com"
-			if err := write(pt.racingStore(t, manifest, 0, edited)); !errors.Is(err, dynacrypt.ErrIntegrity) {
-				t.Errorf("%s racing an edit: %v, want ErrIntegrity", name, err)
-			}
-			if raw := pt.raw(t, shopperID(0)); raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
-				t.Errorf("the edit made between the read and the write was signed or overwritten: %v", raw)
-			}
+			inEachFormat(t, 2, func(t *testing.T, pt *plaintextTable) {
+				manifest := pt.snapshot(t)
+				edited := oldShopperOf(0)
+				edited.Email = "attacker@example.com"
+				if err := write(pt.racingStore(t, manifest, 0, edited)); !errors.Is(err, dynacrypt.ErrIntegrity) {
+					t.Errorf("%s racing an edit: %v, want ErrIntegrity", name, err)
+				}
+				if raw := pt.raw(t, shopperID(0)); raw[pt.header] != nil || raw[pt.footer] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
+					t.Errorf("the edit made between the read and the write was signed or overwritten: %v", raw)
+				}
+			})
 		})
 	}
 }
@@ -364,10 +371,17 @@ func TestWalkKeepsAnUnsignedAttributeSetAfterItsRead(t *testing.T) {
 // attribute T does not declare (one named like a field but for case, a
 // beacon's). None may read as plaintext, with a manifest or without (where
 // only the attribute check stands), cost a KMS request, or be rewritten by
-// the walk.
+// the walk. In dynacrypt's item format and in DB-ESDK's, whose footer is
+// planted likewise.
 func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
+	inEachFormat(t, 1, malformedHeadersNeverReadAsPlaintext)
+}
+
+// malformedHeadersNeverReadAsPlaintext is
+// TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext in pt's item
+// format.
+func malformedHeadersNeverReadAsPlaintext(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 1)
 	manifest := pt.snapshot(t)
 	s := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))
 	if _, err := s.Get(ctx, Shopper{ID: shopperID(0)}); err != nil { // the manifest checked once
@@ -377,16 +391,18 @@ func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	odd := map[string]func(map[string]types.AttributeValue){
-		"header-s":    func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberS{Value: "x"} },
-		"header-junk": func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberB{Value: []byte{0}} },
-		"header-null": func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberNULL{Value: true} },
-		"version-s":   func(m map[string]types.AttributeValue) { m["version"] = &types.AttributeValueMemberS{Value: "0"} },
+		"version-s": func(m map[string]types.AttributeValue) { m["version"] = &types.AttributeValueMemberS{Value: "0"} },
 		"Email": func(m map[string]types.AttributeValue) {
 			m["Email"] = &types.AttributeValueMemberS{Value: "attacker@example.com"}
 		},
 		"beacon": func(m map[string]types.AttributeValue) {
 			m["email_beacon"] = &types.AttributeValueMemberS{Value: "abc"}
 		},
+	}
+	for _, a := range pt.seals() { // a header, or DB-ESDK's footer
+		odd[a+"-s"] = func(m map[string]types.AttributeValue) { m[a] = &types.AttributeValueMemberS{Value: "x"} }
+		odd[a+"-junk"] = func(m map[string]types.AttributeValue) { m[a] = &types.AttributeValueMemberB{Value: []byte{0}} }
+		odd[a+"-null"] = func(m map[string]types.AttributeValue) { m[a] = &types.AttributeValueMemberNULL{Value: true} }
 	}
 	planted := map[string]map[string]types.AttributeValue{}
 	for id, change := range odd {
@@ -406,7 +422,7 @@ func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
 		}
 	}
 	p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{})
-	if got := pt.kmsReqs.Requests() - before; got != 0 {
+	if got := pt.kmsReqs.Requests() - before - p.Promoted*pt.kmsPerItem; got != 0 {
 		t.Errorf("refusing the odd items, read and walked, made %d KMS requests", got)
 	}
 	if !errors.Is(err, dynacrypt.ErrIntegrity) || p.Failed != int64(len(odd)) || p.Promoted != 1 {
@@ -422,10 +438,15 @@ func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
 // The threat: the genuine manifest with the digest of a planted item
 // (from the attacker's own snapshot) spliced in, the count and order fixed
 // up, the signature kept. The signature covers the list: nothing reads,
-// nothing is signed.
+// nothing is signed, in dynacrypt's item format and in DB-ESDK's.
 func TestSplicedManifestVouchesForNothing(t *testing.T) {
+	inEachFormat(t, 2, splicedManifestVouchesForNothing)
+}
+
+// splicedManifestVouchesForNothing is TestSplicedManifestVouchesForNothing
+// in pt's item format.
+func splicedManifestVouchesForNothing(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
 	manifest := pt.snapshot(t)
 	planted := oldShopperOf(0)
 	planted.ID = "planted"
