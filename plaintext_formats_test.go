@@ -2,7 +2,6 @@ package dynacrypt_test
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -70,22 +69,12 @@ func (pt *plaintextTable) unseal(item map[string]types.AttributeValue) {
 	}
 }
 
-// partlyUnsealed returns, for a format sealed by more than one attribute,
-// the ids of encrypted shoppers to strip of one seal each, and nil for a
-// format sealed by one. stripOne strips the shopper of its seal.
-func (pt *plaintextTable) partlyUnsealed() []string {
-	if pt.footer == "" {
-		return nil
-	}
-	return []string{"no-" + pt.header, "no-" + pt.footer}
-}
-
-// stripOne removes from the shopper id, one of partlyUnsealed, the seal
-// its id names, and stores it so.
-func (pt *plaintextTable) stripOne(t testing.TB, id string) map[string]types.AttributeValue {
+// strip removes attrs from the stored shopper id.
+func (pt *plaintextTable) strip(t testing.TB, id string, attrs ...string) {
 	t.Helper()
 	item := pt.raw(t, id)
-	delete(item, strings.TrimPrefix(id, "no-"))
+	for _, a := range attrs {
+		delete(item, a)
+	}
 	rawPut(t, pt.db, pt.table, item)
-	return item
 }
