@@ -59,6 +59,11 @@ type plaintextTable struct {
 	kmsReqs *testrig.Counter
 	base    []dynacrypt.Option
 	header  string // the header attribute of the items the Stores write
+	footer  string // their footer attribute, if their format has one
+	// kmsPerItem is the KMS requests a Store makes per item it seals, once
+	// it has a root key: none in dynacrypt's format, one (the data key) in
+	// DB-ESDK's under the AWS KMS keyring.
+	kmsPerItem int64
 }
 
 // newPlaintextTable makes a table with an index by region and n shoppers
@@ -117,9 +122,12 @@ func (pt *plaintextTable) raw(t testing.TB, id string) map[string]types.Attribut
 	return rawGet(t, pt.db, pt.table, id)
 }
 
-// signed reports whether the shopper id is stored with a header.
+// signed reports whether the shopper id is stored with a header, and a
+// footer if the format has one.
 func (pt *plaintextTable) signed(t testing.TB, id string) bool {
 	t.Helper()
-	_, ok := pt.raw(t, id)[pt.header]
-	return ok
+	raw := pt.raw(t, id)
+	_, header := raw[pt.header]
+	_, footer := raw[pt.footer]
+	return header && (pt.footer == "" || footer)
 }

@@ -121,8 +121,7 @@ func TestPlaintextTableEncryptedWhileServicesRun(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				pt.base = append(pt.base, dbesdk.Format(kr, dbesdk.WithSuite(dbesdk.SuiteSymSig)))
-				pt.header = "aws_dbe_head"
+				pt.writeDBESDK(kr)
 			}
 			encryptWhileServicesRun(t, pt, format)
 		})
@@ -222,7 +221,7 @@ func encryptWhileServicesRun(t *testing.T, pt *plaintextTable, format string) {
 		t.Errorf("the walk run again: %+v, %v; want nothing to do", again, err)
 	}
 	if format != "dynacrypt" {
-		t.Logf("in %s's format: %d items; the walk promoted %d in %s (%d scanned); %d writes acknowledged, %d Updates refused with ErrNotVouched; %d KMS requests in all",
+		t.Logf("plaintext-migration: in %s's format: %d items; the walk promoted %d in %s (%d scanned); %d writes acknowledged, %d Updates refused with ErrNotVouched; %d KMS requests in all",
 			format, n, walked.Promoted, walkTime.Round(time.Millisecond), walked.Scanned, ledger.oldWrites.Load()+ledger.storeWrites.Load(), ledger.refused.Load(), pt.kmsReqs.Requests())
 		return
 	}
@@ -436,13 +435,19 @@ func (pt *plaintextTable) checkMigrated(t *testing.T, final *dynacrypt.Store[Sho
 // halfway (its context ends, and its process with it: only the checkpoint
 // of its last progress report is left) and has another process resume it
 // from that checkpoint: it scans only what was left, promotes every item
-// once, and a third walk finds nothing to do.
+// once, and a third walk finds nothing to do. In dynacrypt's item format
+// and in DB-ESDK's.
 func TestPlaintextWalkKilledMidwayResumes(t *testing.T) {
+	inEachFormat(t, 0, plaintextWalkKilledMidwayResumes)
+}
+
+// plaintextWalkKilledMidwayResumes is TestPlaintextWalkKilledMidwayResumes
+// in pt's item format.
+func plaintextWalkKilledMidwayResumes(t *testing.T, pt *plaintextTable) {
 	n := 2000
 	if testing.Short() {
 		n = 400
 	}
-	pt := newPlaintextTable(t, 0)
 	pt.seed(t, n)
 	manifest := pt.snapshot(t)
 	opts := dynacrypt.ReencryptOptions{Segments: 4, PageSize: 10}
@@ -494,6 +499,11 @@ func TestPlaintextWalkKilledMidwayResumes(t *testing.T) {
 	}
 	if seen != n {
 		t.Errorf("%d shoppers read, want %d", seen, n)
+	}
+	for _, item := range pt.rawScan(t) {
+		if _, ok := item[pt.header]; !ok {
+			t.Fatalf("after the walks, shopper %v is not in the Stores' item format", item["id"])
+		}
 	}
 	if p3, err := final.Reencrypt(context.Background(), dynacrypt.ReencryptOptions{}); err != nil || p3.Rewritten != 0 {
 		t.Errorf("a third walk: %+v, %v; want nothing to do", p3, err)

@@ -25,10 +25,16 @@ import (
 // stripped), hoping that the Store reads them as genuine and that Update or
 // the walk signs them, which would make them genuine for good. With a
 // manifest, each must be refused with ErrIntegrity before any KMS request,
-// and left unsigned by reads, Update and the walk alike.
+// and left unsigned by reads, Update and the walk alike. In dynacrypt's
+// item format and in DB-ESDK's, whose items lose a header, a footer or both.
 func TestPlantedPlaintextItemsRefusedAndNeverSigned(t *testing.T) {
+	inEachFormat(t, 4, plantedPlaintextItemsRefused)
+}
+
+// plantedPlaintextItemsRefused is TestPlantedPlaintextItemsRefusedAndNeverSigned
+// in pt's item format.
+func plantedPlaintextItemsRefused(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 4)
 	manifest := pt.snapshot(t)
 	migrating := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))
 	// Verify the manifest and make a root key now, so that the KMS counter
@@ -36,7 +42,11 @@ func TestPlantedPlaintextItemsRefusedAndNeverSigned(t *testing.T) {
 	if _, err := migrating.Get(ctx, Shopper{ID: shopperID(3)}, dynacrypt.ConsistentRead()); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"victim", "victim2"} {
+	var partly []string // DB-ESDK's items stripped of their header only, or their footer only
+	if pt.footer != "" {
+		partly = []string{"no-" + pt.header, "no-" + pt.footer}
+	}
+	for _, id := range append([]string{"victim", "victim2"}, partly...) {
 		if err := migrating.Put(ctx, &Shopper{ID: id, Region: "r0", Email: id + "@example.com", Card: []byte("card-of-" + id)}); err != nil {
 			t.Fatal(err)
 		}
@@ -54,16 +64,19 @@ func TestPlantedPlaintextItemsRefusedAndNeverSigned(t *testing.T) {
 	extra := pt.raw(t, shopperID(2)) // listed, with an attribute T does not declare
 	extra["role"] = &types.AttributeValueMemberS{Value: "admin"}
 	rawPut(t, pt.db, pt.table, extra)
-	stripped := pt.raw(t, "victim") // the header removed: the version tells
-	delete(stripped, hdr)
+	stripped := pt.raw(t, "victim") // the header (and footer) removed: the version tells
+	pt.unseal(stripped)
 	rawPut(t, pt.db, pt.table, stripped)
 	rewritten := pt.raw(t, "victim2") // header and version removed, plaintext put back
-	delete(rewritten, hdr)
+	pt.unseal(rewritten)
 	delete(rewritten, "version")
 	rewritten["email"] = &types.AttributeValueMemberS{Value: "attacker@example.com"}
 	rewritten["card"] = &types.AttributeValueMemberB{Value: []byte("attacker's card")}
 	rawPut(t, pt.db, pt.table, rewritten)
-	forged := []string{"planted", shopperID(0), "moved", shopperID(2), "victim", "victim2"}
+	for _, id := range partly {
+		pt.strip(t, id, strings.TrimPrefix(id, "no-"))
+	}
+	forged := append([]string{"planted", shopperID(0), "moved", shopperID(2), "victim", "victim2"}, partly...)
 
 	before := pt.kmsReqs.Requests()
 	for _, id := range forged {
@@ -83,6 +96,15 @@ func TestPlantedPlaintextItemsRefusedAndNeverSigned(t *testing.T) {
 		t.Errorf("refusing %d planted items (reads, Updates, a Query) made %d KMS requests, want 0", len(forged), got)
 	}
 
+	// An item that kept its header (DB-ESDK's, its footer stripped) reads
+	// as no plaintext item; the walk, which checks only the header of an
+	// item in the format it writes, skips it.
+	var headed int64
+	for _, id := range forged {
+		if _, ok := pt.raw(t, id)[pt.header]; ok {
+			headed++
+		}
+	}
 	var mu sync.Mutex
 	var promoted []string
 	progress, err := migrating.Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 2, Promoted: func(key map[string]types.AttributeValue) {
@@ -90,8 +112,8 @@ func TestPlantedPlaintextItemsRefusedAndNeverSigned(t *testing.T) {
 		defer mu.Unlock()
 		promoted = append(promoted, key["id"].(*types.AttributeValueMemberS).Value)
 	}})
-	if !errors.Is(err, dynacrypt.ErrIntegrity) || progress.Failed != int64(len(forged)) || progress.Promoted != 2 {
-		t.Errorf("walk over %d planted items and 2 listed ones: %+v, %v; want %d failed, 2 promoted, ErrIntegrity", len(forged), progress, err, len(forged))
+	if !errors.Is(err, dynacrypt.ErrIntegrity) || progress.Failed != int64(len(forged))-headed || progress.Skipped != headed || progress.Promoted != 2 {
+		t.Errorf("walk over %d planted items (%d with a header) and 2 listed ones: %+v, %v; want those without a header failed, the others skipped, 2 promoted, ErrIntegrity", len(forged), headed, progress, err)
 	}
 	if len(promoted) != 2 || !strings.Contains(strings.Join(promoted, " "), shopperID(1)) || !strings.Contains(strings.Join(promoted, " "), shopperID(3)) {
 		t.Errorf("promoted keys reported: %v, want %s and %s", promoted, shopperID(1), shopperID(3))
@@ -109,10 +131,17 @@ func TestPlantedPlaintextItemsRefusedAndNeverSigned(t *testing.T) {
 // signed, by Update or by a walk, and what tells an encrypted item whose
 // header was stripped (its version, a ciphertext where T has no bytes)
 // must still refuse it, before any KMS request; after LegacyUntil, and in
-// phase 3, no plaintext item reads at all.
+// phase 3, no plaintext item reads at all. In dynacrypt's item format and
+// in DB-ESDK's, where an item that lost its header still has its footer,
+// or lost its footer only, tells by the footer.
 func TestUnverifiedPlaintextItemsNeverSigned(t *testing.T) {
+	inEachFormat(t, 2, unverifiedPlaintextItemsNeverSigned)
+}
+
+// unverifiedPlaintextItemsNeverSigned is
+// TestUnverifiedPlaintextItemsNeverSigned in pt's item format.
+func unverifiedPlaintextItemsNeverSigned(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
 	writing := pt.store(t, pt.phase(dynacrypt.WritePlaintext, dynacrypt.LegacyUnverified()))
 	reading := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyUnverified()))
 
@@ -131,28 +160,29 @@ func TestUnverifiedPlaintextItemsNeverSigned(t *testing.T) {
 	}
 	// Phase 1 writes plaintext items, which the old service reads.
 	c, err := writing.Update(ctx, Shopper{ID: shopperID(0)}, func(c *Shopper) error { c.Visits++; return nil })
-	if raw := pt.raw(t, shopperID(0)); err != nil || c.Version != 0 || raw[hdr] != nil || raw["version"] != nil || raw["visits"].(*types.AttributeValueMemberN).Value != "1" {
+	if raw := pt.raw(t, shopperID(0)); err != nil || c.Version != 0 || raw[pt.header] != nil || raw[pt.footer] != nil || raw["version"] != nil || raw["visits"].(*types.AttributeValueMemberN).Value != "1" {
 		t.Errorf("Update in phase 1: %+v, %v, stored %v; want a plaintext item without a version", c, err, raw)
 	}
 	if _, err := writing.Reencrypt(ctx, dynacrypt.ReencryptOptions{}); !errors.Is(err, dynacrypt.ErrNotVouched) || pt.signed(t, shopperID(0)) {
 		t.Errorf("a walk in phase 1: %v; want ErrNotVouched and nothing signed", err)
 	}
 
-	// Encrypted items, their headers stripped.
-	for _, id := range []string{"victim", "victim2"} {
+	// Encrypted items, their headers stripped: what each loses, and what
+	// still tells.
+	lost := map[string][]string{"victim": pt.seals(), "victim2": append(pt.seals(), "version")}
+	tells := map[string]string{"victim": `"version"`, "victim2": `"email"`}
+	if pt.footer != "" {
+		lost["no-"+pt.header], tells["no-"+pt.header] = []string{pt.header, "version"}, pt.footer
+		lost["no-"+pt.footer], tells["no-"+pt.footer] = []string{pt.footer}, pt.footer
+	}
+	for id, attrs := range lost {
 		if err := reading.Put(ctx, &Shopper{ID: id, Region: "r1", Email: id + "@example.com"}); err != nil {
 			t.Fatal(err)
 		}
+		pt.strip(t, id, attrs...)
 	}
-	keptVersion := pt.raw(t, "victim")
-	delete(keptVersion, hdr)
-	rawPut(t, pt.db, pt.table, keptVersion)
-	noVersion := pt.raw(t, "victim2")
-	delete(noVersion, hdr)
-	delete(noVersion, "version")
-	rawPut(t, pt.db, pt.table, noVersion)
 	before := pt.kmsReqs.Requests()
-	for id, why := range map[string]string{"victim": `"version"`, "victim2": `"email"`} {
+	for id, why := range tells {
 		for _, s := range []*dynacrypt.Store[Shopper]{writing, reading} {
 			if c, err := s.Get(ctx, Shopper{ID: id}); !errors.Is(err, dynacrypt.ErrIntegrity) || !strings.Contains(err.Error(), why) {
 				t.Errorf("encrypted item %s, header stripped: %+v, %v; want ErrIntegrity naming %s", id, c, err, why)
@@ -176,10 +206,15 @@ func TestUnverifiedPlaintextItemsNeverSigned(t *testing.T) {
 // another table under the same key, one the attacker signed, one altered),
 // or a listed item put back as it was at the snapshot once the migration
 // is over. None may vouch for anything: the items fail with ErrIntegrity
-// and are never signed.
+// and are never signed, in dynacrypt's item format and in DB-ESDK's.
 func TestReplayedManifestVouchesForNothing(t *testing.T) {
+	inEachFormat(t, 2, replayedManifestVouchesForNothing)
+}
+
+// replayedManifestVouchesForNothing is TestReplayedManifestVouchesForNothing
+// in pt's item format.
+func replayedManifestVouchesForNothing(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
 	manifest := pt.snapshot(t)
 	snapshotState := pt.raw(t, shopperID(0))
 
@@ -200,7 +235,11 @@ func TestReplayedManifestVouchesForNothing(t *testing.T) {
 	}
 	altered := append([]byte(nil), manifest...)
 	altered[len(altered)-33] ^= 1 // the last byte of the last digest: still in order
-	for name, m := range map[string][]byte{"of another table": otherManifest, "signed by the attacker": ownManifest, "altered": altered} {
+	// Its signature altered, every digest kept: only the signature tells
+	// (an altered digest may be the edited item's, which fails anyway).
+	badMAC := append([]byte(nil), manifest...)
+	badMAC[len(badMAC)-1] ^= 1
+	for name, m := range map[string][]byte{"of another table": otherManifest, "signed by the attacker": ownManifest, "altered": altered, "with its signature altered": badMAC} {
 		s := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(m)))
 		for _, id := range []string{shopperID(0), shopperID(1)} {
 			if c, err := s.Get(ctx, Shopper{ID: id}, dynacrypt.ConsistentRead()); !errors.Is(err, dynacrypt.ErrIntegrity) {
@@ -278,7 +317,8 @@ func (r *racingOnceDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o
 // item between a read that the manifest vouched for and its write: the
 // walk's, or Update's. The write is conditional on every attribute as
 // read, so it fails; the item read again is no longer listed, and is
-// refused: the edit is neither signed nor overwritten.
+// refused: the edit is neither signed nor overwritten, in dynacrypt's item
+// format and in DB-ESDK's.
 func TestAnEditMadeAfterItsReadIsNeverSigned(t *testing.T) {
 	ctx := context.Background()
 	for name, write := range map[string]func(*dynacrypt.Store[Shopper]) error{
@@ -295,16 +335,17 @@ func TestAnEditMadeAfterItsReadIsNeverSigned(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			pt := newPlaintextTable(t, 2)
-			manifest := pt.snapshot(t)
-			edited := oldShopperOf(0)
-			edited.Email = "attacker@example.com"
-			if err := write(pt.racingStore(t, manifest, 0, edited)); !errors.Is(err, dynacrypt.ErrIntegrity) {
-				t.Errorf("%s racing an edit: %v, want ErrIntegrity", name, err)
-			}
-			if raw := pt.raw(t, shopperID(0)); raw[hdr] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
-				t.Errorf("the edit made between the read and the write was signed or overwritten: %v", raw)
-			}
+			inEachFormat(t, 2, func(t *testing.T, pt *plaintextTable) {
+				manifest := pt.snapshot(t)
+				edited := oldShopperOf(0)
+				edited.Email = "attacker@example.com"
+				if err := write(pt.racingStore(t, manifest, 0, edited)); !errors.Is(err, dynacrypt.ErrIntegrity) {
+					t.Errorf("%s racing an edit: %v, want ErrIntegrity", name, err)
+				}
+				if raw := pt.raw(t, shopperID(0)); raw[pt.header] != nil || raw[pt.footer] != nil || raw["email"].(*types.AttributeValueMemberS).Value != edited.Email {
+					t.Errorf("the edit made between the read and the write was signed or overwritten: %v", raw)
+				}
+			})
 		})
 	}
 }
@@ -333,10 +374,17 @@ func TestWalkKeepsAnUnsignedAttributeSetAfterItsRead(t *testing.T) {
 // attribute T does not declare (one named like a field but for case, a
 // beacon's). None may read as plaintext, with a manifest or without (where
 // only the attribute check stands), cost a KMS request, or be rewritten by
-// the walk.
+// the walk. In dynacrypt's item format and in DB-ESDK's, whose footer is
+// planted likewise.
 func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
+	inEachFormat(t, 1, malformedHeadersNeverReadAsPlaintext)
+}
+
+// malformedHeadersNeverReadAsPlaintext is
+// TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext in pt's item
+// format.
+func malformedHeadersNeverReadAsPlaintext(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 1)
 	manifest := pt.snapshot(t)
 	s := pt.store(t, pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))
 	if _, err := s.Get(ctx, Shopper{ID: shopperID(0)}); err != nil { // the manifest checked once
@@ -346,16 +394,18 @@ func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	odd := map[string]func(map[string]types.AttributeValue){
-		"header-s":    func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberS{Value: "x"} },
-		"header-junk": func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberB{Value: []byte{0}} },
-		"header-null": func(m map[string]types.AttributeValue) { m[hdr] = &types.AttributeValueMemberNULL{Value: true} },
-		"version-s":   func(m map[string]types.AttributeValue) { m["version"] = &types.AttributeValueMemberS{Value: "0"} },
+		"version-s": func(m map[string]types.AttributeValue) { m["version"] = &types.AttributeValueMemberS{Value: "0"} },
 		"Email": func(m map[string]types.AttributeValue) {
 			m["Email"] = &types.AttributeValueMemberS{Value: "attacker@example.com"}
 		},
 		"beacon": func(m map[string]types.AttributeValue) {
 			m["email_beacon"] = &types.AttributeValueMemberS{Value: "abc"}
 		},
+	}
+	for _, a := range pt.seals() { // a header, or DB-ESDK's footer
+		odd[a+"-s"] = func(m map[string]types.AttributeValue) { m[a] = &types.AttributeValueMemberS{Value: "x"} }
+		odd[a+"-junk"] = func(m map[string]types.AttributeValue) { m[a] = &types.AttributeValueMemberB{Value: []byte{0}} }
+		odd[a+"-null"] = func(m map[string]types.AttributeValue) { m[a] = &types.AttributeValueMemberNULL{Value: true} }
 	}
 	planted := map[string]map[string]types.AttributeValue{}
 	for id, change := range odd {
@@ -375,7 +425,7 @@ func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
 		}
 	}
 	p, err := s.Reencrypt(ctx, dynacrypt.ReencryptOptions{})
-	if got := pt.kmsReqs.Requests() - before; got != 0 {
+	if got := pt.kmsReqs.Requests() - before - p.Promoted*pt.kmsPerItem; got != 0 {
 		t.Errorf("refusing the odd items, read and walked, made %d KMS requests", got)
 	}
 	if !errors.Is(err, dynacrypt.ErrIntegrity) || p.Failed != int64(len(odd)) || p.Promoted != 1 {
@@ -391,10 +441,15 @@ func TestMalformedHeadersAndStrayAttributesNeverReadAsPlaintext(t *testing.T) {
 // The threat: the genuine manifest with the digest of a planted item
 // (from the attacker's own snapshot) spliced in, the count and order fixed
 // up, the signature kept. The signature covers the list: nothing reads,
-// nothing is signed.
+// nothing is signed, in dynacrypt's item format and in DB-ESDK's.
 func TestSplicedManifestVouchesForNothing(t *testing.T) {
+	inEachFormat(t, 2, splicedManifestVouchesForNothing)
+}
+
+// splicedManifestVouchesForNothing is TestSplicedManifestVouchesForNothing
+// in pt's item format.
+func splicedManifestVouchesForNothing(t *testing.T, pt *plaintextTable) {
 	ctx := context.Background()
-	pt := newPlaintextTable(t, 2)
 	manifest := pt.snapshot(t)
 	planted := oldShopperOf(0)
 	planted.ID = "planted"

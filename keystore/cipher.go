@@ -248,8 +248,9 @@ func (c *Cipher) Encrypt(ctx context.Context, plaintext []byte, encryptionContex
 // describes): no key store or KMS request was made for this call (the
 // wrapped root was malformed, named another branch key, failed before, or
 // did not open under a version already fetched), or the version was found
-// shredded (ErrBranchKeyShredded), which costs one GetItem and no KMS
-// request, and which forged items can name only for keys that existed.
+// shredded (ErrBranchKeyShredded), which costs two GetItems (the
+// version's record, then the active record, which must not name it) and no
+// KMS request, and which forged items can name only for keys that existed.
 //
 // With [WithPreviousCipher], a root key wrapped by another Cipher goes to
 // that Cipher, once the tenant's branch key id is known (a supplier that

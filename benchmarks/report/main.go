@@ -418,7 +418,8 @@ func main() {
 		p("")
 		p("TestPlaintextTableEncryptedWhileServicesRun: two old writers and two Stores through the three phases of")
 		p("`WithPlaintextItems` (docs/operations.md, \"Encrypting an existing table\"), the snapshot and the walk")
-		p("concurrent with their writes, a KMSCipher against local-kms.")
+		p("concurrent with their writes: in dynacrypt's format with a KMSCipher against local-kms, then in DB-ESDK's")
+		p("(raw AES keyring, suite 0x6700).")
 		p("")
 		for _, l := range lg.plain {
 			p("- %s", l)
