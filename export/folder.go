@@ -166,7 +166,8 @@ func readFiles(dir, id string) ([]DataFile, error) {
 				return nil, fail("md5Checksum %q is not the base64 of an MD5 digest", e.MD5Checksum)
 			}
 		}
-		switch st, err := os.Stat(file.Path); {
+		// Lstat: a link leads out of the export, which a copy from S3 never makes.
+		switch st, err := os.Lstat(file.Path); {
 		case err != nil:
 			return nil, fail("data file %s: %v", file.Name(), err)
 		case !st.Mode().IsRegular():

@@ -47,8 +47,7 @@ func writeDBESDK(p func(string, ...any), res results) {
 	p("checked before the keyring is asked. The hierarchical keyring adds, per item, an HMAC-SHA-256 KDF of the")
 	p("wrapping key from the cached branch key and the item's salt (the HMAC's states under the branch key are")
 	p("computed once per version) and that key's AES-GCM set up, where the raw AES keyring sets up its own once.")
-	p("0x6701 adds, per")
-	p("item, a P-384 key pair and signature on Put and a point decompression and signature verification on Get:")
-	p("about 90%% of its time, the verification alone more than half.")
+	p("0x6701 adds, per item, a P-384 key pair and signature on Put and a point decompression and signature")
+	p("verification on Get: about 90%% of its time, the verification alone more than half.")
 	p("")
 }
