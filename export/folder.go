@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,6 +169,8 @@ func readFiles(dir, id string) ([]DataFile, error) {
 		}
 		// Lstat: a link leads out of the export, which a copy from S3 never makes.
 		switch st, err := os.Lstat(file.Path); {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fail("data file %s is missing", file.Name())
 		case err != nil:
 			return nil, fail("data file %s: %v", file.Name(), err)
 		case !st.Mode().IsRegular():

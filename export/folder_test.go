@@ -236,7 +236,7 @@ func TestOpenFolderRefuses(t *testing.T) {
 		{"a data file missing", func(t *testing.T, dir string, e []testrig.ExportFile) []testrig.ExportFile {
 			os.Remove(filepath.Join(dir, "data", "part-02.json.gz"))
 			return e
-		}, "part-02.json.gz: lstat"},
+		}, "part-02.json.gz is missing"},
 		{"a data file that is a folder", func(t *testing.T, dir string, e []testrig.ExportFile) []testrig.ExportFile {
 			os.Remove(filepath.Join(dir, "data", "part-02.json.gz"))
 			os.Mkdir(filepath.Join(dir, "data", "part-02.json.gz"), 0o755)

@@ -135,7 +135,7 @@ func TestExportDecryptFolder(t *testing.T) {
 		{"a data file missing", func(dir string, e []testrig.ExportFile) []testrig.ExportFile {
 			os.Remove(filepath.Join(dir, "data", "part-05.json.gz"))
 			return e
-		}, "data file data/part-05.json.gz: stat"},
+		}, "data file data/part-05.json.gz is missing"},
 		{"a data file listed twice", func(dir string, e []testrig.ExportFile) []testrig.ExportFile {
 			e[0].ItemCount-- // the total still agrees
 			e = append(e, e[1])
