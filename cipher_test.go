@@ -136,8 +136,8 @@ func (panicking) Decrypt(context.Context, []byte, map[string]string) ([]byte, er
 }
 
 // TestBrokenCiphers: a Cipher that would fail on first use is refused at
-// New, and a Cipher that panics fails the call that used it, where it used
-// to kill the process from a goroutine no recover could reach.
+// New, and a Cipher that panics fails the call that used it, rather than
+// kill the process from a goroutine no recover could reach.
 func TestBrokenCiphers(t *testing.T) {
 	pk := dynacrypt.WithPartitionKey("id")
 	for name, c := range map[string]dynacrypt.Cipher{

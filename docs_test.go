@@ -69,23 +69,13 @@ func TestDocsLinks(t *testing.T) {
 // caught.
 func TestDocLinkCheckerFindsBrokenLinks(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("README.md", "# Top\n\n## The `Store` (typed)\n\n"+
+	writeFile(t, dir, "README.md", "# Top\n\n## The `Store` (typed)\n\n"+
 		"[ok](docs/a.md) [ok](docs/a.md#b-section) [ok](#the-store-typed) [ok](https://example.com/x.md)\n"+
 		"[missing file](docs/none.md) [missing anchor](docs/a.md#nowhere) [own anchor](#nowhere-here)\n"+
 		"`[in code](docs/none2.md)`\n\n```go\n[in a fence](docs/none3.md)\n```\n\n"+
 		"[outside](../outside.md)\n\n[ref]: docs/none4.md\n")
-	write("docs/a.md", "# A\n\n## B section\n\n[back](../README.md#top) [image](img.png)\n")
-	write("pkg/doc.go", "// See [A] and [Gone].\n//\n"+
+	writeFile(t, dir, "docs/a.md", "# A\n\n## B section\n\n[back](../README.md#top) [image](img.png)\n")
+	writeFile(t, dir, "pkg/doc.go", "// See [A] and [Gone].\n//\n"+
 		"// [A]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/a.md#b-section\n"+
 		"// [Gone]: https://github.com/dynacrypt/dynacrypt/blob/main/docs/gone.md\n"+
 		"// [(relative links in Go are not links)](docs/none5.md)\n"+
@@ -100,12 +90,7 @@ func TestDocLinkCheckerFindsBrokenLinks(t *testing.T) {
 		"docs/a.md:5: img.png: no such file",
 		"pkg/doc.go:4: https://github.com/dynacrypt/dynacrypt/blob/main/docs/gone.md: no such file",
 	}
-	if !slices.Equal(problems, want) {
-		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
-	}
-	if checked != 12 {
-		t.Errorf("checked %d links, want 12", checked)
-	}
+	wantFindings(t, problems, want, checked, 12)
 }
 
 // TestHeadingAnchors checks the anchors GitHub gives headings.
@@ -132,6 +117,31 @@ func TestHeadingAnchors(t *testing.T) {
 	}
 	if got["not-a-heading"] {
 		t.Error("a line in a code fence made an anchor")
+	}
+}
+
+// wantFindings checks what a checker of documents found in documents with
+// known faults: the problems, and how many places it checked.
+func wantFindings(t *testing.T, problems, want []string, checked, wantChecked int) {
+	t.Helper()
+	if !slices.Equal(problems, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
+	}
+	if checked != wantChecked {
+		t.Errorf("checked %d, want %d", checked, wantChecked)
+	}
+}
+
+// writeFile writes text to the file name (slash-separated) under dir,
+// making its directories.
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

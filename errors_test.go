@@ -3,6 +3,7 @@ package dynacrypt_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,57 @@ func editedCursor(cursor string) string {
 		c = 'B'
 	}
 	return cursor[:20] + string(c) + cursor[21:]
+}
+
+// wideSecrets and narrowSecrets are two types of one item: a secret number
+// too large for narrowSecrets' int8, a string where it wants a map.
+type wideSecrets struct {
+	ID     string `dynamodbav:"id"`
+	Secret int64  `dynamodbav:"secret" encrypt:"kms"`
+	Card   string `dynamodbav:"card" encrypt:"kms"`
+}
+
+type narrowSecrets struct {
+	ID     string          `dynamodbav:"id"`
+	Secret int8            `dynamodbav:"secret" encrypt:"kms"`
+	Card   map[int]float64 `dynamodbav:"card" encrypt:"kms"`
+}
+
+// TestErrorsNeverQuotePlaintext: errors end up in logs that people without
+// decrypt rights read. A decrypted value that does not fit its field, and
+// invalid UTF-8 in an encrypted field refused by Put, BatchPut or TxPut,
+// give errors that do not quote the secret.
+func TestErrorsNeverQuotePlaintext(t *testing.T) {
+	ctx := context.Background()
+	db, table := usersTable(t)
+	cipher := newAES(t)
+	wide := mustNew[wideSecrets](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
+	narrow := mustNew[narrowSecrets](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
+	const secretNum = 918273645546372819
+	if err := wide.Put(ctx, &wideSecrets{ID: "w", Secret: secretNum, Card: "4111-SECRET-CARD"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := narrow.Get(ctx, narrowSecrets{ID: "w"})
+	if err == nil {
+		t.Fatal("narrow read succeeded")
+	}
+	if s := err.Error(); strings.Contains(s, fmt.Sprint(secretNum)) || strings.Contains(s, "SECRET") {
+		t.Errorf("error quotes the plaintext: %v", err)
+	}
+	err = wide.Put(ctx, &wideSecrets{ID: "u", Card: "SECRET-\xff\xfe-MARKER"})
+	if err == nil || strings.Contains(err.Error(), "MARKER") {
+		t.Errorf("invalid UTF-8 in an encrypted field: %v", err)
+	}
+	var items []*User
+	for _, v := range []string{"SECRET\xffMARKER"} {
+		items = append(items, &User{ID: "b1", Token: v})
+	}
+	users := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(cipher))
+	if err := users.BatchPut(ctx, items); err == nil || strings.Contains(err.Error(), "MARKER") {
+		t.Errorf("BatchPut with invalid UTF-8: %v", err)
+	}
+	if err := dynacrypt.Transact(ctx, db, users.TxPut(items[0])); err == nil || strings.Contains(err.Error(), "MARKER") {
+		t.Errorf("TxPut with invalid UTF-8: %v", err)
+	}
+	t.Logf("errors: %v", err)
 }

@@ -156,7 +156,7 @@ func TestKMSErrors(t *testing.T) {
 	if err := bThenA.Put(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	wrapped := rtWrapped(rawGet(t, db, table, "u")[hdr].(*types.AttributeValueMemberB).Value)
+	wrapped := wrappedKey(rawGet(t, db, table, "u")[hdr].(*types.AttributeValueMemberB).Value)
 	if id, ok := rotated.WrappingKey(wrapped); !ok || id != testrig.KeyB {
 		t.Errorf("after rewrite the root key is wrapped by %q (%v), want %q", id, ok, testrig.KeyB)
 	}

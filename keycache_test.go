@@ -2,7 +2,6 @@ package dynacrypt_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -160,20 +159,6 @@ func TestCipherFailures(t *testing.T) {
 	if u, err := fresh.Get(ctx, User{ID: "u"}); err != nil || u.Token != "t" {
 		t.Fatalf("Get after the failure cleared: %+v, %v", u, err)
 	}
-}
-
-// forgeWrapped replaces the end of the KMS blob inside a header or cursor
-// (its signed part starts as a header's) with random bytes: a wrapped key
-// KMS will reject, different every time.
-func forgeWrapped(t testing.TB, b []byte) []byte {
-	t.Helper()
-	b = append([]byte(nil), b...)
-	at := rtWrappedAt(b)
-	n := int(b[at])<<8 | int(b[at+1])
-	if _, err := rand.Read(b[at+2+n-40 : at+2+n]); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestForgedKeys: 1,000 forged cursors and 1,000 items with forged headers,

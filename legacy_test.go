@@ -140,8 +140,9 @@ func TestLegacyMigration(t *testing.T) {
 }
 
 // forgeFromCurrent turns the current-format item id into a forged legacy
-// one, as the review did: header removed, plaintext edited, and the token
-// blob of another (legacy) user pasted in. It returns the forged item.
+// one, as someone who writes the table can: header removed, plaintext
+// edited, and the token blob of another (legacy) user pasted in. It returns
+// the forged item.
 func (lt *legacyTable) forgeFromCurrent(t *testing.T, id, blobFrom string, keepVersion bool) map[string]types.AttributeValue {
 	t.Helper()
 	forged := rawGet(t, lt.db, lt.table, id)
@@ -155,11 +156,11 @@ func (lt *legacyTable) forgeFromCurrent(t *testing.T, id, blobFrom string, keepV
 	return forged
 }
 
-// TestLegacyForgery runs the review's attacks on legacy mode: a current item
-// turned into a forged legacy one, a listed legacy item edited, blobs
-// swapped between listed items, a tampered manifest. With a manifest, each
-// is refused with ErrIntegrity before any KMS request, and neither Update
-// nor the walk signs it.
+// TestLegacyForgery: someone who writes the table forges legacy items: a
+// current item turned into a forged legacy one, a listed legacy item
+// edited, blobs swapped between listed items, a tampered manifest. With a
+// manifest, each is refused with ErrIntegrity before any KMS request, and
+// neither Update nor the walk signs it.
 func TestLegacyForgery(t *testing.T) {
 	ctx := context.Background()
 	lt := newLegacyTable(t, 4)

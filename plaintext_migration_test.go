@@ -117,7 +117,7 @@ func TestPlaintextTableEncryptedWhileServicesRun(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			pt := newPlaintextTable(t, 0)
 			if format == "dbesdk" {
-				kr, err := dbesdk.RawAESKeyring("shoppers", "shoppers-key", rtRandom(t, 32))
+				kr, err := dbesdk.RawAESKeyring("shoppers", "shoppers-key", randomBytes(t, 32))
 				if err != nil {
 					t.Fatal(err)
 				}

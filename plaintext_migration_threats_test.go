@@ -290,9 +290,9 @@ func TestPlaintextOptionsRefused(t *testing.T) {
 	}
 }
 
-// racingDB runs before once, just before the first PutItem of the item
+// racingOnceDB runs before once, just before the first PutItem of the item
 // whose id is id: a writer that gets in between a read and its write.
-type racingDB struct {
+type racingOnceDB struct {
 	*dynamodb.Client
 	id     string
 	once   sync.Once
@@ -302,11 +302,11 @@ type racingDB struct {
 // racingStore returns a Store of the table with the manifest, whose first
 // write of shopper i is preceded by the old service's write of c.
 func (pt *plaintextTable) racingStore(t *testing.T, manifest []byte, i int, c OldShopper) *dynacrypt.Store[Shopper] {
-	db := &racingDB{Client: pt.db, id: shopperID(i), before: func() { pt.oldPut(t, c) }}
+	db := &racingOnceDB{Client: pt.db, id: shopperID(i), before: func() { pt.oldPut(t, c) }}
 	return mustNew[Shopper](t, db, pt.table, append(append([]dynacrypt.Option(nil), pt.base...), pt.phase(dynacrypt.ReadPlaintext, dynacrypt.LegacyManifest(manifest)))...)
 }
 
-func (r *racingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+func (r *racingOnceDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	if s, ok := in.Item["id"].(*types.AttributeValueMemberS); ok && s.Value == r.id {
 		r.once.Do(r.before)
 	}

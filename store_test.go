@@ -381,3 +381,39 @@ func TestLogicalTableName(t *testing.T) {
 		}
 	}
 }
+
+// nestedStrings has strings in a map, a list and a string set.
+type nestedStrings struct {
+	ID    string            `dynamodbav:"id"`
+	Token string            `dynamodbav:"token" encrypt:"kms"`
+	Tags  map[string]string `dynamodbav:"tags"`
+	List  []string          `dynamodbav:"list"`
+	Set   []string          `dynamodbav:"set,stringset"`
+}
+
+// TestInvalidUTF8InNestedValuesRefused: a string that is not valid UTF-8
+// anywhere in a signed value (map key or value, list element, set member)
+// or in the key would be stored altered, and its item would then fail its
+// signature. Put refuses it at the write, without the value in the error,
+// and Get refuses such a key.
+func TestInvalidUTF8InNestedValuesRefused(t *testing.T) {
+	ctx := context.Background()
+	db, table := usersTable(t)
+	s := mustNew[nestedStrings](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(newAES(t)))
+	bad := "MARK\xc3\x28ER"
+	for name, item := range map[string]*nestedStrings{
+		"map key":    {ID: "m", Tags: map[string]string{bad: "v"}},
+		"map value":  {ID: "v", Tags: map[string]string{"k": bad}},
+		"list":       {ID: "l", List: []string{"ok", bad}},
+		"set member": {ID: "s", Set: []string{"ok", bad}},
+		"key":        {ID: bad},
+	} {
+		err := s.Put(ctx, item)
+		if err == nil || strings.Contains(err.Error(), "MARK") {
+			t.Errorf("%s with invalid UTF-8: %v", name, err)
+		}
+	}
+	if _, err := s.Get(ctx, nestedStrings{ID: bad}); err == nil {
+		t.Error("Get with an invalid UTF-8 key accepted")
+	}
+}

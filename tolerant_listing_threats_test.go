@@ -23,17 +23,17 @@ import (
 // is not the item's and is never reported.
 func TestTolerantListingOfForgedKeysCostsTheUnwrapLimit(t *testing.T) {
 	ctx := context.Background()
-	db, table, _ := rtUsers(t, 3)
+	db, table, _ := kmsUsers(t, 3)
 	genuine := rawGet(t, db, table, userID(0))
-	header := rtHeader(t, genuine)
+	header := headerOf(t, genuine)
 	const forged = 60
 	for i := range forged {
 		f := cloneItem(genuine)
 		f["id"] = &types.AttributeValueMemberS{Value: fmt.Sprint("forged-", i)}
-		wrapped := append([]byte(nil), rtWrapped(header)...)
+		wrapped := append([]byte(nil), wrappedKey(header)...)
 		wrapped[len(wrapped)-1] ^= byte(1 + i%255)
 		wrapped[len(wrapped)-2] ^= byte(1 + i/255)
-		f[hdr] = &types.AttributeValueMemberB{Value: rtWithWrapped(header, wrapped)}
+		f[hdr] = &types.AttributeValueMemberB{Value: withWrappedKey(header, wrapped)}
 		rawPut(t, db, table, f)
 	}
 	check := func(t *testing.T, reports []*dynacrypt.ItemError, requests int64) {

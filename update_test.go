@@ -3,11 +3,17 @@ package dynacrypt_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/dynacrypt/dynacrypt"
+	"github.com/dynacrypt/dynacrypt/dynacrypttest"
 )
 
 type Account struct {
@@ -147,5 +153,88 @@ func TestUpdateCancelled(t *testing.T) {
 	got, err := store.Get(context.Background(), Account{ID: "a"}, dynacrypt.ConsistentRead())
 	if err != nil || got.Balance != 0 {
 		t.Fatalf("after a cancelled update: %+v, %v", got, err)
+	}
+}
+
+// addView counts a view of item id as another writer does: UpdateItem
+// ADD on the unsigned attribute, no version, no header change.
+func addView(t *testing.T, db *dynamodb.Client, table, id string) {
+	t.Helper()
+	if _, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: &table,
+		Key:                       map[string]types.AttributeValue{"id": strAV(id)},
+		UpdateExpression:          aws.String("ADD #v :one"),
+		ExpressionAttributeNames:  map[string]string{"#v": "views"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+// unversionedCounted is countedDoc without a version.
+type unversionedCounted struct {
+	ID    string `dynamodbav:"id"`
+	Token string `dynamodbav:"token" encrypt:"kms"`
+	Views int    `dynamodbav:"views"`
+}
+
+// TestUpdateKeepsConcurrentUnsignedChange: WithUnsignedAttributes is "for
+// attributes other writers change, such as counters updated with UpdateItem
+// ADD", and Update promises "no update is ever lost". Another writer counts
+// a view between Update's read and its write, which changes neither the
+// version nor the header. Update's write is conditioned on the unsigned
+// attributes as read, in an unversioned Store and a versioned one (with and
+// without IfVersion) alike: the view is kept (or the Update refused as a
+// conflict), never put back to the value read.
+func TestUpdateKeepsConcurrentUnsignedChange(t *testing.T) {
+	ctx := context.Background()
+	db, table := usersTable(t)
+	cipher := dynacrypttest.NewCipherWithKey("unsigned-update")
+	racing := &racingDB{Client: db}
+	var raced sync.Map
+	racing.before = func(in *dynamodb.PutItemInput) {
+		id := in.Item["id"].(*types.AttributeValueMemberS).Value
+		if _, done := raced.LoadOrStore(id, true); !done {
+			addView(t, db, table, id) // between Update's read and its write
+		}
+	}
+
+	// An unversioned Store.
+	unv := mustNew[unversionedCounted](t, racing, table, dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithCipher(cipher), dynacrypt.WithUnsignedAttributes("views"))
+	raced.Store("unversioned", true)
+	if err := unv.Put(ctx, &unversionedCounted{ID: "unversioned", Token: "t", Views: 1}); err != nil {
+		t.Fatal(err)
+	}
+	raced.Delete("unversioned")
+	if _, err := unv.Update(ctx, unversionedCounted{ID: "unversioned"}, func(u *unversionedCounted) error { u.Token = "t2"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawGet(t, db, table, "unversioned")["views"]; !reflect.DeepEqual(got, &types.AttributeValueMemberN{Value: "2"}) {
+		t.Errorf("unversioned Update lost a concurrent ADD: views %v, want 2", got)
+	}
+
+	// A versioned Store: Update and Update with IfVersion.
+	ver := mustNew[countedDoc](t, racing, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithVersion("version"),
+		dynacrypt.WithCipher(cipher), dynacrypt.WithUnsignedAttributes("views"))
+	for _, c := range []struct {
+		id   string
+		opts []dynacrypt.UpdateOption
+	}{{"versioned", nil}, {"if-version", []dynacrypt.UpdateOption{dynacrypt.IfVersion(1)}}} {
+		raced.Store(c.id, true)
+		if err := ver.Put(ctx, &countedDoc{ID: c.id, Token: "t", Views: 1}); err != nil {
+			t.Fatal(err)
+		}
+		raced.Delete(c.id)
+		_, err := ver.Update(ctx, countedDoc{ID: c.id}, func(u *countedDoc) error { u.Token = "t2"; return nil }, c.opts...)
+		got := rawGet(t, db, table, c.id)["views"]
+		switch {
+		case err != nil && (errors.Is(err, dynacrypt.ErrConflict) || errors.Is(err, dynacrypt.ErrStale)):
+			t.Logf("%s: Update refused (%v), views %v: safe", c.id, err, got)
+		case err != nil:
+			t.Fatalf("%s: %v", c.id, err)
+		case !reflect.DeepEqual(got, &types.AttributeValueMemberN{Value: "2"}):
+			t.Errorf("%s: a versioned Store's Update overwrote a concurrent UpdateItem ADD of the unsigned counter: views %v, want 2",
+				c.id, got)
+		}
 	}
 }

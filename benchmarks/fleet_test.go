@@ -15,12 +15,12 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// The fleet scenario (issue 10, must-show 1): W writer processes and R
-// reader processes share one table. Each process is a Store with its own
-// Cipher, so its own caches, as separate processes have; they share the
-// stub, its SDK clients and their connections, which hold nothing that
-// changes how often KMS is called. The SDK's requests reach the stub's
-// handler without a loopback connection (stub.directClients).
+// The fleet scenario: W writer processes and R reader processes share one
+// table. Each process is a Store with its own Cipher, so its own caches, as
+// separate processes have; they share the stub, its SDK clients and their
+// connections, which hold nothing that changes how often KMS is called. The
+// SDK's requests reach the stub's handler without a loopback connection
+// (stub.directClients).
 const (
 	fleetItemsTable    = "fleet-items"
 	fleetKeyStoreTable = "fleet-branch-keys"
@@ -182,7 +182,7 @@ func runFleet(tb testing.TB, cipher string, writers, readers, gets int) fleetRun
 	return run
 }
 
-// check holds a run to the issue's targets. KMSCipher: each writer wraps
+// check holds a run to its targets. KMSCipher: each writer wraps
 // one root key (one Encrypt) and each reader unwraps the root key of each
 // writer it read (one Decrypt per pair), exactly, since each process caches
 // its unwrapped root keys; and with 1,000 Gets over W writers (200 over
@@ -220,9 +220,9 @@ func (run fleetRun) check(tb testing.TB) {
 var fleetSizes = []int{10, 20, 50, 100, 200}
 
 // TestFleetKMSRequests counts the KMS requests of fleets of writer and
-// reader processes with each cipher: the issue's W = R = 100 and, for the
-// chart in BENCHMARKS.md, fleets of 10 to 200 processes, half writers and
-// half readers. Under -short (make test, with the race detector) it runs
+// reader processes with each cipher: W = R = 100 and, for the chart in
+// BENCHMARKS.md, fleets of 10 to 200 processes, half writers and half
+// readers. Under -short (make test, with the race detector) it runs
 // W = R = 10 with 200 Gets per reader, which still reach every writer, and
 // holds them to the same targets. make bench reports its "fleet-kms:"
 // lines.

@@ -14,10 +14,10 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// The tenants scenario (issue 10, must-show 1): T tenants of 10 items each
-// in one table declared WithTenantAttribute, one writer process putting
-// them all and one reader process getting them all. With the key store
-// each tenant has its branch key (branch key id = tenant).
+// The tenants scenario: T tenants of 10 items each in one table declared
+// WithTenantAttribute, one writer process putting them all and one reader
+// process getting them all. With the key store each tenant has its branch
+// key (branch key id = tenant).
 const (
 	tenantsCount    = 1_000 // -short: 100
 	itemsPerTenant  = 10

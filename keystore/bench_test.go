@@ -40,7 +40,7 @@ func benchCiphers(b *testing.B) map[string]dynacrypt.Cipher {
 // BenchmarkItemRoundTrip seals and opens the 1 KB item, as the root
 // package's BenchmarkItemRoundTrip does, with each Cipher and the Store's
 // root key cached: the Cipher is not called in steady state, so the two
-// should be within noise of each other (issue 10's target: 5%).
+// should be within noise of each other (the target: 5%).
 func BenchmarkItemRoundTrip(b *testing.B) {
 	benchRoundTrip(b)
 }

@@ -2,6 +2,9 @@ package keystore_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
+	"github.com/dynacrypt/dynacrypt/internal/header"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
@@ -176,3 +180,74 @@ func (r *rig) records(id string) []map[string]types.AttributeValue {
 
 // isIntegrity reports whether err is a verdict of tampering.
 func isIntegrity(err error) bool { return errors.Is(err, dynacrypt.ErrIntegrity) }
+
+// putRaw writes an item into a data table as an attacker with write access
+// would.
+func (r *rig) putRaw(table string, item map[string]types.AttributeValue) {
+	r.t.Helper()
+	if _, err := r.raw.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// wrappedOf returns the branch key id and version that wrapped a stored
+// account's root key.
+func (r *rig) wrappedOf(table, tenant, id string) (string, string) {
+	r.t.Helper()
+	raw := r.rawAccount(table, tenant, id)
+	h, err := header.Parse(raw[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	branch, version, ok := keystore.WrappedBy(h.Wrapped)
+	if !ok {
+		r.t.Fatalf("account %s/%s: root key not wrapped under a branch key", tenant, id)
+	}
+	return branch, version
+}
+
+// withWrappedRoot returns a copy of a stored item whose header carries
+// wrapped in place of its wrapped root key (salt and signature kept).
+func withWrappedRoot(t *testing.T, item map[string]types.AttributeValue, wrapped []byte) map[string]types.AttributeValue {
+	t.Helper()
+	h, err := header.Parse(item[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := header.AppendSigned(nil, h.Suite, h.Salt, wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := clone(item)
+	out[dynacrypt.DefaultHeaderAttribute] = &types.AttributeValueMemberB{Value: append(b, h.MAC...)}
+	return out
+}
+
+// forgedWrappedRoot builds a wrapped root key in the key store's format
+// (FORMAT.md §11) naming id and version, with random salt and sealed bytes.
+func forgedWrappedRoot(id, version string) []byte {
+	b := []byte{0x10}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
+	b = append(b, id...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(version)))
+	b = append(b, version...)
+	junk := make([]byte, 16+32+16)
+	rand.Read(junk)
+	return append(b, junk...)
+}
+
+// randomVersion returns a version id no Create or Rotate made.
+func randomVersion() string {
+	v := make([]byte, 16)
+	rand.Read(v)
+	return hex.EncodeToString(v)
+}
+
+// forgeItem puts a copy of item under tenant and id with wrapped in its
+// header.
+func (r *rig) forgeItem(t *testing.T, table string, item map[string]types.AttributeValue, tenant, id string, wrapped []byte) {
+	t.Helper()
+	f := withWrappedRoot(t, item, wrapped)
+	f["tenant"], f["id"] = s(tenant), s(id)
+	r.putRaw(table, f)
+}

@@ -205,10 +205,10 @@ func TestRotate(t *testing.T) {
 	}
 }
 
-// TestConcurrentRotate (issue 10, 1): 16 goroutines rotate one branch key at
-// once. Every rotation's version is kept, exactly one is active, and every
-// version unwraps. Losers of the race retry with the version they wrote, so
-// the rotations cost one KMS Encrypt each, however often they retry.
+// TestConcurrentRotate: 16 goroutines rotate one branch key at once. Every
+// rotation's version is kept, exactly one is active, and every version
+// unwraps. Losers of the race retry with the version they wrote, so the
+// rotations cost one KMS Encrypt each, however often they retry.
 func TestConcurrentRotate(t *testing.T) {
 	const n = 16
 	r := newRig(t)

@@ -3,6 +3,7 @@ package keystore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -29,15 +30,15 @@ func clinicTenants() keystore.CipherOption {
 	})
 }
 
-// TestRefusedTenantFetchesNothing (issue 18, one place for the tenant
-// mapping): a tenant the Cipher's mapping refuses costs no key store and
-// no KMS request on Put, Lookup, LookupPage and Get, whether the Store's
-// beacon keys come from the Cipher (configured once:
+// TestRefusedTenantFetchesNothing: a tenant the Cipher's mapping (the one
+// place that maps tenants to branch keys) refuses costs no key store and no
+// KMS request on Put, Lookup, LookupPage and Get, whether the Store's beacon
+// keys come from the Cipher (configured once:
 // WithTenantBeaconKeys(cipher.TenantBeaconKey)) or from a source of the
 // service's own, which the Store does not call for a refused tenant. The
-// tenant's items exist (its branch key too): nothing but the mapping
-// stands in the way. The tenants the mapping accepts read and write, under
-// their prefixed branch keys.
+// tenant's items exist (its branch key too): nothing but the mapping stands
+// in the way. The tenants the mapping accepts read and write, under their
+// prefixed branch keys.
 func TestRefusedTenantFetchesNothing(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -104,17 +105,16 @@ func TestRefusedTenantFetchesNothing(t *testing.T) {
 	}
 }
 
-// TestTenantWithoutBranchKey (issue 18, an unknown tenant): a tenant with
-// no branch key holds no items. For one never created, every read finds
-// nothing (Get ErrNotFound, Query and its pages empty, a filtered ScanPage
-// empty, Lookup and LookupPage empty, Update ErrNotFound, Delete nothing to
-// do, a walk of the tenant nothing to walk), where Lookup used to say
-// ErrKeyGone; every write fails with ErrKeyGone, never ErrIntegrity; a
-// LookupPage cursor cannot be checked without the tenant's beacon key, so
-// it is ErrInvalidCursor. None of it costs a KMS request. For a tenant
-// whose branch key was deleted (shredded), its items remain: reading them
-// gives ErrKeyGone; Lookup finds nothing, its beacon key gone with the
-// branch key; writes fail with ErrKeyGone.
+// TestTenantWithoutBranchKey: a tenant with no branch key (an unknown
+// tenant) holds no items. For one never created, every read finds nothing
+// (Get ErrNotFound, Query and its pages empty, a filtered ScanPage empty,
+// Lookup and LookupPage empty, Update ErrNotFound, Delete nothing to do, a
+// walk of the tenant nothing to walk), not ErrKeyGone; every write fails
+// with ErrKeyGone, never ErrIntegrity; a LookupPage cursor cannot be checked
+// without the tenant's beacon key, so it is ErrInvalidCursor. None of it
+// costs a KMS request. For a tenant whose branch key was deleted (shredded),
+// its items remain: reading them gives ErrKeyGone; Lookup finds nothing, its
+// beacon key gone with the branch key; writes fail with ErrKeyGone.
 func TestTenantWithoutBranchKey(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -262,5 +262,36 @@ func TestTenantBeaconKeySource(t *testing.T) {
 	}
 	if n := src.activeFetches.Load() + src.versionFetches.Load(); n != 0 {
 		t.Errorf("%d fetches from the source, want none", n)
+	}
+}
+
+// TestRefusedForeignTenantSpendsNoUnwrapLimit: a service that serves acme
+// only (its supplier refuses other tenants) reads Burst items of another
+// tenant sharing the table: genuine items, no attacker needed (a GSI query,
+// a Scan, or an item an attacker moved there). The supplier's refusal makes
+// no request at all, so it is not charged to the unwrap limit: acme's own
+// cold reads go on.
+func TestRefusedForeignTenantSpendsNoUnwrapLimit(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("globex")
+	n := dynacrypt.DefaultUnwrapBurst
+	writer := r.accounts(table, r.cipher(""), nil, dynacrypt.WithRootKeyMaxItems(1))
+	putAccounts(t, writer, n, "acme", "globex")
+
+	acmeOnly := r.accounts(table, r.cipher("", onlyTenants("acme")), r.beaconKeys([]string{"acme"}))
+	g0, k0 := r.counts()
+	for i := range n {
+		if _, err := acmeOnly.Get(ctx, Account{Tenant: "globex", ID: fmt.Sprint(i)}); !errors.Is(err, errNotOurs) {
+			t.Fatalf("globex item %d: %v, want the supplier's refusal", i, err)
+		}
+	}
+	gets, kmsN := r.since(g0, k0)
+	t.Logf("%d refusals of another tenant's items cost %d GetItem, %d KMS", n, gets, kmsN)
+	if _, err := acmeOnly.Get(ctx, Account{Tenant: "acme", ID: "0"}); err != nil {
+		t.Errorf("acme's own item after %d refusals of globex's: %v (ErrUnwrapLimited: %v); want it read",
+			n, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -133,11 +135,11 @@ func lookupIDs(t *testing.T, s *dynacrypt.Store[Account], probe Account, index s
 	return ids
 }
 
-// TestTenantIsolation (issue 10, tenants; issue 11, tenants): each tenant's
-// items are wrapped under its own branch key and have beacons of their
-// own; a reader serving one tenant never fetches another's keys; an item
-// copied under another tenant, or read through a mapping that names
-// another branch key, fails with ErrIntegrity without a request.
+// TestTenantIsolation: each tenant's items are wrapped under its own branch
+// key and have beacons of their own; a reader serving one tenant never
+// fetches another's keys; an item copied under another tenant, or read
+// through a mapping that names another branch key, fails with ErrIntegrity
+// without a request.
 func TestTenantIsolation(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -246,11 +248,11 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-// TestTenantShredding (issue 10, tenants): after a tenant's branch key is
-// deleted, every read path fails on its items with ErrKeyGone (not
-// ErrIntegrity) and no KMS request, without tripping the unwrap limit for
-// the other tenants; a warm reader stops at once after Forget and
-// ForgetRootKeys; Reencrypt counts the items as failed.
+// TestTenantShredding: after a tenant's branch key is deleted, every read
+// path fails on its items with ErrKeyGone (not ErrIntegrity) and no KMS
+// request, without tripping the unwrap limit for the other tenants; a warm
+// reader stops at once after Forget and ForgetRootKeys; Reencrypt counts the
+// items as failed.
 func TestTenantShredding(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -320,4 +322,185 @@ func TestTenantShredding(t *testing.T) {
 		t.Errorf("Reencrypt: %+v, want %d scanned and %d failed", p, 2*n, n)
 	}
 	shredded("Reencrypt", err)
+}
+
+// TestForgedItemsOfOneTenantLeaveOthersColdReads: someone who writes the
+// data table copies Burst of acme's items into mallory's partition (the
+// tenant attribute made mallory). The key store Cipher refuses each one
+// before any request (the wrapped root names acme's branch key, not
+// mallory's), and a refusal that made no request is not charged to the
+// unwrap limit, which all tenants share: acme's genuine items whose root
+// key is not cached still read, and a walk fails only the forgeries.
+func TestForgedItemsOfOneTenantLeaveOthersColdReads(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("mallory")
+	n := dynacrypt.DefaultUnwrapBurst
+	// A root key per item, so that every acme item is a cold read.
+	writer := r.accounts(table, r.cipher(""), nil, dynacrypt.WithRootKeyMaxItems(1))
+	putAccounts(t, writer, n+2, "acme")
+	putAccounts(t, writer, 1, "mallory")
+
+	for i := range n {
+		f := clone(r.rawAccount(table, "acme", fmt.Sprint(i)))
+		f["tenant"], f["id"] = s("mallory"), s(fmt.Sprint("forged-", i))
+		r.putRaw(table, f)
+	}
+
+	svc := r.accounts(table, r.cipher(""), nil)
+	g0, k0 := r.counts()
+	for i := range n {
+		if _, err := svc.Get(ctx, Account{Tenant: "mallory", ID: fmt.Sprint("forged-", i)}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+			t.Fatalf("forged item %d: %v, want ErrIntegrity", i, err)
+		}
+	}
+	gets, kmsN := r.since(g0, k0)
+	t.Logf("refusing %d forged mallory items cost %d key store GetItem and %d KMS requests", n, gets, kmsN)
+
+	for _, id := range []string{fmt.Sprint(n), fmt.Sprint(n + 1)} {
+		a, err := svc.Get(ctx, Account{Tenant: "acme", ID: id})
+		if err != nil {
+			t.Errorf("acme's genuine item %s after mallory's forgeries: %v (ErrUnwrapLimited: %v); want it read",
+				id, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
+		} else if a.Token != "acme secret "+id {
+			t.Errorf("acme's item %s: wrong token", id)
+		}
+	}
+	// The same through a Reencrypt walk: it reads the forgeries (Failed)
+	// and then cannot unwrap the genuine items either.
+	p, err := r.accounts(table, r.cipher(""), nil).Reencrypt(ctx, dynacrypt.ReencryptOptions{Segments: 1})
+	t.Logf("Reencrypt: %+v, %v", p, err)
+	if p.Failed > int64(n) {
+		t.Errorf("Reencrypt failed on %d items, %d of them genuine, after %d forgeries; want only the forgeries failed", p.Failed, p.Failed-int64(n), n)
+	}
+}
+
+// TestLookupCursorOfOneTenantRefusedForAnother: an API client sends a
+// cursor of acme's LookupPage with a probe of globex's (a 1-bit beacon, so
+// both tenants' probes query the same index partitions), to page through
+// another tenant's items. The cursor is bound to its tenant: it is
+// ErrInvalidCursor with globex's probes, and works with acme's.
+func TestLookupCursorOfOneTenantRefusedForAnother(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	r.create("globex")
+	r.create("cursors")
+	writer := r.accounts(table, r.cipher("cursors"), nil)
+	putAccounts(t, writer, 6, "acme", "globex")
+	svc := r.accounts(table, r.cipher("cursors"), nil)
+	p, err := svc.LookupPage(ctx, Account{Tenant: "acme", Plan: "pro"}, "by-plan", "", 1)
+	if err != nil || p.Next == "" {
+		t.Fatalf("acme's first page: %v, next %q", err, p.Next)
+	}
+	for _, plan := range []string{"pro", "free"} {
+		_, err := svc.LookupPage(ctx, Account{Tenant: "globex", Plan: plan}, "by-plan", p.Next, 1)
+		if !errors.Is(err, dynacrypt.ErrInvalidCursor) {
+			t.Errorf("acme's cursor with globex's %s probe: %v, want ErrInvalidCursor", plan, err)
+		}
+	}
+	if _, err := svc.LookupPage(ctx, Account{Tenant: "acme", Plan: "pro"}, "by-plan", p.Next, 1); err != nil {
+		t.Errorf("acme's cursor with acme's probe: %v", err)
+	}
+}
+
+// TestSharedBeaconKeyStillSplitsTenants: two tenants whose beacon key
+// source returns the same key (a supplier mapping both to one branch key)
+// still get unrelated beacons for the same value, so one tenant's beacons
+// tell nothing of another's; and t1's item relabelled t2 does not read
+// under the shared branch key (ErrIntegrity).
+func TestSharedBeaconKeyStillSplitsTenants(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("shared")
+	sharedBeacon := func(ctx context.Context, _ string) ([]byte, error) {
+		k, err := r.ks.BeaconKey(ctx, "shared")
+		if err != nil {
+			return nil, err
+		}
+		return k.Key(), nil
+	}
+	c := r.cipher("", keystore.WithBranchKeyIDSupplier(func(context.Context, string) (string, error) { return "shared", nil }))
+	writer := r.accounts(table, c, sharedBeacon)
+	const n = 16
+	putAccounts(t, writer, n, "t1", "t2")
+	same := 0
+	for i := range n {
+		b := func(tenant string) string {
+			return r.rawAccount(table, tenant, fmt.Sprint(i))[dynacrypt.BeaconAttribute("email")].(*types.AttributeValueMemberS).Value
+		}
+		if b("t1") == b("t2") {
+			same++
+		}
+	}
+	if same > 1 {
+		t.Errorf("%d of %d e-mails have the same beacon under t1 and t2, which share a beacon key", same, n)
+	}
+	// And t1's item, relabelled t2, does not read under the shared branch key.
+	f := clone(r.rawAccount(table, "t1", "0"))
+	f["tenant"] = s("t2")
+	f["id"] = s("from-t1")
+	r.putRaw(table, f)
+	if _, err := r.accounts(table, c, sharedBeacon).Get(ctx, Account{Tenant: "t2", ID: "from-t1"}); !errors.Is(err, dynacrypt.ErrIntegrity) {
+		t.Errorf("t1's item relabelled t2, one branch key for both: %v, want ErrIntegrity", err)
+	}
+}
+
+// TestBeaconKeyFetchSurvivesCallerHangingUp: concurrent lookups of a tenant
+// whose beacon keys are not cached share one fetch. An API client sends a
+// lookup and hangs up (its request context cancelled) while another
+// client's lookup has joined the fetch. The shared fetch is detached from
+// the first caller's cancellation, as the keyring's and the Cipher's shared
+// calls are, so the other client's lookup succeeds.
+func TestBeaconKeyFetchSurvivesCallerHangingUp(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	writer := r.accounts(table, r.cipher(""), nil)
+	putAccounts(t, writer, 2, "acme")
+
+	started := make(chan struct{}, 8)
+	release := make(chan struct{})
+	var calls atomic.Int64
+	real := r.beaconKeys(nil)
+	slow := func(ctx context.Context, tenant string) ([]byte, error) {
+		calls.Add(1)
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return real(ctx, tenant)
+	}
+	svc := r.accounts(table, r.cipher(""), slow)
+
+	lookup := func(ctx context.Context) error {
+		for _, err := range svc.Lookup(ctx, Account{Tenant: "acme", Email: "user1@example.com"}, "by-email") {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	hangUp, cancel := context.WithCancel(ctx)
+	first := make(chan error, 1)
+	go func() { first <- lookup(hangUp) }()
+	<-started
+	second := make(chan error, 1)
+	go func() { second <- lookup(ctx) }()
+	time.Sleep(200 * time.Millisecond) // let the second lookup join the fetch
+	cancel()
+	t.Logf("the client that hung up: %v", <-first)
+	close(release)
+	err := <-second
+	t.Logf("the other client: %v (beacon key source called %d times)", err, calls.Load())
+	if err != nil {
+		t.Errorf("a client's lookup failed because another client hung up: %v", err)
+	}
 }

@@ -167,3 +167,115 @@ func TestExportDecrypt(t *testing.T) {
 		t.Errorf("missing flags: exit code %d, want %d", code, exitUsage)
 	}
 }
+
+// exportFileOf writes a table's items as a plain export file, then the
+// extra lines given.
+func exportFileOf(t *testing.T, db *dynamodb.Client, table string, extra ...string) string {
+	t.Helper()
+	var buf []byte
+	for _, item := range scanTable(t, db, table) {
+		var err error
+		if buf, err = export.AppendLine(buf, item); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, line := range extra {
+		buf = append(buf, line...)
+	}
+	file := filepath.Join(t.TempDir(), "export.json")
+	if err := os.WriteFile(file, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// runInProcess runs the command in this process.
+func runInProcess(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, streams{strings.NewReader(""), &stdout, &stderr})
+	return code, stdout.String(), stderr.String()
+}
+
+// TestExportDecryptRefusesUndeclaredEncryptedAttribute: an operator runs
+// export-decrypt with an encrypted attribute (pin) left out of -encrypted.
+// Writing pin's ciphertext as its decrypted value would pass unnoticed; the
+// command refuses every item that holds it, as reencrypt does, and exits
+// with exitItems, writing no "pin" string.
+func TestExportDecryptRefusesUndeclaredEncryptedAttribute(t *testing.T) {
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	table := accountsTable(t, db)
+	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
+	putAccounts(t, store, 3)
+	file := exportFileOf(t, db, table)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	code, _, stderr := runInProcess("export-decrypt", "-table", table, "-partition-key", "tenant", "-sort-key", "seq",
+		"-encrypted", "secret", "-key", testrig.KeyA, "-in", file, "-out", out)
+	b, _ := os.ReadFile(out)
+	t.Logf("export-decrypt without pin in -encrypted: exit %d\nstderr: %s\noutput: %s", code, stderr, b)
+	if code != exitItems || bytes.Contains(b, []byte(`"pin":"`)) {
+		t.Errorf("export-decrypt with an encrypted attribute left out of -encrypted exits %d (want %d) or writes its ciphertext as a decrypted value", code, exitItems)
+	}
+}
+
+// TestExportDecryptRefusesTamperedLines: someone who writes the export
+// file edits its lines. A line with two "Item" objects (which encoding/json
+// would merge) is refused; a key number holding terminal control bytes
+// fails without carrying them to the operator's terminal (no escape
+// sequences, no line breaks that forge report lines); numbers re-spelled
+// so the signature still holds ("+1", "01") do not make the output invalid
+// JSON.
+func TestExportDecryptRefusesTamperedLines(t *testing.T) {
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	table := accountsTable(t, db)
+	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
+	putAccounts(t, store, 3)
+	var genuine map[string]types.AttributeValue
+	for _, item := range scanTable(t, db, table) {
+		if item["seq"].(*types.AttributeValueMemberN).Value == "1" {
+			genuine = item
+		}
+	}
+	line := func(item map[string]types.AttributeValue) string {
+		b, err := export.AppendLine(nil, item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	with := func(attr string, v types.AttributeValue) map[string]types.AttributeValue {
+		out := map[string]types.AttributeValue{}
+		for k, x := range genuine {
+			out[k] = x
+		}
+		out[attr] = v
+		return out
+	}
+	g := line(genuine)
+	merged := strings.TrimSuffix(g, "}\n") + `,"Item":{"role":{"S":"admin"}}}` + "\n"
+	escape := line(with("seq", &types.AttributeValueMemberN{Value: "1\x1b[1A\x1b[2K\r3 items written, 0 failed\n"}))
+	plus := line(with("version", &types.AttributeValueMemberN{Value: "+1"}))
+	zeros := line(with("version", &types.AttributeValueMemberN{Value: "01"}))
+	file := exportFileOf(t, db, table, merged, escape, plus, zeros)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	code, _, stderr := runInProcess("export-decrypt", "-table", table, "-partition-key", "tenant", "-sort-key", "seq",
+		"-encrypted", "secret,pin", "-key", testrig.KeyA, "-in", file, "-out", out)
+	t.Logf("exit %d, stderr: %q", code, stderr)
+	if !strings.Contains(stderr, "line 4,") {
+		t.Errorf("the line with two Item objects was not refused (no \"line 4,\" in the report)")
+	}
+	if strings.ContainsAny(stderr, "\x1b") {
+		t.Errorf("a tampered export line put terminal escape sequences into the failure report: %q", stderr)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		if !json.Valid(sc.Bytes()) {
+			t.Errorf("a re-spelled number (still verified) made an output line invalid JSON: %s", sc.Bytes())
+		}
+	}
+}

@@ -83,3 +83,32 @@ func TestKeystoreCommands(t *testing.T) {
 	runBinary(t, "", "keystore", "delete", "-keystore", ks, "-branch-key", "tenant-42", "-yes").want(t, exitFailure, "delete of a missing branch key")
 	runBinary(t, "", append([]string{"keystore", "rotate"}, ksFlags("-branch-key", "tenant-42")...)...).want(t, exitFailure, "rotate of a missing branch key")
 }
+
+// TestKeystoreDeleteNeedsExactYes: keystore delete shreds a branch key, for
+// good, only if the answer is the line "yes" or -yes is given: near misses
+// (y, Yes, "yes please", a quoted "yes"), a "yes" on a later line, and
+// -yes=false delete nothing and exit with exitFailure.
+func TestKeystoreDeleteNeedsExactYes(t *testing.T) {
+	db := testrig.DynamoDB(t)
+	testrig.KMS(t)
+	ks := uniqueName("dynacrypt-cli-ks")
+	deleteTableAtEnd(t, db, ks)
+	runBinary(t, "", "keystore", "create-table", "-keystore", ks).want(t, exitOK, "create-table")
+	runBinary(t, "", append([]string{"keystore", "create", "-branch-key", "fleet"}, keyStoreFlags(ks)...)...).want(t, exitOK, "create")
+	for _, c := range []struct {
+		stdin string
+		flags []string
+	}{
+		{"y\n", nil}, {"Yes\n", nil}, {"YES\n", nil}, {"yes please\n", nil}, {"yess\n", nil}, {"no\nyes\n", nil},
+		{"\nyes\n", nil}, {"ye\ns\n", nil}, {"\"yes\"\n", nil}, {"no\n", []string{"-yes=false"}}, {"", []string{"-yes=0"}},
+	} {
+		args := append([]string{"keystore", "delete", "-keystore", ks, "-branch-key", "fleet"}, c.flags...)
+		o := runBinary(t, c.stdin, args...)
+		if o.code != exitFailure {
+			t.Errorf("delete answered %q %v: exit code %d, want %d: %s", c.stdin, c.flags, o.code, exitFailure, o)
+		}
+		if runBinary(t, "", "keystore", "list", "-keystore", ks, "-branch-key", "fleet").code != exitOK {
+			t.Fatalf("delete answered %q %v deleted the branch key", c.stdin, c.flags)
+		}
+	}
+}

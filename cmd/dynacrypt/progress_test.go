@@ -89,7 +89,7 @@ func TestStatusLineFollowsTheTerminal(t *testing.T) {
 // error a pipe as in CI or under a log collector, prints its progress as
 // plain lines, without a carriage return.
 func TestWalkProgressInALogIsPlainLines(t *testing.T) {
-	_, _, walk := rt4CheckpointTable(t, 30)
+	_, _, walk := keyATable(t, 30)
 	o := runBinary(t, "", append(walk, "-checkpoint", filepath.Join(t.TempDir(), "checkpoint"))...).want(t, exitOK, "walk")
 	if strings.Contains(o.stderr, "\r") || !strings.Contains(o.stderr, "30 scanned, 30 rewritten, 0 skipped, 0 failed\n") {
 		t.Errorf("the walk's progress, standard error a pipe: want plain lines, the last with every item: %q", o.stderr)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/dynacrypttest"
@@ -316,4 +319,102 @@ func fleetCipher(t *testing.T, db *dynamodb.Client, ksTable string) *keystore.Ci
 		t.Fatal(err)
 	}
 	return c
+}
+
+// scanTable returns every item of a table as stored.
+func scanTable(t *testing.T, db *dynamodb.Client, table string) map[string]map[string]types.AttributeValue {
+	t.Helper()
+	items := map[string]map[string]types.AttributeValue{}
+	in := &dynamodb.ScanInput{TableName: &table, ConsistentRead: aws.Bool(true)}
+	for {
+		out, err := db.Scan(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range out.Items {
+			k, _ := appendJSONItem(nil, map[string]types.AttributeValue{"tenant": item["tenant"], "seq": item["seq"]})
+			items[string(bytes.TrimSpace(k))] = item
+		}
+		if out.LastEvaluatedKey == nil {
+			return items
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// TestReencryptVersionFlagNamingAStringChangesNothing: an operator's
+// -version names an attribute that is not a number (here the plaintext
+// note). The walk refuses such items rather than replace that attribute
+// with 1 in every item and sign the loss: every note is kept.
+func TestReencryptVersionFlagNamingAStringChangesNothing(t *testing.T) {
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	table := accountsTable(t, db)
+	store := accounts(t, db, table, dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA))
+	putAccounts(t, store, 3)
+	o := runBinary(t, "", "reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "note", "-all", "-key", testrig.KeyA)
+	t.Logf("walk with -version note: %s", o)
+	for k, item := range scanTable(t, db, table) {
+		if !reflect.DeepEqual(item["note"], &types.AttributeValueMemberS{Value: "n"}) {
+			t.Errorf("item %s: note is now %v (exit code %d), want it unchanged", k, item["note"], o.code)
+		}
+	}
+}
+
+// TestReencryptFlagsNotDescribingTableChangeNothing: an operator walks a
+// table of tenants with flags that do not describe it: without -tenant,
+// with -tenant naming another attribute, with another -logical-table, or
+// with a signed attribute declared -unsigned. Every item fails (exitItems)
+// and none changes; with the right flags every item is rewritten, and a
+// plaintext binary attribute the flags do not mention is kept as it was.
+func TestReencryptFlagsNotDescribingTableChangeNothing(t *testing.T) {
+	ctx := context.Background()
+	db := testrig.DynamoDB(t)
+	kmsClient, _ := testrig.KMS(t)
+	cipher := dynacrypt.NewKMSCipher(kmsClient, testrig.KeyA)
+	table := accountsTable(t, db)
+	store := accounts(t, db, table, cipher, dynacrypt.WithTenantAttribute("tenant"))
+	const n = 8
+	putAccounts(t, store, n)
+	items, err := dynacrypt.NewItems(table, dynacrypt.WithPartitionKey("tenant"), dynacrypt.WithSortKey("seq"),
+		dynacrypt.WithEncryptedAttributes("secret", "pin"), dynacrypt.WithTenantAttribute("tenant"), dynacrypt.WithCipher(cipher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	avatar := []byte{0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
+	sealed, err := items.Seal(ctx, map[string]types.AttributeValue{"tenant": &types.AttributeValueMemberS{Value: "t1"},
+		"seq": &types.AttributeValueMemberN{Value: "100"}, "secret": &types.AttributeValueMemberS{Value: "s"},
+		"note": &types.AttributeValueMemberS{Value: "n"}, "avatar": &types.AttributeValueMemberB{Value: avatar}, "version": &types.AttributeValueMemberN{Value: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: sealed}); err != nil {
+		t.Fatal(err)
+	}
+	before := scanTable(t, db, table)
+	base := []string{"reencrypt", "-table", table, "-encrypted", "secret,pin", "-version", "version", "-all", "-key", testrig.KeyA}
+	for name, extra := range map[string][]string{
+		"no -tenant":       nil,
+		"-tenant note":     {"-tenant", "note"},
+		"-logical-table x": {"-tenant", "tenant", "-logical-table", "x"},
+		"-unsigned note":   {"-tenant", "tenant", "-unsigned", "note"},
+	} {
+		o := runBinary(t, "", append(append(base, extra...), "-checkpoint", filepath.Join(t.TempDir(), "cp"))...)
+		if o.code != exitItems {
+			t.Errorf("walk with %s: exit code %d, want %d: %s", name, o.code, exitItems, o)
+		}
+		for k, item := range scanTable(t, db, table) {
+			if !reflect.DeepEqual(item, before[k]) {
+				t.Errorf("walk with %s changed item %s\n%s", name, k, o)
+			}
+		}
+	}
+	o := runBinary(t, "", append(base, "-tenant", "tenant")...).want(t, exitOK, "walk with the right flags")
+	if scanned, rewritten, _, _ := counts(t, o); scanned != n+1 || rewritten != n+1 {
+		t.Errorf("walk with the right flags: %s", o)
+	}
+	got, err := items.Open(ctx, scanTable(t, db, table)[`{"seq":100,"tenant":"t1"}`])
+	if err != nil || !reflect.DeepEqual(got["avatar"], &types.AttributeValueMemberB{Value: avatar}) {
+		t.Errorf("the plaintext binary attribute after the walk: %v, %v", got["avatar"], err)
+	}
 }

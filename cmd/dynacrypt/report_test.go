@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -38,5 +41,47 @@ func TestPrintable(t *testing.T) {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestReportEscapesAttackerWrittenKeys: someone who writes the table gives
+// items that fail keys meant for the operator's terminal: tenant strings
+// with ESC sequences, BEL, C1 CSI, bidi overrides, line breaks, invalid
+// UTF-8. The walk's report and its summary of the first failure show them
+// escaped: no control character reaches the terminal raw, and no line is
+// forged.
+func TestReportEscapesAttackerWrittenKeys(t *testing.T) {
+	ctx := context.Background()
+	db, table, walk := keyATable(t, 7)
+	src, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table,
+		Key: map[string]types.AttributeValue{"tenant": &types.AttributeValueMemberS{Value: "t0"}, "seq": &types.AttributeValueMemberN{Value: "0"}}})
+	if err != nil || src.Item == nil {
+		t.Fatal(err)
+	}
+	evil := []string{
+		"\x1b]0;pwned\x07", "\x1b[2J\x1b[H", "\u009b31m", "a\u202ecod.exe", "x\ny: 0 failed\r", "\xff\xfe\x9b", "\u2028\u2029", "\x7f",
+	}
+	for i, k := range evil {
+		f := map[string]types.AttributeValue{}
+		for name, v := range src.Item {
+			f[name] = v
+		}
+		f["tenant"] = &types.AttributeValueMemberS{Value: k}
+		f["seq"] = &types.AttributeValueMemberN{Value: "1" + strings.Repeat("0", i)}
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: f}); err != nil {
+			t.Fatalf("key %q: %v", k, err)
+		}
+	}
+	o := runBinary(t, "", append(walk, "-segments", "1")...)
+	if o.code != exitItems {
+		t.Fatalf("walk: %s", o)
+	}
+	for _, bad := range []string{"\x1b", "\x07", "\u009b", "\u202e", "\u2028", "\x7f"} {
+		if strings.Contains(o.stderr, bad) || strings.Contains(o.stdout, bad) {
+			t.Errorf("the report holds %q raw", bad)
+		}
+	}
+	if strings.Count(o.stderr, "\n") > len(evil)+6 {
+		t.Errorf("the report has forged lines (more than %d):\n%s", len(evil)+6, o.stderr)
 	}
 }

@@ -89,7 +89,7 @@ func TestWalkSharedByFourProcesses(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
-	db, table, walk := rt4CheckpointTable(t, n)
+	db, table, walk := keyATable(t, n)
 	dir := t.TempDir()
 	share := func(dir string, i int) []string {
 		return append(walk[:len(walk):len(walk)], "-segments", "16", "-segment", fmt.Sprintf("%d-%d", 4*i, 4*i+3), "-page-size", "10",
@@ -168,7 +168,7 @@ func TestWalkSharedByFourProcesses(t *testing.T) {
 // reencrypt-status reports as not done.
 func TestShareCheckpointOfAnotherShareRefused(t *testing.T) {
 	const n = 100
-	_, table, walk := rt4CheckpointTable(t, n)
+	_, table, walk := keyATable(t, n)
 	dir := t.TempDir()
 	file := func(i int) string { return filepath.Join(dir, fmt.Sprintf("share-%d", i)) }
 	run := func(segments, segment, file string) outcome {
@@ -243,7 +243,7 @@ func TestShareCheckpointOfAnotherShareRefused(t *testing.T) {
 // partition has no segments, and refuses -segment with a message that
 // says so.
 func TestShareOfATenantsQueryRefused(t *testing.T) {
-	_, table, walk := rt4CheckpointTable(t, 1)
+	_, table, walk := keyATable(t, 1)
 	o := runBinary(t, "", append(walk, "-tenant", "tenant", "-only-tenant", "t1", "-segments", "16", "-segment", "0-3",
 		"-checkpoint", filepath.Join(t.TempDir(), table))...)
 	if o.code != exitFailure || !strings.Contains(o.stderr, "a Query has no segments") {

@@ -6,7 +6,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-func TestString(t *testing.T) {
+// TestStringEscapesAttackerWrittenKeys: a key comes out as JSON, numbers
+// normalised; what a terminal or a log acts on (a newline, an escape
+// sequence, a bidirectional override), which anyone who writes the table
+// or an export can put in a key, comes out escaped; a value that is not a
+// key, or a number that is not one, is named, never quoted.
+func TestStringEscapesAttackerWrittenKeys(t *testing.T) {
 	for _, c := range []struct {
 		key  map[string]types.AttributeValue
 		want string

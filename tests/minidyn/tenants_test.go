@@ -62,12 +62,12 @@ func (b *branchKeys) BranchKeyVersion(ctx context.Context, id, _ string) (*keyst
 	return b.ActiveBranchKey(ctx, id)
 }
 
-// TestTransactGetTenants (issue 10): transactions of a table of tenants
-// under the key store Cipher read each tenant's items; an item copied under
-// another tenant fails with ErrIntegrity; after a tenant's branch key is
-// shredded, its items fail with ErrKeyGone (not ErrIntegrity) in a
-// transaction too, and other tenants' still read. dynalite has no
-// TransactGetItems, hence this test on minidyn.
+// TestTransactGetTenants: transactions of a table of tenants under the key
+// store Cipher read each tenant's items; an item copied under another tenant
+// fails with ErrIntegrity; after a tenant's branch key is shredded, its
+// items fail with ErrKeyGone (not ErrIntegrity) in a transaction too, and
+// other tenants' still read. dynalite has no TransactGetItems, hence this
+// test on minidyn.
 func TestTransactGetTenants(t *testing.T) {
 	ctx := context.Background()
 	_, db := newServer(t)

@@ -206,7 +206,7 @@ func TestWrongKeysOrTableRefused(t *testing.T) {
 	refused(t, newEncryptor(t, actions, suite.ECDSASymSig, rawAESKeyring(t, 1)), enc, "a signed attribute made unsigned")
 }
 
-// TestHeaderTamperingWithValidCommitment rebuilds headers an attacker who
+// TestHeaderContextMustAgreeWithItem rebuilds headers an attacker who
 // knows the data key could write, to check what the commitment does not
 // cover is still refused: an encryption context entry that conflicts with
 // the item, and a suite downgrade.

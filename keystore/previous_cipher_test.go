@@ -1,8 +1,5 @@
 package keystore_test
 
-// Red-team attacks on keystore.WithPreviousCipher (branch redteam4). Each
-// test asserts the safe behaviour, so it fails when the attack works.
-
 import (
 	"context"
 	"crypto/rand"
@@ -20,41 +17,28 @@ import (
 	"github.com/dynacrypt/dynacrypt/keystore"
 )
 
-// rt4WithWrapped returns a copy of a stored item whose header carries
-// wrapped in place of its wrapped root key (salt and signature kept).
-func rt4WithWrapped(t *testing.T, item map[string]types.AttributeValue, wrapped []byte) map[string]types.AttributeValue {
-	t.Helper()
-	h, err := header.Parse(item[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := header.AppendSigned(nil, h.Suite, h.Salt, wrapped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := clone(item)
-	out[dynacrypt.DefaultHeaderAttribute] = &types.AttributeValueMemberB{Value: append(b, h.MAC...)}
-	return out
-}
+// WithPreviousCipher lets a key store Cipher read root keys wrapped by the
+// KMSCipher a table is moving from. Someone who writes the data table must
+// not turn that door into a way round the key store's defences: the unwrap
+// limit, the tenant mapping, the refusal to wrap under anything but the
+// branch key.
 
-// rt4Junk returns n random bytes whose first is first.
-func rt4Junk(first byte, n int) []byte {
+// junkBytes returns n random bytes whose first is first.
+func junkBytes(first byte, n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	b[0] = first
 	return b
 }
 
-// TestRedTeam4PreviousCipherJunkRootsSpendLimit: without WithPreviousCipher
-// a wrapped root that is not in key store format is refused by the Cipher
-// itself (Local), so forged items cost nothing and spend no unwrap limit
-// (the fix of TestRedTeamForgedItemsOfOneTenantBlockAnother). With the
-// option, every such root goes to the previous KMSCipher, whose own local
-// refusals ("unknown format", "key this cipher does not accept") are not
-// marked Local: an attacker who writes Burst items with junk headers (no
-// KMS request needed) spends the Items limit, and the genuine cold reads of
-// every tenant then fail with ErrUnwrapLimited.
-func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
+// TestPreviousCipherJunkRootsSpendNoUnwrapLimit: someone who writes the
+// data table writes Burst items whose wrapped root is junk (no KMS request
+// needed). Without WithPreviousCipher the Cipher refuses such a root itself;
+// with it, the root goes to the previous KMSCipher, which refuses it too
+// without a request ("unknown format"). Either way the refusal is marked
+// local and is not charged to the unwrap limit, so the genuine cold reads
+// of every tenant go on (as in TestForgedItemsOfOneTenantLeaveOthersColdReads).
+func TestPreviousCipherJunkRootsSpendNoUnwrapLimit(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -69,7 +53,7 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 	// wrapped root (first byte 0x00: no Cipher's format).
 	src := r.rawAccount(table, "mallory", "0")
 	for i := range n {
-		f := rt4WithWrapped(t, src, rt4Junk(0x00, 120))
+		f := withWrappedRoot(t, src, junkBytes(0x00, 120))
 		f["id"] = s(fmt.Sprint("junk-", i))
 		r.putRaw(table, f)
 	}
@@ -91,7 +75,7 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 		for _, id := range []string{"0", "1", "2"} {
 			a, err := svc.Get(ctx, Account{Tenant: "acme", ID: id})
 			if err != nil {
-				t.Errorf("ATTACK WORKS (previous=%t): acme's genuine item %s after %d junk items: %v (ErrUnwrapLimited: %v)",
+				t.Errorf("previous=%t: acme's genuine item %s after %d junk items: %v (ErrUnwrapLimited: %v); want it read",
 					withPrevious, id, n, err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 				break
 			}
@@ -102,15 +86,16 @@ func TestRedTeam4PreviousCipherJunkRootsSpendLimit(t *testing.T) {
 	}
 }
 
-// TestRedTeam4PreviousCipherMovedTenantCostsKMS: during a move
-// (WithPreviousCipher), an item written before the move and copied under
-// another tenant goes to KMS with the other tenant's context, which nothing
-// but KMS can check: it costs a KMS Decrypt, as it would with KMSCipher
-// alone, and spends the unwrap limit. What must hold: it is refused, it
-// costs one request at most, reading it again costs none, and root keys
-// under a branch key the Cipher holds still unwrap (locally, unlimited);
-// only the cold fetch of a branch key waits for the limit to refill.
-func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
+// TestPreviousCipherMovedItemCostsOneKMSRequest: during a move
+// (WithPreviousCipher), someone who writes the data table copies items
+// written before the move under another tenant. Such a root goes to KMS
+// with the other tenant's context, which nothing but KMS can check, so it
+// costs a KMS Decrypt, as it would with KMSCipher alone, and spends the
+// unwrap limit. Each is refused (ErrIntegrity) at one request at most,
+// reading it again costs none (the failure is remembered), and root keys
+// under a branch key the Cipher holds still unwrap locally, outside the
+// limit; only the cold fetch of a branch key waits for the limit to refill.
+func TestPreviousCipherMovedItemCostsOneKMSRequest(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -147,7 +132,7 @@ func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
 	_, kmsN := r.since(0, k0)
 	t.Logf("%d items moved under another tenant cost %d KMS requests", n, kmsN)
 	if kmsN > int64(n) {
-		t.Errorf("ATTACK WORKS: %d items moved under another tenant cost %d KMS requests, want at most one each", n, kmsN)
+		t.Errorf("%d items moved under another tenant cost %d KMS requests, want at most one each", n, kmsN)
 	}
 	_, k0 = r.counts()
 	for i := range n {
@@ -156,22 +141,22 @@ func TestRedTeam4PreviousCipherMovedTenantCostsKMS(t *testing.T) {
 		}
 	}
 	if _, kmsN := r.since(0, k0); kmsN != 0 {
-		t.Errorf("ATTACK WORKS: reading the moved items again cost %d KMS requests, want none", kmsN)
+		t.Errorf("reading the moved items again cost %d KMS requests, want none", kmsN)
 	}
 	// Another root key under the cached branch key unwraps locally: the
 	// limit the moved items spent does not apply to it.
 	if _, err := svc.Get(ctx, Account{Tenant: "acme", ID: "new-1"}); err != nil {
-		t.Errorf("ATTACK WORKS: acme's genuine item new-1 after the moved items: %v (ErrUnwrapLimited: %v)", err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
+		t.Errorf("acme's genuine item new-1 after the moved items: %v (ErrUnwrapLimited: %v); want it read", err, errors.Is(err, dynacrypt.ErrUnwrapLimited))
 	}
 }
 
-// TestRedTeam4PreviousCipherSupplierBypass: a service that serves acme only
+// TestPreviousCipherKeepsSupplierRefusal: a service that serves acme only
 // (its WithBranchKeyIDSupplier refuses every other tenant) "never fetches
 // their keys" and cannot read their items. With WithPreviousCipher, a root
-// key in KMS format bypasses the supplier altogether: the Cipher hands it to
-// the KMSCipher before asking the supplier, so the acme-only service
-// decrypts globex's items written before the move (and pays KMS for it).
-func TestRedTeam4PreviousCipherSupplierBypass(t *testing.T) {
+// key in KMS format is handed to the KMSCipher only once the supplier has
+// accepted the tenant, so the acme-only service neither reads globex's
+// items written before the move nor pays KMS to refuse them.
+func TestPreviousCipherKeepsSupplierRefusal(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -189,19 +174,21 @@ func TestRedTeam4PreviousCipherSupplierBypass(t *testing.T) {
 	_, kmsN := r.since(0, k0)
 	switch {
 	case err == nil:
-		t.Errorf("ATTACK WORKS: the acme-only service read globex's item (token %q) through WithPreviousCipher, %d KMS requests; its supplier refuses globex",
+		t.Errorf("the acme-only service read globex's item (token %q) through WithPreviousCipher, %d KMS requests; its supplier refuses globex",
 			a.Token, kmsN)
 	case kmsN != 0:
-		t.Errorf("ATTACK WORKS: refusing globex's item cost %d KMS requests (%v); the supplier's refusal is free", kmsN, err)
+		t.Errorf("refusing globex's item cost %d KMS requests (%v), want none: the supplier's refusal is free", kmsN, err)
 	}
 }
 
-// TestRedTeam4PreviousCipherNoDowngrade: the option never makes the Cipher
-// wrap under the previous one (writes and walks put branch-key roots); a
-// branch-key root rewritten to look like a KMS one does not read; and after
-// a tenant is shredded, a pre-move copy put back by an attacker is not
-// rewrapped by a walk under any key (it stays as it is, counted Failed).
-func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
+// TestPreviousCipherNeverDowngrades: WithPreviousCipher never makes the
+// Cipher wrap under the previous one (writes and walks put branch-key
+// roots); a branch-key root rewritten to look like a KMS one does not read
+// (ErrIntegrity); and after a tenant is shredded, a pre-move copy put back
+// by someone who writes the table is not rewrapped by a walk under any key
+// (it stays as it is, counted Failed), and no branch key records are made
+// for the shredded tenant.
+func TestPreviousCipherNeverDowngrades(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	table := r.accountsTable()
@@ -234,11 +221,11 @@ func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
 	fresh := r.rawAccount(table, "acme", "fresh")
 	h, _ := header.Parse(fresh[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
 	dressed := append([]byte{0x02}, h.Wrapped[1:]...)
-	f := rt4WithWrapped(t, fresh, dressed)
+	f := withWrappedRoot(t, fresh, dressed)
 	f["id"] = s("dressed")
 	r.putRaw(table, f)
 	if a, err := svc.Get(ctx, Account{Tenant: "acme", ID: "dressed"}); !errors.Is(err, dynacrypt.ErrIntegrity) {
-		t.Errorf("ATTACK WORKS: a branch-key root dressed as KMS: %+v, %v", a, err)
+		t.Errorf("a branch-key root dressed as KMS: %+v, %v; want ErrIntegrity", a, err)
 	}
 	if _, err := r.raw.DeleteItem(ctx, deleteInput(table, "acme", "dressed")); err != nil {
 		t.Fatal(err)
@@ -259,7 +246,7 @@ func TestRedTeam4PreviousCipherNoDowngrade(t *testing.T) {
 	after := r.rawAccount(table, "globex", "0")
 	h2, _ := header.Parse(after[dynacrypt.DefaultHeaderAttribute].(*types.AttributeValueMemberB).Value)
 	if _, _, ok := keystore.WrappedBy(h2.Wrapped); ok || p.Failed == 0 {
-		t.Errorf("ATTACK WORKS: the walk rewrapped a shredded tenant's put-back item (%+v)", p)
+		t.Errorf("the walk rewrapped a shredded tenant's put-back item, or did not count it failed (%+v)", p)
 	}
 	if r.materialCount("globex") != 0 {
 		t.Error("the walk made branch key records for a shredded tenant")

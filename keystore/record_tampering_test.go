@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,10 +57,10 @@ const (
 	atKMS
 )
 
-// TestTampering (issue 10, 4): every alteration of the key store that an
-// attacker with write access to the table can make is refused, before any
-// KMS request where the record shows it, by KMS otherwise; no material of a
-// tampered record is ever returned.
+// TestTampering: every alteration of the key store that an attacker with
+// write access to the table can make is refused, before any KMS request
+// where the record shows it, by KMS otherwise; no material of a tampered
+// record is ever returned.
 func TestTampering(t *testing.T) {
 	type fixture struct {
 		r          *rig
@@ -323,4 +324,50 @@ func (r *rig) itemOf(table, id string) map[string]types.AttributeValue {
 		r.t.Fatalf("item %s: %v", id, err)
 	}
 	return out.Item
+}
+
+// TestTamperedBeaconRecordRefusalRemembered: someone who writes the key
+// store edits the create-time of a tenant's beacon:ACTIVE record, a change
+// only KMS can see. Every Lookup probe an API client sends for that tenant,
+// and every write, needs the tenant's beacon key; if each cost a failing
+// KMS Decrypt, a stream of probes would throttle the cold reads of every
+// tenant (KMS quotas are per account and region). The refusal
+// (ErrIntegrity) is remembered, so 20 probes and 20 writes cost at most 2
+// KMS requests each.
+func TestTamperedBeaconRecordRefusalRemembered(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	table := r.accountsTable()
+	r.create("acme")
+	svc := r.accounts(table, r.cipher(""), nil) // the tenant's BeaconKey, as WithTenantBeaconKeys advises
+
+	rec := r.record("acme", "beacon:ACTIVE")
+	rec["create-time"] = s("2020-01-01T00:00:00.000000Z")
+	r.put(rec)
+
+	const probes = 20
+	_, k0 := r.counts()
+	for i := range probes {
+		for _, err := range svc.Lookup(ctx, Account{Tenant: "acme", Email: fmt.Sprintf("probe%d@example.com", i)}, "by-email") {
+			if err == nil || !errors.Is(err, dynacrypt.ErrIntegrity) {
+				t.Fatalf("probe %d: %v, want ErrIntegrity", i, err)
+			}
+			break
+		}
+	}
+	_, kmsN := r.since(0, k0)
+	t.Logf("%d lookups of a tenant with a tampered beacon record made %d KMS requests", probes, kmsN)
+	if kmsN > 2 {
+		t.Errorf("%d lookup probes made %d KMS Decrypt requests, want at most 2: the refusal was not remembered", probes, kmsN)
+	}
+	// Writes of the tenant too.
+	_, k0 = r.counts()
+	for i := range probes {
+		if err := svc.Put(ctx, &Account{Tenant: "acme", ID: fmt.Sprint(i), Email: "a@b"}); err == nil {
+			t.Fatal("a write with a tampered beacon key succeeded")
+		}
+	}
+	if _, kmsN := r.since(0, k0); kmsN > 2 {
+		t.Errorf("%d writes made %d KMS Decrypt requests, want at most 2: the refusal was not remembered", probes, kmsN)
+	}
 }
