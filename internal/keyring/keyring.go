@@ -180,7 +180,7 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 	if k.cfg.NoCache {
 		return k.newRoot(ctx, tenant)
 	}
-	for {
+	for round := 0; ; round++ {
 		k.mu.Lock()
 		if c := k.usable(tenant); c != nil {
 			c.uses++
@@ -188,6 +188,9 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 			return c.root, nil
 		}
 		k.mu.Unlock()
+		if round == maxWriteRounds {
+			return nil, fmt.Errorf("%d root keys in a row were not current once wrapped: the Cipher's UnderCurrentKey disagrees with its Encrypt", round)
+		}
 
 		// One caller makes the new root; the others wait for it, each
 		// under its own context.
@@ -234,6 +237,13 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 		// up meanwhile, the next round makes another.
 	}
 }
+
+// maxWriteRounds bounds the roots a write waits for: a root another writer
+// used up just before this one could take a use is rare, and a round that
+// ends again and again without a usable root means the Cipher calls none of
+// the roots it wraps current, which would wrap roots (and call KMS) without
+// end.
+const maxWriteRounds = 8
 
 // usable returns tenant's current root if it may serve another write. k.mu
 // must be held.

@@ -379,3 +379,28 @@ func TestLocalUnwrapsUnlimited(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteGivesUpOnRootsNeverCurrent: a Cipher whose UnderCurrentKey calls
+// none of the roots its Encrypt wraps current (the two disagree: a bug of a
+// custom Cipher, or a key store that keeps rolling back) would have a write
+// wrap root after root without end, a KMS request each. The write gives up
+// after a few and says why.
+func TestWriteGivesUpOnRootsNeverCurrent(t *testing.T) {
+	k, c, _ := testRing(t, func(cfg *keyring.Config) { cfg.Current = func([]byte) bool { return false } })
+	done := make(chan error, 1)
+	go func() {
+		_, err := k.ForWrite(context.Background(), "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not current") {
+			t.Errorf("ForWrite: %v, want an error saying the roots are not current", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ForWrite still wrapping roots after 10 s: %d so far", c.encrypts.Load())
+	}
+	if n := c.encrypts.Load(); n > 10 {
+		t.Errorf("%d roots wrapped before giving up, want a few", n)
+	}
+}
