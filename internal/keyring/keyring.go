@@ -120,6 +120,9 @@ type Ring struct {
 	// lastRead is the root key read last: items read together usually
 	// share one, and checking it first spares the map key conversion.
 	lastRead atomic.Pointer[cached]
+	// notCurrent counts the roots in a row the Cipher called not current
+	// as soon as they were wrapped (maxNotCurrent).
+	notCurrent atomic.Int32
 }
 
 // current is the root key writers use, and how much it has served.
@@ -180,7 +183,7 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 	if k.cfg.NoCache {
 		return k.newRoot(ctx, tenant)
 	}
-	for round := 0; ; round++ {
+	for {
 		k.mu.Lock()
 		if c := k.usable(tenant); c != nil {
 			c.uses++
@@ -188,9 +191,6 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 			return c.root, nil
 		}
 		k.mu.Unlock()
-		if round == maxWriteRounds {
-			return nil, fmt.Errorf("%d root keys in a row were not current once wrapped: the Cipher's UnderCurrentKey disagrees with its Encrypt", round)
-		}
 
 		// One caller makes the new root; the others wait for it, each
 		// under its own context.
@@ -209,6 +209,14 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 			r, err := k.newRoot(cctx, tenant)
 			if err != nil {
 				return nil, err
+			}
+			if k.cfg.Current != nil && !k.cfg.Current(r.wrapped) {
+				if k.notCurrent.Add(1) >= maxNotCurrent {
+					k.notCurrent.Store(0)
+					return nil, fmt.Errorf("%d root keys in a row were not current once wrapped: the Cipher's UnderCurrentKey disagrees with its Encrypt", maxNotCurrent)
+				}
+			} else {
+				k.notCurrent.Store(0)
 			}
 			expires := k.now().Add(k.cfg.MaxAge)
 			c := &current{root: r, expires: expires}
@@ -238,12 +246,10 @@ func (k *Ring) ForWrite(ctx context.Context, tenant string) (*Root, error) {
 	}
 }
 
-// maxWriteRounds bounds the roots a write waits for: a root another writer
-// used up just before this one could take a use is rare, and a round that
-// ends again and again without a usable root means the Cipher calls none of
-// the roots it wraps current, which would wrap roots (and call KMS) without
-// end.
-const maxWriteRounds = 8
+// maxNotCurrent bounds the roots in a row that the Cipher calls not
+// current as soon as it wrapped them: its UnderCurrentKey then disagrees
+// with its Encrypt, and writers would wrap roots (and call KMS) without end.
+const maxNotCurrent = 8
 
 // usable returns tenant's current root if it may serve another write. k.mu
 // must be held.
