@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -27,22 +26,11 @@ const OracleVar = "DYNACRYPT_DBESDK_ORACLE"
 // AWS's Database Encryption SDK does.
 type Oracle struct{ path string }
 
-// NewOracle returns the oracle, or skips tb if it is absent; under CI (CI
-// set) it fails instead, as a missing server does.
+// NewOracle returns the oracle, or skips tb if it is absent; under CI it
+// fails instead (SharedPath).
 func NewOracle(tb testing.TB) *Oracle {
 	tb.Helper()
-	path := os.Getenv(OracleVar)
-	if path == "" {
-		_, file, _, _ := runtime.Caller(0) // internal/testrig/oracle.go
-		path = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "dbesdk", "oracle", "oracle")
-	}
-	if _, err := os.Stat(path); err != nil {
-		msg := fmt.Sprintf("the DB-ESDK oracle is not at %s (set %s to its path): %v", path, OracleVar, err)
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%s; CI is set, and this test must not pass without it", msg)
-		}
-		tb.Skip(msg)
-	}
+	path := SharedPath(tb, "the DB-ESDK oracle", OracleVar, "dbesdk", "oracle", "oracle")
 	return &Oracle{path: path}
 }
 
