@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,11 +41,7 @@ func (r results) copies(s largeSize) string {
 	for _, b := range r[largePrefix+s.name]["B/op"] {
 		cs = append(cs, b/float64(s.bytes))
 	}
-	m, ok := median(cs)
-	if !ok {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", m)
+	return ratioCell(cs)
 }
 
 // writeLargeItems writes the section on BenchmarkLargeItem, if it ran.

@@ -179,8 +179,12 @@ func (r results) unitRatios(a, ua, b, ub string) []float64 {
 }
 
 // ratio is the median of the round-by-round ratios of a to b.
-func (r results) ratio(a, b, unit string) string {
-	m, ok := median(r.ratios(a, b, unit))
+func (r results) ratio(a, b, unit string) string { return ratioCell(r.ratios(a, b, unit)) }
+
+// ratioCell formats the median of ratios with two decimals, or "-" if
+// there are none.
+func ratioCell(rs []float64) string {
+	m, ok := median(rs)
 	if !ok {
 		return "-"
 	}
