@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynacrypt/dynacrypt"
 	"github.com/dynacrypt/dynacrypt/internal/testrig"
@@ -37,27 +38,7 @@ func TestForgedCursorsWithGenuineWrappedKeysCostTheBurst(t *testing.T) {
 	const k = dynacrypt.DefaultKeyCacheSize + 100
 	ctx := context.Background()
 	db, table := usersTable(t)
-	issuerClient, _ := testrig.KMS(t)
-	// Stands for the service over time (or its many processes): every
-	// cursor it hands out is sealed under a root key of its own.
-	issuer := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
-		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(issuerClient, testrig.KeyA)), dynacrypt.WithRootKeyMaxItems(1))
-	for i := 0; i < 3; i++ {
-		if err := issuer.Put(ctx, &User{ID: userID(i), Token: "t"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	forged := make([]string, k)
-	parallel(t, k, func(i int) error {
-		p, err := issuer.ScanPage(ctx, "", 1)
-		if err != nil {
-			return err
-		}
-		b := decodeCursor(t, p.Next)
-		b[len(b)-1] ^= 1 // break the HMAC
-		forged[i] = encodeCursor(b)
-		return nil
-	})
+	forged := forgedCursorsOfGenuineKeys(t, db, table, 3, k)
 	distinct := map[string]bool{}
 	for _, c := range forged {
 		distinct[string(wrappedKey(decodeCursor(t, c)))] = true
@@ -98,25 +79,7 @@ func TestConcurrentForgedCursorsCostTheBurst(t *testing.T) {
 	const k = 1000
 	ctx := context.Background()
 	db, table := usersTable(t)
-	issuerClient, _ := testrig.KMS(t)
-	issuer := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
-		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(issuerClient, testrig.KeyA)), dynacrypt.WithRootKeyMaxItems(1))
-	for i := 0; i < 2; i++ {
-		if err := issuer.Put(ctx, &User{ID: userID(i), Token: "t"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	forged := make([]string, k)
-	parallel(t, k, func(i int) error {
-		p, err := issuer.ScanPage(ctx, "", 1)
-		if err != nil {
-			return err
-		}
-		b := decodeCursor(t, p.Next)
-		b[len(b)-1] ^= 1 // genuine wrapped key, broken HMAC
-		forged[i] = encodeCursor(b)
-		return nil
-	})
+	forged := forgedCursorsOfGenuineKeys(t, db, table, 2, k)
 	for round := 0; round < 3; round++ {
 		client, requests := testrig.KMS(t)
 		victim := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"), dynacrypt.WithCipher(dynacrypt.NewKMSCipher(client, testrig.KeyA)))
@@ -443,4 +406,34 @@ func TestCursorRelabelledAsSuite2Refused(t *testing.T) {
 	if requests.Requests() > 2*dynacrypt.DefaultUnwrapBurst {
 		t.Errorf("3 forged cursors cost %d KMS requests, want at most %d", requests.Requests(), 2*dynacrypt.DefaultUnwrapBurst)
 	}
+}
+
+// forgedCursorsOfGenuineKeys puts users users in table and returns k
+// cursors of ScanPage over them, each with a genuine wrapped root key of
+// its own and a broken HMAC. The issuer stands for the service over time
+// (or its many processes): every cursor it hands out is sealed under a
+// root key of its own.
+func forgedCursorsOfGenuineKeys(t *testing.T, db *dynamodb.Client, table string, users, k int) []string {
+	t.Helper()
+	ctx := context.Background()
+	issuerClient, _ := testrig.KMS(t)
+	issuer := mustNew[User](t, db, table, dynacrypt.WithPartitionKey("id"),
+		dynacrypt.WithCipher(dynacrypt.NewKMSCipher(issuerClient, testrig.KeyA)), dynacrypt.WithRootKeyMaxItems(1))
+	for i := 0; i < users; i++ {
+		if err := issuer.Put(ctx, &User{ID: userID(i), Token: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged := make([]string, k)
+	parallel(t, k, func(i int) error {
+		p, err := issuer.ScanPage(ctx, "", 1)
+		if err != nil {
+			return err
+		}
+		b := decodeCursor(t, p.Next)
+		b[len(b)-1] ^= 1 // break the HMAC
+		forged[i] = encodeCursor(b)
+		return nil
+	})
+	return forged
 }
